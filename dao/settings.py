@@ -1,0 +1,70 @@
+"""The single typed settings object, read from ``TRAINYARD_*`` environment variables.
+
+It lives in ``dao/`` (the lowest layer of ours) so that the API, the workers and the
+reaper all read the same object without the workers importing the web app.
+With no configuration everything runs on an embedded default under ``./var/``:
+SQLite for the database and kombu's filesystem transport for the broker.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRAINYARD_", extra="ignore")
+
+    var_dir: Path = Path("./var")
+    database_url: str = ""  # empty: SQLite under var_dir
+    broker_url: str = ""  # empty: filesystem broker under var_dir
+    broker_poll_interval: float = Field(0.05, gt=0)  # filesystem transport only
+
+    max_upload_mb: int = Field(512, gt=0)
+    max_json_kb: int = Field(256, gt=0)
+    max_epochs: int = Field(10_000, gt=0)
+    max_batch_size: int = Field(100_000, gt=0)
+
+    lease_seconds: float = Field(30.0, gt=0)
+    heartbeat_seconds: float = Field(5.0, gt=0)
+    reaper_interval_seconds: float = Field(10.0, gt=0)
+    requeue_after_seconds: float = Field(60.0, gt=0)
+    max_attempts: int = Field(3, gt=0)
+    visibility_timeout_seconds: int = Field(12 * 3600, gt=0)
+
+    torch_queue: str = "torch"
+    mxnet_queue: str = "mxnet"
+    worker_name: str = ""  # empty: celery's hostname
+    gpu: str = ""  # the GPU index a worker is pinned to; empty for the CPU
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.var_dir / 'trainyard.db').resolve()}"
+
+    def resolved_broker_url(self) -> str:
+        return self.broker_url or "filesystem://"
+
+    def uses_filesystem_broker(self) -> bool:
+        return self.resolved_broker_url().startswith("filesystem://")
+
+    def broker_dir(self) -> Path:
+        return (self.var_dir / "broker").resolve()
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; ``reset_settings()`` re-reads the environment (tests)."""
+    settings = Settings()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+def reset_settings() -> None:
+    get_settings.cache_clear()
+
+
+__all__ = ["Settings", "get_settings", "reset_settings"]

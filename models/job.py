@@ -1,0 +1,72 @@
+"""What the service hands the training engine and what it gets back (torch-free).
+
+The worker (``tasks/``) builds a ``JobSpec`` from the task row and the stored blobs, calls
+``models.engine.run_job(spec, hooks)`` and stores what the ``JobOutcome`` holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from models.datasets.types import ConnectomeDataset
+
+TASK_TYPES = ("dl_ts", "dl_ft", "dl_ev")
+
+
+@dataclass(frozen=True)
+class HyperParams:
+    learning_rate: float
+    batch_size: int
+    lr_step_size: int
+    lr_decay: float
+    epochs: int
+    seed: int = 0
+    optimizer: str = "adam"  # "adam" | "sgd"
+    weight_decay: float = 0.0
+    edge_keep_percent: float = 100.0  # keep the strongest k% of edges by |weight|
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    task_type: str  # one of TASK_TYPES
+    model: str  # a name or alias from models.catalog
+    params: HyperParams
+    train: ConnectomeDataset | None  # None for dl_ev
+    val: ConnectomeDataset | None
+    test: ConnectomeDataset | None  # None unless enable_test (always set for dl_ev)
+    init_weights: bytes | None = None  # the parent task's weights blob (dl_ft, dl_ev)
+    resume_checkpoint: bytes | None = None  # this task's last checkpoint, to continue from
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    epoch: int  # 1-based
+    epochs: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    learning_rate: float
+    seconds: float
+
+
+class JobHooks(Protocol):
+    def on_epoch(self, metrics: EpochMetrics) -> None:
+        """Called after every finished epoch (store it, stream it)."""
+
+    def on_checkpoint(self, kind: str, blob: bytes, epoch: int) -> None:
+        """``kind`` is "last" (every epoch) or "best" (lowest val loss so far)."""
+
+    def should_stop(self) -> bool:
+        """Polled at least once per batch; True ends the job cooperatively."""
+
+
+@dataclass
+class JobOutcome:
+    stopped: bool  # True when should_stop() ended it early
+    epochs_done: int
+    weights: bytes | None  # the final model weights blob (None when stopped before any epoch)
+    best_weights: bytes | None
+    result: dict[str, Any] = field(default_factory=dict)  # JSON-ready: metrics, splits, notes
+    contract: dict[str, Any] = field(default_factory=dict)  # model, regions, features, classes
