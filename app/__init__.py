@@ -1,0 +1,25 @@
+"""The Flask app factory. ``gunicorn 'app:create_app()'`` serves it."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from dao.settings import get_settings
+
+
+def create_app() -> Flask:
+    settings = get_settings()
+    app = Flask(__name__)
+    # Uploads are the largest bodies; JSON endpoints enforce their own, smaller limit.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_mb * 1024 * 1024
+    app.json.sort_keys = False
+    from app.api import catalog, datasets, health, tasks
+    from app.errors import register_error_handlers
+
+    for module in (health, tasks, datasets, catalog):
+        app.register_blueprint(module.bp)
+    register_error_handlers(app)
+    logging.getLogger("trainyard").setLevel(logging.INFO)
+    return app

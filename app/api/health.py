@@ -1,0 +1,32 @@
+"""Liveness (/ping, as the model servers had it) and readiness (/healthz)."""
+
+from flask import Blueprint, jsonify
+from sqlalchemy import text
+
+from dao.db import session_scope
+from tasks.publish import broker_reachable
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/ping")
+def ping():
+    return jsonify({"health": "healthy!"})
+
+
+@bp.get("/healthz")
+def healthz():
+    checks = {"database": _database_ok(), "broker": broker_reachable()}
+    healthy = all(checks.values())
+    payload = {"status": "ok" if healthy else "unavailable",
+               "checks": {k: "ok" if v else "unreachable" for k, v in checks.items()}}
+    return jsonify(payload), 200 if healthy else 503
+
+
+def _database_ok() -> bool:
+    try:
+        with session_scope() as session:
+            session.execute(text("SELECT 1"))
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
+        return False

@@ -1,0 +1,45 @@
+"""Reading request bodies and query strings with a 4xx for every way they can be wrong."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+
+from app.errors import ApiError
+from dao.settings import get_settings
+
+
+def json_body() -> dict[str, Any]:
+    """The JSON object sent. Raises ApiError 413 (too large), 415 (not JSON), 400 (unparseable
+    or not an object)."""
+    limit = get_settings().max_json_kb * 1024
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, f"the JSON body is larger than {limit // 1024} KiB")
+    if not request.is_json:
+        raise ApiError(415, "the body must be JSON (Content-Type: application/json)")
+    raw = request.get_data(cache=True)
+    if len(raw) > limit:
+        raise ApiError(413, f"the JSON body is larger than {limit // 1024} KiB")
+    data = request.get_json(silent=True)
+    if data is None:
+        raise ApiError(400, "the body is not valid JSON", [{"field": "body", "problem": "not valid JSON"}])
+    if not isinstance(data, dict):
+        raise ApiError(400, "the body must be a JSON object",
+                       [{"field": "body", "problem": "must be a JSON object"}])
+    return data
+
+
+def int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"{name} must be an integer",
+                       [{"field": name, "problem": "must be an integer"}]) from None
+    if not low <= value <= high:
+        raise ApiError(400, f"{name} must be between {low} and {high}",
+                       [{"field": name, "problem": f"must be between {low} and {high}"}])
+    return value

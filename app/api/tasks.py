@@ -1,0 +1,150 @@
+"""Tasks: submit (new_task), poll, history, list and compare, stop, download the model."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, jsonify, request
+
+from app.api.requests import int_arg, json_body
+from app.errors import ApiError, invalid
+from app.form_checks import CheckedForm, check_form
+from app.schemas.task_form import NewTaskForm
+from app.schemas.task_view import detail, summary
+from dao import artifact_queries, epoch_queries, task_queries
+from dao.db import session_scope
+from dao.tables import TaskStatus, utcnow
+from dao.task_listing import BadCursor, TaskFilter, list_tasks
+from tasks.publish import PublishError, publish_task, queue_for
+
+bp = Blueprint("tasks", __name__, url_prefix="/api/v0")
+log = logging.getLogger(__name__)
+STATUSES = {s.value for s in TaskStatus}
+
+
+@bp.post("/new_task")
+def new_task():
+    form = NewTaskForm.model_validate(json_body())
+    with session_scope() as session:
+        checked, problems = check_form(session, form)
+        if problems:
+            raise invalid(problems)
+        task = _insert(session, checked)
+        task_id, backend, queue = task.id, task.backend, task.queue
+    msg = _publish(task_id, backend, queue)
+    reply = {"error_num": 0, "msg": msg, "task_form": {**form.model_dump(mode="json"), "task_id": task_id}}
+    return jsonify(reply), 201
+
+
+def _insert(session, checked: CheckedForm):  # noqa: ANN001, ANN202
+    form = checked.form
+    stored = form.model_dump(mode="json")
+    stored["model"] = checked.model.name
+    return task_queries.insert_new_task(
+        session, proj_id=form.proj_id, proj_name=form.proj_name, task_name=form.task_name,
+        task_type=form.task_type, model=checked.model.name, backend=checked.model.backend,
+        queue=queue_for(checked.model.backend), form=stored, status=TaskStatus.QUEUED.value,
+        attempt=1, epochs_total=0 if form.task_type == "dl_ev" else form.param_set.epochs,
+        epochs_done=0, parent_task_id=None if checked.parent is None else checked.parent.id,
+        published_at=utcnow(),
+    )
+
+
+def _publish(task_id: str, backend: str, queue: str) -> str:
+    """The row is committed before the message goes out, so a worker always finds it. If the
+    broker is away the row stays QUEUED with no publish time and the reaper sends it later."""
+    try:
+        publish_task(task_id, backend, queue)
+        return "task queued"
+    except PublishError:
+        with session_scope() as session:
+            task_queries.mark_published(session, [task_id], None)
+        return "task accepted; the queue is unreachable right now, it will be dispatched when it returns"
+
+
+@bp.get("/tasks/<task_id>")
+def get_task(task_id: str):
+    with session_scope() as session:
+        task = task_queries.get_task(session, task_id)
+        latest = epoch_queries.latest_epoch(session, task_id)
+        return jsonify(detail(task, latest, task_queries.queue_position(session, task)))
+
+
+@bp.get("/tasks/<task_id>/epochs")
+def get_epochs(task_id: str):
+    with session_scope() as session:
+        task = task_queries.get_task(session, task_id)
+        epochs = [row.metrics | {"attempt": row.attempt} for row in epoch_queries.list_epochs(session, task_id)]
+        return jsonify({"task_id": task_id, "status": task.status, "epochs": epochs})
+
+
+@bp.get("/tasks")
+def list_all():
+    flt = TaskFilter(**{k: request.args.get(k) or None for k in ("proj_id", "status", "model", "task_type")})
+    if flt.status is not None and flt.status not in STATUSES:
+        raise invalid([("status", f"must be one of {', '.join(sorted(STATUSES))}")])
+    limit = int_arg("limit", 50, 1, 500)
+    sort = request.args.get("sort") or "-created_at"
+    with session_scope() as session:
+        try:
+            page = list_tasks(session, flt, sort=sort, limit=limit, cursor=request.args.get("cursor"))
+        except BadCursor as exc:
+            raise invalid([("cursor", str(exc))]) from None
+        except ValueError as exc:
+            raise invalid([("sort", f"{exc}; use created_at or a result metric such as -test_accuracy")]) from None
+        return jsonify({"tasks": [summary(t) for t in page.tasks], "next_cursor": page.next_cursor,
+                        "sort": sort, "limit": limit})
+
+
+@bp.post("/tasks/<task_id>/stop")
+def stop(task_id: str):
+    with session_scope() as session:
+        status = task_queries.request_stop(session, task_id)
+    msg = "task stopped" if status == TaskStatus.STOPPED.value else \
+        "stop requested; the worker stops at its next batch and keeps its last checkpoint"
+    return jsonify({"error_num": 0, "msg": msg, "task_id": task_id, "status": status})
+
+
+@bp.get("/tasks/<task_id>/model")
+def download_model(task_id: str):
+    with session_scope() as session:
+        task = task_queries.get_task(session, task_id)
+        kind = request.args.get("kind", artifact_queries.WEIGHTS)
+        if kind not in (artifact_queries.WEIGHTS, artifact_queries.BEST_WEIGHTS):
+            raise invalid([("kind", "must be weights or best_weights")])
+        row = artifact_queries.get_artifact(session, task_id, kind)
+        if row is None:
+            raise ApiError(404, f"task {task_id!r} has no stored {kind} (it is {task.status})")
+        headers = {"Content-Disposition": f'attachment; filename="{task_id}-{kind}.safetensors"',
+                   "X-Content-SHA256": row.sha256}
+        return Response(row.data, mimetype="application/octet-stream", headers=headers)
+
+
+@bp.get("/tasks/<task_id>/model/info")
+def model_info(task_id: str):
+    with session_scope() as session:
+        task = task_queries.get_task(session, task_id)
+        rows = {r.kind: r for r in artifact_queries.list_artifacts(session, task_id)}
+        weights = rows.get(artifact_queries.WEIGHTS)
+        if weights is None:
+            raise ApiError(404, f"task {task_id!r} has no stored weights (it is {task.status})")
+        return jsonify({
+            "task_id": task_id, "model": task.model, "format": "safetensors",
+            "size": weights.size, "sha256": weights.sha256,
+            "contract": (task.result or {}).get("contract"),
+            "param_set": task.form.get("param_set"),
+            "download": f"/api/v0/tasks/{task_id}/model",
+            "how_to_load": "models.weights.load_model(open(path, 'rb').read()) rebuilds the network "
+                           "from the metadata stored in the file; or safetensors.torch.load_file(path) "
+                           "for the raw tensors.",
+        })
+
+
+@bp.get("/tasks/<task_id>/plots/<name>.png")
+def plot(task_id: str, name: str):
+    with session_scope() as session:
+        task_queries.get_task(session, task_id)
+        row = artifact_queries.get_artifact(session, task_id, f"{name}_png")
+        if row is None:
+            raise ApiError(404, f"task {task_id!r} has no {name} picture")
+        return Response(row.data, mimetype="image/png")

@@ -1,0 +1,112 @@
+"""Checks of a task form against the database, made before anything is queued: the datasets
+exist and agree, the model is known, and a fine-tune or evaluation names a finished task whose
+model fits. Decided from metadata rows only (no torch in the API)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.schemas.task_form import NewTaskForm, missing_roles
+from dao import artifact_queries, dataset_queries
+from dao.tables import Dataset, Task, TaskStatus
+from models.catalog import ModelInfo, all_models, find_model
+from models.compat import check_compatible
+
+Problems = list[tuple[str, str]]
+ROLES = ("train_data", "val_data", "test_data")
+
+
+@dataclass
+class CheckedForm:
+    form: NewTaskForm
+    model: ModelInfo
+    parent: Task | None
+    shape: dict[str, Any]  # regions, node_features, classes shared by every dataset
+
+
+def check_form(session: Session, form: NewTaskForm) -> tuple[CheckedForm | None, Problems]:
+    problems = missing_roles(form)
+    model = find_model(form.model)
+    if model is None:
+        known = ", ".join(m.name for m in all_models())
+        problems.append(("model", f"unknown model {form.model!r}; known models: {known}"))
+    shape, data_problems = _dataset_shape(session, form)
+    problems += data_problems
+    parent, parent_problems = _parent(session, form, model, shape)
+    problems += parent_problems
+    if problems:
+        return None, problems
+    return CheckedForm(form, model, parent, shape), []
+
+
+def _used_roles(form: NewTaskForm) -> list[str]:
+    if form.task_type == "dl_ev":
+        return ["test_data"]
+    return ["train_data", "val_data"] + (["test_data"] if form.enable_test else [])
+
+
+def _shape_of(row: Dataset) -> dict[str, Any]:
+    meta = row.meta
+    features = int(meta.get("n_features") or 0)
+    return {
+        "regions": int(meta["n_regions"]),
+        "node_features": features or int(meta["n_regions"]),
+        "classes": len(meta["class_names"]),
+        "class_names": list(meta["class_names"]),
+    }
+
+
+def _dataset_shape(session: Session, form: NewTaskForm) -> tuple[dict[str, Any], Problems]:
+    roles = _used_roles(form)
+    names = [n for role in roles for n in getattr(form, role)]
+    rows = dataset_queries.find_datasets(session, names)
+    problems: Problems = []
+    first: tuple[str, dict[str, Any]] | None = None
+    for role in roles:
+        for i, name in enumerate(getattr(form, role)):
+            field = f"{role}[{i}]"
+            row = rows.get(name)
+            if row is None:
+                problems.append((field, f"dataset {name!r} does not exist"))
+            elif row.kind != "connectome":
+                problems.append((field, f"dataset {name!r} holds {row.kind} data, not connectomes"))
+            elif first is None:
+                first = (field, _shape_of(row))
+            else:
+                problems += _disagreement(field, name, _shape_of(row), *first)
+    return ({} if first is None else first[1]), problems
+
+
+def _disagreement(field: str, name: str, shape: dict, first_field: str, first: dict) -> Problems:
+    out = []
+    for key in ("regions", "node_features", "class_names"):
+        if shape[key] != first[key]:
+            out.append((field, f"dataset {name!r} has {key.replace('_', ' ')} {shape[key]} but "
+                               f"{first_field} has {first[key]}"))
+    return out
+
+
+def _parent(session: Session, form: NewTaskForm, model: ModelInfo | None,
+            shape: dict[str, Any]) -> tuple[Task | None, Problems]:
+    if form.task_type == "dl_ts" or not form.param_set.trained_task_id:
+        return None, []
+    field = "param_set.trained_task_id"
+    parent_id = form.param_set.trained_task_id
+    parent = session.get(Task, parent_id)
+    if parent is None:
+        return None, [(field, f"task {parent_id!r} does not exist")]
+    if parent.status != TaskStatus.SUCCEEDED.value:
+        return None, [(field, f"task {parent_id!r} is {parent.status}; only a SUCCEEDED task's "
+                              f"model can be {'fine-tuned' if form.task_type == 'dl_ft' else 'evaluated'}")]
+    if artifact_queries.get_artifact(session, parent_id, artifact_queries.WEIGHTS,
+                                     with_data=False) is None:
+        return None, [(field, f"task {parent_id!r} stored no model weights")]
+    if model is None or not shape:
+        return parent, []
+    contract = (parent.result or {}).get("contract") or {}
+    mismatches = check_compatible(contract, model.name, shape["regions"], shape["node_features"],
+                                  shape["classes"])
+    return parent, [(field, m) for m in mismatches]

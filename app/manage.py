@@ -1,0 +1,40 @@
+"""Operator commands: ``python -m app.manage register-demo``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from dao import dataset_queries
+from dao.db import session_scope
+from dao.tables import Dataset
+
+log = logging.getLogger("trainyard.manage")
+
+
+def register_demo() -> bool:
+    """Register the seed form's dataset (synthetic, 140 subjects) unless it exists already."""
+    from models.datasets.metadata import describe
+    from models.datasets.synthetic import DEMO_DATASET_NAME, synthetic_aal90
+
+    with session_scope() as session:
+        if session.get(Dataset, DEMO_DATASET_NAME) is not None:
+            return False
+        dataset = synthetic_aal90(n_subjects=140, seed=0)
+        dataset_queries.insert_dataset(session, DEMO_DATASET_NAME, "connectome", describe(dataset),
+                                       dataset.to_npz_bytes(), source_filename="synthetic")
+    log.info("registered the demo dataset %s", DEMO_DATASET_NAME)
+    return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m app.manage")
+    parser.add_argument("command", choices=["register-demo"])
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+    if args.command == "register-demo":
+        print("registered" if register_demo() else "already registered")
+
+
+if __name__ == "__main__":
+    main()

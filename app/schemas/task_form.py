@@ -1,0 +1,76 @@
+"""The NEURO-LEARN task form, field for field, plus the optional fields trainyard adds."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+from app.schemas.numbers import Float, Int
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+DatasetName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+def _one_or_many(value: Any) -> Any:
+    """The original documents the data fields as STRING and sends lists; accept both."""
+    return [value] if isinstance(value, str) else value
+
+
+def _empty_is_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+DatasetList = Annotated[list[DatasetName], BeforeValidator(_one_or_many), Field(max_length=20)]
+
+
+class ParamSet(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    learning_rate: Float = Field(gt=0, le=10)
+    batch_size: Int = Field(ge=1, le=100_000)
+    lr_step_size: Int = Field(ge=1, le=1_000_000)
+    lr_decay: Float = Field(gt=0, le=1)
+    epochs: Int = Field(ge=1, le=10_000)
+    trained_task_id: Annotated[str | None, BeforeValidator(_empty_is_none)] = Field(
+        default=None, max_length=40)
+    seed: Int = Field(default=0, ge=0, le=2**31 - 1)
+    optimizer: Literal["adam", "sgd"] = "adam"
+    weight_decay: Float = Field(default=0.0, ge=0, le=1)
+    edge_keep_percent: Float = Field(default=100.0, gt=0, le=100)
+
+
+class NewTaskForm(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    proj_id: Name
+    proj_name: Name
+    task_name: Name
+    task_type: Literal["dl_ts", "dl_ft", "dl_ev"]
+    train_data: DatasetList = Field(default_factory=list)
+    val_data: DatasetList = Field(default_factory=list)
+    enable_test: bool
+    test_data: DatasetList = Field(default_factory=list)
+    model: Name
+    param_set: ParamSet
+
+    def dataset_names(self) -> list[str]:
+        names = [*self.train_data, *self.val_data]
+        if self.enable_test or self.task_type == "dl_ev":
+            names += self.test_data
+        return list(dict.fromkeys(names))
+
+
+def missing_roles(form: NewTaskForm) -> list[tuple[str, str]]:
+    """Cross-field problems of a well-typed form, each (field path, what is wrong)."""
+    problems = []
+    evaluating = form.task_type == "dl_ev"
+    if not evaluating:
+        problems += [(f, "needs at least one dataset") for f in ("train_data", "val_data")
+                     if not getattr(form, f)]
+    if (form.enable_test or evaluating) and not form.test_data:
+        problems.append(("test_data", "needs at least one dataset to evaluate on" if evaluating
+                         else "needs at least one dataset when enable_test is true"))
+    if form.task_type in ("dl_ft", "dl_ev") and not form.param_set.trained_task_id:
+        problems.append(("param_set.trained_task_id", f"is required for {form.task_type}"))
+    return problems

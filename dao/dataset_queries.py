@@ -1,0 +1,62 @@
+"""Registered datasets: metadata rows plus the canonical array blob."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, undefer
+
+from dao.errors import DatasetExists, DatasetInUse, DatasetNotFound
+from dao.tables import Dataset
+from dao.task_queries import tasks_using_dataset
+
+
+def insert_dataset(session: Session, name: str, kind: str, meta: dict[str, Any], data: bytes,
+                   source_filename: str | None = None) -> Dataset:
+    """Raises DatasetExists."""
+    if session.get(Dataset, name) is not None:
+        raise DatasetExists(name)
+    row = Dataset(name=name, kind=kind, meta=meta, data=data, size=len(data),
+                  checksum=meta.get("checksum") or hashlib.sha256(data).hexdigest(),
+                  source_filename=source_filename)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_dataset(session: Session, name: str) -> Dataset:
+    """Metadata only. Raises DatasetNotFound."""
+    row = session.get(Dataset, name)
+    if row is None:
+        raise DatasetNotFound(name)
+    return row
+
+
+def find_datasets(session: Session, names: list[str]) -> dict[str, Dataset]:
+    rows = session.scalars(select(Dataset).where(Dataset.name.in_(names)))
+    return {row.name: row for row in rows}
+
+
+def list_datasets(session: Session) -> list[Dataset]:
+    return list(session.scalars(select(Dataset).order_by(Dataset.name)))
+
+
+def get_data(session: Session, name: str) -> bytes:
+    """The stored dataset blob (the original's ``get_data``). Raises DatasetNotFound."""
+    row = session.scalars(
+        select(Dataset).where(Dataset.name == name).options(undefer(Dataset.data))
+    ).first()
+    if row is None:
+        raise DatasetNotFound(name)
+    return row.data
+
+
+def delete_dataset(session: Session, name: str) -> None:
+    """Raises DatasetNotFound, or DatasetInUse while a queued or running task names it."""
+    row = get_dataset(session, name)
+    users = tasks_using_dataset(session, name)
+    if users:
+        raise DatasetInUse(name, users)
+    session.delete(row)

@@ -1,0 +1,75 @@
+"""Engine and session factory. Query functions elsewhere in ``dao/`` take a session and
+never commit; the caller owns the transaction through ``session_scope()``."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from dao.settings import get_settings
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # noqa: ANN001 - DB-API connection
+        cur = dbapi_conn.cursor()
+        # WAL lets the API read while a worker writes; busy_timeout waits out short locks.
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+
+_engines: dict[str, Engine] = {}
+_factories: dict[str, sessionmaker[Session]] = {}
+
+
+def engine_for(url: str) -> Engine:
+    if url not in _engines:
+        _engines[url] = _create(url)
+        _factories[url] = sessionmaker(bind=_engines[url], expire_on_commit=False)
+    return _engines[url]
+
+
+def _create(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def get_engine() -> Engine:
+    return engine_for(get_settings().resolved_database_url())
+
+
+def new_session() -> Session:
+    url = get_settings().resolved_database_url()
+    engine_for(url)
+    return _factories[url]()
+
+
+@contextlib.contextmanager
+def session_scope() -> Iterator[Session]:
+    """A session whose transaction commits when the block ends and rolls back on error."""
+    session = new_session()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def reset_engines() -> None:
+    """Dispose and forget every engine (tests that switch databases; processes after fork)."""
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()
+    _factories.clear()

@@ -1,0 +1,40 @@
+"""Per-epoch metrics of a task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from dao.tables import TaskEpoch
+
+
+def record_epoch(session: Session, task_id: str, epoch: int, attempt: int,
+                 metrics: dict[str, Any]) -> None:
+    """Insert or replace the row of one epoch (a resumed attempt may redo an epoch)."""
+    existing = session.get(TaskEpoch, (task_id, epoch))
+    if existing is None:
+        session.add(TaskEpoch(task_id=task_id, epoch=epoch, attempt=attempt, metrics=metrics))
+    else:
+        existing.attempt = attempt
+        existing.metrics = metrics
+    session.flush()
+
+
+def list_epochs(session: Session, task_id: str) -> list[TaskEpoch]:
+    return list(session.scalars(
+        select(TaskEpoch).where(TaskEpoch.task_id == task_id).order_by(TaskEpoch.epoch)
+    ))
+
+
+def latest_epoch(session: Session, task_id: str) -> TaskEpoch | None:
+    return session.scalars(
+        select(TaskEpoch).where(TaskEpoch.task_id == task_id)
+        .order_by(TaskEpoch.epoch.desc()).limit(1)
+    ).first()
+
+
+def drop_epochs_after(session: Session, task_id: str, epoch: int) -> None:
+    """Forget epochs past a checkpoint that a resumed attempt will redo."""
+    session.execute(delete(TaskEpoch).where(TaskEpoch.task_id == task_id, TaskEpoch.epoch > epoch))

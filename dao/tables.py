@@ -1,0 +1,135 @@
+"""SQLAlchemy 2.0 tables. Never called "models": that word belongs to neural networks here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column
+
+# JSONB on PostgreSQL (indexable, compact), plain JSON text elsewhere.
+JsonColumn = JSON().with_variant(JSONB(), "postgresql")
+# bytea / BLOB; stored blobs live in the database so any worker anywhere can read them.
+Blob = LargeBinary()
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JsonColumn, list[Any]: JsonColumn}
+
+
+class TaskStatus(str, enum.Enum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    STOPPING = "STOPPING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    STOPPED = "STOPPED"
+
+    @classmethod
+    def terminal(cls) -> tuple["TaskStatus", ...]:
+        return (cls.SUCCEEDED, cls.FAILED, cls.STOPPED)
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    proj_id: Mapped[str] = mapped_column(String(200))
+    proj_name: Mapped[str] = mapped_column(String(200))
+    task_name: Mapped[str] = mapped_column(String(200))
+    task_type: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str] = mapped_column(String(64))
+    backend: Mapped[str] = mapped_column(String(16), default="torch")
+    queue: Mapped[str] = mapped_column(String(64))
+    form: Mapped[dict[str, Any]] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), default=TaskStatus.QUEUED.value)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    epochs_total: Mapped[int] = mapped_column(Integer, default=0)
+    epochs_done: Mapped[int] = mapped_column(Integer, default=0)
+    parent_task_id: Mapped[str | None] = mapped_column(ForeignKey("tasks.id"), nullable=True)
+    worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    device: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    waiting_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    published_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    __table_args__ = (
+        # Listing newest first per project, filtered by status; polling by id uses the PK.
+        Index("ix_tasks_proj_created", "proj_id", "created_at", "id"),
+        Index("ix_tasks_created", "created_at", "id"),
+        Index("ix_tasks_status_queue_created", "status", "queue", "created_at"),
+        Index("ix_tasks_parent", "parent_task_id"),
+    )
+
+
+class TaskEpoch(Base):
+    __tablename__ = "task_epochs"
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
+    epoch: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    metrics: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TaskArtifact(Base):
+    """Weights, checkpoints and pictures a task produced, one row per kind."""
+
+    __tablename__ = "task_artifacts"
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    epoch: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    data: Mapped[bytes] = deferred(mapped_column(Blob, nullable=False))
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class Dataset(Base):
+    __tablename__ = "datasets"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), default="connectome")
+    meta: Mapped[dict[str, Any]] = mapped_column()
+    source_filename: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    checksum: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = deferred(mapped_column(Blob, nullable=False))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Worker(Base):
+    """A live worker process, its pinned GPUs and what it runs; heartbeats keep it listed."""
+
+    __tablename__ = "workers"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    backend: Mapped[str] = mapped_column(String(16))
+    queues: Mapped[list[Any]] = mapped_column()
+    gpus: Mapped[list[Any]] = mapped_column()
+    current_task_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+__all__ = ["Base", "Task", "TaskEpoch", "TaskArtifact", "Dataset", "Worker", "TaskStatus", "utcnow"]

@@ -1,0 +1,115 @@
+"""Listing tasks: filters, newest-first keyset pages, and sorting by a result metric."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.orm import Session
+
+from dao.tables import Task
+
+METRIC_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+class BadCursor(ValueError):
+    """The cursor was not produced by this listing (or was altered)."""
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    proj_id: str | None = None
+    status: str | None = None
+    model: str | None = None
+    task_type: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    tasks: list[Task]
+    next_cursor: str | None
+
+
+def _encode(payload: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> dict[str, Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadCursor("cursor is not valid") from exc
+    if not isinstance(payload, dict):
+        raise BadCursor("cursor is not valid")
+    return payload
+
+
+def _filtered(flt: TaskFilter) -> Select:
+    stmt = select(Task)
+    for column, value in (
+        (Task.proj_id, flt.proj_id), (Task.status, flt.status),
+        (Task.model, flt.model), (Task.task_type, flt.task_type),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return stmt
+
+
+def list_tasks(session: Session, flt: TaskFilter, *, sort: str = "-created_at",
+               limit: int = 50, cursor: str | None = None) -> Page:
+    """Raises BadCursor, or ValueError for a sort key that is not allowed."""
+    descending = sort.startswith("-")
+    key = sort.lstrip("-+")
+    if key == "created_at":
+        return _by_created(session, _filtered(flt), descending, limit, cursor)
+    if not METRIC_KEY.match(key):
+        raise ValueError(f"cannot sort by {sort!r}")
+    return _by_metric(session, _filtered(flt), key, descending, limit, cursor)
+
+
+def _by_created(session: Session, stmt: Select, descending: bool, limit: int,
+                cursor: str | None) -> Page:
+    if cursor:
+        payload = _decode(cursor)
+        try:
+            created = dt.datetime.fromisoformat(payload["c"])
+            last_id = str(payload["i"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BadCursor("cursor is not valid") from exc
+        if descending:
+            stmt = stmt.where(or_(Task.created_at < created,
+                                  and_(Task.created_at == created, Task.id < last_id)))
+        else:
+            stmt = stmt.where(or_(Task.created_at > created,
+                                  and_(Task.created_at == created, Task.id > last_id)))
+    order = (Task.created_at.desc(), Task.id.desc()) if descending else (Task.created_at, Task.id)
+    rows = list(session.scalars(stmt.order_by(*order).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    nxt = _encode({"c": rows[-1].created_at.isoformat(), "i": rows[-1].id}) if more else None
+    return Page(rows, nxt)
+
+
+def _by_metric(session: Session, stmt: Select, key: str, descending: bool, limit: int,
+               cursor: str | None) -> Page:
+    # Offsets, not keysets, for metric sorts: finished tasks' results no longer change, so
+    # pages stay stable, and it keeps NULLs-last ordering portable across SQLite/PostgreSQL.
+    offset = 0
+    if cursor:
+        payload = _decode(cursor)
+        if payload.get("k") != key or not isinstance(payload.get("o"), int) or payload["o"] < 0:
+            raise BadCursor("cursor does not belong to this sort")
+        offset = payload["o"]
+    value = Task.result[key].as_float()
+    order = (value.is_(None), value.desc() if descending else value.asc(),
+             Task.created_at.desc(), Task.id.desc())
+    rows = list(session.scalars(stmt.order_by(*order).offset(offset).limit(limit + 1)))
+    more = len(rows) > limit
+    nxt = _encode({"k": key, "o": offset + limit}) if more else None
+    return Page(rows[:limit], nxt)

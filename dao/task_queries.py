@@ -1,0 +1,164 @@
+"""Task rows and their state machine. Every transition is a compare-and-set
+(``UPDATE … WHERE status IN expected``), so a duplicate message never runs twice and a stop
+never races a finish. Functions take a session and never commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from dao.errors import InvalidTransition, TaskNotFound
+from dao.tables import Task, TaskStatus, utcnow
+
+S = TaskStatus
+
+
+def new_task_id(now: dt.datetime | None = None) -> str:
+    """``TASK`` + UTC timestamp + random suffix, like the original's ``TASK20012912454500``."""
+    now = now or utcnow()
+    return f"TASK{now:%y%m%d%H%M%S}{secrets.token_hex(4).upper()}"
+
+
+def insert_new_task(session: Session, **fields: Any) -> Task:
+    task = Task(id=fields.pop("id", None) or new_task_id(), **fields)
+    session.add(task)
+    session.flush()
+    return task
+
+
+def get_task(session: Session, task_id: str) -> Task:
+    """Raises TaskNotFound."""
+    task = session.get(Task, task_id)
+    if task is None:
+        raise TaskNotFound(task_id)
+    return task
+
+
+def _cas(session: Session, task_id: str, expected: Iterable[S], **values: Any) -> bool:
+    stmt = (
+        update(Task)
+        .where(Task.id == task_id, Task.status.in_([s.value for s in expected]))
+        .values(updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(stmt).rowcount == 1
+
+
+def claim_task(session: Session, task_id: str, worker: str, device: str) -> bool:
+    """QUEUED → RUNNING for this worker. False when another delivery or a stop got there first."""
+    now = utcnow()
+    return _cas(
+        session, task_id, [S.QUEUED], status=S.RUNNING.value, worker=worker, device=device,
+        started_at=now, heartbeat_at=now, waiting_reason=None, error=None,
+    )
+
+
+def heartbeat(session: Session, task_id: str, worker: str) -> str | None:
+    """Renew the lease of a task this worker runs; returns its status (None if it is not ours)."""
+    stmt = (
+        update(Task)
+        .where(Task.id == task_id, Task.worker == worker,
+               Task.status.in_([S.RUNNING.value, S.STOPPING.value]))
+        .values(heartbeat_at=utcnow())
+        .returning(Task.status)
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def record_progress(session: Session, task_id: str, epochs_done: int) -> None:
+    session.execute(
+        update(Task).where(Task.id == task_id)
+        .values(epochs_done=epochs_done, heartbeat_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def request_stop(session: Session, task_id: str) -> str:
+    """QUEUED → STOPPED at once; RUNNING → STOPPING (the worker stops at its next batch).
+
+    Returns the new status. Raises TaskNotFound, or InvalidTransition when already finished.
+    """
+    now = utcnow()
+    if _cas(session, task_id, [S.QUEUED], status=S.STOPPED.value, finished_at=now):
+        return S.STOPPED.value
+    if _cas(session, task_id, [S.RUNNING], status=S.STOPPING.value):
+        return S.STOPPING.value
+    task = get_task(session, task_id)
+    if task.status == S.STOPPING.value:
+        return task.status
+    raise InvalidTransition(task_id, task.status, "stopped")
+
+
+def update_task_result(session: Session, task_id: str, result: dict[str, Any],
+                       epochs_done: int) -> str | None:
+    """Finish a running task: RUNNING → SUCCEEDED, or STOPPING → STOPPED when a stop won the
+    race (its result is kept either way). Returns the final status, None if not ours."""
+    now = utcnow()
+    values = dict(result=result, epochs_done=epochs_done, finished_at=now)
+    if _cas(session, task_id, [S.RUNNING], status=S.SUCCEEDED.value, **values):
+        return S.SUCCEEDED.value
+    if _cas(session, task_id, [S.STOPPING], status=S.STOPPED.value, **values):
+        return S.STOPPED.value
+    return None
+
+
+def mark_stopped(session: Session, task_id: str, result: dict[str, Any] | None) -> bool:
+    return _cas(session, task_id, [S.STOPPING, S.RUNNING], status=S.STOPPED.value,
+                result=result, finished_at=utcnow())
+
+
+def mark_failed(session: Session, task_id: str, error: str) -> bool:
+    return _cas(session, task_id, [S.RUNNING, S.STOPPING, S.QUEUED], status=S.FAILED.value,
+                error=error[:4000], finished_at=utcnow())
+
+
+def release_to_queue(session: Session, task_id: str) -> bool:
+    """RUNNING → QUEUED for a worker that is shutting down; the next claim resumes it."""
+    return _cas(session, task_id, [S.RUNNING], status=S.QUEUED.value, worker=None, device=None,
+                published_at=None, heartbeat_at=None)
+
+
+def mark_published(session: Session, task_ids: Sequence[str], when: dt.datetime | None) -> None:
+    session.execute(
+        update(Task).where(Task.id.in_(list(task_ids)), Task.status == S.QUEUED.value)
+        .values(published_at=when).execution_options(synchronize_session=False)
+    )
+
+
+def set_waiting_reason(session: Session, task_id: str, reason: str | None) -> None:
+    session.execute(
+        update(Task).where(Task.id == task_id, Task.status == S.QUEUED.value)
+        .values(waiting_reason=reason).execution_options(synchronize_session=False)
+    )
+
+
+def queue_position(session: Session, task: Task) -> int | None:
+    """1-based place among QUEUED tasks of the same queue, oldest first; None if not queued."""
+    if task.status != S.QUEUED.value:
+        return None
+    ahead = session.scalar(
+        select(func.count()).select_from(Task).where(
+            Task.status == S.QUEUED.value, Task.queue == task.queue,
+            (Task.created_at < task.created_at)
+            | ((Task.created_at == task.created_at) & (Task.id < task.id)),
+        )
+    )
+    return int(ahead or 0) + 1
+
+
+def tasks_using_dataset(session: Session, name: str) -> list[str]:
+    """Ids of QUEUED/RUNNING/STOPPING tasks whose form names the dataset in any role."""
+    active = session.scalars(
+        select(Task).where(Task.status.in_([S.QUEUED.value, S.RUNNING.value, S.STOPPING.value]))
+    )
+    return [t.id for t in active if name in dataset_names(t.form)]
+
+
+def dataset_names(form: dict[str, Any]) -> set[str]:
+    return {n for role in ("train_data", "val_data", "test_data") for n in form.get(role) or []}

@@ -1,0 +1,68 @@
+"""Turning a task row into the engine's JobSpec: datasets, splits, parent weights, checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from dao import artifact_queries, dataset_queries
+from dao.tables import Task
+from models.datasets.splits import assign_roles
+from models.datasets.types import ConnectomeDataset
+from models.job import HyperParams, JobSpec
+
+HYPER_FIELDS = ("learning_rate", "batch_size", "lr_step_size", "lr_decay", "epochs", "seed",
+                "optimizer", "weight_decay", "edge_keep_percent")
+
+
+@dataclass
+class JobInputs:
+    spec: JobSpec
+    splits: dict[str, Any]
+    resumed_from_epoch: int | None
+
+
+def hyper_params(param_set: dict[str, Any]) -> HyperParams:
+    return HyperParams(**{k: param_set[k] for k in HYPER_FIELDS if param_set.get(k) is not None})
+
+
+def role_names(form: dict[str, Any]) -> dict[str, list[str]]:
+    """Which dataset names feed which role; evaluation uses test data only."""
+    evaluating = form["task_type"] == "dl_ev"
+    testing = evaluating or bool(form.get("enable_test"))
+    return {
+        "train": [] if evaluating else list(form.get("train_data") or []),
+        "val": [] if evaluating else list(form.get("val_data") or []),
+        "test": list(form.get("test_data") or []) if testing else [],
+    }
+
+
+def load_inputs(session: Session, task: Task) -> JobInputs:
+    """Raises DatasetNotFound, ValueError (datasets that disagree) or LookupError (no parent
+    weights)."""
+    form = task.form
+    params = hyper_params(form["param_set"])
+    roles = role_names(form)
+    names = sorted({n for group in roles.values() for n in group})
+    datasets = {n: ConnectomeDataset.from_npz_bytes(dataset_queries.get_data(session, n))
+                for n in names}
+    parts, record = assign_roles(roles, datasets, seed=params.seed)
+    checkpoint = artifact_queries.get_artifact(session, task.id, artifact_queries.CHECKPOINT)
+    spec = JobSpec(
+        task_type=task.task_type, model=task.model, params=params,
+        train=parts.get("train"), val=parts.get("val"), test=parts.get("test"),
+        init_weights=_parent_weights(session, task),
+        resume_checkpoint=None if checkpoint is None else checkpoint.data,
+    )
+    return JobInputs(spec, record, None if checkpoint is None else checkpoint.epoch)
+
+
+def _parent_weights(session: Session, task: Task) -> bytes | None:
+    if task.parent_task_id is None:
+        return None
+    weights = artifact_queries.get_model(session, task.parent_task_id)
+    if weights is None:
+        raise LookupError(f"parent task {task.parent_task_id} has no stored weights")
+    return weights
