@@ -1,0 +1,196 @@
+"""Give a task its train / val / test data from the datasets its form names.
+
+A dataset named in one role is used whole. A dataset named in several roles (the seed form names
+the same dataset for train, val and test) is split into disjoint, label-stratified, seeded
+partitions among exactly those roles. Several datasets in one role are concatenated. The record
+returned alongside says which subject went where, for the task to store as JSON.
+
+Rounding: within each class, role r's share is n·w_r / Σw (weights renormalised over the roles
+sharing the dataset). Every role gets the floor of its share; the subjects left over go one each
+to the roles with the largest fractional remainders (ties to the earlier role in train, val, test
+order). Then, while some role has none of the class and another has more than one, the role with
+the most (ties: the later role) gives one to the first empty role, so every role gets at least one
+subject of a class that has at least as many subjects as there are roles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import numpy as np
+
+from models.datasets.types import ConnectomeDataset
+
+ROLES = ("train", "val", "test")
+DEFAULT_FRACTIONS = {"train": 0.7, "val": 0.15, "test": 0.15}
+Parts = list[tuple[str, ConnectomeDataset]]  # (dataset name, its subjects for one role)
+
+
+class DatasetMismatchError(ValueError):
+    """Datasets that must be used together disagree on regions, features or classes."""
+
+
+def allocate(n: int, weights: list[float]) -> list[int]:
+    """``n`` items shared among len(weights) roles by the rounding rule in the module docstring."""
+    total = sum(weights)
+    quotas = [n * w / total for w in weights]
+    counts = [math.floor(q) for q in quotas]
+    by_remainder = sorted(range(len(weights)), key=lambda i: (-(quotas[i] - counts[i]), i))
+    for i in by_remainder[: n - sum(counts)]:
+        counts[i] += 1
+    while 0 in counts and max(counts) > 1:
+        donor = max(range(len(counts)), key=lambda i: (counts[i], i))
+        counts[donor] -= 1
+        counts[counts.index(0)] += 1
+    return counts
+
+
+def _rng(seed: int, name: str) -> np.random.Generator:
+    """A generator fixed by the seed and the dataset's name, so datasets shuffle independently."""
+    tag = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little")
+    return np.random.default_rng([seed % 2**64, tag])
+
+
+def partition(ds: ConnectomeDataset, weights: list[float], rng: np.random.Generator) -> list[np.ndarray]:
+    """Disjoint, label-stratified index arrays (sorted), one per weight, covering every subject."""
+    parts: list[list[int]] = [[] for _ in weights]
+    for c in range(ds.n_classes):
+        idx = np.flatnonzero(ds.labels == c)
+        rng.shuffle(idx)
+        start = 0
+        for part, k in zip(parts, allocate(len(idx), weights)):
+            part.extend(idx[start:start + k].tolist())
+            start += k
+    return [np.array(sorted(p), dtype=np.int64) for p in parts]
+
+
+def _check_roles(roles: dict[str, list[str]],
+                 datasets: dict[str, ConnectomeDataset]) -> dict[str, list[str]]:
+    """Every role (empty when absent). Raises ValueError: unknown role or dataset, a dataset
+    named twice in one role."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {sorted(unknown)}; roles are {', '.join(ROLES)}")
+    named = {r: list(roles.get(r) or []) for r in ROLES}
+    for role, names in named.items():
+        for name in names:
+            if name not in datasets:
+                raise ValueError(f"role {role!r} names dataset {name!r}, which was not given")
+            if names.count(name) > 1:
+                raise ValueError(f"role {role!r} names dataset {name!r} more than once")
+    return named
+
+
+def _weights(fractions: dict[str, float] | None) -> dict[str, float]:
+    """Raises ValueError: unknown role, a weight that is not a positive finite number."""
+    merged = {**DEFAULT_FRACTIONS, **(fractions or {})}
+    if set(merged) - set(ROLES):
+        raise ValueError(f"fractions name unknown roles {sorted(set(merged) - set(ROLES))}")
+    for role, w in merged.items():
+        if not (isinstance(w, (int, float)) and math.isfinite(w) and w > 0):
+            raise ValueError(f"fraction for {role!r} must be a positive number, got {w!r}")
+    return {r: float(merged[r]) for r in ROLES}
+
+
+def _check_compatible(pairs: Parts) -> None:
+    """Raises DatasetMismatchError naming both datasets when regions, feature count or the set
+    of class names differ."""
+    ref_name, ref = pairs[0]
+    for name, ds in pairs[1:]:
+        for what, a, b in (("regions", ref.n_regions, ds.n_regions),
+                           ("node features", ref.n_features, ds.n_features),
+                           ("classes", sorted(ref.class_names), sorted(ds.class_names))):
+            if a != b:
+                raise DatasetMismatchError(f"datasets {ref_name!r} and {name!r} cannot be used "
+                                           f"together: {what} {a} versus {b}")
+
+
+def _remapped_labels(ds: ConnectomeDataset, class_names: tuple[str, ...]) -> np.ndarray:
+    index = {name: k for k, name in enumerate(class_names)}
+    return np.array([index[n] for n in ds.class_names], np.int64)[ds.labels]
+
+
+def _concatenate(parts: Parts, class_names: tuple[str, ...]) -> tuple[ConnectomeDataset, bool]:
+    """One dataset from ``parts`` (labels in ``class_names`` order), and whether subject ids were
+    prefixed with their dataset name to keep them unique. Raises ValueError if still not unique."""
+    ids = [s for _, ds in parts for s in ds.subjects]
+    prefixed = len(set(ids)) != len(ids)
+    if prefixed:
+        ids = [f"{name}/{s}" for name, ds in parts for s in ds.subjects]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"subject ids of datasets {[n for n, _ in parts]} collide even with "
+                             "their dataset names as prefixes")
+    first = parts[0][1]
+    merged = ConnectomeDataset(
+        conn=np.concatenate([ds.conn for _, ds in parts]),
+        labels=np.concatenate([_remapped_labels(ds, class_names) for _, ds in parts]),
+        subjects=tuple(ids),
+        class_names=class_names,
+        features=None if first.features is None else np.concatenate([ds.features for _, ds in parts]),
+        feature_names=first.feature_names,
+    )
+    return merged, prefixed
+
+
+def _role_record(parts: Parts, ds: ConnectomeDataset | None, prefixed: bool) -> dict:
+    if ds is None:
+        return {"datasets": [], "n_subjects": 0, "class_counts": {}, "prefixed": False, "subjects": []}
+    counts = np.bincount(ds.labels, minlength=ds.n_classes)
+    return {
+        "datasets": [name for name, _ in parts],
+        "n_subjects": ds.n_subjects,
+        "class_counts": {n: int(c) for n, c in zip(ds.class_names, counts)},
+        "prefixed": prefixed,  # True: ids in the dataset are "<dataset>/<subject>"
+        "subjects": [[name, s] for name, part in parts for s in part.subjects],
+    }
+
+
+def _pieces(named: dict[str, list[str]], datasets: dict[str, ConnectomeDataset], seed: int,
+            weights: dict[str, float]) -> tuple[dict[str, Parts], dict[str, list[str]]]:
+    """Per role, (dataset name, its subjects for that role); and which datasets were split how.
+    Raises ValueError when a split leaves a role without any subject of a dataset."""
+    sharing = {name: [r for r in ROLES if name in named[r]]
+               for names in named.values() for name in names}
+    split = {name: rs for name, rs in sharing.items() if len(rs) > 1}
+    share: dict[tuple[str, str], ConnectomeDataset] = {}
+    for name, rs in sharing.items():
+        if len(rs) == 1:
+            share[(rs[0], name)] = datasets[name]
+            continue
+        for role, idx in zip(rs, partition(datasets[name], [weights[r] for r in rs], _rng(seed, name))):
+            if len(idx) == 0:
+                raise ValueError(f"dataset {name!r} has too few subjects ({datasets[name].n_subjects}) "
+                                 f"to split among {', '.join(rs)}: {role!r} would get none")
+            share[(role, name)] = datasets[name].subset(idx)
+    return {r: [(n, share[(r, n)]) for n in named[r]] for r in ROLES}, split
+
+
+def assign_roles(roles: dict[str, list[str]], datasets: dict[str, ConnectomeDataset], *, seed: int,
+                 fractions: dict[str, float] | None = None
+                 ) -> tuple[dict[str, ConnectomeDataset | None], dict]:
+    """The data of each role ("train", "val", "test"; None for a role with no dataset) and a
+    JSON-ready record: seed, fractions, ``split`` ({dataset: roles it was split among}) and per
+    role its datasets, n_subjects, class_counts and subjects as [dataset, subject id] pairs in the
+    order of the role's dataset. Class indices follow the first dataset named (train first).
+
+    ``fractions`` override DEFAULT_FRACTIONS (weights, renormalised among the roles sharing a
+    dataset). Same seed, same split.
+    Raises ValueError: unknown role or dataset, a dataset named twice in a role, bad fractions, a
+    split too small to give every sharing role a subject; DatasetMismatchError (a ValueError)
+    when the datasets disagree on regions, feature count or class names.
+    """
+    named = _check_roles(roles, datasets)
+    weights = _weights(fractions)
+    pieces, split = _pieces(named, datasets, seed, weights)
+    used = list(dict.fromkeys(n for r in ROLES for n in named[r]))
+    if used:
+        _check_compatible([(n, datasets[n]) for n in used])
+    class_names = datasets[used[0]].class_names if used else ()
+    out: dict[str, ConnectomeDataset | None] = {}
+    record = {"seed": int(seed), "fractions": weights, "split": split, "roles": {}}
+    for role in ROLES:
+        ds, prefixed = _concatenate(pieces[role], class_names) if pieces[role] else (None, False)
+        out[role] = ds
+        record["roles"][role] = _role_record(pieces[role], ds, prefixed)
+    return out, record
