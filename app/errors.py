@@ -50,11 +50,11 @@ def pydantic_problems(exc: ValidationError) -> list[tuple[str, str]]:
     return problems
 
 
-def body(status: int, msg: str, errors: list | None = None, **extra: Any):
-    payload = {"error_num": status, "msg": msg, **extra}
+def body(code: int, msg: str, errors: list | None = None, **extra: Any):
+    payload = {"error_num": code, "msg": msg, **extra}
     if errors:
         payload["errors"] = errors
-    return jsonify(payload), status
+    return jsonify(payload), code
 
 
 def register_error_handlers(app: Flask) -> None:

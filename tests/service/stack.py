@@ -1,0 +1,184 @@
+"""A real trainyard stack for tests: migrated database, gunicorn API, Celery workers and the
+reaper as separate processes started through start.sh, talked to over HTTP."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import redis
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+REDIS_URL = "redis://127.0.0.1:6379/15"
+TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
+
+FAST_LEASES = {
+    "TRAINYARD_LEASE_SECONDS": "3",
+    "TRAINYARD_HEARTBEAT_SECONDS": "0.5",
+    "TRAINYARD_REAPER_INTERVAL_SECONDS": "0.5",
+    "TRAINYARD_REQUEUE_AFTER_SECONDS": "3",
+    "TRAINYARD_MAX_ATTEMPTS": "3",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Stack:
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"trainyard-{kind}-"))
+        self.queue = f"torch-{uuid.uuid4().hex[:8]}"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.db_name = f"trainyard_test_{uuid.uuid4().hex[:8]}"
+        self.env = self._env()
+
+    # -- environment -------------------------------------------------------------------
+    def _env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TRAINYARD_")}
+        env.update(FAST_LEASES)
+        env.update(
+            TRAINYARD_VAR_DIR=str(self.tmp / "var"), TRAINYARD_TORCH_QUEUE=self.queue,
+            TRAINYARD_BIND=f"127.0.0.1:{self.port}", TRAINYARD_GUNICORN_WORKERS="2",
+            TRAINYARD_NO_VENV="1", PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
+            OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1", CUDA_VISIBLE_DEVICES="",
+        )
+        if self.kind == "pg-redis":
+            env["TRAINYARD_DATABASE_URL"] = f"postgresql+psycopg://postgres@127.0.0.1:5432/{self.db_name}"
+            env["TRAINYARD_BROKER_URL"] = REDIS_URL
+        return env
+
+    def apply_env(self) -> None:
+        """Point this test process's settings at the stack (for direct DAO/publish calls)."""
+        from dao.db import reset_engines
+        from dao.settings import reset_settings
+        from tasks.celery_app import reset_celery
+
+        for key, value in self.env.items():
+            if key.startswith("TRAINYARD_"):
+                os.environ[key] = value
+        reset_settings()
+        reset_engines()
+        reset_celery()
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self, workers: int = 1, reaper: bool = True) -> "Stack":
+        if self.kind == "pg-redis":
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{self.db_name}"')
+            redis.Redis.from_url(REDIS_URL).delete(self.queue)
+        self.run_start_sh("migrate")
+        self.spawn("api", "api")
+        for i in range(workers):
+            self.start_worker(f"w{i}")
+        if reaper:
+            self.spawn("beat", "beat")
+        self.wait_http()
+        return self
+
+    def run_start_sh(self, *args: str) -> str:
+        out = subprocess.run([str(ROOT / "start.sh"), *args], env=self.env, cwd=ROOT,
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stdout + out.stderr
+        return out.stdout
+
+    def spawn(self, label: str, *args: str) -> subprocess.Popen:
+        log = open(self.tmp / f"{label}.log", "ab")
+        proc = subprocess.Popen([str(ROOT / "start.sh"), *args], env=self.env, cwd=ROOT,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs[label] = proc
+        return proc
+
+    def start_worker(self, label: str) -> subprocess.Popen:
+        proc = self.spawn(label, "worker", "--name", f"{label}-{self.queue}@%h")
+        self.wait_log(label, "ready", timeout=60)
+        return proc
+
+    def log(self, label: str) -> str:
+        path = self.tmp / f"{label}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def wait_log(self, label: str, needle: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while needle not in self.log(label):
+            proc = self.procs[label]
+            assert proc.poll() is None, f"{label} exited:\n{self.log(label)[-3000:]}"
+            assert time.monotonic() < deadline, f"{label} never logged {needle!r}:\n{self.log(label)[-3000:]}"
+            time.sleep(0.1)
+
+    def wait_http(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                requests.get(self.url + "/ping", timeout=5)
+                return
+            except (requests.ConnectionError, requests.Timeout):
+                assert self.procs["api"].poll() is None, self.log("api")[-3000:]
+                assert time.monotonic() < deadline, "API never answered"
+                time.sleep(0.2)
+
+    def signal(self, label: str, sig: int) -> None:
+        proc = self.procs[label]
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout=120)
+
+    def stop(self) -> None:
+        for label, proc in self.procs.items():
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                    proc.wait(timeout=20)
+                except (ProcessLookupError, subprocess.TimeoutExpired):
+                    os.killpg(proc.pid, signal.SIGKILL)
+        if self.kind == "pg-redis":
+            from dao.db import reset_engines
+
+            reset_engines()
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+            redis.Redis.from_url(REDIS_URL).delete(self.queue)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # -- HTTP ----------------------------------------------------------------------------
+    def get(self, path: str, **kw) -> requests.Response:
+        return requests.get(self.url + path, timeout=30, **kw)
+
+    def post(self, path: str, **kw) -> requests.Response:
+        return requests.post(self.url + path, timeout=60, **kw)
+
+    def task(self, task_id: str) -> dict:
+        r = self.get(f"/api/v0/tasks/{task_id}")
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def wait_task(self, task_id: str, statuses=TERMINAL, timeout: float = 120,
+                  until=None) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            task = self.task(task_id)
+            if task["status"] in statuses and (until is None or until(task)):
+                return task
+            assert time.monotonic() < deadline, f"task stuck: {task}\n" + \
+                "\n".join(f"== {k}\n{self.log(k)[-2000:]}" for k in self.procs)
+            time.sleep(0.05)
+
+    def submit(self, form: dict) -> str:
+        r = self.post("/api/v0/new_task", json=form)
+        assert r.status_code == 201, r.text
+        return r.json()["task_form"]["task_id"]

@@ -1,0 +1,120 @@
+"""Faults lose no task: a killed worker, a worker told to shut down, a message delivered twice,
+a burst of concurrent submissions."""
+
+from __future__ import annotations
+
+import io
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from tests.service.forms import form
+from tests.service.stack import Stack
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def stack2():
+    """PostgreSQL + Redis with two workers, so one can die while the other carries on."""
+    s = Stack("pg-redis")
+    try:
+        s.start(workers=2)
+        s.apply_env()
+        yield s
+    finally:
+        s.stop()
+
+
+def _label_of(stack: Stack, task: dict) -> str:
+    return task["worker"].split("-", 1)[0]
+
+
+def _epochs(stack: Stack, task_id: str) -> list[dict]:
+    return stack.get(f"/api/v0/tasks/{task_id}/epochs").json()["epochs"]
+
+
+def test_sigkill_mid_training_resumes_from_checkpoint(stack2):
+    task_id = stack2.submit(form(epochs=40, batch_size=1))
+    running = stack2.wait_task(task_id, statuses={"RUNNING"}, until=lambda t: t["progress"]["epoch"] >= 3)
+    victim = _label_of(stack2, running)
+    stack2.signal(victim, signal.SIGKILL)
+    done = stack2.wait_task(task_id, timeout=180)
+    assert done["status"] == "SUCCEEDED", done
+    assert done["attempt"] == 2
+    assert done["result"]["resumed_from_epoch"] >= 3
+    assert _label_of(stack2, done) != victim
+    assert [e["epoch"] for e in _epochs(stack2, task_id)] == list(range(1, 41))
+    stack2.start_worker(victim)
+
+
+def test_sigterm_hands_the_task_back_and_nothing_runs_twice(stack2):
+    task_id = stack2.submit(form(epochs=40, batch_size=1))
+    running = stack2.wait_task(task_id, statuses={"RUNNING"}, until=lambda t: t["progress"]["epoch"] >= 3)
+    victim = _label_of(stack2, running)
+    stack2.signal(victim, signal.SIGTERM)
+    assert "handed back" in stack2.log(victim)
+    done = stack2.wait_task(task_id, timeout=180)
+    assert done["status"] == "SUCCEEDED", done
+    assert done["attempt"] == 1, "a graceful hand-back is not a failed attempt"
+    assert done["result"]["resumed_from_epoch"] >= 3
+    epochs = _epochs(stack2, task_id)
+    assert [e["epoch"] for e in epochs] == list(range(1, 41))
+    stack2.start_worker(victim)
+
+
+def test_the_same_message_twice_runs_once(stack2):
+    from tasks.publish import publish_task
+
+    task_id = stack2.submit(form(epochs=2))
+    publish_task(task_id, "torch", stack2.queue)
+    publish_task(task_id, "torch", stack2.queue)
+    assert stack2.wait_task(task_id)["status"] == "SUCCEEDED"
+    deadline = time.monotonic() + 20
+    logs = ""
+    while time.monotonic() < deadline:
+        logs = stack2.log("w0") + stack2.log("w1")
+        if logs.count(f"task {task_id}: not claimable") == 2:
+            break
+        time.sleep(0.2)
+    assert logs.count(f"task {task_id}: attempt 1 running") == 1
+    assert logs.count(f"task {task_id}: not claimable") == 2
+
+
+def _tiny_dataset() -> bytes:
+    rng = np.random.default_rng(3)
+    conn = rng.normal(size=(24, 8, 8)).astype(np.float32)
+    conn = (conn + conn.transpose(0, 2, 1)) / 2
+    buf = io.BytesIO()
+    np.savez(buf, conn=conn, labels=np.array(["NC", "SZ"] * 12))
+    return buf.getvalue()
+
+
+def test_two_hundred_concurrent_submissions_all_finish(stack2):
+    r = stack2.post("/api/v0/datasets", files={"file": ("tiny.npz", _tiny_dataset())},
+                    data={"name": "tiny-burst"})
+    assert r.status_code == 201, r.text
+    burst = form(epochs=1, proj_id="PROJ-burst", train_data=["tiny-burst"], val_data=["tiny-burst"],
+                 test_data=["tiny-burst"], enable_test=False)
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        ids = list(pool.map(lambda _: stack2.submit(burst), range(200)))
+    assert len(set(ids)) == 200
+    deadline = time.monotonic() + 400
+    while True:
+        listed = []
+        cursor = None
+        while True:
+            params = {"proj_id": "PROJ-burst", "limit": 500, **({"cursor": cursor} if cursor else {})}
+            page = stack2.get("/api/v0/tasks", params=params).json()
+            listed += page["tasks"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert {t["task_id"] for t in listed} == set(ids)
+        if all(t["status"] == "SUCCEEDED" for t in listed):
+            break
+        assert time.monotonic() < deadline, {t["status"] for t in listed}
+        time.sleep(1)
