@@ -1,0 +1,89 @@
+"""gunicorn settings for the trainyard API (``start.sh api`` runs ``gunicorn -c gunicorn.conf.py``).
+
+Every knob reads a ``TRAINYARD_*`` environment variable so the same file serves a laptop,
+docker-compose and Kubernetes:
+
+- ``TRAINYARD_BIND``: where to listen; ``127.0.0.1:8000`` by default, ``0.0.0.0:8000`` in the images.
+- ``TRAINYARD_GUNICORN_WORKERS``: worker processes; default ``2 * cores + 1`` capped at 8, where
+  cores honours the container's CPU quota (cgroup v2 ``cpu.max``) and the CPU affinity mask.
+- ``TRAINYARD_GUNICORN_TIMEOUT``: seconds a worker may stay silent on one request before the arbiter
+  kills it. A dataset upload reaches gunicorn only after nginx has buffered the whole body, so
+  this covers reading up to ``TRAINYARD_MAX_UPLOAD_MB`` over loopback plus checking and storing
+  it; nginx's ``proxy_read_timeout`` (nginx.conf) is kept at least as long.
+- ``TRAINYARD_FORWARDED_ALLOW_IPS``: proxies whose ``X-Forwarded-*`` headers gunicorn trusts
+  (``127.0.0.1`` by default; ``*`` in the images, where only nginx / the ingress reaches port 8000).
+
+The access log goes to stdout and records the ``X-Forwarded-For``/``-Proto``/``Host`` headers that
+the proxy set, so a request can be followed from nginx to the app.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    value = int(raw)
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {raw!r}")
+    return value
+
+
+def _cgroup_cpu_limit() -> int | None:
+    """CPUs allowed by a cgroup v2 quota (``cpu.max`` = ``quota period``), or None when unlimited."""
+    try:
+        with open("/sys/fs/cgroup/cpu.max", encoding="ascii") as fh:
+            quota, period = fh.read().split()[:2]
+    except (OSError, ValueError):
+        return None
+    if quota == "max":
+        return None
+    return max(1, math.ceil(int(quota) / int(period)))
+
+
+def cpu_count() -> int:
+    """The cores this process may really use (affinity mask, then container quota)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    limit = _cgroup_cpu_limit()
+    return min(cores, limit) if limit else cores
+
+
+MAX_DEFAULT_WORKERS = 8
+
+
+def default_workers() -> int:
+    return min(2 * cpu_count() + 1, MAX_DEFAULT_WORKERS)
+
+
+bind = [os.environ.get("TRAINYARD_BIND", "127.0.0.1:8000")]
+workers = _env_int("TRAINYARD_GUNICORN_WORKERS", default_workers())
+# Sync workers: nginx buffers whole requests (proxy_request_buffering on) and responses, so a
+# slow client never holds a worker; the API does short database work per request.
+worker_class = "sync"
+timeout = _env_int("TRAINYARD_GUNICORN_TIMEOUT", 300)
+graceful_timeout = 30  # SIGTERM: finish in-flight requests, then exit
+keepalive = 5
+# Recycle workers now and then so a slow leak cannot grow forever; jitter avoids all at once.
+max_requests = 2000
+max_requests_jitter = 200
+
+forwarded_allow_ips = os.environ.get("TRAINYARD_FORWARDED_ALLOW_IPS", "127.0.0.1")
+secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
+
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("TRAINYARD_LOG_LEVEL", "info")
+access_log_format = (
+    '%(h)s "%(r)s" %(s)s %(b)s %(M)sms '
+    'xff="%({x-forwarded-for}i)s" proto="%({x-forwarded-proto}i)s" '
+    'host="%({x-forwarded-host}i)s" ua="%(a)s"'
+)
+# Readable in `ps`/`top` when the API and workers share a box.
+proc_name = "trainyard-api"

@@ -1,0 +1,170 @@
+"""``run_mx_job(spec, hooks)``: train, fine-tune or evaluate an MXNet image classifier.
+
+Hooks have the torch engine's shape (``models.job.JobHooks``): ``on_epoch(EpochMetrics)`` after
+every epoch; ``on_checkpoint("last", blob, epoch)`` every ``save_period`` epochs and after the
+final one, ``on_checkpoint("best", blob, epoch)`` whenever the validation loss improves;
+``should_stop()`` polled before every batch. The result is a ``models.job.JobOutcome`` whose
+weight blobs are checkpoints (``checkpoint.pack_checkpoint``): any of them can resume a job or be
+evaluated.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+
+import mxnet as mx
+import numpy as np
+from mxnet import gluon
+
+from models.job import EpochMetrics, JobHooks, JobOutcome
+from models.mxnet_backend.checkpoint import (
+    CheckpointError, CheckpointMeta, load_params, load_states, pack_checkpoint, unpack_checkpoint,
+)
+from models.mxnet_backend.context import resolve_context
+from models.mxnet_backend.loop import EvalResult, evaluate_dataset, train_epoch
+from models.mxnet_backend.networks import MxNetInfo, build_network, find_network
+from models.mxnet_backend.schedule import make_initializer, make_lr_scheduler
+from models.mxnet_backend.spec import MxJobSpec, check_spec, contract_problems
+
+
+@dataclass
+class _Run:
+    """A training run in progress."""
+
+    spec: MxJobSpec
+    info: MxNetInfo
+    ctx: mx.Context
+    net: gluon.HybridBlock
+    trainer: gluon.Trainer
+    epoch: int  # epochs completed
+    best_val_loss: float | None
+    last_blob: bytes | None
+    best_blob: bytes | None = None
+
+    def meta(self) -> CheckpointMeta:
+        ds = self.spec.train
+        return CheckpointMeta(self.info.name, ds.class_names, ds.image_shape, self.epoch, self.best_val_loss)
+
+
+def _checked_weights(blob: bytes, spec: MxJobSpec, ds, same_names: bool):
+    """The checkpoint in ``blob`` after checking it fits ``spec`` on ``ds``. Raises CheckpointError."""
+    ckpt = unpack_checkpoint(blob)
+    problems = contract_problems(ckpt.meta, spec.network, ds, same_names)
+    if problems:
+        raise CheckpointError("; ".join(problems))
+    return ckpt
+
+
+def _new_trainer(net, spec: MxJobSpec) -> gluon.Trainer:
+    p = spec.params
+    per_epoch = math.ceil(spec.train.n_images / p.batch_size)
+    schedule = make_lr_scheduler(p.base_lr, p.lr_step_epochs, p.lr_factor, p.stop_factor_lr, per_epoch)
+    opts = {"learning_rate": p.base_lr, "wd": p.wd, "momentum": p.momentum}
+    if schedule is not None:
+        opts["lr_scheduler"] = schedule
+    return gluon.Trainer(net.collect_params(), "sgd", opts, kvstore=None)
+
+
+def _start(spec: MxJobSpec, ctx: mx.Context) -> _Run:
+    """Builds the network and trainer: fresh, from a parent's weights (dl_ft) or resumed.
+    Raises CheckpointError when given weights do not fit."""
+    info = find_network(spec.network)
+    net = build_network(info.name, spec.train.n_classes)
+    resume = _checked_weights(spec.resume_checkpoint, spec, spec.train, True) if spec.resume_checkpoint else None
+    if resume is not None:
+        load_params(net, resume.params, ctx)
+    elif spec.init_weights is not None:
+        load_params(net, _checked_weights(spec.init_weights, spec, spec.train, False).params, ctx)
+    else:
+        net.initialize(make_initializer(spec.params.initializer), ctx=ctx)
+    net.hybridize()
+    trainer = _new_trainer(net, spec)
+    if resume is not None and resume.states is not None:
+        load_states(trainer, resume.states)
+    epoch = resume.meta.epoch if resume else 0
+    best = resume.meta.best_val_loss if resume else None
+    return _Run(spec, info, ctx, net, trainer, epoch, best, spec.resume_checkpoint)
+
+
+def _eval(run: _Run, ds) -> EvalResult:
+    return evaluate_dataset(run.net, run.info, ds, run.spec.params.batch_size, run.ctx)
+
+
+def _finish_epoch(run: _Run, hooks: JobHooks, train, seconds: float) -> EpochMetrics:
+    """Validation, metrics, checkpoints for the epoch just trained."""
+    p, val = run.spec.params, run.spec.val
+    v = _eval(run, val) if val is not None else None
+    run.epoch += 1
+    metrics = EpochMetrics(run.epoch, p.num_epoch, train.loss, train.accuracy, v.loss if v else None,
+                           v.accuracy if v else None, float(run.trainer.learning_rate), seconds)
+    hooks.on_epoch(metrics)
+    improved = v is not None and (run.best_val_loss is None or v.loss < run.best_val_loss)
+    if improved:
+        run.best_val_loss = v.loss
+    run.last_blob = pack_checkpoint(run.net, run.trainer, run.meta())
+    if run.epoch % p.save_period == 0 or run.epoch == p.num_epoch:
+        hooks.on_checkpoint("last", run.last_blob, run.epoch)
+    if improved:
+        run.best_blob = run.last_blob
+        hooks.on_checkpoint("best", run.best_blob, run.epoch)
+    return metrics
+
+
+def _train(spec: MxJobSpec, hooks: JobHooks, ctx: mx.Context) -> JobOutcome:
+    mx.random.seed(spec.params.seed)
+    run = _start(spec, ctx)
+    history, stopped = [], False
+    while run.epoch < spec.params.num_epoch:
+        rng = np.random.default_rng([spec.params.seed, run.epoch])
+        started = time.monotonic()
+        train = train_epoch(run.net, run.trainer, run.info, spec.train, spec.params.batch_size, rng, ctx,
+                            hooks.should_stop)
+        if train is None:
+            stopped = True
+            break
+        history.append(asdict(_finish_epoch(run, hooks, train, time.monotonic() - started)))
+    result = {"backend": "mxnet", "network": run.info.name, "device": str(ctx), "history": history,
+              "best_val_loss": run.best_val_loss}
+    if spec.test is not None and not stopped:
+        result["test"] = _eval(run, spec.test).public()
+    contract = run.meta().contract()
+    return JobOutcome(stopped, run.epoch, run.last_blob, run.best_blob, result, contract)
+
+
+def evaluate_checkpoint(blob: bytes, network: str, ds, device: str = "cpu", batch_size: int = 64) -> EvalResult:
+    """Loss, accuracy and confusion matrix of the checkpoint in ``blob`` on ``ds``.
+
+    Raises CheckpointError when the blob is not a checkpoint or does not fit ``network``/``ds``
+    (network, class names, channels), DeviceUnavailable / ValueError for a bad ``device``.
+    """
+    ctx = resolve_context(device)
+    ckpt = unpack_checkpoint(blob)
+    problems = contract_problems(ckpt.meta, network, ds, same_names=True)
+    if problems:
+        raise CheckpointError("; ".join(problems))
+    info = find_network(network)
+    net = build_network(info.name, len(ckpt.meta.class_names))
+    load_params(net, ckpt.params, ctx)
+    net.hybridize()
+    return evaluate_dataset(net, info, ds, batch_size, ctx)
+
+
+def _evaluate_job(spec: MxJobSpec) -> JobOutcome:
+    res = evaluate_checkpoint(spec.init_weights, spec.network, spec.test, spec.device, spec.params.batch_size)
+    meta = unpack_checkpoint(spec.init_weights).meta
+    result = {"backend": "mxnet", "network": meta.network, "device": spec.device, "test": res.public()}
+    return JobOutcome(False, 0, None, None, result, meta.contract())
+
+
+def run_mx_job(spec: MxJobSpec, hooks: JobHooks) -> JobOutcome:
+    """Runs the job ``spec`` describes (see the module doc).
+
+    Raises MxSpecError for an inconsistent spec, CheckpointError for weights that are not a
+    checkpoint or do not fit, DeviceUnavailable for a GPU this process cannot see.
+    """
+    check_spec(spec)
+    if spec.task_type == "dl_ev":
+        return _evaluate_job(spec)
+    return _train(spec, hooks, resolve_context(spec.device))

@@ -1,0 +1,104 @@
+"""The MXNet networks by name, with the input each expects, and how a batch is fitted to it.
+
+Model-zoo networks are built with ``pretrained=False`` (nothing is downloaded); they take 3-channel
+images and have a smallest usable size. ``small-cnn`` is for small images (MNIST-like, 1 or 3
+channels, 16 to 64 pixels). A dataset whose images have 1 channel is repeated to 3 for a zoo
+network; images smaller than a network's ``min_size`` are upsampled (bilinear) batch by batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import mxnet as mx
+from mxnet.gluon import nn
+from mxnet.gluon.model_zoo import vision
+
+
+@dataclass(frozen=True)
+class MxNetInfo:
+    name: str  # the model-zoo name, or "small-cnn"
+    aliases: tuple[str, ...]
+    channels: int | None  # None: any of 1 or 3
+    default_size: int  # the size it was designed for (square)
+    min_size: int  # smaller inputs are upsampled to this
+    description: str
+    any_size: bool = True  # False: weights fix the input size (dense layer after flatten)
+
+    def public(self) -> dict:
+        return {**asdict(self), "backend": "mxnet", "input": "image"}
+
+
+MX_NETWORKS: tuple[MxNetInfo, ...] = (
+    MxNetInfo("small-cnn", ("lenet", "smallcnn"), None, 28, 16,
+              "Two conv(3×3)+BN+ReLU+maxpool blocks (32, 64 channels), global average pool, dense 128, "
+              "dropout 0.3, dense classes. For 16–64 pixel images."),
+    MxNetInfo("alexnet", (), 3, 224, 64, "AlexNet from the Gluon model zoo, randomly initialised.",
+              any_size=False),
+    MxNetInfo("resnet18_v1", ("resnet18",), 3, 224, 32, "ResNet-18 v1 from the Gluon model zoo."),
+    MxNetInfo("resnet34_v1", ("resnet34",), 3, 224, 32, "ResNet-34 v1 from the Gluon model zoo."),
+    MxNetInfo("resnet18_v2", (), 3, 224, 32, "ResNet-18 v2 (pre-activation) from the Gluon model zoo."),
+    MxNetInfo("mobilenet1.0", ("mobilenet",), 3, 224, 32, "MobileNet v1, width 1.0, from the Gluon model zoo."),
+    MxNetInfo("mobilenet0.25", (), 3, 224, 32, "MobileNet v1, width 0.25, from the Gluon model zoo."),
+    MxNetInfo("mobilenetv2_1.0", ("mobilenetv2",), 3, 224, 32, "MobileNet v2, width 1.0, from the Gluon model zoo."),
+    MxNetInfo("squeezenet1.1", ("squeezenet",), 3, 224, 224, "SqueezeNet 1.1 from the Gluon model zoo."),
+)
+
+
+class UnknownNetwork(ValueError):
+    """No MXNet network is registered under that name."""
+
+
+def find_network(name: str) -> MxNetInfo:
+    """The network registered under ``name`` or an alias (any case). Raises UnknownNetwork."""
+    wanted = str(name).strip().lower()
+    for info in MX_NETWORKS:
+        if wanted == info.name or wanted in info.aliases:
+            return info
+    raise UnknownNetwork(f"unknown MXNet network {name!r}; known: {[i.name for i in MX_NETWORKS]}")
+
+
+def input_problems(info: MxNetInfo, image_shape: tuple[int, int, int]) -> list[str]:
+    """Why images of (H, W, C) cannot feed ``info``; empty when they can (after fitting)."""
+    h, w, c = image_shape
+    problems = []
+    if c not in (1, 3):
+        problems.append(f"{info.name} takes 1- or 3-channel images, got {c} channels")
+    if min(h, w) < 8:
+        problems.append(f"images of {h}×{w} are too small for any network (8 pixels at least)")
+    if info.name == "small-cnn" and max(h, w) > 128:
+        problems.append(f"small-cnn is for small images (≤128 pixels), got {h}×{w}; choose a model-zoo network")
+    return problems
+
+
+def _small_cnn(classes: int) -> nn.HybridBlock:
+    net = nn.HybridSequential()
+    for width in (32, 64):
+        net.add(nn.Conv2D(width, kernel_size=3, padding=1), nn.BatchNorm(), nn.Activation("relu"),
+                nn.MaxPool2D(pool_size=2))
+    net.add(nn.GlobalAvgPool2D(), nn.Flatten(), nn.Dense(128, activation="relu"), nn.Dropout(0.3),
+            nn.Dense(classes))
+    return net
+
+
+def build_network(name: str, classes: int) -> nn.HybridBlock:
+    """An uninitialised network for ``classes`` outputs. Raises UnknownNetwork, or ValueError when
+    ``classes`` < 2."""
+    if classes < 2:
+        raise ValueError(f"a classifier needs at least 2 classes, got {classes}")
+    info = find_network(name)
+    if info.name == "small-cnn":
+        return _small_cnn(classes)
+    return vision.get_model(info.name, pretrained=False, classes=classes)
+
+
+def fit_batch(info: MxNetInfo, x: mx.nd.NDArray) -> mx.nd.NDArray:
+    """An N×C×H×W float batch made fit for ``info``: 1 channel repeated to 3 where it needs 3,
+    upsampled (bilinear) to ``min_size`` where smaller."""
+    if info.channels == 3 and x.shape[1] == 1:
+        x = mx.nd.repeat(x, repeats=3, axis=1)
+    h, w = x.shape[2], x.shape[3]
+    if min(h, w) < info.min_size:
+        scale = info.min_size / min(h, w)
+        x = mx.nd.contrib.BilinearResize2D(x, height=round(h * scale), width=round(w * scale))
+    return x
