@@ -112,6 +112,15 @@ def _build(name: str, contract: dict, arch: dict) -> ConnectomeNet:
                          classes=contract["classes"], **arch)
 
 
+def load_network(blob: bytes) -> ConnectomeNet:
+    """The trained network of a weights blob (what GET /api/v0/tasks/<id>/model returns), in
+    eval mode on the CPU. Raises BadWeights."""
+    state, meta = unpack_weights(blob)
+    net = _build(meta["model"], meta["contract"], dict(meta.get("arch", {})))
+    net.load_state_dict(state)
+    return net.eval()
+
+
 def _optimizer(net: ConnectomeNet, params) -> torch.optim.Optimizer:
     kind = params.optimizer.lower()
     if kind == "adam":

@@ -134,9 +134,9 @@ def model_info(task_id: str):
             "contract": (task.result or {}).get("contract"),
             "param_set": task.form.get("param_set"),
             "download": f"/api/v0/tasks/{task_id}/model",
-            "how_to_load": "models.weights.load_model(open(path, 'rb').read()) rebuilds the network "
-                           "from the metadata stored in the file; or safetensors.torch.load_file(path) "
-                           "for the raw tensors.",
+            "how_to_load": "models.engine.load_network(open(path, 'rb').read()) rebuilds the "
+                           "network from the metadata in the file's safetensors header; "
+                           "safetensors.torch.load_file(path) gives the raw tensors.",
         })
 
 

@@ -44,6 +44,9 @@ def test_train_then_fine_tune_then_evaluate(stack):
     assert model.status_code == 200 and len(model.content) > 100
     info = stack.get(f"/api/v0/tasks/{parent}/model/info").json()
     assert info["contract"]["regions"] == 90
+    from models.engine import load_network
+
+    assert load_network(model.content).contract()["regions"] == 90
     curves = stack.get(f"/api/v0/tasks/{parent}/plots/curves.png")
     assert curves.status_code == 200 and curves.content[:4] == b"\x89PNG"
 
