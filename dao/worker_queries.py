@@ -1,33 +1,60 @@
-"""Live workers and their GPUs; a worker that stops heartbeating drops out of the listing."""
+"""Live workers, their GPUs and the one task each holds. A worker that stops heartbeating
+drops out of the listing. ``current_task_id`` doubles as a reservation: the dispatcher claims an
+idle worker for a task with a compare-and-set before sending the task to that worker's queue."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from dao.tables import Worker, utcnow
 
 
-def upsert_worker(session: Session, name: str, *, host: str, backend: str, queues: list[str],
-                  gpus: list[dict[str, Any]], current_task_id: str | None) -> None:
+def register_worker(session: Session, name: str, *, host: str, backend: str, queues: list[str],
+                    gpus: list[dict[str, Any]]) -> None:
+    """Insert or refresh a starting worker's row; it holds no task yet."""
     row = session.get(Worker, name)
     if row is None:
-        row = Worker(name=name, host=host, backend=backend, started_at=utcnow())
+        row = Worker(name=name)
         session.add(row)
     row.host, row.backend, row.queues, row.gpus = host, backend, queues, gpus
-    row.current_task_id = current_task_id
-    row.heartbeat_at = utcnow()
+    row.current_task_id, row.started_at, row.heartbeat_at = None, utcnow(), utcnow()
     session.flush()
 
 
-def live_workers(session: Session, lease_seconds: float) -> list[Worker]:
+def heartbeat_worker(session: Session, name: str, gpus: list[dict[str, Any]]) -> bool:
+    """Renew a worker's heartbeat and GPU figures; False when its row is gone."""
+    stmt = update(Worker).where(Worker.name == name).values(heartbeat_at=utcnow(), gpus=gpus)
+    return session.execute(stmt.execution_options(synchronize_session=False)).rowcount == 1
+
+
+def reserve_worker(session: Session, name: str, task_id: str) -> bool:
+    """Claim an idle worker for a task (compare-and-set); False when it is taken."""
+    stmt = (update(Worker).where(Worker.name == name, Worker.current_task_id.is_(None))
+            .values(current_task_id=task_id).execution_options(synchronize_session=False))
+    return session.execute(stmt).rowcount == 1
+
+
+def occupy_worker(session: Session, name: str, task_id: str) -> None:
+    session.execute(update(Worker).where(Worker.name == name).values(current_task_id=task_id)
+                    .execution_options(synchronize_session=False))
+
+
+def release_worker(session: Session, name: str, task_id: str) -> None:
+    """Free a worker if it still holds this task (a newer reservation is left alone)."""
+    session.execute(update(Worker).where(Worker.name == name, Worker.current_task_id == task_id)
+                    .values(current_task_id=None).execution_options(synchronize_session=False))
+
+
+def live_workers(session: Session, lease_seconds: float, backend: str | None = None) -> list[Worker]:
     cutoff = utcnow() - dt.timedelta(seconds=lease_seconds)
-    return list(session.scalars(
-        select(Worker).where(Worker.heartbeat_at >= cutoff).order_by(Worker.name)
-    ))
+    stmt = select(Worker).where(Worker.heartbeat_at >= cutoff).order_by(Worker.name)
+    if backend is not None:
+        stmt = stmt.where(Worker.backend == backend)
+    return list(session.scalars(stmt))
 
 
 def remove_worker(session: Session, name: str) -> None:

@@ -10,9 +10,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
 
+from dao import worker_queries
 from dao.db import session_scope
 from dao.settings import Settings, get_settings
+from dao.clock import as_utc
 from dao.tables import Task, TaskStatus, utcnow
+from tasks.dispatch import dispatch_waiting, message_queue
 from tasks.publish import PublishError, broker_queue_depth, publish_task
 
 log = logging.getLogger(__name__)
@@ -69,34 +72,55 @@ def _reclaim(session, task: Task, settings: Settings, report: ReapReport) -> Non
 
 
 def _publish_unsent(settings: Settings, report: ReapReport) -> None:
-    """Publish QUEUED tasks never published, and re-publish old ones when their queue holds
-    fewer messages than queued tasks (the broker lost messages, e.g. Redis restarted)."""
+    _unplace_from_dead_workers(settings)
+    report.published += dispatch_waiting()
+    _republish_lost(settings, report)
+
+
+def _unplace_from_dead_workers(settings: Settings) -> None:
+    """A task sent to a worker that died before taking it goes back to the dispatcher."""
+    with session_scope() as session:
+        live = {w.name for w in worker_queries.live_workers(session, settings.lease_seconds)}
+        placed = session.execute(select(Task.id, Task.worker).where(
+            Task.status == S.QUEUED.value, Task.worker.is_not(None))).all()
+        for task_id, worker in placed:
+            if worker not in live:
+                session.execute(update(Task).where(Task.id == task_id, Task.status == S.QUEUED.value,
+                                                   Task.worker == worker)
+                                .values(worker=None, published_at=None))
+                log.warning("task %s: its worker %s vanished before taking it; re-dispatching",
+                            task_id, worker)
+
+
+def _republish_lost(settings: Settings, report: ReapReport) -> None:
+    """Re-publish old messages of queues that hold fewer messages than queued tasks (the broker
+    lost some, e.g. Redis restarted without persistence). Duplicates are harmless: the claim is
+    a compare-and-set."""
     stale = utcnow() - dt.timedelta(seconds=settings.requeue_after_seconds)
     with session_scope() as session:
-        queued = session.execute(select(Task.id, Task.backend, Task.queue, Task.published_at)
-                                 .where(Task.status == S.QUEUED.value)).all()
-    by_queue: dict[str, list] = {}
-    for row in queued:
-        by_queue.setdefault(row.queue, []).append(row)
-    for queue, rows in by_queue.items():
-        unsent = [r for r in rows if r.published_at is None]
-        if len(rows) > len(unsent):
-            depth = broker_queue_depth(queue)
-            if depth is not None and depth < len(rows) - len(unsent):
-                unsent += [r for r in rows if r.published_at is not None and r.published_at < stale]
-        _publish(unsent, report)
+        published = session.scalars(select(Task).where(
+            Task.status == S.QUEUED.value, Task.published_at.is_not(None))).all()
+    by_queue: dict[str, list[Task]] = {}
+    for task in published:
+        by_queue.setdefault(message_queue(task), []).append(task)
+    for queue, tasks in by_queue.items():
+        depth = broker_queue_depth(queue)
+        if depth is None or depth >= len(tasks):
+            continue
+        for task in tasks:
+            if as_utc(task.published_at) < stale and _republish(task, queue):
+                report.published.append(task.id)
 
 
-def _publish(rows, report: ReapReport) -> None:  # noqa: ANN001
-    for row in rows:
-        try:
-            publish_task(row.id, row.backend, row.queue)
-        except PublishError:
-            return  # the broker is away; the next sweep tries again
-        with session_scope() as session:
-            session.execute(update(Task).where(Task.id == row.id, Task.status == S.QUEUED.value)
-                            .values(published_at=utcnow()))
-        report.published.append(row.id)
+def _republish(task: Task, queue: str) -> bool:
+    try:
+        publish_task(task.id, task.backend, queue)
+    except PublishError:
+        return False
+    with session_scope() as session:
+        session.execute(update(Task).where(Task.id == task.id, Task.status == S.QUEUED.value)
+                        .values(published_at=utcnow()))
+    return True
 
 
 def run_forever(settings: Settings | None = None) -> None:

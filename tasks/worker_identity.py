@@ -1,9 +1,15 @@
-"""Who this worker is, which GPUs it is pinned to, and what it runs: kept in the ``workers``
-table by a heartbeat thread so the API can list live workers and their GPUs."""
+"""Who this worker is, which GPUs it is pinned to, which queues it consumes, and what it holds:
+kept in the ``workers`` table by a heartbeat thread, so the API lists live workers and their GPUs
+and the dispatcher knows where a task fits.
+
+A worker that sees a GPU consumes only its own queue (the dispatcher sends it exactly the work
+that fits it); a CPU worker also consumes its backend's shared queue.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
@@ -15,56 +21,102 @@ from celery import signals
 from dao import worker_queries
 from dao.db import session_scope
 from dao.settings import get_settings
+from tasks.placement import direct_queue
 
 log = logging.getLogger(__name__)
-_state = {"name": "", "task": None, "queues": [], "backend": "torch"}
+_state: dict = {"name": "", "backend": "torch", "queues": [], "has_gpus": False}
 _stop = threading.Event()
 
 
 def name() -> str:
-    return _state["name"] or get_settings().worker_name or f"worker@{socket.gethostname()}:{os.getpid()}"
+    return _state["name"] or f"worker@{socket.gethostname()}:{os.getpid()}"
 
 
-@contextlib.contextmanager
-def running(task_id: str) -> Iterator[None]:
-    _state["task"] = task_id
-    try:
-        _beat_once()
-        yield
-    finally:
-        _state["task"] = None
-        _beat_once()
+def backend() -> str:
+    return os.environ.get("TRAINYARD_BACKEND", "torch")
 
 
-def _gpus() -> list[dict]:
+def base_queue() -> str:
+    settings = get_settings()
+    return settings.mxnet_queue if backend() == "mxnet" else settings.torch_queue
+
+
+def _read_gpus() -> list[dict]:
     from tasks.gpu_inventory import read_gpus
 
-    return [g if isinstance(g, dict) else g.as_dict() for g in read_gpus()]
+    return [dataclasses.asdict(g) for g in read_gpus()]
 
 
-def _beat_once() -> None:
+def gpus() -> list[dict]:
+    """This worker's GPUs now; a worker that saw none at start does not ask NVML again."""
+    return _read_gpus() if _state["has_gpus"] else []
+
+
+@signals.celeryd_after_setup.connect
+def _choose_queues(sender=None, instance=None, **_kwargs) -> None:  # noqa: ANN001
+    _state["name"], _state["backend"] = str(sender), backend()
+    queues = instance.app.amqp.queues
+    queues.select_add(direct_queue(base_queue(), _state["name"]))
+    _state["has_gpus"] = bool(_read_gpus())
+    if _state["has_gpus"] and base_queue() in queues.consume_from:
+        queues.deselect(base_queue())
+    _state["queues"] = sorted(queues.consume_from)
+    log.info("worker %s consumes %s", _state["name"], ", ".join(_state["queues"]))
+
+
+@signals.worker_ready.connect
+def _on_ready(**_kwargs) -> None:
     try:
         with session_scope() as session:
-            worker_queries.upsert_worker(
-                session, name(), host=socket.gethostname(), backend=_state["backend"],
-                queues=list(_state["queues"]), gpus=_gpus(), current_task_id=_state["task"])
-    except Exception as exc:  # noqa: BLE001 - inventory must never stop training
-        log.warning("worker heartbeat failed: %s", exc)
+            worker_queries.register_worker(session, name(), host=socket.gethostname(),
+                                           backend=_state["backend"], queues=_state["queues"],
+                                           gpus=gpus())
+    except Exception as exc:  # noqa: BLE001 - the heartbeat thread retries
+        log.warning("worker registration failed: %s", exc)
+    threading.Thread(target=_beat_forever, name="worker-heartbeat", daemon=True).start()
 
 
 def _beat_forever() -> None:
     while not _stop.wait(get_settings().heartbeat_seconds):
-        _beat_once()
+        try:
+            with session_scope() as session:
+                if not worker_queries.heartbeat_worker(session, name(), gpus()):
+                    worker_queries.register_worker(session, name(), host=socket.gethostname(),
+                                                   backend=_state["backend"], queues=_state["queues"],
+                                                   gpus=gpus())
+        except Exception as exc:  # noqa: BLE001 - inventory must never stop training
+            log.warning("worker heartbeat failed: %s", exc)
 
 
-@signals.worker_ready.connect
-def _on_ready(sender=None, **_kwargs) -> None:  # noqa: ANN001
-    _state["name"] = get_settings().worker_name or sender.hostname
-    _state["queues"] = sorted(q.name for q in sender.app.amqp.queues.consume_from.values()) \
-        if sender.app.amqp.queues.consume_from else []
-    _state["backend"] = os.environ.get("TRAINYARD_BACKEND", "torch")
-    _beat_once()
-    threading.Thread(target=_beat_forever, name="worker-heartbeat", daemon=True).start()
+@contextlib.contextmanager
+def running(task_id: str) -> Iterator[None]:
+    """Mark this worker busy with the task; afterwards free it and dispatch waiting work."""
+    _set_current(task_id, busy=True)
+    try:
+        yield
+    finally:
+        _set_current(task_id, busy=False)
+        _dispatch_waiting()
+
+
+def _set_current(task_id: str, busy: bool) -> None:
+    try:
+        with session_scope() as session:
+            if busy:
+                worker_queries.occupy_worker(session, name(), task_id)
+            else:
+                worker_queries.release_worker(session, name(), task_id)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("worker state not recorded: %s", exc)
+
+
+def _dispatch_waiting() -> None:
+    from tasks.dispatch import dispatch_waiting
+
+    try:
+        dispatch_waiting()
+    except Exception as exc:  # noqa: BLE001 - the reaper's sweep dispatches too
+        log.warning("dispatch after task failed: %s", exc)
 
 
 @signals.worker_shutdown.connect

@@ -13,9 +13,10 @@ from app.schemas.task_form import NewTaskForm
 from app.schemas.task_view import detail, summary
 from dao import artifact_queries, epoch_queries, task_queries
 from dao.db import session_scope
-from dao.tables import TaskStatus, utcnow
+from dao.tables import TaskStatus
 from dao.task_listing import BadCursor, TaskFilter, list_tasks
-from tasks.publish import PublishError, publish_task, queue_for
+from tasks.dispatch import Sendable, place_in_session, send
+from tasks.publish import queue_for
 
 bp = Blueprint("tasks", __name__, url_prefix="/api/v0")
 log = logging.getLogger(__name__)
@@ -30,8 +31,9 @@ def new_task():
         if problems:
             raise invalid(problems)
         task = _insert(session, checked)
-        task_id, backend, queue = task.id, task.backend, task.queue
-    msg = _publish(task_id, backend, queue)
+        task_id = task.id
+        sendable, waiting = place_in_session(session, task)
+    msg = _send(sendable, waiting)
     reply = {"error_num": 0, "msg": msg, "task_form": {**form.model_dump(mode="json"), "task_id": task_id}}
     return jsonify(reply), 201
 
@@ -46,20 +48,18 @@ def _insert(session, checked: CheckedForm):  # noqa: ANN001, ANN202
         queue=queue_for(checked.model.backend), form=stored, status=TaskStatus.QUEUED.value,
         attempt=1, epochs_total=0 if form.task_type == "dl_ev" else form.param_set.epochs,
         epochs_done=0, parent_task_id=None if checked.parent is None else checked.parent.id,
-        published_at=utcnow(),
     )
 
 
-def _publish(task_id: str, backend: str, queue: str) -> str:
-    """The row is committed before the message goes out, so a worker always finds it. If the
-    broker is away the row stays QUEUED with no publish time and the reaper sends it later."""
-    try:
-        publish_task(task_id, backend, queue)
+def _send(sendable: Sendable | None, waiting: str | None) -> str:
+    """The row is committed before its message goes out, so a worker always finds it. A task
+    that fits nowhere yet, or whose broker is away, stays QUEUED without a message and the
+    dispatcher sends it when something frees (or the broker returns)."""
+    if sendable is None:
+        return f"task queued; {waiting}"
+    if send(sendable):
         return "task queued"
-    except PublishError:
-        with session_scope() as session:
-            task_queries.mark_published(session, [task_id], None)
-        return "task accepted; the queue is unreachable right now, it will be dispatched when it returns"
+    return "task accepted; the queue is unreachable right now, it will be dispatched when it returns"
 
 
 @bp.get("/tasks/<task_id>")

@@ -40,6 +40,15 @@ class ParamSet(BaseModel):
     edge_keep_percent: Float = Field(default=100.0, gt=0, le=100)
 
 
+class TaskRequirements(BaseModel):
+    """Where the task may run (trainyard's addition; absent means "auto")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    device: Literal["auto", "gpu", "cpu"] = "auto"
+    min_free_memory_mb: Int = Field(default=0, ge=0, le=10_000_000)
+
+
 class NewTaskForm(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
@@ -53,6 +62,7 @@ class NewTaskForm(BaseModel):
     test_data: DatasetList = Field(default_factory=list)
     model: Name
     param_set: ParamSet
+    requirements: TaskRequirements = Field(default_factory=TaskRequirements)
 
     def dataset_names(self) -> list[str]:
         names = [*self.train_data, *self.val_data]

@@ -5,14 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from dao.clock import as_utc
 from dao.tables import Task, TaskEpoch
-
-
-def as_utc(value: dt.datetime | None) -> dt.datetime | None:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=dt.timezone.utc)
 
 
 def iso(value: dt.datetime | None) -> str | None:

@@ -3,6 +3,7 @@ reaper as separate processes started through start.sh, talked to over HTTP."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -19,6 +20,7 @@ import redis
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
+MXNET_VENV = ROOT / ".venv-mxnet"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/15"
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
@@ -43,6 +45,7 @@ class Stack:
         self.kind = kind
         self.tmp = Path(tempfile.mkdtemp(prefix=f"trainyard-{kind}-"))
         self.queue = f"torch-{uuid.uuid4().hex[:8]}"
+        self.mx_queue = f"mxnet-{uuid.uuid4().hex[:8]}"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.procs: dict[str, subprocess.Popen] = {}
@@ -55,6 +58,7 @@ class Stack:
         env.update(FAST_LEASES)
         env.update(
             TRAINYARD_VAR_DIR=str(self.tmp / "var"), TRAINYARD_TORCH_QUEUE=self.queue,
+            TRAINYARD_MXNET_QUEUE=self.mx_queue,
             TRAINYARD_BIND=f"127.0.0.1:{self.port}", TRAINYARD_GUNICORN_WORKERS="2",
             TRAINYARD_NO_VENV="1", PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
             OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1", CUDA_VISIBLE_DEVICES="",
@@ -70,6 +74,8 @@ class Stack:
         from dao.settings import reset_settings
         from tasks.celery_app import reset_celery
 
+        for key in [k for k in os.environ if k.startswith("TRAINYARD_") and k not in self.env]:
+            del os.environ[key]  # a previous module's stack (e.g. its PostgreSQL URL)
         for key, value in self.env.items():
             if key.startswith("TRAINYARD_"):
                 os.environ[key] = value
@@ -78,15 +84,17 @@ class Stack:
         reset_celery()
 
     # -- lifecycle -----------------------------------------------------------------------
-    def start(self, workers: int = 1, reaper: bool = True) -> "Stack":
+    def start(self, workers: int = 1, reaper: bool = True, mx_workers: int = 0) -> "Stack":
         if self.kind == "pg-redis":
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
                 conn.execute(f'CREATE DATABASE "{self.db_name}"')
-            redis.Redis.from_url(REDIS_URL).delete(self.queue)
+            redis.Redis.from_url(REDIS_URL).delete(self.queue, self.mx_queue)
         self.run_start_sh("migrate")
         self.spawn("api", "api")
         for i in range(workers):
             self.start_worker(f"w{i}")
+        for i in range(mx_workers):
+            self.start_mx_worker(f"mx{i}")
         if reaper:
             self.spawn("beat", "beat")
         self.wait_http()
@@ -98,16 +106,30 @@ class Stack:
         assert out.returncode == 0, out.stdout + out.stderr
         return out.stdout
 
-    def spawn(self, label: str, *args: str) -> subprocess.Popen:
+    def spawn(self, label: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
         log = open(self.tmp / f"{label}.log", "ab")
-        proc = subprocess.Popen([str(ROOT / "start.sh"), *args], env=self.env, cwd=ROOT,
+        proc = subprocess.Popen([str(ROOT / "start.sh"), *args], env=env or self.env, cwd=ROOT,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.procs[label] = proc
         return proc
 
-    def start_worker(self, label: str) -> subprocess.Popen:
-        proc = self.spawn(label, "worker", "--name", f"{label}-{self.queue}@%h")
+    def start_worker(self, label: str, fake_gpus: list[dict] | None = None) -> subprocess.Popen:
+        """A worker named after ``label``; ``fake_gpus`` gives it GPUs through a fake NVML."""
+        env, pin = dict(self.env), []
+        if fake_gpus is not None:
+            env.update(FAKE_NVML_GPUS=json.dumps(fake_gpus),
+                       PYTHONPATH=f"{ROOT / 'tests' / 'fake_nvml'}:{ROOT}")
+            pin = ["--gpu", "0"]
+        proc = self.spawn(label, "worker", *pin, "--name", f"{label}-{self.queue}@%h", env=env)
         self.wait_log(label, "ready", timeout=60)
+        return proc
+
+    def start_mx_worker(self, label: str) -> subprocess.Popen:
+        """``start.sh worker --backend mxnet`` on .venv-mxnet's python (TRAINYARD_NO_VENV with that
+        venv first on PATH, as an image would run it)."""
+        env = dict(self.env, PATH=f"{MXNET_VENV / 'bin'}:{self.env['PATH']}")
+        proc = self.spawn(label, "worker", "--backend", "mxnet", "--name", f"{label}-{self.mx_queue}@%h", env=env)
+        self.wait_log(label, "ready", timeout=120)
         return proc
 
     def log(self, label: str) -> str:
@@ -152,7 +174,7 @@ class Stack:
             reset_engines()
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
-            redis.Redis.from_url(REDIS_URL).delete(self.queue)
+            redis.Redis.from_url(REDIS_URL).delete(self.queue, self.mx_queue)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     # -- HTTP ----------------------------------------------------------------------------

@@ -1,0 +1,113 @@
+"""MXServer's requests (POST /train, /eval, /stop), the fields that matter, typed and bounded.
+
+MXServer nested them in a ``task_desc`` string (net, train_param{optimizer, lr_scheduler,
+initializer, data_param}, context); here they are one flat JSON object with the same names:
+num_epoch, batch_size, base_lr, wd, momentum, lr_scheduler{type, step, factor, stop_factor_lr},
+initializer, save_period, network, the dataset names, and ``context`` ([{device_name, device_id}]).
+The lr step is counted in epochs (MXServer counted updates).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+from app.schemas.numbers import Float, Int
+from app.schemas.task_form import DatasetList, Name
+
+INITIALIZERS = {"xavier": "xavier", "uniform": "uniform", "normal": "normal", "msra": "msra",
+                "msraprelu": "msra"}
+TaskId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+
+
+def _initializer(value: Any) -> Any:
+    """"Xavier", {"type": "MSRAPrelu", ...} (MXServer's shape) or "msra" → our lower-case name."""
+    if isinstance(value, dict):
+        value = value.get("type")
+    if not isinstance(value, str) or value.strip().lower() not in INITIALIZERS:
+        raise ValueError(f"must be one of {sorted(set(INITIALIZERS.values()))} (MXServer's Xavier, "
+                         f"Uniform, Normal, MSRAPrelu are accepted too)")
+    return INITIALIZERS[value.strip().lower()]
+
+
+class Device(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    device_name: Literal["cpu", "gpu"]
+    device_id: Int = Field(default=0, ge=0, le=63)
+
+
+class LrScheduler(BaseModel):
+    """MXNet's FactorScheduler: the rate × ``factor`` every ``step`` epochs (0: constant), never
+    below ``stop_factor_lr``."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    type: Literal["Factor"] = "Factor"
+    step: Int = Field(default=0, ge=0, le=100_000)
+    factor: Float = Field(default=1.0, gt=0, le=1)
+    stop_factor_lr: Float = Field(default=1e-8, ge=0, le=10)
+
+
+Context = Annotated[list[Device], Field(min_length=1, max_length=1)]
+Initializer = Annotated[str, BeforeValidator(_initializer)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    proj_id: Name = "mxserver"
+    proj_name: Name = "MXServer"
+    task_name: Name = "mxserver-task"
+    context: Context | None = None  # None: a GPU when any live MXNet worker has one, else the CPU
+
+
+class TrainRequest(_Request):
+    """POST /train. ``trained_task_id`` makes it a fine-tune of that task's weights."""
+
+    network: Name
+    train_data: DatasetList = Field(min_length=1)
+    val_data: DatasetList = Field(default_factory=list)
+    test_data: DatasetList = Field(default_factory=list)
+    num_epoch: Int = Field(ge=1, le=10_000)
+    batch_size: Int = Field(ge=1, le=100_000)
+    base_lr: Float = Field(default=0.01, gt=0, le=10)
+    wd: Float = Field(default=0.0001, ge=0, le=1)
+    momentum: Float = Field(default=0.9, ge=0, lt=1)
+    lr_scheduler: LrScheduler = Field(default_factory=LrScheduler)
+    initializer: Initializer = "xavier"
+    save_period: Int = Field(default=1, ge=1, le=10_000)
+    seed: Int = Field(default=0, ge=0, le=2**31 - 1)
+    trained_task_id: TaskId | None = None
+
+
+class EvalRequest(_Request):
+    """POST /eval: a finished /train task's model on test data."""
+
+    trained_task_id: TaskId
+    test_data: DatasetList = Field(min_length=1)
+    batch_size: Int = Field(default=64, ge=1, le=100_000)
+
+
+class StopRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    task_id: TaskId
+
+
+def requirements(req: TrainRequest | EvalRequest) -> dict[str, Any]:
+    """What the dispatcher (tasks.placement.Requirements) reads: the device kind asked for."""
+    return {"device": "auto" if req.context is None else req.context[0].device_name}
+
+
+def param_set(req: TrainRequest | EvalRequest) -> dict[str, Any]:
+    """The hyper-parameters as stored in ``form["param_set"]`` (what the task views show and
+    tasks.mx_inputs reads)."""
+    if isinstance(req, EvalRequest):
+        return {"batch_size": req.batch_size, "trained_task_id": req.trained_task_id}
+    s = req.lr_scheduler
+    return {"num_epoch": req.num_epoch, "batch_size": req.batch_size, "base_lr": req.base_lr, "wd": req.wd,
+            "momentum": req.momentum, "lr_step_epochs": s.step, "lr_factor": s.factor,
+            "stop_factor_lr": s.stop_factor_lr, "initializer": req.initializer,
+            "save_period": req.save_period, "seed": req.seed, "trained_task_id": req.trained_task_id}

@@ -1,0 +1,93 @@
+"""Sending queued tasks where they fit. Called by the API for a new task, by a worker when it
+frees up, and by the reaper on every sweep; concurrent dispatchers are safe because both the
+worker reservation and the task's publish mark are compare-and-set updates."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from dao import worker_queries
+from dao.db import session_scope
+from dao.settings import get_settings
+from dao.tables import Task, TaskStatus, utcnow
+from tasks.placement import Placement, Requirements, direct_queue, place
+from tasks.publish import PublishError, publish_task
+
+log = logging.getLogger(__name__)
+QUEUED = TaskStatus.QUEUED.value
+
+
+@dataclass(frozen=True)
+class Sendable:
+    """A placed task whose message is due once the placing transaction has committed."""
+
+    task_id: str
+    backend: str
+    queue: str
+    worker: str | None
+
+
+def place_in_session(session: Session, task: Task) -> tuple[Sendable | None, str | None]:
+    """Choose a queue for a QUEUED, unpublished task and mark it published (same transaction).
+    Returns (what to send after commit, or None with the reason it waits)."""
+    base = task.queue
+    workers = worker_queries.live_workers(session, get_settings().lease_seconds, task.backend)
+    req = Requirements.from_form(task.form)
+    taken: set[str] = set()
+    for _ in range(3):
+        placement = place(base, req, workers, frozenset(taken))
+        if placement.worker is None or worker_queries.reserve_worker(session, placement.worker, task.id):
+            return _mark(session, task, placement)
+        taken.add(placement.worker)
+    return None, "waiting for a GPU: every fitting GPU was just taken"
+
+
+def _mark(session: Session, task: Task, placement: Placement) -> tuple[Sendable | None, str | None]:
+    if placement.queue is None:
+        task.waiting_reason = placement.reason
+        session.flush()
+        return None, placement.reason
+    task.published_at, task.waiting_reason, task.worker = utcnow(), None, placement.worker
+    session.flush()
+    return Sendable(task.id, task.backend, placement.queue, placement.worker), None
+
+
+def send(item: Sendable) -> bool:
+    """Publish a placed task; on failure undo its publish mark and reservation (the next
+    sweep retries). Returns whether the broker took it."""
+    try:
+        publish_task(item.task_id, item.backend, item.queue)
+        return True
+    except PublishError:
+        with session_scope() as session:
+            session.execute(update(Task).where(Task.id == item.task_id, Task.status == QUEUED)
+                            .values(published_at=None, worker=None))
+            if item.worker is not None:
+                worker_queries.release_worker(session, item.worker, item.task_id)
+        return False
+
+
+def dispatch_waiting(limit: int = 200) -> list[str]:
+    """Place and publish QUEUED tasks that have no message yet, oldest first."""
+    sent = []
+    with session_scope() as session:
+        ids = session.scalars(select(Task.id).where(Task.status == QUEUED, Task.published_at.is_(None))
+                              .order_by(Task.created_at, Task.id).limit(limit)).all()
+    for task_id in ids:
+        with session_scope() as session:
+            task = session.scalars(select(Task).where(Task.id == task_id, Task.status == QUEUED,
+                                                      Task.published_at.is_(None))
+                                   .with_for_update(skip_locked=True)).first()
+            item = None if task is None else place_in_session(session, task)[0]
+        if item is not None and send(item):
+            sent.append(task_id)
+    return sent
+
+
+def message_queue(task: Task) -> str:
+    """The queue a QUEUED task's message sits in."""
+    return direct_queue(task.queue, task.worker) if task.worker else task.queue

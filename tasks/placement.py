@@ -1,0 +1,64 @@
+"""Where a task should run (pure decision, no I/O).
+
+A worker pinned to a GPU consumes only its own queue, so GPU work goes exactly where the
+dispatcher sends it: the idle GPU with the most free memory that fits. CPU workers also consume
+the backend's shared queue, which takes everything that needs no GPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence
+
+from tasks.gpu_inventory import GpuState, choose_gpu
+
+DEVICES = ("auto", "gpu", "cpu")
+
+
+class WorkerView(Protocol):
+    name: str
+    gpus: list[dict[str, Any]]
+    current_task_id: str | None
+
+
+@dataclass(frozen=True)
+class Requirements:
+    device: str = "auto"  # "auto": a GPU when any live worker has one, else the CPU
+    min_free_memory_mb: int = 0
+
+    @classmethod
+    def from_form(cls, form: dict[str, Any]) -> "Requirements":
+        raw = form.get("requirements") or {}
+        return cls(device=raw.get("device", "auto"), min_free_memory_mb=int(raw.get("min_free_memory_mb", 0)))
+
+
+@dataclass(frozen=True)
+class Placement:
+    queue: str | None  # None: nothing fits now, the task waits
+    worker: str | None  # the reserved worker for a GPU placement
+    reason: str | None  # why it waits
+
+
+def direct_queue(base_queue: str, worker: str) -> str:
+    """The queue only ``worker`` consumes."""
+    return f"{base_queue}.w.{worker}"
+
+
+def gpu_candidates(workers: Sequence[WorkerView]) -> list[tuple[str, GpuState, bool]]:
+    return [(w.name, GpuState(**gpu), w.current_task_id is not None)
+            for w in workers for gpu in (w.gpus or [])]
+
+
+def place(base_queue: str, req: Requirements, workers: Sequence[WorkerView],
+          exclude: frozenset[str] = frozenset()) -> Placement:
+    """Decide for one task among live workers of its backend; ``exclude`` names workers just
+    found taken by another dispatcher."""
+    candidates = [c for c in gpu_candidates(workers) if c[0] not in exclude]
+    wants_gpu = req.device == "gpu" or (req.device == "auto" and bool(gpu_candidates(workers)))
+    if not wants_gpu:
+        return Placement(base_queue, None, None)
+    choice, reason = choose_gpu(candidates, req.min_free_memory_mb * 1024 * 1024)
+    if choice is None:
+        return Placement(None, None, f"waiting for a GPU: {reason}")
+    worker, _gpu = choice
+    return Placement(direct_queue(base_queue, worker), worker, None)
