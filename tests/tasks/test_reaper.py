@@ -1,0 +1,77 @@
+"""The lease reaper against a real (SQLite) database and a real (filesystem) broker."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from dao import task_queries
+from dao.db import session_scope
+from dao.tables import Task, utcnow
+from tasks.publish import broker_queue_depth
+from tasks.reaper import reap_once
+from tests.service.forms import form
+
+
+def _task(status: str, attempt: int = 1, beat_ago: float | None = None, published: bool = True) -> str:
+    with session_scope() as s:
+        task = task_queries.insert_new_task(
+            s, proj_id="p", proj_name="p", task_name="t", task_type="dl_ts", model="SGN",
+            backend="torch", queue="torch", form=form(), status=status, attempt=attempt,
+            worker="gone@host" if status in ("RUNNING", "STOPPING") else None,
+            heartbeat_at=None if beat_ago is None else utcnow() - dt.timedelta(seconds=beat_ago),
+            published_at=utcnow() if published else None)
+        return task.id
+
+
+def _get(task_id: str) -> Task:
+    with session_scope() as s:
+        return task_queries.get_task(s, task_id)
+
+
+def test_orphaned_running_task_is_requeued_and_published(embedded_db):
+    task_id = _task("RUNNING", attempt=1, beat_ago=120)
+    report = reap_once()
+    task = _get(task_id)
+    assert report.requeued == [task_id] and task_id in report.published
+    assert (task.status, task.attempt, task.worker) == ("QUEUED", 2, None)
+    assert broker_queue_depth("torch") == 1
+
+
+def test_orphan_past_max_attempts_fails_with_a_message(embedded_db):
+    task_id = _task("RUNNING", attempt=3, beat_ago=120)
+    assert reap_once().failed == [task_id]
+    task = _get(task_id)
+    assert task.status == "FAILED" and "3 times" in task.error
+
+
+def test_orphaned_stop_finishes_as_stopped(embedded_db):
+    task_id = _task("STOPPING", beat_ago=120)
+    assert reap_once().stopped == [task_id]
+    assert _get(task_id).status == "STOPPED"
+
+
+def test_fresh_lease_is_left_alone(embedded_db):
+    task_id = _task("RUNNING", beat_ago=1)
+    report = reap_once()
+    assert not report.requeued and _get(task_id).status == "RUNNING"
+
+
+def test_unpublished_task_is_published(embedded_db):
+    task_id = _task("QUEUED", published=False)
+    assert reap_once().published == [task_id]
+    assert _get(task_id).published_at is not None
+    assert broker_queue_depth("torch") == 1
+
+
+def test_lost_messages_are_published_again(embedded_db, monkeypatch):
+    monkeypatch.setenv("TRAINYARD_REQUEUE_AFTER_SECONDS", "0.01")
+    from dao.settings import reset_settings
+
+    reset_settings()
+    task_id = _task("QUEUED", published=True)  # marked published, but no message exists
+    assert broker_queue_depth("torch") == 0
+    time.sleep(0.05)
+    assert reap_once().published == [task_id]
+    assert broker_queue_depth("torch") == 1
+    assert reap_once().published == [], "a queue that holds its messages is left alone"
