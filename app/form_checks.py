@@ -31,8 +31,12 @@ def check_form(session: Session, form: NewTaskForm) -> tuple[CheckedForm | None,
     problems = missing_roles(form)
     model = find_model(form.model)
     if model is None:
-        known = ", ".join(m.name for m in all_models())
+        known = ", ".join(m.name for m in all_models() if m.input == "connectome")
         problems.append(("model", f"unknown model {form.model!r}; known models: {known}"))
+    elif model.input != "connectome":
+        problems.append(("model", f"{model.name} is an MXNet {model.input} network; new_task trains "
+                                  f"connectome models, submit image tasks with POST /train"))
+        model = None
     shape, data_problems = _dataset_shape(session, form)
     problems += data_problems
     parent, parent_problems = _parent(session, form, model, shape)

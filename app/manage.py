@@ -1,4 +1,5 @@
-"""Operator commands: ``python -m app.manage register-demo``."""
+"""Operator commands: ``python -m app.manage register-demo`` (the demo connectome dataset and
+the demo image dataset)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,22 @@ def register_demo() -> bool:
     return True
 
 
+def register_demo_images() -> bool:
+    """Register the demo image dataset (600 generated 28×28 grey shapes, numpy only) unless it
+    exists already."""
+    from models.mxnet_backend.demo import DEMO_IMAGE_DATASET, make_demo_images
+    from models.mxnet_backend.images import image_metadata
+
+    with session_scope() as session:
+        if session.get(Dataset, DEMO_IMAGE_DATASET) is not None:
+            return False
+        dataset = make_demo_images(per_class=150, seed=0)
+        dataset_queries.insert_dataset(session, DEMO_IMAGE_DATASET, "image", image_metadata(dataset),
+                                       dataset.to_npz_bytes(), source_filename="generated")
+    log.info("registered the demo image dataset %s", DEMO_IMAGE_DATASET)
+    return True
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m app.manage")
     parser.add_argument("command", choices=["register-demo"])
@@ -34,6 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
     if args.command == "register-demo":
         print("registered" if register_demo() else "already registered")
+        print("images: registered" if register_demo_images() else "images: already registered")
 
 
 if __name__ == "__main__":

@@ -9,18 +9,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
 
 from dao.errors import DatasetExists, DatasetInUse, DatasetNotFound
-from dao.tables import Dataset
+from dao.tables import Dataset, DatasetStatus
 from dao.task_queries import tasks_using_dataset
 
 
 def insert_dataset(session: Session, name: str, kind: str, meta: dict[str, Any], data: bytes,
-                   source_filename: str | None = None) -> Dataset:
+                   source_filename: str | None = None,
+                   status: str = DatasetStatus.READY.value) -> Dataset:
     """Raises DatasetExists."""
     if session.get(Dataset, name) is not None:
         raise DatasetExists(name)
     row = Dataset(name=name, kind=kind, meta=meta, data=data, size=len(data),
                   checksum=meta.get("checksum") or hashlib.sha256(data).hexdigest(),
-                  source_filename=source_filename)
+                  source_filename=source_filename, status=status)
     session.add(row)
     session.flush()
     return row
@@ -60,3 +61,32 @@ def delete_dataset(session: Session, name: str) -> None:
     if users:
         raise DatasetInUse(name, users)
     session.delete(row)
+
+
+def _validating(session: Session, name: str) -> Dataset | None:
+    row = session.get(Dataset, name)
+    return row if row is not None and row.status == DatasetStatus.VALIDATING.value else None
+
+
+def mark_dataset_ready(session: Session, name: str, meta: dict[str, Any], data: bytes) -> bool:
+    """VALIDATING → READY with the validated (canonical) blob and its metadata; False when the
+    row is gone or no longer VALIDATING (a duplicate message, or deleted meanwhile)."""
+    row = _validating(session, name)
+    if row is None:
+        return False
+    row.meta, row.data, row.size = meta, data, len(data)
+    row.checksum = meta.get("checksum") or hashlib.sha256(data).hexdigest()
+    row.status = DatasetStatus.READY.value
+    session.flush()
+    return True
+
+
+def mark_dataset_rejected(session: Session, name: str, problems: list[str]) -> bool:
+    """VALIDATING → REJECTED, keeping the problems in ``meta["problems"]``; False as above."""
+    row = _validating(session, name)
+    if row is None:
+        return False
+    row.meta = {**row.meta, "problems": list(problems)}
+    row.status = DatasetStatus.REJECTED.value
+    session.flush()
+    return True

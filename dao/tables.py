@@ -104,11 +104,22 @@ class TaskArtifact(Base):
     )
 
 
+class DatasetStatus(str, enum.Enum):
+    """READY: validated, usable. VALIDATING: an image upload stored raw, waiting for the MXNet
+    worker to check and convert it. REJECTED: that check failed (``meta["problems"]`` says why)."""
+
+    READY = "READY"
+    VALIDATING = "VALIDATING"
+    REJECTED = "REJECTED"
+
+
 class Dataset(Base):
     __tablename__ = "datasets"
 
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32), default="connectome")
+    status: Mapped[str] = mapped_column(String(16), default=DatasetStatus.READY.value,
+                                        server_default=DatasetStatus.READY.value)
     meta: Mapped[dict[str, Any]] = mapped_column()
     source_filename: Mapped[str | None] = mapped_column(String(300), nullable=True)
     size: Mapped[int] = mapped_column(BigInteger)
@@ -132,4 +143,5 @@ class Worker(Base):
     heartbeat_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-__all__ = ["Base", "Task", "TaskEpoch", "TaskArtifact", "Dataset", "Worker", "TaskStatus", "utcnow"]
+__all__ = ["Base", "Task", "TaskEpoch", "TaskArtifact", "Dataset", "DatasetStatus", "Worker", "TaskStatus",
+           "utcnow"]

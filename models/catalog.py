@@ -50,8 +50,35 @@ CONNECTOME_MODELS: tuple[ModelInfo, ...] = (
 )
 
 
+# MXNet image classifiers (MXServer's jobs), trained through POST /train by the MXNet worker.
+# Plain data: the names and aliases must equal models.mxnet_backend.networks.MX_NETWORKS, which
+# imports mxnet (tests/mxnet/test_catalog_agrees.py checks that they do).
+_IMAGE_CONTRACT = ("classes", "image_shape")
+IMAGE_MODELS: tuple[ModelInfo, ...] = (
+    ModelInfo("small-cnn", ("lenet", "smallcnn"), "mxnet", "image",
+              "Two conv+BN+ReLU+maxpool blocks, global average pool, dense 128, dropout, dense "
+              "classes. For 16-64 pixel images, 1 or 3 channels.", _IMAGE_CONTRACT),
+    ModelInfo("alexnet", (), "mxnet", "image",
+              "AlexNet (Gluon model zoo, random init); its weights fix the image size.", _IMAGE_CONTRACT),
+    ModelInfo("resnet18_v1", ("resnet18",), "mxnet", "image", "ResNet-18 v1 (Gluon model zoo).",
+              _IMAGE_CONTRACT),
+    ModelInfo("resnet34_v1", ("resnet34",), "mxnet", "image", "ResNet-34 v1 (Gluon model zoo).",
+              _IMAGE_CONTRACT),
+    ModelInfo("resnet18_v2", (), "mxnet", "image", "ResNet-18 v2, pre-activation (Gluon model zoo).",
+              _IMAGE_CONTRACT),
+    ModelInfo("mobilenet1.0", ("mobilenet",), "mxnet", "image", "MobileNet v1, width 1.0 (Gluon model zoo).",
+              _IMAGE_CONTRACT),
+    ModelInfo("mobilenet0.25", (), "mxnet", "image", "MobileNet v1, width 0.25 (Gluon model zoo).",
+              _IMAGE_CONTRACT),
+    ModelInfo("mobilenetv2_1.0", ("mobilenetv2",), "mxnet", "image",
+              "MobileNet v2, width 1.0 (Gluon model zoo).", _IMAGE_CONTRACT),
+    ModelInfo("squeezenet1.1", ("squeezenet",), "mxnet", "image", "SqueezeNet 1.1 (Gluon model zoo).",
+              _IMAGE_CONTRACT),
+)
+
+
 def all_models() -> tuple[ModelInfo, ...]:
-    return CONNECTOME_MODELS
+    return CONNECTOME_MODELS + IMAGE_MODELS
 
 
 def find_model(name: str) -> ModelInfo | None:

@@ -180,10 +180,9 @@ def _train_job(spec: JobSpec, hooks: JobHooks, dev: torch.device) -> JobOutcome:
     train, val = _prepare(net, spec.train, run.keep, dev), _prepare(net, spec.val, run.keep, dev)
     while run.epoch < p.epochs:
         try:
-            metrics = _one_epoch(run, net, train, val, optimizer, scheduler, generator, spec, hooks)
+            _one_epoch(run, net, train, val, optimizer, scheduler, generator, spec, hooks)
         except Stopped:
             return _outcome(run, net, spec, dev, stopped=True)
-        hooks.on_epoch(metrics)
     return _outcome(run, net, spec, dev, stopped=False)
 
 
@@ -219,6 +218,9 @@ def _one_epoch(run: _Run, net, train: Prepared, val: Prepared | None, optimizer,
     improved = run.best_loss is None or score < run.best_loss
     if improved:
         run.best_loss, run.best_epoch, run.best_state = score, run.epoch, run.last_state
+    # The epoch is reported before its checkpoint: a crash between the two then redoes the
+    # epoch on resume (its row is rewritten) instead of resuming past an epoch never reported.
+    hooks.on_epoch(metrics)
     blob = save_checkpoint(_checkpoint(run, optimizer, scheduler, generator, spec))
     hooks.on_checkpoint("last", blob, run.epoch)
     if improved:

@@ -1,8 +1,8 @@
-"""Turning a task row into the engine's JobSpec: datasets, splits, parent weights, checkpoint."""
+"""Turning a torch task row into the engine's JobSpec: datasets, splits, parent weights,
+checkpoint. ``JobInputs`` (re-exported here) is shared by every backend."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -12,16 +12,10 @@ from dao.tables import Task
 from models.datasets.splits import assign_roles
 from models.datasets.types import ConnectomeDataset
 from models.job import HyperParams, JobSpec
+from tasks.backends import JobInputs
 
 HYPER_FIELDS = ("learning_rate", "batch_size", "lr_step_size", "lr_decay", "epochs", "seed",
                 "optimizer", "weight_decay", "edge_keep_percent")
-
-
-@dataclass
-class JobInputs:
-    spec: JobSpec
-    splits: dict[str, Any]
-    resumed_from_epoch: int | None
 
 
 def hyper_params(param_set: dict[str, Any]) -> HyperParams:
@@ -53,13 +47,15 @@ def load_inputs(session: Session, task: Task) -> JobInputs:
     spec = JobSpec(
         task_type=task.task_type, model=task.model, params=params,
         train=parts.get("train"), val=parts.get("val"), test=parts.get("test"),
-        init_weights=_parent_weights(session, task),
+        init_weights=parent_weights(session, task),
         resume_checkpoint=None if checkpoint is None else checkpoint.data,
     )
     return JobInputs(spec, record, None if checkpoint is None else checkpoint.epoch)
 
 
-def _parent_weights(session: Session, task: Task) -> bytes | None:
+def parent_weights(session: Session, task: Task) -> bytes | None:
+    """The parent task's stored weights; None without a parent. Raises LookupError when the
+    parent stored none."""
     if task.parent_task_id is None:
         return None
     weights = artifact_queries.get_model(session, task.parent_task_id)

@@ -1,4 +1,5 @@
-"""The Celery jobs: thin wrappers that hand a task id to the runner (ids, never rows)."""
+"""The torch worker's Celery job: a thin wrapper that hands a task id to the runner with the
+torch backend (ids, never rows). The MXNet worker's job is in tasks/mx_jobs.py."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ log = logging.getLogger(__name__)
 @shared_task(name=RUN_TORCH_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def run_task(task_id: str) -> str:
     from tasks.runner import execute
+    from tasks.torch_backend import TORCH
 
     with worker_identity.running(task_id):
-        outcome = execute(task_id, worker_identity.name())
+        outcome = execute(task_id, worker_identity.name(), TORCH)
     log.info("task %s: %s", task_id, outcome)
     return outcome

@@ -1,5 +1,9 @@
 """One task, start to finish, on this worker: claim, load, train, store, finish.
 
+The same for every backend: a ``tasks.backends.Backend`` supplies the device choice, the
+loading of inputs and the engine call (torch: ``tasks.torch_backend.TORCH``, MXNet:
+``tasks.mx_backend.MXNET``). This module imports no framework.
+
 Every database write is its own short transaction, so the API sees epochs as they happen and
 a crash leaves at most the current epoch to redo.
 """
@@ -13,12 +17,12 @@ from dataclasses import asdict
 from dao import artifact_queries, epoch_queries, task_queries
 from dao.db import session_scope
 from dao.settings import get_settings
+from dao.tables import Task
 from models.job import EpochMetrics, JobOutcome
 from tasks import shutdown
-from tasks.device import pick_device
-from tasks.job_inputs import JobInputs, load_inputs
+from tasks.backends import Backend, JobInputs
 from tasks.lease import Lease
-from tasks.publish import PublishError, publish_task
+from tasks.dispatch import dispatch_waiting
 
 log = logging.getLogger(__name__)
 
@@ -48,18 +52,20 @@ class TaskHooks:
         return self.lease.stop_requested or self.lease.lost or shutdown.shutting_down()
 
 
-def execute(task_id: str, worker: str) -> str:
-    """Run the task if this delivery wins the claim; returns what happened, for the log."""
-    device = pick_device()
+def execute(task_id: str, worker: str, backend: Backend) -> str:
+    """Run the task if this delivery wins the claim; returns what happened, for the log.
+    Never raises for a failing job: the task is marked FAILED instead."""
     with session_scope() as session:
-        if not task_queries.claim_task(session, task_id, worker, device):
+        task = session.get(Task, task_id)
+        device = backend.pick_device(task) if task is not None else "cpu"
+        if task is None or not task_queries.claim_task(session, task_id, worker, device):
             log.info("task %s: not claimable (missing, stopped or already claimed); skipped", task_id)
             return "skipped"
         attempt = task_queries.get_task(session, task_id).attempt
     log.info("task %s: attempt %d running on %s (%s)", task_id, attempt, worker, device)
     lease = Lease(task_id, worker, get_settings().heartbeat_seconds).start()
     try:
-        return _train(task_id, attempt, device, lease)
+        return _train(task_id, attempt, device, lease, backend)
     except Exception as exc:  # noqa: BLE001 - any training error fails this task, not the worker
         log.error("task %s: failed\n%s", task_id, traceback.format_exc())
         with session_scope() as session:
@@ -69,18 +75,16 @@ def execute(task_id: str, worker: str) -> str:
         lease.close()
 
 
-def _train(task_id: str, attempt: int, device: str, lease: Lease) -> str:
-    from models.engine import run_job  # torch is imported in the job, never at worker start
-
+def _train(task_id: str, attempt: int, device: str, lease: Lease, backend: Backend) -> str:
     with session_scope() as session:
-        inputs = load_inputs(session, task_queries.get_task(session, task_id))
+        inputs = backend.load(session, task_queries.get_task(session, task_id), device)
         if inputs.resumed_from_epoch is not None:
             epoch_queries.drop_epochs_after(session, task_id, inputs.resumed_from_epoch)
             log.info("task %s: resuming after epoch %d", task_id, inputs.resumed_from_epoch)
-    outcome = run_job(inputs.spec, TaskHooks(task_id, attempt, lease), device)
+    outcome = backend.run(inputs.spec, TaskHooks(task_id, attempt, lease), device)
     if outcome.stopped:
         return _stopped(task_id, outcome, inputs, lease)
-    return _finished(task_id, outcome, inputs)
+    return _finished(task_id, outcome, inputs, backend)
 
 
 def _result(outcome: JobOutcome, inputs: JobInputs) -> dict:
@@ -101,11 +105,10 @@ def _store_weights(task_id: str, outcome: JobOutcome) -> None:
                                            outcome.best_weights)
 
 
-def _finished(task_id: str, outcome: JobOutcome, inputs: JobInputs) -> str:
+def _finished(task_id: str, outcome: JobOutcome, inputs: JobInputs, backend: Backend) -> str:
     _store_weights(task_id, outcome)
-    from tasks.pictures import store_pictures
-
-    store_pictures(task_id, outcome)
+    if backend.after_finish is not None:
+        backend.after_finish(task_id, outcome)
     with session_scope() as session:
         status = task_queries.update_task_result(session, task_id, _result(outcome, inputs),
                                                  outcome.epochs_done)
@@ -127,19 +130,16 @@ def _stopped(task_id: str, outcome: JobOutcome, inputs: JobInputs, lease: Lease)
 
 
 def _hand_back(task_id: str) -> str:
-    """Worker shutdown: the task goes back to the queue and resumes from its checkpoint."""
+    """Worker shutdown: the task goes back to the dispatcher (this worker has already left the
+    live list) and resumes from its checkpoint on another worker."""
     with session_scope() as session:
-        task = task_queries.get_task(session, task_id)
         released = task_queries.release_to_queue(session, task_id)
-        backend, queue = task.backend, task.queue
     if not released:
         return "lost"
     try:
-        publish_task(task_id, backend, queue)
-        with session_scope() as session:
-            task_queries.mark_published(session, [task_id], task_queries.utcnow())
-    except PublishError:
-        log.warning("task %s: handed back; the reaper will publish it", task_id)
+        dispatch_waiting()
+    except Exception as exc:  # noqa: BLE001 - the reaper dispatches it on its next sweep
+        log.warning("task %s: handed back; dispatch deferred to the reaper: %s", task_id, exc)
     log.info("task %s: handed back to the queue for another worker", task_id)
     return "handed back"
 

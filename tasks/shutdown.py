@@ -24,3 +24,8 @@ def begin_shutdown() -> None:
 def _on_worker_shutting_down(sig=None, how=None, **_kwargs) -> None:  # noqa: ANN001
     log.info("worker shutting down (%s, %s): the running task will be handed back", sig, how)
     begin_shutdown()
+    from tasks import worker_identity
+
+    # Not in the signal handler itself: it may have interrupted this thread inside the
+    # connection pool, whose lock is not re-entrant.
+    threading.Thread(target=worker_identity.leave, name="worker-leave", daemon=True).start()

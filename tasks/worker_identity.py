@@ -119,11 +119,16 @@ def _dispatch_waiting() -> None:
         log.warning("dispatch after task failed: %s", exc)
 
 
-@signals.worker_shutdown.connect
-def _on_shutdown(**_kwargs) -> None:
+def leave() -> None:
+    """Stop heartbeating and drop out of the live list, so nothing more is dispatched here."""
     _stop.set()
     try:
         with session_scope() as session:
             worker_queries.remove_worker(session, name())
     except Exception as exc:  # noqa: BLE001
         log.warning("could not remove worker row: %s", exc)
+
+
+@signals.worker_shutdown.connect
+def _on_shutdown(**_kwargs) -> None:
+    leave()

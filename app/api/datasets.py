@@ -1,8 +1,18 @@
-"""Datasets: upload (.npz or DPABI .zip), list, describe, delete."""
+"""Datasets: upload, list, describe, delete.
+
+Connectome uploads (.npz or DPABI .zip) are validated here, with numpy only, and are READY at
+once. Image uploads (``kind=image``: the canonical .npz, a zip/tar of class-named PNG/JPEG
+folders, or RecordIO .rec + .idx as two files or inside one archive) are stored raw with status
+VALIDATING and checked by the MXNet worker (tasks/image_imports.py), which alone can decode JPEG
+and read RecordIO; the dataset then becomes READY or REJECTED (``problems`` says why). Poll
+GET /api/v0/datasets/<name>.
+"""
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from pathlib import PurePath
 
 from flask import Blueprint, jsonify, request
@@ -11,23 +21,27 @@ from app.errors import ApiError, invalid
 from dao import dataset_queries
 from dao.db import session_scope
 from dao.settings import get_settings
-from dao.tables import Dataset
+from dao.tables import Dataset, DatasetStatus
 from models.datasets.importers import load_upload
 from models.datasets.metadata import describe
 from models.datasets.types import DatasetImportError
+from tasks.publish import PublishError
+from tasks.publish_imports import publish_image_import
 
 bp = Blueprint("datasets", __name__, url_prefix="/api/v0/datasets")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
 
 
 def public(row: Dataset) -> dict:
-    return {"name": row.name, "kind": row.kind, "source_filename": row.source_filename,
+    return {"name": row.name, "kind": row.kind, "status": row.status, "source_filename": row.source_filename,
             "size": row.size, "checksum": row.checksum, "created_at": row.created_at.isoformat(),
             **row.meta}
 
 
 @bp.post("")
 def upload():
+    if request.form.get("kind", "connectome") == "image":
+        return upload_images()
     upload_file = request.files.get("file")
     if upload_file is None or not upload_file.filename:
         raise invalid([("file", "is required: a multipart field named 'file' holding an .npz or .zip")])
@@ -46,6 +60,59 @@ def upload():
         row = dataset_queries.insert_dataset(session, name, "connectome", meta, dataset.to_npz_bytes(),
                                              source_filename=upload_file.filename)
         return jsonify({"error_num": 0, "msg": "dataset registered", "dataset": public(row)}), 201
+
+
+def _image_options() -> dict:
+    """channels (1 or 3, default 3) and image_size ("HxW", optional) from the form. Raises
+    ApiError 422 naming the field."""
+    channels = request.form.get("channels", "3").strip()
+    if channels not in ("1", "3"):
+        raise invalid([("channels", "must be 1 or 3")])
+    options: dict = {"channels": int(channels)}
+    size = request.form.get("image_size", "").strip().lower()
+    if size:
+        parts = size.split("x")
+        if len(parts) != 2 or not all(p.isdigit() and 8 <= int(p) <= 4096 for p in parts):
+            raise invalid([("image_size", "must be HxW, each 8..4096, e.g. 28x28")])
+        options["image_size"] = [int(parts[0]), int(parts[1])]
+    return options
+
+
+def _bundle(files: dict[str, bytes]) -> bytes:
+    """Several uploaded files (a .rec and its .idx) stored as one zip."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for name, blob in files.items():
+            zf.writestr(name, blob)
+    return buf.getvalue()
+
+
+def upload_images():
+    """Store an image upload raw (VALIDATING) and queue its validation on the MXNet queue.
+    Answers 202; 422 for missing files or bad options; 503 when the queue is unreachable
+    (nothing is kept then)."""
+    uploads = [f for f in request.files.getlist("file") if f.filename]
+    if not uploads or len(uploads) > 3:
+        raise invalid([("file", "is required: one .npz or archive, or a .rec with its .idx (and classes.txt)")])
+    name = (request.form.get("name") or PurePath(uploads[0].filename).stem).strip()
+    if not NAME.match(name):
+        raise invalid([("name", "must be 1-200 letters, digits, '_', '.' or '-', starting with a letter or digit")])
+    files = {PurePath(f.filename).name: f.read() for f in uploads}
+    if len(files) != len(uploads):
+        raise invalid([("file", "two uploaded files have the same name")])
+    blob = next(iter(files.values())) if len(files) == 1 else _bundle(files)
+    meta = {"upload_files": list(files), "import_options": _image_options()}
+    with session_scope() as session:
+        row = dataset_queries.insert_dataset(session, name, "image", meta, blob,
+                                             source_filename="+".join(files), status=DatasetStatus.VALIDATING.value)
+        reply = public(row)
+    try:
+        publish_image_import(name)
+    except PublishError:
+        with session_scope() as session:
+            dataset_queries.delete_dataset(session, name)
+        raise ApiError(503, "the MXNet queue is unreachable; nothing was stored, try again shortly") from None
+    return jsonify({"error_num": 0, "msg": "stored; the MXNet worker is validating it", "dataset": reply}), 202
 
 
 @bp.get("")

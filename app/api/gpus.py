@@ -1,0 +1,62 @@
+"""The GPU fleet as the workers report it (the ``workers`` table; the API reads no NVML itself):
+``GET /api/v0/gpus`` every live worker with its GPUs and the task it runs, and ``GET /gpu`` in
+MXServer's exact shape (every figure a string; ``[]`` when no live worker has a GPU)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, jsonify
+
+from app.schemas.task_view import iso
+from dao import worker_queries
+from dao.db import session_scope
+from dao.settings import get_settings
+from dao.tables import Worker
+from tasks.gpu_inventory import GpuState, to_mxserver_shape
+
+bp = Blueprint("gpus", __name__)
+log = logging.getLogger(__name__)
+
+
+def _live() -> list[Worker]:
+    with session_scope() as session:
+        return worker_queries.live_workers(session, get_settings().lease_seconds)
+
+
+def _states(worker: Worker) -> list[GpuState]:
+    """The worker's GPU dicts as GpuState; a malformed entry is logged and skipped."""
+    out = []
+    for raw in worker.gpus or []:
+        try:
+            out.append(GpuState(**raw))
+        except TypeError as exc:
+            log.warning("worker %s reported a malformed GPU entry %r: %s", worker.name, raw, exc)
+    return out
+
+
+def _worker_view(worker: Worker) -> dict[str, Any]:
+    return {"worker": worker.name, "host": worker.host, "backend": worker.backend, "queues": worker.queues,
+            "current_task_id": worker.current_task_id, "heartbeat_at": iso(worker.heartbeat_at),
+            "gpus": [{**vars(g), "task_id": worker.current_task_id} for g in _states(worker)]}
+
+
+@bp.get("/api/v0/gpus")
+def list_gpus():
+    workers = [_worker_view(w) for w in _live()]
+    gpus = [{**g, "worker": w["worker"], "host": w["host"]} for w in workers for g in w["gpus"]]
+    return jsonify({"gpus": gpus, "workers": workers})
+
+
+@bp.get("/gpu")
+def mxserver_gpu():
+    """One entry per physical GPU (two workers pinned to one GPU report it once)."""
+    seen, states = set(), []
+    for worker in _live():
+        for gpu in _states(worker):
+            key = (worker.host, gpu.uuid or gpu.index)
+            if key not in seen:
+                seen.add(key)
+                states.append(gpu)
+    return jsonify(to_mxserver_shape(states))

@@ -1,0 +1,90 @@
+"""Checks of an MXServer /train or /eval request against the database, before anything is
+queued: the network is an MXNet image network, the datasets exist, hold images, are READY and
+agree (class names, image shape), and a fine-tune or evaluation names a finished MXNet task whose
+weights fit. Decided from metadata rows only (no mxnet in the API)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.schemas.mxserver import EvalRequest, TrainRequest
+from dao import artifact_queries, dataset_queries
+from dao.tables import Dataset, DatasetStatus, Task, TaskStatus
+from models.catalog import ModelInfo, all_models, find_model
+
+Problems = list[tuple[str, str]]
+ROLES = ("train_data", "val_data", "test_data")
+
+
+def check_network(name: str) -> tuple[ModelInfo | None, Problems]:
+    model = find_model(name)
+    if model is None or model.backend != "mxnet":
+        known = ", ".join(m.name for m in all_models() if m.backend == "mxnet")
+        return None, [("network", f"unknown MXNet network {name!r}; known: {known}")]
+    return model, []
+
+
+def _shape(row: Dataset) -> dict[str, Any]:
+    return {"classes": list(row.meta.get("classes") or []), "image_shape": list(row.meta.get("image_shape") or [])}
+
+
+def _row_problem(name: str, row: Dataset | None) -> str | None:
+    if row is None:
+        return f"dataset {name!r} does not exist"
+    if row.kind != "image":
+        return f"dataset {name!r} holds {row.kind} data, not images"
+    if row.status != DatasetStatus.READY.value:
+        return f"dataset {name!r} is {row.status}" + (
+            "; it is still being validated, try again shortly" if row.status == DatasetStatus.VALIDATING.value
+            else "; its upload was rejected")
+    return None
+
+
+def check_datasets(session: Session, req: TrainRequest | EvalRequest) -> tuple[dict[str, Any], Problems]:
+    """The shape every named dataset shares ({classes, image_shape}), and problems."""
+    named = [(f"{role}[{i}]", n) for role in ROLES for i, n in enumerate(getattr(req, role, []))]
+    rows = dataset_queries.find_datasets(session, [n for _, n in named])
+    problems: Problems = []
+    first: tuple[str, dict[str, Any]] | None = None
+    for field, name in named:
+        problem = _row_problem(name, rows.get(name))
+        if problem:
+            problems.append((field, problem))
+            continue
+        shape = _shape(rows[name])
+        if first is None:
+            first = (field, shape)
+        problems += [(field, f"dataset {name!r} has {k.replace('_', ' ')} {shape[k]} but {first[0]} has {first[1][k]}")
+                     for k in ("classes", "image_shape") if shape[k] != first[1][k]]
+    return ({} if first is None else first[1]), problems
+
+
+def check_parent(session: Session, parent_id: str | None, network: ModelInfo | None,
+                 shape: dict[str, Any]) -> tuple[Task | None, Problems]:
+    """The finished MXNet task whose weights a fine-tune or evaluation starts from."""
+    if parent_id is None:
+        return None, []
+    field = "trained_task_id"
+    parent = session.get(Task, parent_id)
+    if parent is None:
+        return None, [(field, f"task {parent_id!r} does not exist")]
+    if parent.backend != "mxnet":
+        return None, [(field, f"task {parent_id!r} trained a {parent.backend} model, not an MXNet one")]
+    if parent.status != TaskStatus.SUCCEEDED.value:
+        return None, [(field, f"task {parent_id!r} is {parent.status}; only a SUCCEEDED task's model can be used")]
+    if artifact_queries.get_artifact(session, parent_id, artifact_queries.WEIGHTS, with_data=False) is None:
+        return None, [(field, f"task {parent_id!r} stored no model weights")]
+    return parent, _contract_problems(parent, network, shape)
+
+
+def _contract_problems(parent: Task, network: ModelInfo | None, shape: dict[str, Any]) -> Problems:
+    contract = (parent.result or {}).get("contract") or {}
+    problems: Problems = []
+    if network is not None and contract.get("model") not in (None, network.name):
+        problems.append(("trained_task_id", f"its model is {contract.get('model')}, this request asks for {network.name}"))
+    if shape and contract.get("class_names") is not None and list(contract["class_names"]) != shape["classes"]:
+        problems.append(("trained_task_id", f"its model was trained on classes {contract['class_names']}, "
+                                            f"the data has {shape['classes']}"))
+    return problems

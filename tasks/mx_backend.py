@@ -1,0 +1,62 @@
+"""The MXNet backend of the runner: image datasets → MxJobSpec → models.mxnet_backend.run_mx_job.
+
+Runs in the MXNet worker's own environment: mxnet is imported inside the functions (never
+before the worker forks), torch never.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from dao.tables import Task
+from models.job import JobHooks, JobOutcome
+from tasks.backends import Backend, JobInputs
+
+
+def wanted_device(form: dict) -> str:
+    """"gpu", "cpu" or "auto", from the stored ``requirements`` (MXServer's ``context``)."""
+    return str((form.get("requirements") or {}).get("device", "auto")).lower()
+
+
+def _pick_device(task: Task) -> str:
+    """gpu(0) — the worker's own GPU, pinned by CUDA_VISIBLE_DEVICES — when the request wants a
+    GPU, or wants any device and this worker sees a GPU; else the CPU. A GPU request on a worker
+    that sees none fails in the engine (DeviceUnavailable), with that message on the task."""
+    wanted = wanted_device(task.form)
+    if wanted == "auto":
+        import mxnet as mx  # in the job, never before the worker is ready
+
+        wanted = "gpu" if mx.context.num_gpus() > 0 else "cpu"
+    return "gpu(0)" if wanted == "gpu" else "cpu"
+
+
+def _load(session: Session, task: Task, device: str) -> JobInputs:
+    """Raises what tasks.mx_inputs.load_mx_inputs raises."""
+    from tasks.mx_inputs import load_mx_inputs
+
+    return load_mx_inputs(session, task, device)
+
+
+def _flat_metrics(result: dict) -> dict:
+    """Headline numbers at the top of the result, named as the torch engine names them, so the
+    listing can compare and sort tasks of both backends."""
+    history = result.get("history") or []
+    final = history[-1] if history else {}
+    out = {"final_val_loss": final.get("val_loss"), "final_val_accuracy": final.get("val_accuracy"),
+           "final_train_accuracy": final.get("train_accuracy")}
+    test = result.get("test") or {}
+    if test:
+        out.update(test_loss=test.get("loss"), test_accuracy=test.get("accuracy"))
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _run(spec, hooks: JobHooks, _device: str) -> JobOutcome:  # noqa: ANN001 - an MxJobSpec
+    """Raises what run_mx_job raises (MxSpecError, CheckpointError, DeviceUnavailable)."""
+    from models.mxnet_backend.engine import run_mx_job
+
+    outcome = run_mx_job(spec, hooks)
+    outcome.result = {**outcome.result, **_flat_metrics(outcome.result), "task_type": spec.task_type}
+    return outcome
+
+
+MXNET = Backend("mxnet", _pick_device, _load, _run, None)

@@ -1,0 +1,93 @@
+"""Turning an MXNet task row into the engine's MxJobSpec: image datasets by role (split where
+one dataset serves several roles), parent weights, this task's last checkpoint.
+
+Imports numpy and the numpy-only modules of ``models.mxnet_backend`` (no mxnet until the engine
+runs, never torch).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from dao import artifact_queries, dataset_queries
+from dao.tables import DatasetStatus, Task
+from models.datasets.splits import DEFAULT_FRACTIONS, partition
+from models.mxnet_backend.images import ImageDataset
+from models.mxnet_backend.spec import MxJobSpec, MxTrainParams
+from tasks.backends import JobInputs
+from tasks.job_inputs import parent_weights, role_names
+
+PARAM_FIELDS = ("num_epoch", "batch_size", "base_lr", "wd", "momentum", "lr_step_epochs", "lr_factor",
+                "stop_factor_lr", "initializer", "save_period", "seed")
+
+
+def train_params(param_set: dict[str, Any]) -> MxTrainParams:
+    """MxTrainParams from a stored param_set (absent fields take the engine's defaults; an
+    evaluation's param_set has no num_epoch, which it does not use)."""
+    given = {k: param_set[k] for k in PARAM_FIELDS if param_set.get(k) is not None}
+    return MxTrainParams(**{"num_epoch": 1, **given})
+
+
+def _load_dataset(session: Session, name: str) -> ImageDataset:
+    """Raises DatasetNotFound, or ValueError when it is not a READY image dataset."""
+    row = dataset_queries.get_dataset(session, name)
+    if row.kind != "image" or row.status != DatasetStatus.READY.value:
+        raise ValueError(f"dataset {name!r} is a {row.status} {row.kind} dataset, not a READY image dataset")
+    return ImageDataset.from_npz_bytes(dataset_queries.get_data(session, name))
+
+
+def _rng(seed: int, name: str) -> np.random.Generator:
+    tag = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little")
+    return np.random.default_rng([seed % 2**64, tag])
+
+
+def _pieces(roles: dict[str, list[str]], data: dict[str, ImageDataset], seed: int
+            ) -> tuple[dict[str, list[ImageDataset]], dict[str, list[str]]]:
+    """Each role's datasets, a dataset named in several roles split (stratified, seeded) among
+    them by DEFAULT_FRACTIONS; and which roles each split dataset was shared by."""
+    pieces: dict[str, list[ImageDataset]] = {r: [] for r in roles}
+    shared: dict[str, list[str]] = {}
+    for name, ds in data.items():
+        users = [r for r in roles if name in roles[r]]
+        if len(users) > 1:
+            shared[name] = users
+        weights = [DEFAULT_FRACTIONS[r] for r in users]
+        parts = partition(ds, weights, _rng(seed, name)) if len(users) > 1 else [np.arange(ds.n_images)]
+        for role, idx in zip(users, parts):
+            pieces[role].append(ds.subset(idx))
+    return pieces, shared
+
+
+def _joined(parts: list[ImageDataset]) -> ImageDataset | None:
+    """One dataset from several of the same classes and image shape (the API checked that)."""
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    return ImageDataset(np.concatenate([p.images for p in parts]), np.concatenate([p.labels for p in parts]),
+                        parts[0].class_names)
+
+
+def load_mx_inputs(session: Session, task: Task, device: str) -> JobInputs:
+    """Raises DatasetNotFound, ValueError (a dataset not READY / not images), LookupError (the
+    parent stored no weights), DatasetImportError (a stored blob that does not load)."""
+    form = task.form
+    params = train_params(form["param_set"])
+    roles = role_names(form)
+    names = sorted({n for group in roles.values() for n in group})
+    data = {n: _load_dataset(session, n) for n in names}
+    pieces, shared = _pieces(roles, data, params.seed)
+    joined = {role: _joined(parts) for role, parts in pieces.items()}
+    checkpoint = artifact_queries.get_artifact(session, task.id, artifact_queries.CHECKPOINT)
+    spec = MxJobSpec(
+        task_type=task.task_type, network=task.model, params=params, train=joined["train"],
+        val=joined["val"], test=joined["test"], device=device, init_weights=parent_weights(session, task),
+        resume_checkpoint=None if checkpoint is None else checkpoint.data,
+    )
+    record = {"seed": params.seed, "split": shared,
+              "sizes": {r: (0 if d is None else d.n_images) for r, d in joined.items()}}
+    return JobInputs(spec, record, None if checkpoint is None else checkpoint.epoch)
