@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from dao.settings import get_settings
-from tasks.celery_app import RUN_MXNET_TASK, RUN_TORCH_TASK, get_celery
+from tasks.celery_app import IMPORT_IMAGES, RUN_MXNET_TASK, RUN_TORCH_TASK, get_celery
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,17 @@ def publish_task(task_id: str, backend: str, queue: str | None = None) -> None:
                                retry=True, ignore_result=True)
     except Exception as exc:  # kombu raises several types for an unreachable broker
         log.warning("task %s: publish failed: %s", task_id, exc)
+        raise PublishError(str(exc)) from exc
+
+
+def publish_image_import(dataset_name: str) -> None:
+    """Send ``import_images(dataset_name)`` (validation of a stored image upload) to the MXNet
+    queue. Raises PublishError."""
+    try:
+        get_celery().send_task(IMPORT_IMAGES, args=[dataset_name], queue=queue_for("mxnet"),
+                               retry=True, ignore_result=True)
+    except Exception as exc:  # kombu raises several types for an unreachable broker
+        log.warning("dataset %s: publish failed: %s", dataset_name, exc)
         raise PublishError(str(exc)) from exc
 
 

@@ -8,15 +8,15 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from dao import worker_queries
 from dao.db import session_scope
 from dao.settings import Settings, get_settings
 from dao.clock import as_utc
-from dao.tables import Task, TaskStatus, utcnow
+from dao.tables import Dataset, DatasetStatus, Task, TaskStatus, utcnow
 from tasks.dispatch import dispatch_waiting, message_queue
-from tasks.publish import PublishError, broker_queue_depth, publish_task
+from tasks.publish import PublishError, broker_queue_depth, publish_image_import, publish_task
 
 log = logging.getLogger(__name__)
 S = TaskStatus
@@ -28,6 +28,7 @@ class ReapReport:
     failed: list[str] = field(default_factory=list)
     stopped: list[str] = field(default_factory=list)
     published: list[str] = field(default_factory=list)
+    imports: list[str] = field(default_factory=list)
 
 
 def reap_once(settings: Settings | None = None) -> ReapReport:
@@ -75,6 +76,31 @@ def _publish_unsent(settings: Settings, report: ReapReport) -> None:
     _unplace_from_dead_workers(settings)
     report.published += dispatch_waiting()
     _republish_lost(settings, report)
+    _republish_image_imports(settings, report)
+
+
+def _republish_image_imports(settings: Settings, report: ReapReport) -> None:
+    """Image uploads still VALIDATING long after upload, while the MXNet queue holds fewer
+    messages than there is pending work, lost their import message: send it again (a
+    duplicate is harmless, the worker's READY/REJECTED update is a compare-and-set)."""
+    stale = utcnow() - dt.timedelta(seconds=settings.requeue_after_seconds)
+    with session_scope() as session:
+        pending = session.execute(select(Dataset.name, Dataset.created_at).where(
+            Dataset.status == DatasetStatus.VALIDATING.value)).all()
+        queued_mx = session.scalar(select(func.count()).select_from(Task).where(
+            Task.status == S.QUEUED.value, Task.backend == "mxnet", Task.published_at.is_not(None)))
+    if not pending:
+        return
+    depth = broker_queue_depth(settings.mxnet_queue)
+    if depth is None or depth >= len(pending) + (queued_mx or 0):
+        return
+    for name, created_at in pending:
+        if as_utc(created_at) < stale:
+            try:
+                publish_image_import(name)
+            except PublishError:
+                return
+            report.imports.append(name)
 
 
 def _unplace_from_dead_workers(settings: Settings) -> None:

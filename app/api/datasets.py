@@ -26,7 +26,7 @@ from models.datasets.importers import load_upload
 from models.datasets.metadata import describe
 from models.datasets.types import DatasetImportError
 from tasks.publish import PublishError
-from tasks.publish_imports import publish_image_import
+from tasks.publish import publish_image_import
 
 bp = Blueprint("datasets", __name__, url_prefix="/api/v0/datasets")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")

@@ -21,6 +21,21 @@ from tasks.publish import queue_for
 bp = Blueprint("tasks", __name__, url_prefix="/api/v0")
 log = logging.getLogger(__name__)
 STATUSES = {s.value for s in TaskStatus}
+WEIGHT_FORMATS = {
+    "torch": {
+        "format": "safetensors", "suffix": ".safetensors",
+        "how_to_load": "models.engine.load_network(open(path, 'rb').read()) rebuilds the network "
+                       "from the metadata in the file's safetensors header; "
+                       "safetensors.torch.load_file(path) gives the raw tensors.",
+    },
+    "mxnet": {
+        "format": "trainyard MXNet checkpoint (zip of meta.json, Gluon params, trainer states)",
+        "suffix": ".zip",
+        "how_to_load": "models.mxnet_backend.checkpoint.unpack_checkpoint(blob) gives the meta and "
+                       "params; build the network with models.mxnet_backend.networks.build_network "
+                       "and load them with checkpoint.load_params(net, ckpt.params, mx.cpu()).",
+    },
+}
 
 
 @bp.post("/new_task")
@@ -115,7 +130,8 @@ def download_model(task_id: str):
         row = artifact_queries.get_artifact(session, task_id, kind)
         if row is None:
             raise ApiError(404, f"task {task_id!r} has no stored {kind} (it is {task.status})")
-        headers = {"Content-Disposition": f'attachment; filename="{task_id}-{kind}.safetensors"',
+        suffix = WEIGHT_FORMATS[task.backend]["suffix"]
+        headers = {"Content-Disposition": f'attachment; filename="{task_id}-{kind}{suffix}"',
                    "X-Content-SHA256": row.sha256}
         return Response(row.data, mimetype="application/octet-stream", headers=headers)
 
@@ -129,14 +145,13 @@ def model_info(task_id: str):
         if weights is None:
             raise ApiError(404, f"task {task_id!r} has no stored weights (it is {task.status})")
         return jsonify({
-            "task_id": task_id, "model": task.model, "format": "safetensors",
+            "task_id": task_id, "model": task.model, "backend": task.backend,
+            "format": WEIGHT_FORMATS[task.backend]["format"],
             "size": weights.size, "sha256": weights.sha256,
             "contract": (task.result or {}).get("contract"),
             "param_set": task.form.get("param_set"),
             "download": f"/api/v0/tasks/{task_id}/model",
-            "how_to_load": "models.engine.load_network(open(path, 'rb').read()) rebuilds the "
-                           "network from the metadata in the file's safetensors header; "
-                           "safetensors.torch.load_file(path) gives the raw tensors.",
+            "how_to_load": WEIGHT_FORMATS[task.backend]["how_to_load"],
         })
 
 

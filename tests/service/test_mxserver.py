@@ -99,6 +99,10 @@ def test_train_poll_eval_stop(mx):
     assert epochs[1]["learning_rate"] < epochs[0]["learning_rate"]  # the Factor schedule stepped
     listed = {t["task_id"]: t for t in mx.get("/api/v0/tasks?proj_id=mxserver").json()["tasks"]}
     assert listed[task_id]["status"] == "SUCCEEDED" and "final_val_accuracy" in listed[task_id]["metrics"]
+    model = mx.get(f"/api/v0/tasks/{task_id}/model")
+    assert model.status_code == 200 and model.content[:2] == b"PK"
+    assert ".zip" in model.headers["Content-Disposition"]
+    assert mx.get(f"/api/v0/tasks/{task_id}/model/info").json()["backend"] == "mxnet"
 
     eval_id = post_ok(mx, "/eval", {"trained_task_id": task_id, "test_data": [SMALL], "batch_size": 32})
     ev = mx.wait_task(eval_id, timeout=120)

@@ -75,3 +75,17 @@ def test_lost_messages_are_published_again(embedded_db, monkeypatch):
     assert reap_once().published == [task_id]
     assert broker_queue_depth("torch") == 1
     assert reap_once().published == [], "a queue that holds its messages is left alone"
+
+
+def test_image_upload_whose_import_message_was_lost_is_sent_again(embedded_db, monkeypatch):
+    monkeypatch.setenv("TRAINYARD_REQUEUE_AFTER_SECONDS", "0.01")
+    from dao.dataset_queries import insert_dataset
+    from dao.settings import reset_settings
+
+    reset_settings()
+    with session_scope() as s:
+        insert_dataset(s, "pictures", "image", {}, b"raw upload", status="VALIDATING")
+    time.sleep(0.05)
+    assert reap_once().imports == ["pictures"]
+    assert broker_queue_depth("mxnet") == 1
+    assert reap_once().imports == []
