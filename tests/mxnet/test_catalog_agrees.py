@@ -1,7 +1,11 @@
 """The API's plain-data catalog names exactly the MXNet networks the engine can build."""
 
-from models.catalog import all_models
-from models.mxnet_backend.networks import MX_NETWORKS
+import pytest
+
+pytest.importorskip("mxnet")
+
+from models.catalog import all_models  # noqa: E402
+from models.mxnet_backend.networks import MX_NETWORKS  # noqa: E402
 
 
 def test_catalog_lists_every_mxnet_network_with_its_aliases():
