@@ -36,7 +36,7 @@ case "$role" in
             esac
         done
         if [[ -n "$gpu" ]]; then
-            export CUDA_VISIBLE_DEVICES="$gpu" TRAINYARD_GPU="$gpu"
+            export CUDA_VISIBLE_DEVICES="$gpu"
         elif [[ -z "${CUDA_VISIBLE_DEVICES+x}" && "$backend" == "torch" && -n "${TRAINYARD_CPU_ONLY:-}" ]]; then
             export CUDA_VISIBLE_DEVICES=""
         fi

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask, jsonify
 from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from dao.errors import DatasetExists, DatasetInUse, InvalidTransition, NotFound
@@ -78,6 +78,11 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DatasetInUse)
     def _dataset_conflict(exc: Exception):
         return body(409, str(exc))
+
+    @app.errorhandler(IntegrityError)
+    def _integrity(exc: IntegrityError):
+        log.warning("conflicting write: %s", exc.orig)
+        return body(409, "the request conflicts with a concurrent change; try again")
 
     @app.errorhandler(OperationalError)
     def _database_down(exc: OperationalError):

@@ -11,6 +11,8 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -25,8 +27,6 @@ class Settings(BaseSettings):
 
     max_upload_mb: int = Field(512, gt=0)
     max_json_kb: int = Field(256, gt=0)
-    max_epochs: int = Field(10_000, gt=0)
-    max_batch_size: int = Field(100_000, gt=0)
 
     lease_seconds: float = Field(30.0, gt=0)
     heartbeat_seconds: float = Field(5.0, gt=0)
@@ -37,8 +37,9 @@ class Settings(BaseSettings):
 
     torch_queue: str = "torch"
     mxnet_queue: str = "mxnet"
-    worker_name: str = ""  # empty: celery's hostname
-    gpu: str = ""  # the GPU index a worker is pinned to; empty for the CPU
+    # "any": a task's "auto" device means a GPU when a live worker has one, else the CPU.
+    # "gpu": "auto" always waits for a GPU (a cluster that scales GPU workers from zero).
+    auto_device: Literal["any", "gpu"] = "any"
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +13,13 @@ from sqlalchemy.orm import Session
 
 from dao.tables import Task
 
-METRIC_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# Numeric result keys a listing can sort by (both backends write the ones they have).
+SORTABLE_METRICS = frozenset({
+    "test_accuracy", "test_balanced_accuracy", "test_sensitivity", "test_specificity",
+    "test_precision", "test_f1", "test_roc_auc", "test_loss", "final_val_loss",
+    "final_val_accuracy", "best_val_loss", "best_val_accuracy", "best_epoch", "epochs_done",
+})
+MAX_OFFSET = 1_000_000
 
 
 class BadCursor(ValueError):
@@ -68,8 +73,8 @@ def list_tasks(session: Session, flt: TaskFilter, *, sort: str = "-created_at",
     key = sort.lstrip("-+")
     if key == "created_at":
         return _by_created(session, _filtered(flt), descending, limit, cursor)
-    if not METRIC_KEY.match(key):
-        raise ValueError(f"cannot sort by {sort!r}")
+    if key not in SORTABLE_METRICS:
+        raise ValueError(f"cannot sort by {sort!r} (sortable: created_at, {', '.join(sorted(SORTABLE_METRICS))})")
     return _by_metric(session, _filtered(flt), key, descending, limit, cursor)
 
 
@@ -103,9 +108,9 @@ def _by_metric(session: Session, stmt: Select, key: str, descending: bool, limit
     offset = 0
     if cursor:
         payload = _decode(cursor)
-        if payload.get("k") != key or not isinstance(payload.get("o"), int) or payload["o"] < 0:
+        offset = payload.get("o")
+        if payload.get("k") != key or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
             raise BadCursor("cursor does not belong to this sort")
-        offset = payload["o"]
     value = Task.result[key].as_float()
     order = (value.is_(None), value.desc() if descending else value.asc(),
              Task.created_at.desc(), Task.id.desc())

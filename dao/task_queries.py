@@ -39,14 +39,30 @@ def get_task(session: Session, task_id: str) -> Task:
     return task
 
 
-def _cas(session: Session, task_id: str, expected: Iterable[S], **values: Any) -> bool:
+def _cas(session: Session, task_id: str, expected: Iterable[S], owner: str | None = None,
+         **values: Any) -> bool:
+    """Set ``values`` if the task is in one of the ``expected`` states (and, given an
+    ``owner``, still held by that worker: a worker that lost its lease writes nothing)."""
     stmt = (
         update(Task)
         .where(Task.id == task_id, Task.status.in_([s.value for s in expected]))
         .values(updated_at=utcnow(), **values)
         .execution_options(synchronize_session=False)
     )
+    if owner is not None:
+        stmt = stmt.where(Task.worker == owner)
     return session.execute(stmt).rowcount == 1
+
+
+def lock_if_owned(session: Session, task_id: str, worker: str) -> bool:
+    """Lock the task row for this transaction if the worker still holds it (RUNNING/STOPPING);
+    a worker writes epochs and artifacts only under this lock."""
+    row = session.execute(
+        select(Task.id).where(Task.id == task_id, Task.worker == worker,
+                              Task.status.in_([S.RUNNING.value, S.STOPPING.value]))
+        .with_for_update()
+    ).first()
+    return row is not None
 
 
 def claim_task(session: Session, task_id: str, worker: str, device: str) -> bool:
@@ -71,9 +87,9 @@ def heartbeat(session: Session, task_id: str, worker: str) -> str | None:
     return session.execute(stmt).scalar_one_or_none()
 
 
-def record_progress(session: Session, task_id: str, epochs_done: int) -> None:
+def record_progress(session: Session, task_id: str, worker: str, epochs_done: int) -> None:
     session.execute(
-        update(Task).where(Task.id == task_id)
+        update(Task).where(Task.id == task_id, Task.worker == worker)
         .values(epochs_done=epochs_done, heartbeat_at=utcnow())
         .execution_options(synchronize_session=False)
     )
@@ -84,44 +100,47 @@ def request_stop(session: Session, task_id: str) -> str:
 
     Returns the new status. Raises TaskNotFound, or InvalidTransition when already finished.
     """
-    now = utcnow()
-    if _cas(session, task_id, [S.QUEUED], status=S.STOPPED.value, finished_at=now):
-        return S.STOPPED.value
-    if _cas(session, task_id, [S.RUNNING], status=S.STOPPING.value):
-        return S.STOPPING.value
-    task = get_task(session, task_id)
-    if task.status == S.STOPPING.value:
-        return task.status
-    raise InvalidTransition(task_id, task.status, "stopped")
+    for _ in range(3):  # a hand-back (RUNNING → QUEUED) may slip between the two attempts
+        if _cas(session, task_id, [S.QUEUED], status=S.STOPPED.value, finished_at=utcnow()):
+            return S.STOPPED.value
+        if _cas(session, task_id, [S.RUNNING], status=S.STOPPING.value):
+            return S.STOPPING.value
+        status = session.scalar(select(Task.status).where(Task.id == task_id))
+        if status is None:
+            raise TaskNotFound(task_id)
+        if status == S.STOPPING.value:
+            return status
+        if status in {t.value for t in S.terminal()}:
+            raise InvalidTransition(task_id, status, "stopped")
+    raise InvalidTransition(task_id, status, "stopped right now; try again")
 
 
-def update_task_result(session: Session, task_id: str, result: dict[str, Any],
+def update_task_result(session: Session, task_id: str, worker: str, result: dict[str, Any],
                        epochs_done: int) -> str | None:
-    """Finish a running task: RUNNING → SUCCEEDED, or STOPPING → STOPPED when a stop won the
-    race (its result is kept either way). Returns the final status, None if not ours."""
-    now = utcnow()
-    values = dict(result=result, epochs_done=epochs_done, finished_at=now)
-    if _cas(session, task_id, [S.RUNNING], status=S.SUCCEEDED.value, **values):
+    """Finish the worker's running task: RUNNING → SUCCEEDED, or STOPPING → STOPPED when a stop
+    won the race (its result is kept either way). Returns the final status, None if not ours."""
+    values = dict(result=result, epochs_done=epochs_done, finished_at=utcnow())
+    if _cas(session, task_id, [S.RUNNING], worker, status=S.SUCCEEDED.value, **values):
         return S.SUCCEEDED.value
-    if _cas(session, task_id, [S.STOPPING], status=S.STOPPED.value, **values):
+    if _cas(session, task_id, [S.STOPPING], worker, status=S.STOPPED.value, **values):
         return S.STOPPED.value
     return None
 
 
-def mark_stopped(session: Session, task_id: str, result: dict[str, Any] | None) -> bool:
-    return _cas(session, task_id, [S.STOPPING, S.RUNNING], status=S.STOPPED.value,
+def mark_stopped(session: Session, task_id: str, worker: str, result: dict[str, Any] | None) -> bool:
+    return _cas(session, task_id, [S.STOPPING, S.RUNNING], worker, status=S.STOPPED.value,
                 result=result, finished_at=utcnow())
 
 
-def mark_failed(session: Session, task_id: str, error: str) -> bool:
-    return _cas(session, task_id, [S.RUNNING, S.STOPPING, S.QUEUED], status=S.FAILED.value,
+def mark_failed(session: Session, task_id: str, worker: str, error: str) -> bool:
+    return _cas(session, task_id, [S.RUNNING, S.STOPPING], worker, status=S.FAILED.value,
                 error=error[:4000], finished_at=utcnow())
 
 
-def release_to_queue(session: Session, task_id: str) -> bool:
+def release_to_queue(session: Session, task_id: str, worker: str) -> bool:
     """RUNNING → QUEUED for a worker that is shutting down; the next claim resumes it."""
-    return _cas(session, task_id, [S.RUNNING], status=S.QUEUED.value, worker=None, device=None,
-                published_at=None, heartbeat_at=None)
+    return _cas(session, task_id, [S.RUNNING], worker, status=S.QUEUED.value, worker=None,
+                device=None, published_at=None, heartbeat_at=None)
 
 
 def mark_published(session: Session, task_ids: Sequence[str], when: dt.datetime | None) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from dao.tables import Worker, utcnow
@@ -38,9 +38,13 @@ def reserve_worker(session: Session, name: str, task_id: str) -> bool:
     return session.execute(stmt).rowcount == 1
 
 
-def occupy_worker(session: Session, name: str, task_id: str) -> None:
-    session.execute(update(Worker).where(Worker.name == name).values(current_task_id=task_id)
-                    .execution_options(synchronize_session=False))
+def occupy_worker(session: Session, name: str, task_id: str) -> bool:
+    """Mark the worker busy with a task it received, unless it is reserved for another (then the
+    message is a stale duplicate and the reservation stands)."""
+    stmt = (update(Worker).where(Worker.name == name, or_(Worker.current_task_id.is_(None),
+                                                           Worker.current_task_id == task_id))
+            .values(current_task_id=task_id).execution_options(synchronize_session=False))
+    return session.execute(stmt).rowcount == 1
 
 
 def release_worker(session: Session, name: str, task_id: str) -> None:

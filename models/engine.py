@@ -18,7 +18,7 @@ import torch
 from models.compat import IncompatibleModel, check_compatible, node_features_for
 from models.datasets.types import ConnectomeDataset
 from models.graphs import build_graphs
-from models.job import TASK_TYPES, EpochMetrics, JobHooks, JobOutcome, JobSpec
+from models.job import TASK_TYPES, EpochMetrics, JobHooks, JobOutcome, JobSpec, pause_requested
 from models.metrics import classification_metrics
 from models.networks import ConnectomeNet, build_network, canonical_name
 from models.training import Prepared, Stopped, evaluate, prepare, train_epoch
@@ -179,6 +179,8 @@ def _train_job(spec: JobSpec, hooks: JobHooks, dev: torch.device) -> JobOutcome:
         _resume(spec.resume_checkpoint, run, net, optimizer, scheduler, generator)
     train, val = _prepare(net, spec.train, run.keep, dev), _prepare(net, spec.val, run.keep, dev)
     while run.epoch < p.epochs:
+        if pause_requested(hooks):
+            return _outcome(run, net, spec, dev, stopped=True)
         try:
             _one_epoch(run, net, train, val, optimizer, scheduler, generator, spec, hooks)
         except Stopped:

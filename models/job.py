@@ -61,6 +61,15 @@ class JobHooks(Protocol):
     def should_stop(self) -> bool:
         """Polled at least once per batch; True ends the job cooperatively."""
 
+    # Optional: ``should_pause() -> bool``, polled between epochs, right after the last
+    # checkpoint; True ends the job there, so nothing is lost (a worker shutting down).
+
+
+def pause_requested(hooks: JobHooks) -> bool:
+    """The hooks' ``should_pause()``, False for hooks that have none."""
+    pause = getattr(hooks, "should_pause", None)
+    return bool(pause()) if pause is not None else False
+
 
 @dataclass
 class JobOutcome:

@@ -18,11 +18,13 @@ log = logging.getLogger(__name__)
 
 
 class Lease:
-    def __init__(self, task_id: str, worker: str, heartbeat_seconds: float,
+    def __init__(self, task_id: str, worker: str, heartbeat_seconds: float, lease_seconds: float,
                  poll_seconds: float = 0.25):
         self.task_id = task_id
         self.worker = worker
         self.heartbeat_seconds = heartbeat_seconds
+        # Past this long without a renewal the reaper may already have given the task away.
+        self.give_up_seconds = max(lease_seconds - heartbeat_seconds, heartbeat_seconds)
         self.poll_seconds = poll_seconds
         self._stop_requested = threading.Event()
         self._lost = threading.Event()
@@ -47,16 +49,21 @@ class Lease:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        last_beat = 0.0
+        last_beat = last_renewed = time.monotonic()
         while not self._done.wait(self.poll_seconds):
             try:
                 if time.monotonic() - last_beat >= self.heartbeat_seconds:
-                    self._observe(self._beat())
                     last_beat = time.monotonic()
+                    self._observe(self._beat())
+                    last_renewed = time.monotonic()
                 else:
                     self._observe(self._status())
             except Exception as exc:  # noqa: BLE001 - a database blip must not kill the job
                 log.warning("task %s: lease check failed: %s", self.task_id, exc)
+                if time.monotonic() - last_renewed > self.give_up_seconds:
+                    log.warning("task %s: lease not renewed for %.0fs; giving the task up",
+                                self.task_id, self.give_up_seconds)
+                    self._lost.set()
 
     def _beat(self) -> str | None:
         with session_scope() as session:

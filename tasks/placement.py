@@ -50,11 +50,12 @@ def gpu_candidates(workers: Sequence[WorkerView]) -> list[tuple[str, GpuState, b
 
 
 def place(base_queue: str, req: Requirements, workers: Sequence[WorkerView],
-          exclude: frozenset[str] = frozenset()) -> Placement:
+          exclude: frozenset[str] = frozenset(), auto_device: str = "any") -> Placement:
     """Decide for one task among live workers of its backend; ``exclude`` names workers just
-    found taken by another dispatcher."""
+    found taken by another dispatcher; ``auto_device`` is Settings.auto_device."""
     candidates = [c for c in gpu_candidates(workers) if c[0] not in exclude]
-    wants_gpu = req.device == "gpu" or (req.device == "auto" and bool(gpu_candidates(workers)))
+    auto_gpu = auto_device == "gpu" or bool(gpu_candidates(workers))
+    wants_gpu = req.device == "gpu" or (req.device == "auto" and auto_gpu)
     if not wants_gpu:
         return Placement(base_queue, None, None)
     choice, reason = choose_gpu(candidates, req.min_free_memory_mb * 1024 * 1024)

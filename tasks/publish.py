@@ -1,4 +1,5 @@
-"""Publishing a task's Celery message. The API imports only this module of ``tasks/``."""
+"""Publishing Celery messages (tasks, image imports). The API imports this module and
+``tasks.dispatch``, which decides where a task goes; neither imports a framework."""
 
 from __future__ import annotations
 
@@ -30,11 +31,16 @@ def publish_task(task_id: str, backend: str, queue: str | None = None) -> None:
         raise PublishError(str(exc)) from exc
 
 
+def imports_queue() -> str:
+    """Image-upload validations: every MXNet worker consumes it, GPU-pinned ones included."""
+    return f"{get_settings().mxnet_queue}.imports"
+
+
 def publish_image_import(dataset_name: str) -> None:
     """Send ``import_images(dataset_name)`` (validation of a stored image upload) to the MXNet
     queue. Raises PublishError."""
     try:
-        get_celery().send_task(IMPORT_IMAGES, args=[dataset_name], queue=queue_for("mxnet"),
+        get_celery().send_task(IMPORT_IMAGES, args=[dataset_name], queue=imports_queue(),
                                retry=True, ignore_result=True)
     except Exception as exc:  # kombu raises several types for an unreachable broker
         log.warning("dataset %s: publish failed: %s", dataset_name, exc)

@@ -8,15 +8,16 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from dao import worker_queries
 from dao.db import session_scope
 from dao.settings import Settings, get_settings
 from dao.clock import as_utc
-from dao.tables import Dataset, DatasetStatus, Task, TaskStatus, utcnow
+from dao.tables import Dataset, DatasetStatus, Task, TaskStatus, Worker, utcnow
 from tasks.dispatch import dispatch_waiting, message_queue
-from tasks.publish import PublishError, broker_queue_depth, publish_image_import, publish_task
+from tasks.publish import (PublishError, broker_queue_depth, imports_queue, publish_image_import,
+                           publish_task)
 
 log = logging.getLogger(__name__)
 S = TaskStatus
@@ -29,14 +30,29 @@ class ReapReport:
     stopped: list[str] = field(default_factory=list)
     published: list[str] = field(default_factory=list)
     imports: list[str] = field(default_factory=list)
+    freed: list[str] = field(default_factory=list)
 
 
 def reap_once(settings: Settings | None = None) -> ReapReport:
     settings = settings or get_settings()
     report = ReapReport()
     _reclaim_orphans(settings, report)
+    _free_stale_reservations(report)
     _publish_unsent(settings, report)
     return report
+
+
+def _free_stale_reservations(report: ReapReport) -> None:
+    """A worker marked as holding a task it does not hold (the task finished or went elsewhere,
+    and the release was lost to a database blip) is freed, or it would never get work again."""
+    with session_scope() as session:
+        held = session.execute(select(Worker.name, Worker.current_task_id, Task.status, Task.worker)
+                               .join(Task, Task.id == Worker.current_task_id, isouter=True)
+                               .where(Worker.current_task_id.is_not(None))).all()
+        for name, task_id, status, holder in held:
+            if status not in (S.QUEUED.value, S.RUNNING.value, S.STOPPING.value) or holder != name:
+                worker_queries.release_worker(session, name, task_id)
+                report.freed.append(name)
 
 
 def _reclaim_orphans(settings: Settings, report: ReapReport) -> None:
@@ -52,24 +68,22 @@ def _reclaim_orphans(settings: Settings, report: ReapReport) -> None:
 
 
 def _reclaim(session, task: Task, settings: Settings, report: ReapReport) -> None:  # noqa: ANN001
+    # Guarded by the heartbeat read: a worker that renewed its lease meanwhile keeps the task.
     base = update(Task).where(Task.id == task.id, Task.status == task.status,
                               Task.heartbeat_at == task.heartbeat_at)
     now = utcnow()
     if task.status == S.STOPPING.value:
-        session.execute(base.values(status=S.STOPPED.value, finished_at=now, updated_at=now))
-        report.stopped.append(task.id)
+        values, bucket = dict(status=S.STOPPED.value, finished_at=now), report.stopped
     elif task.attempt >= settings.max_attempts:
         message = f"worker lost {task.attempt} times (last: {task.worker}); giving up"
-        session.execute(base.values(status=S.FAILED.value, error=message, finished_at=now,
-                                    updated_at=now))
-        report.failed.append(task.id)
+        values, bucket = dict(status=S.FAILED.value, error=message, finished_at=now), report.failed
     else:
-        session.execute(base.values(status=S.QUEUED.value, attempt=task.attempt + 1, worker=None,
-                                    device=None, heartbeat_at=None, published_at=None,
-                                    updated_at=now))
-        report.requeued.append(task.id)
-    log.warning("task %s: worker %s lost its lease; now %s", task.id, task.worker,
-                "requeued" if task.id in report.requeued else "finished")
+        values = dict(status=S.QUEUED.value, attempt=task.attempt + 1, worker=None, device=None,
+                      heartbeat_at=None, published_at=None)
+        bucket = report.requeued
+    if session.execute(base.values(updated_at=now, **values)).rowcount == 1:
+        bucket.append(task.id)
+        log.warning("task %s: worker %s lost its lease; now %s", task.id, task.worker, values["status"])
 
 
 def _publish_unsent(settings: Settings, report: ReapReport) -> None:
@@ -80,19 +94,17 @@ def _publish_unsent(settings: Settings, report: ReapReport) -> None:
 
 
 def _republish_image_imports(settings: Settings, report: ReapReport) -> None:
-    """Image uploads still VALIDATING long after upload, while the MXNet queue holds fewer
-    messages than there is pending work, lost their import message: send it again (a
+    """Image uploads still VALIDATING long after upload, while the imports queue holds fewer
+    messages than there are such uploads, lost their import message: send it again (a
     duplicate is harmless, the worker's READY/REJECTED update is a compare-and-set)."""
     stale = utcnow() - dt.timedelta(seconds=settings.requeue_after_seconds)
     with session_scope() as session:
         pending = session.execute(select(Dataset.name, Dataset.created_at).where(
             Dataset.status == DatasetStatus.VALIDATING.value)).all()
-        queued_mx = session.scalar(select(func.count()).select_from(Task).where(
-            Task.status == S.QUEUED.value, Task.backend == "mxnet", Task.published_at.is_not(None)))
     if not pending:
         return
-    depth = broker_queue_depth(settings.mxnet_queue)
-    if depth is None or depth >= len(pending) + (queued_mx or 0):
+    depth = broker_queue_depth(imports_queue())
+    if depth is None or depth >= len(pending):
         return
     for name, created_at in pending:
         if as_utc(created_at) < stale:

@@ -4,87 +4,130 @@ The same for every backend: a ``tasks.backends.Backend`` supplies the device cho
 loading of inputs and the engine call (torch: ``tasks.torch_backend.TORCH``, MXNet:
 ``tasks.mx_backend.MXNET``). This module imports no framework.
 
-Every database write is its own short transaction, so the API sees epochs as they happen and
-a crash leaves at most the current epoch to redo.
+Every database write is its own short transaction, so the API sees epochs as they happen and a
+crash leaves at most the current epoch to redo. Every write is also guarded by ownership: a
+worker whose lease was taken away (it was presumed dead and the task given to another) writes
+nothing more to the task.
 """
 
 from __future__ import annotations
 
 import logging
 import traceback
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from dao import artifact_queries, epoch_queries, task_queries
 from dao.db import session_scope
 from dao.settings import get_settings
-from dao.tables import Task
+from dao.tables import Task, TaskStatus
 from models.job import EpochMetrics, JobOutcome
 from tasks import shutdown
 from tasks.backends import Backend, JobInputs
-from tasks.lease import Lease
 from tasks.dispatch import dispatch_waiting
+from tasks.lease import Lease
 
 log = logging.getLogger(__name__)
 
 
-class TaskHooks:
-    """The engine's JobHooks: store epochs and checkpoints, report stop requests."""
+@dataclass(frozen=True)
+class Claim:
+    task_id: str
+    worker: str
+    attempt: int
+    device: str
 
-    def __init__(self, task_id: str, attempt: int, lease: Lease):
-        self.task_id = task_id
-        self.attempt = attempt
+
+class TaskHooks:
+    """The engine's JobHooks: store epochs and checkpoints while the task is still ours, stop
+    at the next batch when asked, pause between epochs when the worker shuts down."""
+
+    def __init__(self, claim: Claim, lease: Lease):
+        self.claim = claim
         self.lease = lease
+        self.disowned = False
 
     def on_epoch(self, metrics: EpochMetrics) -> None:
+        c = self.claim
         with session_scope() as session:
-            epoch_queries.record_epoch(session, self.task_id, metrics.epoch, self.attempt,
-                                       asdict(metrics))
-            task_queries.record_progress(session, self.task_id, metrics.epoch)
-        log.info("task %s: epoch %d/%d train_loss=%.4f val_loss=%s", self.task_id, metrics.epoch,
+            if not self._owned(session):
+                return
+            epoch_queries.record_epoch(session, c.task_id, metrics.epoch, c.attempt, asdict(metrics))
+            task_queries.record_progress(session, c.task_id, c.worker, metrics.epoch)
+        log.info("task %s: epoch %d/%d train_loss=%.4f val_loss=%s", c.task_id, metrics.epoch,
                  metrics.epochs, metrics.train_loss, metrics.val_loss)
 
     def on_checkpoint(self, kind: str, blob: bytes, epoch: int) -> None:
         name = artifact_queries.CHECKPOINT if kind == "last" else f"checkpoint_{kind}"
         with session_scope() as session:
-            artifact_queries.save_artifact(session, self.task_id, name, blob, epoch=epoch)
+            if self._owned(session):
+                artifact_queries.save_artifact(session, self.claim.task_id, name, blob, epoch=epoch)
 
     def should_stop(self) -> bool:
-        return self.lease.stop_requested or self.lease.lost or shutdown.shutting_down()
+        return self.lease.stop_requested or self.lease.lost or self.disowned
+
+    def should_pause(self) -> bool:
+        return shutdown.shutting_down()
+
+    def _owned(self, session) -> bool:  # noqa: ANN001
+        if not task_queries.lock_if_owned(session, self.claim.task_id, self.claim.worker):
+            self.disowned = True
+        return not self.disowned
 
 
 def execute(task_id: str, worker: str, backend: Backend) -> str:
     """Run the task if this delivery wins the claim; returns what happened, for the log.
     Never raises for a failing job: the task is marked FAILED instead."""
-    with session_scope() as session:
-        task = session.get(Task, task_id)
-        device = backend.pick_device(task) if task is not None else "cpu"
-        if task is None or not task_queries.claim_task(session, task_id, worker, device):
-            log.info("task %s: not claimable (missing, stopped or already claimed); skipped", task_id)
-            return "skipped"
-        attempt = task_queries.get_task(session, task_id).attempt
-    log.info("task %s: attempt %d running on %s (%s)", task_id, attempt, worker, device)
-    lease = Lease(task_id, worker, get_settings().heartbeat_seconds).start()
+    claim = _claim(task_id, worker, backend)
+    if claim is None:
+        log.info("task %s: not claimable (missing, stopped or already claimed); skipped", task_id)
+        return "skipped"
+    log.info("task %s: attempt %d running on %s (%s)", task_id, claim.attempt, worker, claim.device)
+    settings = get_settings()
+    lease = Lease(task_id, worker, settings.heartbeat_seconds, settings.lease_seconds).start()
     try:
-        return _train(task_id, attempt, device, lease, backend)
+        return _train(claim, lease, backend)
+    except DBAPIError as exc:
+        # The database, not the training, failed: leave the task RUNNING; once its lease
+        # expires the reaper requeues it and it resumes from its last checkpoint.
+        log.error("task %s: database error; the reaper will requeue it: %s", task_id, exc)
+        return "abandoned"
     except Exception as exc:  # noqa: BLE001 - any training error fails this task, not the worker
         log.error("task %s: failed\n%s", task_id, traceback.format_exc())
         with session_scope() as session:
-            task_queries.mark_failed(session, task_id, _readable(exc))
+            task_queries.mark_failed(session, task_id, worker, _readable(exc))
         return "failed"
     finally:
         lease.close()
 
 
-def _train(task_id: str, attempt: int, device: str, lease: Lease, backend: Backend) -> str:
+def _claim(task_id: str, worker: str, backend: Backend) -> Claim | None:
     with session_scope() as session:
-        inputs = backend.load(session, task_queries.get_task(session, task_id), device)
+        task = session.get(Task, task_id)
+        if task is None:
+            return None
+        device = backend.pick_device(task)
+        if not task_queries.claim_task(session, task_id, worker, device):
+            return None
+        return Claim(task_id, worker, task_queries.get_task(session, task_id).attempt, device)
+
+
+def _train(claim: Claim, lease: Lease, backend: Backend) -> str:
+    with session_scope() as session:
+        inputs = backend.load(session, task_queries.get_task(session, claim.task_id), claim.device)
         if inputs.resumed_from_epoch is not None:
-            epoch_queries.drop_epochs_after(session, task_id, inputs.resumed_from_epoch)
-            log.info("task %s: resuming after epoch %d", task_id, inputs.resumed_from_epoch)
-    outcome = backend.run(inputs.spec, TaskHooks(task_id, attempt, lease), device)
+            epoch_queries.drop_epochs_after(session, claim.task_id, inputs.resumed_from_epoch)
+            log.info("task %s: resuming after epoch %d", claim.task_id, inputs.resumed_from_epoch)
+    hooks = TaskHooks(claim, lease)
+    outcome = backend.run(inputs.spec, hooks, claim.device)
+    if lease.lost or hooks.disowned:
+        log.warning("task %s: lease lost; leaving the row to its new owner", claim.task_id)
+        return "lost"
     if outcome.stopped:
-        return _stopped(task_id, outcome, inputs, lease)
-    return _finished(task_id, outcome, inputs, backend)
+        return _stopped(claim, outcome, inputs, lease)
+    return _finished(claim, outcome, inputs, backend)
 
 
 def _result(outcome: JobOutcome, inputs: JobInputs) -> dict:
@@ -95,52 +138,63 @@ def _result(outcome: JobOutcome, inputs: JobInputs) -> dict:
     return result
 
 
-def _store_weights(task_id: str, outcome: JobOutcome) -> None:
+def _store_weights(claim: Claim, outcome: JobOutcome) -> bool:
+    """Store the final and best weights if the task is still ours."""
     with session_scope() as session:
+        if not task_queries.lock_if_owned(session, claim.task_id, claim.worker):
+            return False
         if outcome.weights is not None:
-            artifact_queries.save_artifact(session, task_id, artifact_queries.WEIGHTS, outcome.weights,
-                                           epoch=outcome.epochs_done)
+            artifact_queries.save_artifact(session, claim.task_id, artifact_queries.WEIGHTS,
+                                           outcome.weights, epoch=outcome.epochs_done)
         if outcome.best_weights is not None:
-            artifact_queries.save_artifact(session, task_id, artifact_queries.BEST_WEIGHTS,
+            artifact_queries.save_artifact(session, claim.task_id, artifact_queries.BEST_WEIGHTS,
                                            outcome.best_weights)
+    return True
 
 
-def _finished(task_id: str, outcome: JobOutcome, inputs: JobInputs, backend: Backend) -> str:
-    _store_weights(task_id, outcome)
+def _finished(claim: Claim, outcome: JobOutcome, inputs: JobInputs, backend: Backend) -> str:
+    if not _store_weights(claim, outcome):
+        return "lost"
     if backend.after_finish is not None:
-        backend.after_finish(task_id, outcome)
+        backend.after_finish(claim.task_id, outcome)
     with session_scope() as session:
-        status = task_queries.update_task_result(session, task_id, _result(outcome, inputs),
-                                                 outcome.epochs_done)
-    log.info("task %s: finished as %s", task_id, status)
+        status = task_queries.update_task_result(session, claim.task_id, claim.worker,
+                                                 _result(outcome, inputs), outcome.epochs_done)
+    log.info("task %s: finished as %s", claim.task_id, status)
     return status or "lost"
 
 
-def _stopped(task_id: str, outcome: JobOutcome, inputs: JobInputs, lease: Lease) -> str:
-    if lease.lost:
-        log.warning("task %s: lease lost; leaving the row to its new owner", task_id)
-        return "lost"
+def _stopped(claim: Claim, outcome: JobOutcome, inputs: JobInputs, lease: Lease) -> str:
     if not lease.stop_requested and shutdown.shutting_down():
-        return _hand_back(task_id)
-    _store_weights(task_id, outcome)
+        return _hand_back(claim, outcome, inputs)
+    return _mark_stopped(claim, outcome, inputs)
+
+
+def _mark_stopped(claim: Claim, outcome: JobOutcome, inputs: JobInputs) -> str:
+    if not _store_weights(claim, outcome):
+        return "lost"
     with session_scope() as session:
-        task_queries.mark_stopped(session, task_id, _result(outcome, inputs) | {"stopped": True})
-    log.info("task %s: stopped after %d epochs", task_id, outcome.epochs_done)
+        task_queries.mark_stopped(session, claim.task_id, claim.worker,
+                                  _result(outcome, inputs) | {"stopped": True})
+    log.info("task %s: stopped after %d epochs", claim.task_id, outcome.epochs_done)
     return "stopped"
 
 
-def _hand_back(task_id: str) -> str:
-    """Worker shutdown: the task goes back to the dispatcher (this worker has already left the
-    live list) and resumes from its checkpoint on another worker."""
+def _hand_back(claim: Claim, outcome: JobOutcome, inputs: JobInputs) -> str:
+    """Worker shutdown, between epochs and after the checkpoint: the task goes back to the
+    dispatcher (this worker has already left the live list) and resumes on another worker."""
     with session_scope() as session:
-        released = task_queries.release_to_queue(session, task_id)
+        released = task_queries.release_to_queue(session, claim.task_id, claim.worker)
+        status = session.scalar(select(Task.status).where(Task.id == claim.task_id))
     if not released:
+        if status == TaskStatus.STOPPING.value:  # a user's stop arrived meanwhile: honour it
+            return _mark_stopped(claim, outcome, inputs)
         return "lost"
     try:
         dispatch_waiting()
     except Exception as exc:  # noqa: BLE001 - the reaper dispatches it on its next sweep
-        log.warning("task %s: handed back; dispatch deferred to the reaper: %s", task_id, exc)
-    log.info("task %s: handed back to the queue for another worker", task_id)
+        log.warning("task %s: handed back; dispatch deferred to the reaper: %s", claim.task_id, exc)
+    log.info("task %s: handed back to the queue for another worker", claim.task_id)
     return "handed back"
 
 

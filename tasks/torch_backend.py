@@ -28,7 +28,22 @@ def _load(session: Session, task: Task, _device: str) -> JobInputs:
 def _run(spec: JobSpec, hooks: JobHooks, device: str) -> JobOutcome:
     from models.engine import run_job
 
-    return run_job(spec, hooks, device)
+    try:
+        return run_job(spec, hooks, device)
+    finally:
+        _release_gpu_memory()
+
+
+def _release_gpu_memory() -> None:
+    """Hand cached CUDA memory back, so NVML's free memory (what placement reads) is true
+    for the next task."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _pictures(task_id: str, outcome: JobOutcome) -> None:

@@ -22,6 +22,7 @@ from dao import worker_queries
 from dao.db import session_scope
 from dao.settings import get_settings
 from tasks.placement import direct_queue
+from tasks.publish import imports_queue
 
 log = logging.getLogger(__name__)
 _state: dict = {"name": "", "backend": "torch", "queues": [], "has_gpus": False}
@@ -42,9 +43,11 @@ def base_queue() -> str:
 
 
 def _read_gpus() -> list[dict]:
+    """The GPU this worker trains on: the first it sees (``cuda:0``), so placement by its free
+    memory is placement on the device the job will use."""
     from tasks.gpu_inventory import read_gpus
 
-    return [dataclasses.asdict(g) for g in read_gpus()]
+    return [dataclasses.asdict(g) for g in read_gpus()[:1]]
 
 
 def gpus() -> list[dict]:
@@ -57,6 +60,8 @@ def _choose_queues(sender=None, instance=None, **_kwargs) -> None:  # noqa: ANN0
     _state["name"], _state["backend"] = str(sender), backend()
     queues = instance.app.amqp.queues
     queues.select_add(direct_queue(base_queue(), _state["name"]))
+    if _state["backend"] == "mxnet":
+        queues.select_add(imports_queue())
     _state["has_gpus"] = bool(_read_gpus())
     if _state["has_gpus"] and base_queue() in queues.consume_from:
         queues.deselect(base_queue())
@@ -80,7 +85,7 @@ def _beat_forever() -> None:
     while not _stop.wait(get_settings().heartbeat_seconds):
         try:
             with session_scope() as session:
-                if not worker_queries.heartbeat_worker(session, name(), gpus()):
+                if not worker_queries.heartbeat_worker(session, name(), gpus()) and not _stop.is_set():
                     worker_queries.register_worker(session, name(), host=socket.gethostname(),
                                                    backend=_state["backend"], queues=_state["queues"],
                                                    gpus=gpus())

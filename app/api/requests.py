@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import request
@@ -21,7 +22,10 @@ def json_body() -> dict[str, Any]:
     raw = request.get_data(cache=True)
     if len(raw) > limit:
         raise ApiError(413, f"the JSON body is larger than {limit // 1024} KiB")
-    data = request.get_json(silent=True)
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+        data = None
     if data is None:
         raise ApiError(400, "the body is not valid JSON", [{"field": "body", "problem": "not valid JSON"}])
     if not isinstance(data, dict):

@@ -71,7 +71,7 @@ def _send(sendable: Sendable | None, waiting: str | None) -> str:
     that fits nowhere yet, or whose broker is away, stays QUEUED without a message and the
     dispatcher sends it when something frees (or the broker returns)."""
     if sendable is None:
-        return f"task queued; {waiting}"
+        return "task queued" if waiting is None else f"task queued; {waiting}"
     if send(sendable):
         return "task queued"
     return "task accepted; the queue is unreachable right now, it will be dispatched when it returns"
@@ -106,7 +106,7 @@ def list_all():
         except BadCursor as exc:
             raise invalid([("cursor", str(exc))]) from None
         except ValueError as exc:
-            raise invalid([("sort", f"{exc}; use created_at or a result metric such as -test_accuracy")]) from None
+            raise invalid([("sort", str(exc))]) from None
         return jsonify({"tasks": [summary(t) for t in page.tasks], "next_cursor": page.next_cursor,
                         "sort": sort, "limit": limit})
 

@@ -18,7 +18,7 @@ import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
-from models.job import EpochMetrics, JobHooks, JobOutcome
+from models.job import EpochMetrics, JobHooks, JobOutcome, pause_requested
 from models.mxnet_backend.checkpoint import (
     CheckpointError, CheckpointMeta, load_params, load_states, pack_checkpoint, unpack_checkpoint,
 )
@@ -112,11 +112,21 @@ def _finish_epoch(run: _Run, hooks: JobHooks, train, seconds: float) -> EpochMet
     return metrics
 
 
+def _checkpoint_now(run: _Run, hooks: JobHooks) -> None:
+    """Before pausing: the epochs since the last save_period checkpoint must not be lost."""
+    if run.last_blob is not None and run.epoch % run.spec.params.save_period != 0:
+        hooks.on_checkpoint("last", run.last_blob, run.epoch)
+
+
 def _train(spec: MxJobSpec, hooks: JobHooks, ctx: mx.Context) -> JobOutcome:
     mx.random.seed(spec.params.seed)
     run = _start(spec, ctx)
     history, stopped = [], False
     while run.epoch < spec.params.num_epoch:
+        if pause_requested(hooks):
+            _checkpoint_now(run, hooks)
+            stopped = True
+            break
         rng = np.random.default_rng([spec.params.seed, run.epoch])
         started = time.monotonic()
         train = train_epoch(run.net, run.trainer, run.info, spec.train, spec.params.batch_size, rng, ctx,

@@ -56,3 +56,8 @@ def test_gpu_required_but_none_live_waits():
 def test_workers_just_taken_are_skipped():
     workers = [W("a", [gpu(0, 4)]), W("b", [gpu(0, 12)])]
     assert place("torch", Requirements(), workers, frozenset({"b"})).worker == "a"
+
+
+def test_a_gpu_fleet_scaled_to_zero_keeps_auto_tasks_for_a_gpu():
+    p = place("torch", Requirements(), [W("cpu1")], auto_device="gpu")
+    assert p.queue is None and "no live worker has a GPU" in p.reason

@@ -87,5 +87,5 @@ def test_image_upload_whose_import_message_was_lost_is_sent_again(embedded_db, m
         insert_dataset(s, "pictures", "image", {}, b"raw upload", status="VALIDATING")
     time.sleep(0.05)
     assert reap_once().imports == ["pictures"]
-    assert broker_queue_depth("mxnet") == 1
+    assert broker_queue_depth("mxnet.imports") == 1
     assert reap_once().imports == []
