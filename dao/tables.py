@@ -72,7 +72,7 @@ class Task(Base):
         # Listing newest first per project, filtered by status; polling by id uses the PK.
         Index("ix_tasks_proj_created", "proj_id", "created_at", "id"),
         Index("ix_tasks_created", "created_at", "id"),
-        Index("ix_tasks_status_queue_created", "status", "queue", "created_at"),
+        Index("ix_tasks_status_queue_created_id", "status", "queue", "created_at", "id"),
         Index("ix_tasks_parent", "parent_task_id"),
     )
 

@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from dao.errors import InvalidTransition, TaskNotFound
@@ -24,11 +24,11 @@ def new_task_id(now: dt.datetime | None = None) -> str:
     return f"TASK{now:%y%m%d%H%M%S}{secrets.token_hex(4).upper()}"
 
 
-def insert_new_task(session: Session, **fields: Any) -> Task:
-    task = Task(id=fields.pop("id", None) or new_task_id(), **fields)
-    session.add(task)
-    session.flush()
-    return task
+def insert_new_task(session: Session, **fields: Any) -> str:
+    """Insert a task row (one Core INSERT, no ORM flush: this is the submit path); returns its id."""
+    task_id = fields.pop("id", None) or new_task_id()
+    session.execute(insert(Task).values(id=task_id, **fields))
+    return task_id
 
 
 def get_task(session: Session, task_id: str) -> Task:
@@ -161,11 +161,11 @@ def queue_position(session: Session, task: Task) -> int | None:
     """1-based place among QUEUED tasks of the same queue, oldest first; None if not queued."""
     if task.status != S.QUEUED.value:
         return None
+    # A row-value comparison, so the (status, queue, created_at, id) index answers it.
     ahead = session.scalar(
         select(func.count()).select_from(Task).where(
             Task.status == S.QUEUED.value, Task.queue == task.queue,
-            (Task.created_at < task.created_at)
-            | ((Task.created_at == task.created_at) & (Task.id < task.id)),
+            tuple_(Task.created_at, Task.id) < tuple_(task.created_at, task.id),
         )
     )
     return int(ahead or 0) + 1

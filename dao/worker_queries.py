@@ -61,5 +61,14 @@ def live_workers(session: Session, lease_seconds: float, backend: str | None = N
     return list(session.scalars(stmt))
 
 
+def live_worker_slots(session: Session, lease_seconds: float, backend: str) -> list:
+    """Just what placement reads (name, gpus, current_task_id) of live workers: the submit path
+    runs this on every new task, so no ORM objects."""
+    cutoff = utcnow() - dt.timedelta(seconds=lease_seconds)
+    return list(session.execute(
+        select(Worker.name, Worker.gpus, Worker.current_task_id)
+        .where(Worker.heartbeat_at >= cutoff, Worker.backend == backend).order_by(Worker.name)))
+
+
 def remove_worker(session: Session, name: str) -> None:
     session.execute(delete(Worker).where(Worker.name == name))

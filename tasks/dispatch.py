@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from dao import worker_queries
+from dao import task_queries, worker_queries
 from dao.db import session_scope
 from dao.settings import get_settings
 from dao.tables import Task, TaskStatus, utcnow
@@ -31,20 +32,40 @@ class Sendable:
     worker: str | None
 
 
+def queue_new_task(session: Session, **fields: Any) -> tuple[str, Sendable | None, str | None]:
+    """Insert a new QUEUED task already placed (one INSERT, plus a worker reservation for a
+    GPU placement). Returns (task id, what to send after commit or None, why it waits)."""
+    task_id = task_queries.new_task_id()
+    placement = reserve_placement(session, task_id, fields["backend"], fields["queue"],
+                                  Requirements.from_form(fields["form"]))
+    placed = placement.queue is not None
+    task_queries.insert_new_task(
+        session, id=task_id, status=QUEUED, attempt=1, epochs_done=0, worker=placement.worker,
+        published_at=utcnow() if placed else None, waiting_reason=placement.reason, **fields)
+    sendable = Sendable(task_id, fields["backend"], placement.queue, placement.worker) if placed else None
+    return task_id, sendable, placement.reason
+
+
+def reserve_placement(session: Session, task_id: str, backend: str, base_queue: str,
+                      req: Requirements) -> Placement:
+    """Decide where the task goes and, for a GPU worker, reserve it (compare-and-set)."""
+    settings = get_settings()
+    workers = worker_queries.live_worker_slots(session, settings.lease_seconds, backend)
+    taken: set[str] = set()
+    for _ in range(3):
+        placement = place(base_queue, req, workers, frozenset(taken), settings.auto_device)
+        if placement.worker is None or worker_queries.reserve_worker(session, placement.worker, task_id):
+            return placement
+        taken.add(placement.worker)
+    return Placement(None, None, "waiting for a GPU: every fitting GPU was just taken")
+
+
 def place_in_session(session: Session, task: Task) -> tuple[Sendable | None, str | None]:
     """Choose a queue for a QUEUED, unpublished task and mark it published (same transaction).
     Returns (what to send after commit, or None with the reason it waits)."""
-    settings = get_settings()
-    base = task.queue
-    workers = worker_queries.live_workers(session, settings.lease_seconds, task.backend)
-    req = Requirements.from_form(task.form)
-    taken: set[str] = set()
-    for _ in range(3):
-        placement = place(base, req, workers, frozenset(taken), settings.auto_device)
-        if placement.worker is None or worker_queries.reserve_worker(session, placement.worker, task.id):
-            return _mark(session, task, placement)
-        taken.add(placement.worker)
-    return None, "waiting for a GPU: every fitting GPU was just taken"
+    placement = reserve_placement(session, task.id, task.backend, task.queue,
+                                  Requirements.from_form(task.form))
+    return _mark(session, task, placement)
 
 
 def _mark(session: Session, task: Task, placement: Placement) -> tuple[Sendable | None, str | None]:

@@ -33,7 +33,7 @@ from dao.db import session_scope
 from dao.errors import InvalidTransition, TaskNotFound
 from dao.tables import Task, TaskStatus
 from models.catalog import ModelInfo, find_model
-from tasks.dispatch import place_in_session, send
+from tasks.dispatch import queue_new_task, send
 from tasks.publish import queue_for
 
 bp = Blueprint("mxserver", __name__)
@@ -66,9 +66,7 @@ def _submit(req: TrainRequest | EvalRequest, task_type: str):  # noqa: ANN202
             problems.append(("trained_task_id", "its model is not an MXNet network"))
         if problems:
             raise invalid(problems, "the request has invalid fields")
-        task = _insert(session, req, task_type, network.name, parent)
-        task_id = task.id
-        sendable, _waiting = place_in_session(session, task)
+        task_id, sendable, _waiting = queue_new_task(session, **_row(req, task_type, network.name, parent))
     if sendable is not None:
         send(sendable)  # False: the broker is away; the dispatcher's sweep sends it later
     return _state(task_id, OK, "OK_TO_RUN")
@@ -94,12 +92,12 @@ def _form(req: TrainRequest | EvalRequest, task_type: str, network: str) -> dict
             "requirements": requirements(req)}
 
 
-def _insert(session, req, task_type: str, network: str, parent: Task | None) -> Task:  # noqa: ANN001
-    return task_queries.insert_new_task(
-        session, proj_id=req.proj_id, proj_name=req.proj_name, task_name=req.task_name,
+def _row(req, task_type: str, network: str, parent: Task | None) -> dict:  # noqa: ANN001
+    return dict(
+        proj_id=req.proj_id, proj_name=req.proj_name, task_name=req.task_name,
         task_type=task_type, model=network, backend="mxnet", queue=queue_for("mxnet"),
-        form=_form(req, task_type, network), status=TaskStatus.QUEUED.value, attempt=1,
-        epochs_total=0 if task_type == "dl_ev" else req.num_epoch, epochs_done=0,
+        form=_form(req, task_type, network),
+        epochs_total=0 if task_type == "dl_ev" else req.num_epoch,
         parent_task_id=None if parent is None else parent.id,
     )
 

@@ -15,7 +15,7 @@ from dao import artifact_queries, epoch_queries, task_queries
 from dao.db import session_scope
 from dao.tables import TaskStatus
 from dao.task_listing import BadCursor, TaskFilter, list_tasks
-from tasks.dispatch import Sendable, place_in_session, send
+from tasks.dispatch import Sendable, queue_new_task, send
 from tasks.publish import queue_for
 
 bp = Blueprint("tasks", __name__, url_prefix="/api/v0")
@@ -45,24 +45,22 @@ def new_task():
         checked, problems = check_form(session, form)
         if problems:
             raise invalid(problems)
-        task = _insert(session, checked)
-        task_id = task.id
-        sendable, waiting = place_in_session(session, task)
+        task_id, sendable, waiting = queue_new_task(session, **_row(checked))
     msg = _send(sendable, waiting)
     reply = {"error_num": 0, "msg": msg, "task_form": {**form.model_dump(mode="json"), "task_id": task_id}}
     return jsonify(reply), 201
 
 
-def _insert(session, checked: CheckedForm):  # noqa: ANN001, ANN202
+def _row(checked: CheckedForm) -> dict:
     form = checked.form
     stored = form.model_dump(mode="json")
     stored["model"] = checked.model.name
-    return task_queries.insert_new_task(
-        session, proj_id=form.proj_id, proj_name=form.proj_name, task_name=form.task_name,
+    return dict(
+        proj_id=form.proj_id, proj_name=form.proj_name, task_name=form.task_name,
         task_type=form.task_type, model=checked.model.name, backend=checked.model.backend,
-        queue=queue_for(checked.model.backend), form=stored, status=TaskStatus.QUEUED.value,
-        attempt=1, epochs_total=0 if form.task_type == "dl_ev" else form.param_set.epochs,
-        epochs_done=0, parent_task_id=None if checked.parent is None else checked.parent.id,
+        queue=queue_for(checked.model.backend), form=stored,
+        epochs_total=0 if form.task_type == "dl_ev" else form.param_set.epochs,
+        parent_task_id=None if checked.parent is None else checked.parent.id,
     )
 
 
@@ -81,7 +79,7 @@ def _send(sendable: Sendable | None, waiting: str | None) -> str:
 def get_task(task_id: str):
     with session_scope() as session:
         task = task_queries.get_task(session, task_id)
-        latest = epoch_queries.latest_epoch(session, task_id)
+        latest = epoch_queries.latest_epoch(session, task_id) if task.epochs_done else None
         return jsonify(detail(task, latest, task_queries.queue_position(session, task)))
 
 

@@ -108,10 +108,9 @@ def test_fine_tune_of_an_unfinished_task_is_refused(stack, no_new_rows):
     from dao import task_queries
 
     with session_scope() as s:
-        queued = task_queries.insert_new_task(
+        queued_id = task_queries.insert_new_task(
             s, proj_id="p", proj_name="p", task_name="t", task_type="dl_ts", model="SGN",
             backend="torch", queue="nowhere", form=form(), status="FAILED", attempt=1)
-        queued_id = queued.id
     r = stack.post("/api/v0/new_task", json=form(task_type="dl_ft", trained_task_id=queued_id))
     _assert_rejected(stack, r, "param_set.trained_task_id")
     assert "FAILED" in r.json()["errors"][0]["problem"]

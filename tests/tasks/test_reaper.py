@@ -15,13 +15,12 @@ from tests.service.forms import form
 
 def _task(status: str, attempt: int = 1, beat_ago: float | None = None, published: bool = True) -> str:
     with session_scope() as s:
-        task = task_queries.insert_new_task(
+        return task_queries.insert_new_task(
             s, proj_id="p", proj_name="p", task_name="t", task_type="dl_ts", model="SGN",
             backend="torch", queue="torch", form=form(), status=status, attempt=attempt,
             worker="gone@host" if status in ("RUNNING", "STOPPING") else None,
             heartbeat_at=None if beat_ago is None else utcnow() - dt.timedelta(seconds=beat_ago),
             published_at=utcnow() if published else None)
-        return task.id
 
 
 def _get(task_id: str) -> Task:
