@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.schemas.task_form import NewTaskForm, missing_roles
-from dao import artifact_queries, dataset_queries
-from dao.tables import Dataset, Task, TaskStatus
+from app.dataset_cache import DatasetInfo, dataset_infos
+from dao import artifact_queries
+from dao.tables import Task, TaskStatus
 from models.catalog import ModelInfo, all_models, find_model
 from models.compat import check_compatible
 
@@ -52,7 +53,7 @@ def _used_roles(form: NewTaskForm) -> list[str]:
     return ["train_data", "val_data"] + (["test_data"] if form.enable_test else [])
 
 
-def _shape_of(row: Dataset) -> dict[str, Any]:
+def _shape_of(row: DatasetInfo) -> dict[str, Any]:
     meta = row.meta
     features = int(meta.get("n_features") or 0)
     return {
@@ -66,7 +67,7 @@ def _shape_of(row: Dataset) -> dict[str, Any]:
 def _dataset_shape(session: Session, form: NewTaskForm) -> tuple[dict[str, Any], Problems]:
     roles = _used_roles(form)
     names = [n for role in roles for n in getattr(form, role)]
-    rows = dataset_queries.find_datasets(session, names)
+    rows = dataset_infos(session, names)
     problems: Problems = []
     first: tuple[str, dict[str, Any]] | None = None
     for role in roles:

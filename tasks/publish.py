@@ -21,14 +21,23 @@ def queue_for(backend: str) -> str:
 
 
 def publish_task(task_id: str, backend: str, queue: str | None = None) -> None:
-    """Send ``run_task(task_id)`` to the backend's queue. Raises PublishError."""
+    """Send ``run_task(task_id)`` to the backend's queue (or the given one). Raises PublishError."""
     name = RUN_MXNET_TASK if backend == "mxnet" else RUN_TORCH_TASK
-    try:
-        get_celery().send_task(name, args=[task_id], queue=queue or queue_for(backend),
-                               retry=True, ignore_result=True)
-    except Exception as exc:  # kombu raises several types for an unreachable broker
-        log.warning("task %s: publish failed: %s", task_id, exc)
-        raise PublishError(str(exc)) from exc
+    _send(name, task_id, queue or queue_for(backend), f"task {task_id}")
+
+
+def _send(name: str, arg: str, queue: str, what: str) -> None:
+    error: Exception | None = None
+    # Two tries: kombu's filesystem transport fails the first publish to a queue a process has
+    # not used before with an AttributeError that its own retry policy does not cover.
+    for _ in range(2):
+        try:
+            get_celery().send_task(name, args=[arg], queue=queue, retry=True, ignore_result=True)
+            return
+        except Exception as exc:  # kombu raises several types for an unreachable broker
+            error = exc
+    log.warning("%s: publish failed: %s", what, error, exc_info=log.isEnabledFor(logging.DEBUG))
+    raise PublishError(str(error)) from error
 
 
 def imports_queue() -> str:
@@ -37,23 +46,19 @@ def imports_queue() -> str:
 
 
 def publish_image_import(dataset_name: str) -> None:
-    """Send ``import_images(dataset_name)`` (validation of a stored image upload) to the MXNet
-    queue. Raises PublishError."""
-    try:
-        get_celery().send_task(IMPORT_IMAGES, args=[dataset_name], queue=imports_queue(),
-                               retry=True, ignore_result=True)
-    except Exception as exc:  # kombu raises several types for an unreachable broker
-        log.warning("dataset %s: publish failed: %s", dataset_name, exc)
-        raise PublishError(str(exc)) from exc
+    """Send ``import_images(dataset_name)`` (validation of a stored image upload) to the
+    imports queue. Raises PublishError."""
+    _send(IMPORT_IMAGES, dataset_name, imports_queue(), f"dataset {dataset_name}")
 
 
 def broker_queue_depth(queue: str) -> int | None:
     """Messages waiting in a queue (not those a worker holds); None if the broker is away."""
     try:
-        with get_celery().connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1)
-            with conn.channel() as channel:
-                return int(channel.queue_declare(queue=queue, durable=True, auto_delete=False).message_count)
+        # The pool's connection and its default channel, left open: closing a channel of
+        # its own broke the next publish on kombu's filesystem transport.
+        with get_celery().pool.acquire(block=True, timeout=5) as conn:
+            channel = conn.default_channel
+            return int(channel.queue_declare(queue=queue, durable=True, auto_delete=False).message_count)
     except Exception as exc:  # noqa: BLE001 - an absent queue or broker both mean "unknown"
         log.info("queue %s: depth unknown: %s", queue, exc)
         return None

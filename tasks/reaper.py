@@ -88,6 +88,7 @@ def _reclaim(session, task: Task, settings: Settings, report: ReapReport) -> Non
 
 def _publish_unsent(settings: Settings, report: ReapReport) -> None:
     _unplace_from_dead_workers(settings)
+    _unplace_from_unconsumed_queues(settings)
     report.published += dispatch_waiting()
     _republish_lost(settings, report)
     _republish_image_imports(settings, report)
@@ -128,6 +129,24 @@ def _unplace_from_dead_workers(settings: Settings) -> None:
                                 .values(worker=None, published_at=None))
                 log.warning("task %s: its worker %s vanished before taking it; re-dispatching",
                             task_id, worker)
+
+
+def _unplace_from_unconsumed_queues(settings: Settings) -> None:
+    """A task sent to a backend's shared queue while no GPU worker was up, when now only GPU
+    workers are (they consume only their own queues), goes back to the dispatcher."""
+    stale = utcnow() - dt.timedelta(seconds=settings.requeue_after_seconds)
+    with session_scope() as session:
+        workers = worker_queries.live_workers(session, settings.lease_seconds)
+        for backend in {w.backend for w in workers}:
+            base = settings.mxnet_queue if backend == "mxnet" else settings.torch_queue
+            if any(base in (w.queues or []) for w in workers if w.backend == backend):
+                continue
+            moved = session.execute(update(Task).where(
+                Task.status == S.QUEUED.value, Task.backend == backend, Task.queue == base,
+                Task.worker.is_(None), Task.published_at < stale).values(published_at=None))
+            if moved.rowcount:
+                log.warning("%d %s task(s) waited in %s, which no live worker consumes; "
+                            "re-dispatching", moved.rowcount, backend, base)
 
 
 def _republish_lost(settings: Settings, report: ReapReport) -> None:

@@ -17,6 +17,7 @@ from pathlib import PurePath
 
 from flask import Blueprint, jsonify, request
 
+from app import dataset_cache
 from app.errors import ApiError, invalid
 from dao import dataset_queries
 from dao.db import session_scope
@@ -131,4 +132,5 @@ def show(name: str):
 def delete(name: str):
     with session_scope() as session:
         dataset_queries.delete_dataset(session, name)
+    dataset_cache.forget(name)
     return jsonify({"error_num": 0, "msg": f"dataset {name!r} deleted"})

@@ -88,3 +88,21 @@ def test_image_upload_whose_import_message_was_lost_is_sent_again(embedded_db, m
     assert reap_once().imports == ["pictures"]
     assert broker_queue_depth("mxnet.imports") == 1
     assert reap_once().imports == []
+
+
+def test_task_in_a_shared_queue_only_gpu_workers_ignore_is_redispatched(embedded_db, monkeypatch):
+    monkeypatch.setenv("TRAINYARD_REQUEUE_AFTER_SECONDS", "0.01")
+    from dao import worker_queries
+    from dao.settings import reset_settings
+
+    reset_settings()
+    task_id = _task("QUEUED", published=True)  # sent to "torch" when no GPU worker was up
+    gpu = {"index": 0, "name": "GPU", "uuid": "u0", "total_bytes": 8 << 30, "used_bytes": 0,
+           "free_bytes": 8 << 30, "utilization_percent": 0, "temperature_c": 40}
+    with session_scope() as s:
+        worker_queries.register_worker(s, "g0@host", host="host", backend="torch",
+                                       queues=["torch.w.g0@host"], gpus=[gpu])
+    time.sleep(0.05)
+    assert task_id in reap_once().published
+    task = _get(task_id)
+    assert task.worker == "g0@host" and broker_queue_depth("torch.w.g0@host") == 1
