@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from dao.errors import InvalidTransition, TaskNotFound
@@ -25,9 +25,10 @@ def new_task_id(now: dt.datetime | None = None) -> str:
 
 
 def insert_new_task(session: Session, **fields: Any) -> str:
-    """Insert a task row (one Core INSERT, no ORM flush: this is the submit path); returns its id."""
+    """Insert a task row and return its id. A plain Core INSERT with bound parameters (compiled
+    once, no ORM bookkeeping): this is the submit path."""
     task_id = fields.pop("id", None) or new_task_id()
-    session.execute(insert(Task).values(id=task_id, **fields))
+    session.connection().execute(Task.__table__.insert(), {"id": task_id, **fields})
     return task_id
 
 

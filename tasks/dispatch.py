@@ -5,6 +5,7 @@ worker reservation and the task's publish mark are compare-and-set updates."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +51,7 @@ def reserve_placement(session: Session, task_id: str, backend: str, base_queue: 
                       req: Requirements) -> Placement:
     """Decide where the task goes and, for a GPU worker, reserve it (compare-and-set)."""
     settings = get_settings()
-    workers = worker_queries.live_worker_slots(session, settings.lease_seconds, backend)
+    workers = _worker_slots(session, settings.lease_seconds, backend)
     taken: set[str] = set()
     for _ in range(3):
         placement = place(base_queue, req, workers, frozenset(taken), settings.auto_device)
@@ -58,6 +59,23 @@ def reserve_placement(session: Session, task_id: str, backend: str, base_queue: 
             return placement
         taken.add(placement.worker)
     return Placement(None, None, "waiting for a GPU: every fitting GPU was just taken")
+
+
+# Backends seen without any GPU worker, until when: on a CPU-only fleet placement is always
+# "the shared queue", so the submit path skips the workers query for a second. A GPU worker that
+# joins is seen within that second (and the reaper re-dispatches tasks sent meanwhile to a queue
+# no live worker consumes).
+NO_GPU_MEMORY_SECONDS = 1.0
+_no_gpu_until: dict[str, float] = {}
+
+
+def _worker_slots(session: Session, lease_seconds: float, backend: str) -> list:
+    if time.monotonic() < _no_gpu_until.get(backend, 0.0):
+        return []
+    slots = worker_queries.live_worker_slots(session, lease_seconds, backend)
+    if not any(slot.gpus for slot in slots):
+        _no_gpu_until[backend] = time.monotonic() + NO_GPU_MEMORY_SECONDS
+    return slots
 
 
 def place_in_session(session: Session, task: Task) -> tuple[Sendable | None, str | None]:
