@@ -45,9 +45,10 @@ def new_task():
         checked, problems = check_form(session, form)
         if problems:
             raise invalid(problems)
-        task_id, sendable, waiting = queue_new_task(session, **_row(checked))
+        row = _row(checked)
+        task_id, sendable, waiting = queue_new_task(session, **row)
     msg = _send(sendable, waiting)
-    reply = {"error_num": 0, "msg": msg, "task_form": {**form.model_dump(mode="json"), "task_id": task_id}}
+    reply = {"error_num": 0, "msg": msg, "task_form": {**row["form"], "model": form.model, "task_id": task_id}}
     return jsonify(reply), 201
 
 
