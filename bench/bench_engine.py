@@ -45,6 +45,21 @@ def _data(args):
 # ------------------------------------------------------------------ the plain PyG script
 
 
+class _SeededOrder:
+    """A sampler yielding ``torch.randperm(n, generator)`` each epoch, as the engine orders batches."""
+
+    def __init__(self, n: int, generator):
+        self.n, self.generator = n, generator
+
+    def __iter__(self):
+        import torch
+
+        return iter(torch.randperm(self.n, generator=self.generator).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
 def _plain(args, queue) -> None:
     import torch
     import torch.nn.functional as F
@@ -78,8 +93,10 @@ def _plain(args, queue) -> None:
 
     train_set = [to_data(m, int(y)) for m, y in zip(train_ds.conn, train_ds.labels)]
     test_set = [to_data(m, int(y)) for m, y in zip(test_ds.conn, test_ds.labels)]
-    train_loader = DataLoader(train_set, batch_size=10, shuffle=True,
-                              generator=torch.Generator().manual_seed(args.seed))
+    # The engine's batch order: one seeded permutation per epoch. (A shuffling DataLoader given
+    # the same generator draws a base seed from it first, and so another order.)
+    train_loader = DataLoader(train_set, batch_size=10,
+                              sampler=_SeededOrder(len(train_set), torch.Generator().manual_seed(args.seed)))
     test_loader = DataLoader(test_set, batch_size=10)
     torch.manual_seed(args.seed)
     model = Net(train_set[0].num_node_features)
