@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # trainyard's entry point, on a laptop and in every image.
-#   ./start.sh                 the whole stack on one machine (API, a CPU worker, the reaper)
+#   ./start.sh                 the whole stack on one machine (API, a torch and an MXNet worker, the reaper)
 #   ./start.sh api             gunicorn serving the Flask API
 #   ./start.sh worker [--gpu N] [--queues q1,q2] [--backend torch|mxnet] [--name NAME]
 #   ./start.sh beat            the lease reaper: requeues orphaned tasks, publishes lost ones
@@ -64,6 +64,12 @@ case "$role" in
         "$0" api & pids+=($!)
         "$0" worker & pids+=($!)
         "$0" beat & pids+=($!)
+        # MXServer's jobs and image uploads need the MXNet worker, in its own venv.
+        if [[ "${TRAINYARD_NO_VENV:-0}" == "1" ]] || bash scripts/bootstrap_mxnet.sh >/dev/null; then
+            "$0" worker --backend mxnet & pids+=($!)
+        else
+            echo "trainyard: no MXNet worker (its venv could not be built); /train and image uploads will wait" >&2
+        fi
         echo "trainyard: API on http://${TRAINYARD_BIND:-127.0.0.1:8000} (Ctrl-C stops everything)"
         wait -n "${pids[@]}"
         ;;

@@ -19,6 +19,7 @@ from flask import Blueprint, jsonify, request
 
 from app import dataset_cache
 from app.errors import ApiError, invalid
+from app.schemas.task_view import iso
 from dao import dataset_queries
 from dao.db import session_scope
 from dao.settings import get_settings
@@ -26,8 +27,7 @@ from dao.tables import Dataset, DatasetStatus
 from models.datasets.importers import load_upload
 from models.datasets.metadata import describe
 from models.datasets.types import DatasetImportError
-from tasks.publish import PublishError
-from tasks.publish import publish_image_import
+from tasks.publish import PublishError, publish_image_import
 
 bp = Blueprint("datasets", __name__, url_prefix="/api/v0/datasets")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
@@ -35,7 +35,7 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
 
 def public(row: Dataset) -> dict:
     return {"name": row.name, "kind": row.kind, "status": row.status, "source_filename": row.source_filename,
-            "size": row.size, "checksum": row.checksum, "created_at": row.created_at.isoformat(),
+            "size": row.size, "checksum": row.checksum, "created_at": iso(row.created_at),
             **row.meta}
 
 
