@@ -57,6 +57,8 @@ def make_celery(settings: Settings) -> Celery:
         broker_heartbeat=0,
         imports=(),
     )
+    if settings.resolved_broker_url().startswith(("redis://", "rediss://")):
+        app.conf.broker_transport = "tasks.redis_transport:Transport"
     return app
 
 
