@@ -73,7 +73,6 @@ class Task(Base):
         Index("ix_tasks_proj_created", "proj_id", "created_at", "id"),
         Index("ix_tasks_created", "created_at", "id"),
         Index("ix_tasks_status_queue_created_id", "status", "queue", "created_at", "id"),
-        Index("ix_tasks_parent", "parent_task_id"),
     )
 
 
