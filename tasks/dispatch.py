@@ -39,10 +39,11 @@ def queue_new_task(session: Session, **fields: Any) -> tuple[str, Sendable | Non
     task_id = task_queries.new_task_id()
     placement = reserve_placement(session, task_id, fields["backend"], fields["queue"],
                                   Requirements.from_form(fields["form"]))
-    placed = placement.queue is not None
+    placed, now = placement.queue is not None, utcnow()
     task_queries.insert_new_task(
         session, id=task_id, status=QUEUED, attempt=1, epochs_done=0, worker=placement.worker,
-        published_at=utcnow() if placed else None, waiting_reason=placement.reason, **fields)
+        created_at=now, updated_at=now, published_at=now if placed else None,
+        waiting_reason=placement.reason, **fields)
     sendable = Sendable(task_id, fields["backend"], placement.queue, placement.worker) if placed else None
     return task_id, sendable, placement.reason
 
