@@ -18,14 +18,8 @@ def register_demo() -> bool:
     from models.datasets.metadata import describe
     from models.datasets.synthetic import DEMO_DATASET_NAME, synthetic_aal90
 
-    with session_scope() as session:
-        if session.get(Dataset, DEMO_DATASET_NAME) is not None:
-            return False
-        dataset = synthetic_aal90(n_subjects=140, seed=0)
-        dataset_queries.insert_dataset(session, DEMO_DATASET_NAME, "connectome", describe(dataset),
-                                       dataset.to_npz_bytes(), source_filename="synthetic")
-    log.info("registered the demo dataset %s", DEMO_DATASET_NAME)
-    return True
+    return _register_once(DEMO_DATASET_NAME, "connectome", "synthetic",
+                          lambda: synthetic_aal90(n_subjects=140, seed=0), describe)
 
 
 def register_demo_images() -> bool:
@@ -34,13 +28,18 @@ def register_demo_images() -> bool:
     from models.mxnet_backend.demo import DEMO_IMAGE_DATASET, make_demo_images
     from models.mxnet_backend.images import image_metadata
 
+    return _register_once(DEMO_IMAGE_DATASET, "image", "generated",
+                          lambda: make_demo_images(per_class=150, seed=0), image_metadata)
+
+
+def _register_once(name: str, kind: str, source: str, make, describe) -> bool:  # noqa: ANN001
     with session_scope() as session:
-        if session.get(Dataset, DEMO_IMAGE_DATASET) is not None:
+        if session.get(Dataset, name) is not None:
             return False
-        dataset = make_demo_images(per_class=150, seed=0)
-        dataset_queries.insert_dataset(session, DEMO_IMAGE_DATASET, "image", image_metadata(dataset),
-                                       dataset.to_npz_bytes(), source_filename="generated")
-    log.info("registered the demo image dataset %s", DEMO_IMAGE_DATASET)
+        dataset = make()
+        dataset_queries.insert_dataset(session, name, kind, describe(dataset), dataset.to_npz_bytes(),
+                                       source_filename=source)
+    log.info("registered the demo %s dataset %s", kind, name)
     return True
 
 

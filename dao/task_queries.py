@@ -144,20 +144,6 @@ def release_to_queue(session: Session, task_id: str, worker: str) -> bool:
                 device=None, published_at=None, heartbeat_at=None)
 
 
-def mark_published(session: Session, task_ids: Sequence[str], when: dt.datetime | None) -> None:
-    session.execute(
-        update(Task).where(Task.id.in_(list(task_ids)), Task.status == S.QUEUED.value)
-        .values(published_at=when).execution_options(synchronize_session=False)
-    )
-
-
-def set_waiting_reason(session: Session, task_id: str, reason: str | None) -> None:
-    session.execute(
-        update(Task).where(Task.id == task_id, Task.status == S.QUEUED.value)
-        .values(waiting_reason=reason).execution_options(synchronize_session=False)
-    )
-
-
 def queue_position(session: Session, task: Task) -> int | None:
     """1-based place among QUEUED tasks of the same queue, oldest first; None if not queued."""
     if task.status != S.QUEUED.value:

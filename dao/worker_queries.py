@@ -53,21 +53,22 @@ def release_worker(session: Session, name: str, task_id: str) -> None:
                     .values(current_task_id=None).execution_options(synchronize_session=False))
 
 
-def live_workers(session: Session, lease_seconds: float, backend: str | None = None) -> list[Worker]:
-    cutoff = utcnow() - dt.timedelta(seconds=lease_seconds)
-    stmt = select(Worker).where(Worker.heartbeat_at >= cutoff).order_by(Worker.name)
+def _live(stmt, lease_seconds: float, backend: str | None):  # noqa: ANN001, ANN202
+    stmt = stmt.where(Worker.heartbeat_at >= utcnow() - dt.timedelta(seconds=lease_seconds))
     if backend is not None:
         stmt = stmt.where(Worker.backend == backend)
-    return list(session.scalars(stmt))
+    return stmt.order_by(Worker.name)
+
+
+def live_workers(session: Session, lease_seconds: float, backend: str | None = None) -> list[Worker]:
+    return list(session.scalars(_live(select(Worker), lease_seconds, backend)))
 
 
 def live_worker_slots(session: Session, lease_seconds: float, backend: str) -> list:
     """Just what placement reads (name, gpus, current_task_id) of live workers: the submit path
     runs this on every new task, so no ORM objects."""
-    cutoff = utcnow() - dt.timedelta(seconds=lease_seconds)
-    return list(session.execute(
-        select(Worker.name, Worker.gpus, Worker.current_task_id)
-        .where(Worker.heartbeat_at >= cutoff, Worker.backend == backend).order_by(Worker.name)))
+    columns = select(Worker.name, Worker.gpus, Worker.current_task_id)
+    return list(session.execute(_live(columns, lease_seconds, backend)))
 
 
 def remove_worker(session: Session, name: str) -> None:

@@ -3,22 +3,14 @@ torch backend (ids, never rows). The MXNet worker's job is in tasks/mx_jobs.py."
 
 from __future__ import annotations
 
-import logging
-
 from celery import shared_task
 
-from tasks import worker_identity
 from tasks.celery_app import RUN_TORCH_TASK
-
-log = logging.getLogger(__name__)
 
 
 @shared_task(name=RUN_TORCH_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def run_task(task_id: str) -> str:
-    from tasks.runner import execute
+    from tasks.runner import run_here
     from tasks.torch_backend import TORCH
 
-    with worker_identity.running(task_id):
-        outcome = execute(task_id, worker_identity.name(), TORCH)
-    log.info("task %s: %s", task_id, outcome)
-    return outcome
+    return run_here(task_id, TORCH)

@@ -7,7 +7,6 @@ import logging
 
 from celery import shared_task
 
-from tasks import worker_identity
 from tasks.celery_app import IMPORT_IMAGES, RUN_MXNET_TASK
 
 log = logging.getLogger(__name__)
@@ -16,12 +15,9 @@ log = logging.getLogger(__name__)
 @shared_task(name=RUN_MXNET_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def run_mx_task(task_id: str) -> str:
     from tasks.mx_backend import MXNET
-    from tasks.runner import execute
+    from tasks.runner import run_here
 
-    with worker_identity.running(task_id):
-        outcome = execute(task_id, worker_identity.name(), MXNET)
-    log.info("task %s: %s", task_id, outcome)
-    return outcome
+    return run_here(task_id, MXNET)
 
 
 @shared_task(name=IMPORT_IMAGES, acks_late=True, reject_on_worker_lost=True, ignore_result=True)

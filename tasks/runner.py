@@ -77,6 +77,16 @@ class TaskHooks:
         return not self.disowned
 
 
+def run_here(task_id: str, backend: Backend) -> str:
+    """What a Celery job does: run the task on this worker, marked busy meanwhile."""
+    from tasks import worker_identity
+
+    with worker_identity.running(task_id):
+        outcome = execute(task_id, worker_identity.name(), backend)
+    log.info("task %s: %s", task_id, outcome)
+    return outcome
+
+
 def execute(task_id: str, worker: str, backend: Backend) -> str:
     """Run the task if this delivery wins the claim; returns what happened, for the log.
     Never raises for a failing job: the task is marked FAILED instead."""
@@ -111,7 +121,7 @@ def _claim(task_id: str, worker: str, backend: Backend) -> Claim | None:
         device = backend.pick_device(task)
         if not task_queries.claim_task(session, task_id, worker, device):
             return None
-        return Claim(task_id, worker, task_queries.get_task(session, task_id).attempt, device)
+        return Claim(task_id, worker, task.attempt, device)
 
 
 def _train(claim: Claim, lease: Lease, backend: Backend) -> str:

@@ -13,9 +13,9 @@ from tasks.backends import Backend, JobInputs
 
 
 def _pick_device(_task: Task) -> str:
-    from tasks.device import pick_device
+    from models.engine import pick_device
 
-    return pick_device()
+    return str(pick_device())
 
 
 def _load(session: Session, task: Task, _device: str) -> JobInputs:

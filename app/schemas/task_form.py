@@ -64,11 +64,6 @@ class NewTaskForm(BaseModel):
     param_set: ParamSet
     requirements: TaskRequirements = Field(default_factory=TaskRequirements)
 
-    def dataset_names(self) -> list[str]:
-        names = [*self.train_data, *self.val_data]
-        if self.enable_test or self.task_type == "dl_ev":
-            names += self.test_data
-        return list(dict.fromkeys(names))
 
 
 def missing_roles(form: NewTaskForm) -> list[tuple[str, str]]:

@@ -1,4 +1,5 @@
-"""Shared pieces for the engine tests: recording hooks, small stratified splits, params."""
+"""Shared pieces for the engine tests (torch and MXNet; torch-free): recording hooks, small
+stratified splits, params."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ class Recorder:
 
     def last(self, kind="last"):
         return [c for c in self.checkpoints if c[0] == kind][-1]
+
+    def kinds(self):
+        return [(k, e) for k, _, e in self.checkpoints]
 
 
 def split(ds, fractions=(0.6, 0.2, 0.2), seed=0):

@@ -8,38 +8,15 @@ import pytest
 
 pytest.importorskip("mxnet")
 
-from models.job import EpochMetrics  # noqa: E402
 from models.mxnet_backend.checkpoint import CheckpointError, unpack_checkpoint  # noqa: E402
 from models.mxnet_backend.demo import make_demo_images  # noqa: E402
 from models.mxnet_backend.engine import evaluate_checkpoint, run_mx_job  # noqa: E402
 from models.mxnet_backend.images import ImageDataset  # noqa: E402
 from models.mxnet_backend.spec import MxJobSpec, MxSpecError, MxTrainParams  # noqa: E402
+from tests.models.engine_helpers import Recorder  # noqa: E402
 
 PARAMS = MxTrainParams(num_epoch=6, batch_size=32, base_lr=0.05, wd=1e-4, momentum=0.9,
                        lr_step_epochs=3, lr_factor=0.5, stop_factor_lr=1e-4, initializer="xavier", seed=1)
-
-
-class Recorder:
-    """Hooks that record everything and can ask to stop after a number of batches."""
-
-    def __init__(self, stop_after_batches: int | None = None):
-        self.epochs: list[EpochMetrics] = []
-        self.checkpoints: list[tuple[str, bytes, int]] = []
-        self.polls = 0
-        self.stop_after = stop_after_batches
-
-    def on_epoch(self, metrics):
-        self.epochs.append(metrics)
-
-    def on_checkpoint(self, kind, blob, epoch):
-        self.checkpoints.append((kind, blob, epoch))
-
-    def should_stop(self):
-        self.polls += 1
-        return self.stop_after is not None and self.polls > self.stop_after
-
-    def kinds(self):
-        return [(k, e) for k, _, e in self.checkpoints]
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +86,7 @@ def test_evaluation_refuses_weights_that_do_not_fit(trained):
 
 
 def test_stop_before_the_first_epoch_ends_gives_no_weights(demo_train):
-    hooks = Recorder(stop_after_batches=5)
+    hooks = Recorder(stop_after=5)
     outcome = run_mx_job(MxJobSpec("dl_ts", "small-cnn", PARAMS, demo_train), hooks)
     assert outcome.stopped and outcome.epochs_done == 0 and outcome.weights is None
     assert hooks.epochs == [] and hooks.polls == 6
@@ -117,7 +94,7 @@ def test_stop_before_the_first_epoch_ends_gives_no_weights(demo_train):
 
 def test_stop_then_resume_continues_epochs_schedule_and_weights(demo_train, demo_val):
     params = replace(PARAMS, num_epoch=4, lr_step_epochs=1)
-    first = Recorder(stop_after_batches=2 * 13 + 3)  # stops during epoch 3
+    first = Recorder(stop_after=2 * 13 + 3)  # stops during epoch 3
     stopped = run_mx_job(MxJobSpec("dl_ts", "small-cnn", params, demo_train, demo_val), first)
     assert stopped.stopped and stopped.epochs_done == 2
     assert unpack_checkpoint(stopped.weights).meta.epoch == 2

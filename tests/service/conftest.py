@@ -1,15 +1,10 @@
 import pytest
 
-from tests.service.stack import Stack
+from tests.service.stack import running_stack
 
 
 @pytest.fixture(scope="module")
 def stack():
     """PostgreSQL + Redis, one gunicorn API, one worker and the reaper."""
-    s = Stack("pg-redis")
-    try:
-        s.start(workers=1)
-        s.apply_env()
+    with running_stack(workers=1) as s:
         yield s
-    finally:
-        s.stop()

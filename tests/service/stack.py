@@ -3,6 +3,7 @@ reaper as separate processes started through start.sh, talked to over HTTP."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -38,6 +39,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_stack(kind: str = "pg-redis", *, point_here: bool = True, **start):
+    """A started stack (``start`` goes to Stack.start), stopped afterwards; ``point_here``
+    points this process's settings at it for direct DAO/publish calls."""
+    s = Stack(kind)
+    try:
+        s.start(**start)
+        if point_here:
+            s.apply_env()
+        yield s
+    finally:
+        s.stop()
 
 
 class Stack:

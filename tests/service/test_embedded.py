@@ -5,18 +5,15 @@ from __future__ import annotations
 import pytest
 
 from tests.service.forms import SEED_FORM, form
-from tests.service.stack import Stack
+from tests.service.stack import running_stack
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def embedded():
-    s = Stack("embedded")
-    try:
-        yield s.start(workers=1)
-    finally:
-        s.stop()
+    with running_stack("embedded", point_here=False, workers=1) as s:
+        yield s
 
 
 def test_seed_form_and_a_training_run(embedded):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tests.service.forms import form
-from tests.service.stack import Stack
+from tests.service.stack import Stack, running_stack
 
 pytestmark = pytest.mark.slow
 
@@ -20,13 +20,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def stack2():
     """PostgreSQL + Redis with two workers, so one can die while the other carries on."""
-    s = Stack("pg-redis")
-    try:
-        s.start(workers=2)
-        s.apply_env()
+    with running_stack(workers=2) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def _label_of(stack: Stack, task: dict) -> str:

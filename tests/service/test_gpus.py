@@ -12,7 +12,7 @@ import pytest
 from dao import worker_queries
 from dao.db import session_scope
 from tasks.gpu_inventory import GpuState
-from tests.service.stack import Stack
+from tests.service.stack import running_stack
 
 pytestmark = pytest.mark.slow
 
@@ -24,13 +24,8 @@ T4 = GpuState(1, "Tesla T4", "GPU-bbbb", 16 * GIB, 15 * GIB, 1 * GIB, None, None
 @pytest.fixture(scope="module")
 def gstack():
     """SQLite + filesystem broker, the API and one CPU worker (no reaper)."""
-    s = Stack("sqlite")
-    try:
-        s.start(workers=1, reaper=False)
-        s.apply_env()
+    with running_stack("sqlite", workers=1, reaper=False) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def add_worker(name: str, gpus: list, task_id: str | None = None, host: str = "gpu-box") -> None:

@@ -13,7 +13,7 @@ import pytest
 from models.mxnet_backend.demo import make_demo_images
 from models.mxnet_backend.png import encode_png
 from tests.service.forms import form
-from tests.service.stack import MXNET_VENV, Stack
+from tests.service.stack import MXNET_VENV, Stack, running_stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     not (MXNET_VENV / "bin" / "python").exists(),
@@ -26,15 +26,10 @@ SMALL = "shapes_small"
 def mx():
     """PostgreSQL + Redis, the API, one MXNet worker, the reaper; a small image dataset
     uploaded through the API and validated by the worker."""
-    s = Stack("pg-redis")
-    try:
-        s.start(workers=0, mx_workers=1)
-        s.apply_env()
+    with running_stack(workers=0, mx_workers=1) as s:
         upload_npz(s, SMALL, make_demo_images(per_class=24, seed=1).to_npz_bytes())
         assert wait_dataset(s, SMALL)["status"] == "READY"
         yield s
-    finally:
-        s.stop()
 
 
 def upload_npz(s: Stack, name: str, blob: bytes, filename: str = "data.npz"):

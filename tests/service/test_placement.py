@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.service.forms import form
-from tests.service.stack import Stack
+from tests.service.stack import running_stack
 
 pytestmark = pytest.mark.slow
 GIB = 1024**3
@@ -19,15 +19,10 @@ def fake_gpu(free_gib: int, total_gib: int = 24) -> dict:
 
 @pytest.fixture(scope="module")
 def gpu_stack():
-    s = Stack("pg-redis")
-    try:
-        s.start(workers=0)
+    with running_stack(workers=0) as s:
         s.start_worker("small", fake_gpus=[fake_gpu(8)])
         s.start_worker("big", fake_gpus=[fake_gpu(16)])
-        s.apply_env()
         yield s
-    finally:
-        s.stop()
 
 
 def _worker_label(task: dict) -> str:
