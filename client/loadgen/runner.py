@@ -157,6 +157,8 @@ class _Run:
             own = resource.getrusage(resource.RUSAGE_SELF)
             summary = self.windows.summary(elapsed, cpu + own.ru_utime + own.ru_stime)
             summary["senders"] = self.cfg.senders
+            sent = summary["sent"]
+            summary["sender_cpu_us_per_request"] = round(cpu / sent * 1e6, 1) if sent else None
             summary["interrupted"] = self.interrupted or self.stopping
             return RunResult(self.windows.finished, summary, self.interrupted, list(self.rates.overrides))
         finally:
