@@ -12,7 +12,7 @@ Talks to the parent over a ``multiprocessing`` pipe:
 
 A sample is a tuple (intended, sent, done, status, kind), times in seconds from the run's start;
 status 0 when no HTTP answer came, and kind then says why: timeout, refused, reset, error, or
-unfinished (still outstanding when the run was stopped). The watermark is the earliest intended
+unfinished (still outstanding when the run was stopped; ``sent`` is None if it never went out). The watermark is the earliest intended
 time of any request not yet reported, so the parent knows which windows are complete.
 """
 
@@ -84,6 +84,7 @@ class Sender:
     async def _one(self, session: aiohttp.ClientSession, seq: int, intended: float,
                    slots: asyncio.Semaphore) -> None:
         loop_time = time.monotonic
+        sent = None
         try:
             async with slots:
                 sent = loop_time() - self.start
@@ -96,7 +97,7 @@ class Sender:
                     status, kind = 0, error_kind(exc)
                 self.samples.append((intended, sent, loop_time() - self.start, status, kind))
         except asyncio.CancelledError:
-            self.samples.append((intended, intended, time.monotonic() - self.start, 0, "unfinished"))
+            self.samples.append((intended, sent, time.monotonic() - self.start, 0, "unfinished"))
         finally:
             del self.inflight[seq]
             if not self.inflight and self.next_intended == float("inf"):

@@ -86,7 +86,7 @@ class Windows:
         for intended, sent, done, status, kind in samples:
             w = self.open[max(self.next_index, math.floor(intended))]
             w.offered += 1
-            if kind != "unfinished":
+            if sent is not None:
                 s = self.open[max(self.next_index, math.floor(sent))]
                 s.sent += 1
                 lag = max(0.0, sent - intended)
