@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from client.loadgen.fasthttp import Pool, RequestFailed
 from client.loadgen.schedule import Rates, Stage, send_times
 from client.loadgen.target import Target
 
@@ -81,18 +82,16 @@ class Sender:
                 self.stopped.set()
 
     # -- sending ----------------------------------------------------------------------
-    async def _one(self, session: aiohttp.ClientSession, seq: int, intended: float,
-                   slots: asyncio.Semaphore) -> None:
+    async def _one(self, send, seq: int, intended: float, slots: asyncio.Semaphore) -> None:
         loop_time = time.monotonic
         sent = None
         try:
             async with slots:
                 sent = loop_time() - self.start
                 try:
-                    async with session.request(self.target.method, self.target.url, data=self.body(seq),
-                                               headers=self.target.headers) as resp:
-                        await resp.read()
-                        status, kind = resp.status, ""
+                    status, kind = await send(self.body(seq)), ""
+                except RequestFailed as exc:
+                    status, kind = 0, exc.kind
                 except Exception as exc:  # every failure is a counted sample, never dropped
                     status, kind = 0, error_kind(exc)
                 self.samples.append((intended, sent, loop_time() - self.start, status, kind))
@@ -103,7 +102,7 @@ class Sender:
             if not self.inflight and self.next_intended == float("inf"):
                 self.idle.set()
 
-    async def _schedule(self, session: aiohttp.ClientSession) -> None:
+    async def _schedule(self, send) -> None:
         slots = asyncio.Semaphore(self.plan.max_inflight)
         tasks = set()
         for seq, intended in enumerate(send_times(self.rates, self.plan.arrival, self.plan.seed)):
@@ -122,7 +121,7 @@ class Sender:
             elif delay > 0.0005:
                 await asyncio.sleep(delay)
             self.inflight[seq] = intended
-            task = asyncio.ensure_future(self._one(session, seq, intended, slots))
+            task = asyncio.ensure_future(self._one(send, seq, intended, slots))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         self.next_intended = float("inf")
@@ -134,6 +133,18 @@ class Sender:
             task.cancel()  # only after a stop: each records itself as unfinished
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _with_aiohttp(self) -> None:
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
+        timeout = aiohttp.ClientTimeout(total=self.target.timeout)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False) as session:
+            async def send(body: bytes | None) -> int:
+                async with session.request(self.target.method, self.target.url, data=body,
+                                           headers=self.target.headers) as resp:
+                    await resp.read()
+                    return resp.status
+
+            await self._schedule(send)
 
     async def _flush_forever(self) -> None:
         while True:
@@ -149,12 +160,15 @@ class Sender:
         self.start = start
         loop = asyncio.get_running_loop()
         loop.add_reader(self.conn.fileno(), self._on_message)
-        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
-        timeout = aiohttp.ClientTimeout(total=self.target.timeout)
         flusher = asyncio.ensure_future(self._flush_forever())
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout,
-                                         auto_decompress=False) as session:
-            await self._schedule(session)
+        if self.target.url.startswith("http://"):
+            pool = Pool(self.target.url, self.target.method, self.target.headers, self.target.timeout)
+            try:
+                await self._schedule(pool.request)
+            finally:
+                pool.close()
+        else:
+            await self._with_aiohttp()
         flusher.cancel()
         loop.remove_reader(self.conn.fileno())
         self.flush()
