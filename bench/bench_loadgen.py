@@ -62,7 +62,10 @@ def reference(delay_ms: float, jitter_ms: float, stall_at: float | None):
         yield f"http://127.0.0.1:{port}/"
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def loadgen(url: str, *args: str) -> tuple[list[dict], dict]:

@@ -32,8 +32,12 @@ class _Conn(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.future: asyncio.Future | None = None
         self.done = False
+        self.keep_alive = False
 
-    # httptools callbacks
+    # httptools callbacks; keep-alive is only known until the message completes
+    def on_headers_complete(self) -> None:
+        self.keep_alive = self.parser.should_keep_alive()
+
     def on_message_complete(self) -> None:
         self.done = True
 
@@ -48,7 +52,7 @@ class _Conn(asyncio.Protocol):
             self._fail("error")
             return
         if self.done and self.future is not None:
-            status, keep = self.parser.get_status_code(), self.parser.should_keep_alive()
+            status, keep = self.parser.get_status_code(), self.keep_alive
             future, self.future = self.future, None
             self.done = False
             self.parser = httptools.HttpResponseParser(self)

@@ -4,7 +4,7 @@ LoadGen (package ``mlcommons-loadgen``, module ``mlperf_loadgen``) decides when 
 issued (Poisson arrivals at the target QPS), checks the latency bound at its percentile, the
 minimum duration and query count and early stopping, and writes its summary and detail logs.
 Our part is the system under test: each query becomes one HTTP request, sent from an asyncio
-loop in its own thread, and is completed when the answer arrives. The same latencies also go
+loop in its own thread (the lean client of ``client.loadgen.fasthttp`` for http://, aiohttp otherwise), and is completed when the answer arrives. The same latencies also go
 into an HdrHistogram of ours, so both views can be put side by side.
 """
 
@@ -19,6 +19,7 @@ from pathlib import Path
 
 import aiohttp
 
+from client.loadgen.fasthttp import Pool
 from client.loadgen.target import Target
 from client.loadgen.windows import is_success, latency_fields, new_histogram, record_us
 
@@ -55,21 +56,36 @@ class _HttpSut:
         return self
 
     def __exit__(self, *exc) -> None:
-        asyncio.run_coroutine_threadsafe(self.session.close(), self.loop).result()
+        asyncio.run_coroutine_threadsafe(self._close(), self.loop).result()
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=5)
 
     async def _open(self) -> None:
-        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
-                                             timeout=aiohttp.ClientTimeout(total=self.target.timeout))
+        if self.target.url.startswith("http://"):
+            self.pool = Pool(self.target.url, self.target.method, self.target.headers, self.target.timeout)
+            self.session = None
+        else:
+            self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
+                                                 timeout=aiohttp.ClientTimeout(total=self.target.timeout))
+
+    async def _close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+        else:
+            self.pool.close()
+
+    async def _request(self, body: bytes | None) -> int:
+        if self.session is None:
+            return await self.pool.request(body)
+        async with self.session.request(self.target.method, self.target.url, data=body,
+                                        headers=self.target.headers) as resp:
+            await resp.read()
+            return resp.status
 
     async def _send(self, query_id: int, index: int, issued: float) -> None:
         status = 0
         try:
-            async with self.session.request(self.target.method, self.target.url, data=self.body(index),
-                                            headers=self.target.headers) as resp:
-                await resp.read()
-                status = resp.status
+            status = await self._request(self.body(index))
         except Exception:  # counted as a failure below; LoadGen still needs the completion
             pass
         done = time.monotonic()

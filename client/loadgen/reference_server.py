@@ -77,5 +77,5 @@ def serve(port: int, host: str = "127.0.0.1", **kw) -> None:
         uvloop.install()
     except ImportError:
         pass
-    web.run_app(Reference(**kw).app(), host=host, port=port, print=None, access_log=None,
+    web.run_app(Reference(**kw).app(), host=host, port=port, print=None, access_log=None, shutdown_timeout=1,
                 backlog=4096)
