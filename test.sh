@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite from a fresh clone: installs what it needs on first run (the
-# project venv, the MXNet venv, Debian's nginx for the proxy tests), then pytest in each venv.
+# project venv, the MXNet venv, Debian's nginx for the proxy tests, Debian's chromium for the
+# loadgen report test), then pytest in each venv.
 # Tests talk to PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (see .ci/run).
 # Extra arguments go to the main pytest run, e.g. ./test.sh tests/service -x
 set -euo pipefail
@@ -9,6 +10,10 @@ cd "$root"
 
 if ! command -v nginx >/dev/null && [[ "$(id -u)" == "0" ]]; then
     (apt-get update -qq && apt-get install -y -qq nginx) >/dev/null 2>&1 || echo "test.sh: nginx not installed; the proxy tests will skip" >&2
+fi
+# tests/client renders the loadgen HTML report in Debian's chromium (Playwright drives it)
+if ! command -v chromium >/dev/null && [[ "$(id -u)" == "0" ]]; then
+    (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 || echo "test.sh: chromium not installed; the loadgen report test will fail" >&2
 fi
 py="$(bash scripts/bootstrap.sh | tail -1)"
 mxpy="$(bash scripts/bootstrap_mxnet.sh | tail -1)"

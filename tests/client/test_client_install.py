@@ -1,0 +1,80 @@
+"""The client package imports nothing of the server and installs and runs without torch."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVER_SIDE = {"app", "dao", "tasks", "models", "torch", "torch_geometric", "mxnet", "onnxruntime"}
+# what client/ imports from outside the standard library -> its distribution in pyproject
+CLIENT_DISTS = {"click": "click", "rich": "rich", "aiohttp": "aiohttp", "httptools": "httptools",
+                "hdrh": "hdrhistogram", "yaml": "pyyaml", "uvloop": "uvloop"}
+OPTIONAL = {"mlperf_loadgen", "playwright"}
+
+
+def _client_imports() -> set[str]:
+    found = set()
+    for path in (ROOT / "client").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found.update(a.name.split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.add(node.module.split(".")[0])
+    return found
+
+
+def test_client_imports_nothing_of_the_server_and_only_its_declared_dependencies():
+    imports = _client_imports()
+    assert not imports & SERVER_SIDE
+    third_party = imports - set(sys.stdlib_module_names) - {"client"} - OPTIONAL
+    assert third_party <= set(CLIENT_DISTS), third_party - set(CLIENT_DISTS)
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    for dist in CLIENT_DISTS.values():
+        assert f'"{dist}>=' in pyproject, f"{dist} is not a dependency in pyproject.toml"
+
+
+@pytest.mark.slow
+def test_client_installs_and_runs_in_a_venv_without_torch(tmp_path):
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    py = env_dir / "bin" / "python"
+    # the package without the server's dependencies, then only what client/ imports
+    for args in (["--no-deps", str(ROOT)], sorted(CLIENT_DISTS.values())):
+        install = subprocess.run([str(py), "-m", "pip", "install", "-q", *args], capture_output=True, text=True,
+                                 timeout=900)
+        assert install.returncode == 0, install.stderr[-3000:]
+    no_torch = subprocess.run([str(py), "-c", "import torch"], capture_output=True, text=True)
+    assert no_torch.returncode != 0 and "No module named 'torch'" in no_torch.stderr
+    port = _free_port()
+    server = subprocess.Popen([str(env_dir / "bin" / "trainyard"), "reference-server", "--port", str(port),
+                               "--delay-ms", "2", "--jitter-ms", "1"])
+    try:
+        out = subprocess.run([str(env_dir / "bin" / "trainyard"), "loadgen", f"http://127.0.0.1:{port}/",
+                              "--rate", "20", "--duration", "1", "--json"], capture_output=True, text=True,
+                             timeout=120)
+        for _ in range(50):  # the server may still be starting: the loadgen refuses an unreachable URL
+            if out.returncode != 1:
+                break
+            subprocess.run([sys.executable, "-c", "import time; time.sleep(0.2)"])
+            out = subprocess.run([str(env_dir / "bin" / "trainyard"), "loadgen", f"http://127.0.0.1:{port}/",
+                                  "--rate", "20", "--duration", "1", "--json"], capture_output=True, text=True,
+                                 timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert '"summary": true' in out.stdout.splitlines()[-1]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
