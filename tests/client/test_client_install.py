@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVER_SIDE = {"app", "dao", "tasks", "models", "torch", "torch_geometric", "mxnet", "onnxruntime"}
 # what client/ imports from outside the standard library -> its distribution in pyproject
 CLIENT_DISTS = {"click": "click", "rich": "rich", "aiohttp": "aiohttp", "httptools": "httptools",
-                "hdrh": "hdrhistogram", "yaml": "pyyaml", "uvloop": "uvloop"}
+                "hdrh": "hdrhistogram", "yaml": "pyyaml", "uvloop": "uvloop", "requests": "requests"}
 OPTIONAL = {"mlperf_loadgen", "playwright"}
 
 

@@ -65,13 +65,18 @@ def test_errors_and_timeouts_are_counted_never_dropped(ref_server):
     assert s["errors_by_kind"] == {"refused": 20}
 
 
-def test_control_api_changes_the_rate_and_stops(ref_server):
+def test_control_api_starts_changes_the_rate_and_stops(ref_server):
     srv = ref_server("--delay-ms", "5", "--jitter-ms", "1")
     port = free_port()
     proc = subprocess.Popen([TRAINYARD, "loadgen", srv.url, "--rate", "20", "--duration", "60", "--json",
-                             "--control-port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--control-port", str(port), "--wait-start"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         base = f"http://127.0.0.1:{port}"
+        _wait_status(base, "waiting")
+        time.sleep(0.3)
+        assert srv.stats()["count"] == 0  # nothing before POST /start
+        urllib.request.urlopen(urllib.request.Request(f"{base}/start", data=b"", method="POST"), timeout=5)
         _wait_status(base, "running")
         time.sleep(1.5)
         before = srv.stats()["count"]
