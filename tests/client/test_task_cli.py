@@ -10,15 +10,21 @@ import pytest
 from client.api import ApiError, Client
 from tests.client.conftest import trainyard
 from tests.service.forms import form
-from tests.service.stack import running_stack
+from tests.service.stack import Stack
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def stack():
-    with running_stack(workers=1, point_here=False) as s:
-        yield s
+    s = Stack("pg-redis")
+    # Leases of a normal length: these tests are about the client, and the stack's 3 s test leases
+    # expire under a loaded machine's scheduling delays ("worker lost 3 times").
+    s.env.update(TRAINYARD_LEASE_SECONDS="60", TRAINYARD_REQUEUE_AFTER_SECONDS="60")
+    try:
+        yield s.start(workers=1)
+    finally:
+        s.stop()
 
 
 def _env(stack) -> dict:
