@@ -37,9 +37,14 @@ class Settings(BaseSettings):
 
     torch_queue: str = "torch"
     mxnet_queue: str = "mxnet"
-    # "any": a task's "auto" device means a GPU when a live worker has one, else the CPU.
+    # "any": a torch task's "auto" device means a GPU when a live worker has one, else the CPU.
     # "gpu": "auto" always waits for a GPU (a cluster that scales GPU workers from zero).
     auto_device: Literal["any", "gpu"] = "any"
+
+    def auto_device_for(self, backend: str) -> str:
+        """``auto_device`` for the torch pools only: an MXNet ``auto`` task takes a GPU when a
+        live MXNet worker has one (no cluster here runs MXNet GPU workers scaled from zero)."""
+        return self.auto_device if backend == "torch" else "any"
 
     def resolved_database_url(self) -> str:
         if self.database_url:
