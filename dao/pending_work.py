@@ -106,10 +106,6 @@ def pending_work(session: Session, pool: Pool, settings: Settings | None = None)
     return int(session.scalar(pending_statement(pool, settings, cutoff)) or 0)
 
 
-def pending_work_by_pool(session: Session, settings: Settings | None = None) -> dict[Pool, int]:
-    return {pool: pending_work(session, pool, settings) for pool in Pool}
-
-
 def keda_query(pool: Pool, settings: Settings) -> str:
     """The pool's pending work as PostgreSQL text with every value inlined, for a KEDA
     ``postgresql`` trigger's ``query`` (KEDA passes no parameters)."""
