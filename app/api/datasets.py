@@ -27,6 +27,7 @@ from dao.tables import Dataset, DatasetStatus
 from models.datasets.importers import load_upload
 from models.datasets.metadata import describe
 from models.datasets.types import DatasetImportError
+from models.mxnet_backend.archive import declared_problems
 from tasks.publish import PublishError, publish_image_import
 
 bp = Blueprint("datasets", __name__, url_prefix="/api/v0/datasets")
@@ -111,6 +112,9 @@ def upload_images():
     files = {PurePath(f.filename).name: f.read() for f in uploads}
     if len(files) != len(uploads):
         raise invalid([("file", "two uploaded files have the same name")])
+    bombs = [f"{name}: {p}" for name, data in files.items() for p in declared_problems(data)]
+    if bombs:  # refused before anything is stored or inflated
+        raise ApiError(422, "the dataset file was rejected", [{"field": "file", "problem": p} for p in bombs])
     blob = next(iter(files.values())) if len(files) == 1 else _bundle(files)
     meta = {"upload_files": list(files), "import_options": _image_options()}
     with session_scope() as session:

@@ -143,3 +143,34 @@ def _wait_for(url: str, proc, api) -> None:  # noqa: ANN001
             assert proc.poll() is None, api.log("api-partitioned")[-3000:]
             threading.Event().wait(0.1)
     raise AssertionError("the partitioned API never answered /ping")
+
+
+def test_an_image_zip_bomb_is_refused_before_it_is_stored(api):
+    from tests.models.test_image_archive_bombs import zip_bomb
+
+    r = api.post("/api/v0/datasets", files={"file": ("pets.zip", zip_bomb())}, data={"kind": "image", "name": "bomb"})
+    assert r.status_code == 422, r.text
+    assert any("zip bomb" in e["problem"] and e["field"] == "file" for e in r.json()["errors"])
+    assert api.get("/api/v0/datasets/bomb").status_code == 404
+
+
+def test_a_rejected_image_upload_keeps_no_blob(api):
+    from sqlalchemy import func, select
+
+    from dao import dataset_queries
+    from dao.db import session_scope
+    from dao.tables import Dataset
+    from models.mxnet_backend.demo import make_demo_images
+
+    blob = make_demo_images(per_class=2, seed=4).to_npz_bytes()
+    r = api.post("/api/v0/datasets", files={"file": ("x.npz", blob)}, data={"kind": "image", "name": "doomed"})
+    assert r.status_code == 202, r.text
+    stored = select(func.length(Dataset.data)).where(Dataset.name == "doomed")
+    with session_scope() as session:
+        assert session.scalar(stored) == len(blob)
+        # what the MXNet worker does with an upload it cannot read (tasks/image_imports.py)
+        assert dataset_queries.mark_dataset_rejected(session, "doomed", ["not images"])
+    with session_scope() as session:
+        assert session.scalar(stored) == 0
+    row = api.get("/api/v0/datasets/doomed").json()
+    assert row["status"] == "REJECTED" and row["problems"] == ["not images"] and row["size"] == 0
