@@ -191,7 +191,8 @@ class Stack:
             reset_engines()
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
-            redis.Redis.from_url(REDIS_URL).delete(self.queue, self.mx_queue)
+            redis.Redis.from_url(REDIS_URL).delete(self.queue, self.mx_queue,
+                                                   f"trainyard.broker-marker.{self.queue}")
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     # -- HTTP ----------------------------------------------------------------------------
