@@ -17,9 +17,11 @@ def create_app() -> Flask:
     app.json.sort_keys = False
     from app.api import catalog, datasets, gpus, health, mxserver, tasks
     from app.errors import register_error_handlers
+    from app.nul_bytes import refuse_nul_bytes
 
     for module in (health, tasks, datasets, catalog, mxserver, gpus):
         app.register_blueprint(module.bp)
+    app.before_request(refuse_nul_bytes)
     register_error_handlers(app)
     logging.getLogger("trainyard").setLevel(logging.INFO)
     return app

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, jsonify
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from dao.errors import DatasetExists, DatasetInUse, InvalidTransition, NotFound
 
@@ -91,7 +91,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
-        return body(exc.code or 500, _http_message(exc))
+        response, code = body(exc.code or 500, _http_message(exc))
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+        return response, code
 
     @app.errorhandler(Exception)
     def _internal(exc: Exception):

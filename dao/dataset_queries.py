@@ -82,11 +82,13 @@ def mark_dataset_ready(session: Session, name: str, meta: dict[str, Any], data: 
 
 
 def mark_dataset_rejected(session: Session, name: str, problems: list[str]) -> bool:
-    """VALIDATING → REJECTED, keeping the problems in ``meta["problems"]``; False as above."""
+    """VALIDATING → REJECTED, keeping the problems in ``meta["problems"]`` and dropping the
+    uploaded blob (nothing can use it; the row stays to say why); False as above."""
     row = _validating(session, name)
     if row is None:
         return False
     row.meta = {**row.meta, "problems": list(problems)}
+    row.data, row.size = b"", 0
     row.status = DatasetStatus.REJECTED.value
     session.flush()
     return True

@@ -40,9 +40,22 @@ def _create(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _configure_sqlite(engine)
         return engine
-    # A bounded connect keeps a worker's lease thread from hanging on a vanished server.
+    settings = get_settings()
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
-                         connect_args={"connect_timeout": 10})
+                         pool_timeout=settings.db_pool_timeout_seconds,
+                         connect_args=_postgres_timeouts(settings))
+
+
+def _postgres_timeouts(settings) -> dict:  # noqa: ANN001 - dao.settings.Settings
+    """libpq parameters bounding every wait: the connect; a statement (server side); and, on an
+    open connection whose packets vanish (a partition), unacknowledged data (tcp_user_timeout)
+    and an idle line (keepalives), which otherwise block a read for the kernel's ~15 minutes."""
+    tcp = settings.db_tcp_timeout_seconds
+    return {"connect_timeout": settings.db_connect_timeout_seconds,
+            "options": f"-c statement_timeout={int(settings.db_statement_timeout_seconds * 1000)}",
+            "tcp_user_timeout": int(tcp * 1000), "keepalives": 1,
+            "keepalives_idle": max(1, int(tcp / 3)), "keepalives_interval": max(1, int(tcp / 6)),
+            "keepalives_count": 3}
 
 
 def get_engine() -> Engine:

@@ -25,6 +25,13 @@ class Settings(BaseSettings):
     broker_url: str = ""  # empty: filesystem broker under var_dir
     broker_poll_interval: float = Field(0.05, gt=0)  # filesystem transport only
 
+    # Every wait on PostgreSQL is bounded, so a partitioned database gives a prompt 503, not a
+    # request hung until gunicorn kills its worker. connect: libpq's minimum is 2 s.
+    db_connect_timeout_seconds: int = Field(5, ge=2)
+    db_pool_timeout_seconds: float = Field(10.0, gt=0)  # waiting for a free pooled connection
+    db_statement_timeout_seconds: float = Field(300.0, gt=0)  # server side, per statement
+    db_tcp_timeout_seconds: float = Field(30.0, gt=0)  # sent data unacknowledged; keepalives
+
     max_upload_mb: int = Field(512, gt=0)
     max_json_kb: int = Field(256, gt=0)
 
@@ -37,9 +44,14 @@ class Settings(BaseSettings):
 
     torch_queue: str = "torch"
     mxnet_queue: str = "mxnet"
-    # "any": a task's "auto" device means a GPU when a live worker has one, else the CPU.
+    # "any": a torch task's "auto" device means a GPU when a live worker has one, else the CPU.
     # "gpu": "auto" always waits for a GPU (a cluster that scales GPU workers from zero).
     auto_device: Literal["any", "gpu"] = "any"
+
+    def auto_device_for(self, backend: str) -> str:
+        """``auto_device`` for the torch pools only: an MXNet ``auto`` task takes a GPU when a
+        live MXNet worker has one (no cluster here runs MXNet GPU workers scaled from zero)."""
+        return self.auto_device if backend == "torch" else "any"
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -40,9 +40,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     TRAINYARD_NO_VENV=1 \
-    TRAINYARD_VAR_DIR=/var/lib/trainyard \
-    NVIDIA_VISIBLE_DEVICES=all \
-    NVIDIA_DRIVER_CAPABILITIES=compute,utility
+    TRAINYARD_VAR_DIR=/var/lib/trainyard
+# No NVIDIA_VISIBLE_DEVICES here: the same image runs the CPU worker, which must never see a GPU.
+# A GPU container gets its devices from whoever allocates them (the Kubernetes device plugin
+# for `nvidia.com/gpu`, compose's device reservation); the NVIDIA runtime's default driver
+# capabilities (compute, utility) are what torch needs.
 USER 10001:10001
 # SIGTERM reaches celery's main process (start.sh execs it): no new task, checkpoint, hand back.
 STOPSIGNAL SIGTERM

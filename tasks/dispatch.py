@@ -55,7 +55,7 @@ def reserve_placement(session: Session, task_id: str, backend: str, base_queue: 
     workers = _worker_slots(session, settings.lease_seconds, backend)
     taken: set[str] = set()
     for _ in range(3):
-        placement = place(base_queue, req, workers, frozenset(taken), settings.auto_device)
+        placement = place(base_queue, req, workers, frozenset(taken), settings.auto_device_for(backend))
         if placement.worker is None or worker_queries.reserve_worker(session, placement.worker, task_id):
             return placement
         taken.add(placement.worker)

@@ -3,6 +3,9 @@
 A worker pinned to a GPU consumes only its own queue, so GPU work goes exactly where the
 dispatcher sends it: the idle GPU with the most free memory that fits. CPU workers also consume
 the backend's shared queue, which takes everything that needs no GPU.
+
+dao/pending_work.py restates the GPU-or-CPU part of this decision in SQL, for the autoscalers;
+tests/tasks/test_pending_work_placement.py fails when the two disagree.
 """
 
 from __future__ import annotations

@@ -71,3 +71,28 @@ def broker_reachable() -> bool:
         return True
     except Exception:  # noqa: BLE001
         return False
+
+
+# Markers this process left in the broker (see broker_lost_its_data).
+_markers_set: set[str] = set()
+
+
+def broker_lost_its_data() -> bool:
+    """True when the Redis broker lost its keys since this process's last call (a restart
+    without its data, a flush): the marker key this process left there is gone. Sets the
+    marker again. Always False on the first call and for a broker other than Redis."""
+    import redis
+
+    settings = get_settings()
+    url = settings.resolved_broker_url()
+    if not url.startswith(("redis://", "rediss://")):
+        return False
+    key = f"trainyard.broker-marker.{settings.torch_queue}"
+    try:
+        created = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5).set(key, "1", nx=True)
+    except redis.RedisError as exc:
+        log.info("broker marker unreadable: %s", exc)
+        return False
+    seen_before = key in _markers_set
+    _markers_set.add(key)
+    return bool(created) and seen_before

@@ -16,8 +16,8 @@ from dao.settings import Settings, get_settings
 from dao.clock import as_utc
 from dao.tables import Dataset, DatasetStatus, Task, TaskStatus, Worker, utcnow
 from tasks.dispatch import dispatch_waiting, message_queue
-from tasks.publish import (PublishError, broker_queue_depth, imports_queue, publish_image_import,
-                           publish_task)
+from tasks.publish import (PublishError, broker_lost_its_data, broker_queue_depth, imports_queue,
+                           publish_image_import, publish_task)
 
 log = logging.getLogger(__name__)
 S = TaskStatus
@@ -90,15 +90,21 @@ def _publish_unsent(settings: Settings, report: ReapReport) -> None:
     _unplace_from_dead_workers(settings)
     _unplace_from_unconsumed_queues(settings)
     report.published += dispatch_waiting()
-    _republish_lost(settings, report)
-    _republish_image_imports(settings, report)
+    # A broker that lost everything (Redis restarted empty): every message is gone, so re-send
+    # all at once rather than waiting out requeue_after_seconds for each.
+    lost = broker_lost_its_data()
+    if lost:
+        log.warning("reaper: the broker lost its data; re-publishing every queued task and import")
+    _republish_lost(settings, report, everything=lost)
+    _republish_image_imports(settings, report, everything=lost)
 
 
-def _republish_image_imports(settings: Settings, report: ReapReport) -> None:
-    """Image uploads still VALIDATING long after upload, while the imports queue holds fewer
-    messages than there are such uploads, lost their import message: send it again (a
-    duplicate is harmless, the worker's READY/REJECTED update is a compare-and-set)."""
-    stale = utcnow() - dt.timedelta(seconds=settings.requeue_after_seconds)
+def _republish_image_imports(settings: Settings, report: ReapReport, everything: bool = False) -> None:
+    """Image uploads still VALIDATING long after upload (``everything``: at all), while the
+    imports queue holds fewer messages than there are such uploads, lost their import message:
+    send it again (a duplicate is harmless, the worker's READY/REJECTED update is a
+    compare-and-set)."""
+    stale = utcnow() - dt.timedelta(seconds=0 if everything else settings.requeue_after_seconds)
     with session_scope() as session:
         pending = session.execute(select(Dataset.name, Dataset.created_at).where(
             Dataset.status == DatasetStatus.VALIDATING.value)).all()
@@ -149,11 +155,11 @@ def _unplace_from_unconsumed_queues(settings: Settings) -> None:
                             "re-dispatching", moved.rowcount, backend, base)
 
 
-def _republish_lost(settings: Settings, report: ReapReport) -> None:
-    """Re-publish old messages of queues that hold fewer messages than queued tasks (the broker
-    lost some, e.g. Redis restarted without persistence). Duplicates are harmless: the claim is
-    a compare-and-set."""
-    stale = utcnow() - dt.timedelta(seconds=settings.requeue_after_seconds)
+def _republish_lost(settings: Settings, report: ReapReport, everything: bool = False) -> None:
+    """Re-publish old messages (``everything``: all) of queues that hold fewer messages than
+    queued tasks (the broker lost some, e.g. Redis restarted without persistence). Duplicates
+    are harmless: the claim is a compare-and-set."""
+    stale = utcnow() - dt.timedelta(seconds=0 if everything else settings.requeue_after_seconds)
     with session_scope() as session:
         published = session.scalars(select(Task).where(
             Task.status == S.QUEUED.value, Task.published_at.is_not(None))).all()

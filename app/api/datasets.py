@@ -27,6 +27,7 @@ from dao.tables import Dataset, DatasetStatus
 from models.datasets.importers import load_upload
 from models.datasets.metadata import describe
 from models.datasets.types import DatasetImportError
+from models.mxnet_backend.archive import declared_problems
 from tasks.publish import PublishError, publish_image_import
 
 bp = Blueprint("datasets", __name__, url_prefix="/api/v0/datasets")
@@ -39,6 +40,14 @@ def public(row: Dataset) -> dict:
             **row.meta}
 
 
+def source_filename(names: list[str]) -> str:
+    """The upload's file name(s) as stored. Raises ApiError 422 when longer than the column."""
+    joined, limit = "+".join(names), Dataset.source_filename.type.length
+    if len(joined) > limit:
+        raise invalid([("file", f"the file name is longer than {limit} characters")])
+    return joined
+
+
 @bp.post("")
 def upload():
     if request.form.get("kind", "connectome") == "image":
@@ -49,6 +58,7 @@ def upload():
     name = (request.form.get("name") or PurePath(upload_file.filename).stem).strip()
     if not NAME.match(name):
         raise invalid([("name", "must be 1-200 letters, digits, '_', '.' or '-', starting with a letter or digit")])
+    filename = source_filename([upload_file.filename])
     data = upload_file.read()
     limit = get_settings().max_upload_mb * 1024 * 1024
     try:
@@ -59,7 +69,7 @@ def upload():
     meta = describe(dataset)
     with session_scope() as session:
         row = dataset_queries.insert_dataset(session, name, "connectome", meta, dataset.to_npz_bytes(),
-                                             source_filename=upload_file.filename)
+                                             source_filename=filename)
         return jsonify({"error_num": 0, "msg": "dataset registered", "dataset": public(row)}), 201
 
 
@@ -98,14 +108,18 @@ def upload_images():
     name = (request.form.get("name") or PurePath(uploads[0].filename).stem).strip()
     if not NAME.match(name):
         raise invalid([("name", "must be 1-200 letters, digits, '_', '.' or '-', starting with a letter or digit")])
+    filename = source_filename([PurePath(f.filename).name for f in uploads])
     files = {PurePath(f.filename).name: f.read() for f in uploads}
     if len(files) != len(uploads):
         raise invalid([("file", "two uploaded files have the same name")])
+    bombs = [f"{name}: {p}" for name, data in files.items() for p in declared_problems(data)]
+    if bombs:  # refused before anything is stored or inflated
+        raise ApiError(422, "the dataset file was rejected", [{"field": "file", "problem": p} for p in bombs])
     blob = next(iter(files.values())) if len(files) == 1 else _bundle(files)
     meta = {"upload_files": list(files), "import_options": _image_options()}
     with session_scope() as session:
         row = dataset_queries.insert_dataset(session, name, "image", meta, blob,
-                                             source_filename="+".join(files), status=DatasetStatus.VALIDATING.value)
+                                             source_filename=filename, status=DatasetStatus.VALIDATING.value)
         reply = public(row)
     try:
         publish_image_import(name)

@@ -52,26 +52,35 @@ def _declared_problems(infos: list[zipfile.ZipInfo], archive_bytes: int,
     for name, count in Counter(i.filename for i in infos).items():
         if count > 1:
             problems.append(f"member {name!r} appears {count} times in the archive")
-    for info in infos:
-        size, packed = info.file_size, info.compress_size
-        if size > max_member_bytes:
-            problems.append(f"member {info.filename!r} declares {size} bytes uncompressed, "
-                            f"over the per-member limit of {max_member_bytes}")
-        elif size > RATIO_FLOOR_BYTES and size > MAX_RATIO * packed:
-            problems.append(f"member {info.filename!r} expands {size // max(packed, 1)}x "
-                            f"({packed} -> {size} bytes), over the limit of {MAX_RATIO}x "
-                            "(a zip bomb?)")
+    oversized = [i for i in infos if i.file_size > max_member_bytes]
+    problems += [f"member {i.filename!r} declares {i.file_size} bytes uncompressed, over the "
+                 f"per-member limit of {max_member_bytes}" for i in oversized]
     total = sum(i.file_size for i in infos)
     if total > max_total_bytes:
-        problems.append(f"archive declares {total} bytes uncompressed, over the limit of "
-                        f"{max_total_bytes}")
-    elif total > RATIO_FLOOR_BYTES and total > MAX_RATIO * archive_bytes:
-        problems.append(f"archive expands {total // archive_bytes}x ({archive_bytes} -> {total} "
-                        f"bytes), over the limit of {MAX_RATIO}x (a zip bomb?)")
-    return problems
+        return problems + [f"archive declares {total} bytes uncompressed, over the limit of "
+                           f"{max_total_bytes}"]
+    return problems + ratio_problems([i for i in infos if i not in oversized], archive_bytes, total)
 
 
-def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+def expansion_problem(what: str, packed: int, size: int) -> str | None:
+    """A message when ``size`` bytes from ``packed`` is a suspicious expansion (a zip bomb)."""
+    if size > RATIO_FLOOR_BYTES and size > MAX_RATIO * packed:
+        return (f"{what} expands {size // max(packed, 1)}x ({packed} -> {size} bytes), over the "
+                f"limit of {MAX_RATIO}x (a zip bomb?)")
+    return None
+
+
+def ratio_problems(infos: list[zipfile.ZipInfo], archive_bytes: int, total: int | None = None) -> list[str]:
+    """Members, and the archive as a whole (``total`` bytes unpacked, by default the members'
+    sum), that declare a suspicious expansion: read from the central directory alone, before
+    anything is inflated. Every archive path uses this."""
+    total = sum(i.file_size for i in infos) if total is None else total
+    found = [expansion_problem(f"member {i.filename!r}", i.compress_size, i.file_size) for i in infos]
+    found.append(expansion_problem("archive", archive_bytes, total))
+    return [p for p in found if p]
+
+
+def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
     """The member's bytes. Raises DatasetImportError when it cannot be read or exceeds ``limit``."""
     name = info.filename
     try:
@@ -108,7 +117,7 @@ def read_archive(data: bytes, *, max_member_bytes: int, max_total_bytes: int) ->
         members: dict[str, bytes] = {}
         for info in infos:
             try:
-                members[info.filename] = _read_member(zf, info, max_member_bytes)
+                members[info.filename] = read_member(zf, info, max_member_bytes)
             except DatasetImportError as exc:
                 problems.extend(exc.problems)
     if problems:

@@ -1,4 +1,5 @@
-"""Reading an uploaded zip or tar archive into memory, safely. stdlib only.
+"""Reading an uploaded zip or tar archive into memory, safely (stdlib, and the connectome
+importers' archive checks).
 
 Nothing is ever extracted to disk by name: members are read into a dict. Even so, an archive that
 names a member with an absolute path or a ``..`` component, holds links or device files, or
@@ -15,6 +16,7 @@ import zipfile
 from dataclasses import dataclass, field
 
 from models.datasets.types import DatasetImportError
+from models.datasets.validate import expansion_problem, ratio_problems, read_member
 
 
 @dataclass(frozen=True)
@@ -73,15 +75,24 @@ def _check_totals(count: int, total: int, limits: ImportLimits) -> list[str]:
     return problems
 
 
+def zip_header_problems(zf: zipfile.ZipFile, archive_bytes: int, limits: ImportLimits) -> list[str]:
+    """What the central directory alone shows wrong (counts, sizes, zip-bomb ratios, unsafe
+    names): checked before any member is inflated, here and by the API before it stores one."""
+    infos = zf.infolist()
+    problems = _check_totals(len(infos), sum(i.file_size for i in infos), limits)
+    problems += ratio_problems(infos, archive_bytes)
+    for info in infos:
+        reason = unsafe_reason(info.filename)
+        if reason:
+            problems.append(f"{info.filename}: {reason}")
+    return problems
+
+
 def _read_zip(blob: bytes, limits: ImportLimits) -> ArchiveContents:
-    contents, problems = ArchiveContents(), []
+    contents = ArchiveContents()
     with zipfile.ZipFile(io.BytesIO(blob)) as zf:
         infos = zf.infolist()
-        problems += _check_totals(len(infos), sum(i.file_size for i in infos), limits)
-        for info in infos:
-            reason = unsafe_reason(info.filename)
-            if reason:
-                problems.append(f"{info.filename}: {reason}")
+        problems = zip_header_problems(zf, len(blob), limits)
         if problems:
             raise DatasetImportError(problems)
         for info in infos:
@@ -91,8 +102,8 @@ def _read_zip(blob: bytes, limits: ImportLimits) -> ArchiveContents:
             _add_parent_dirs(contents, name)
             if info.is_dir():
                 contents.dirs.add(name)
-            else:
-                contents.files[name] = zf.read(info)
+            else:  # a bounded read: a member holding more than its header declared is refused
+                contents.files[name] = read_member(zf, info, info.file_size)
     return contents
 
 
@@ -109,7 +120,9 @@ def _read_tar(blob: bytes, limits: ImportLimits) -> ArchiveContents:
     contents, problems = ArchiveContents(), []
     with tarfile.open(fileobj=io.BytesIO(blob), mode="r:*") as tf:
         members = tf.getmembers()
-        problems += _check_totals(len(members), sum(m.size for m in members), limits)
+        total = sum(m.size for m in members)
+        problems += _check_totals(len(members), total, limits)
+        problems += [p for p in [expansion_problem("archive", len(blob), total)] if p]
         problems += [p for p in map(_tar_member_problem, members) if p]
         if problems:
             raise DatasetImportError(problems)
@@ -123,6 +136,18 @@ def _read_tar(blob: bytes, limits: ImportLimits) -> ArchiveContents:
             else:
                 contents.files[name] = tf.extractfile(member).read()
     return contents
+
+
+def declared_problems(blob: bytes, limits: ImportLimits = ImportLimits()) -> list[str]:
+    """For a zip: what its central directory shows wrong (zip_header_problems), without
+    inflating anything; [] for anything else, or a zip too broken to list (the importer says)."""
+    if not zipfile.is_zipfile(io.BytesIO(blob)):
+        return []
+    try:
+        with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+            return zip_header_problems(zf, len(blob), limits)
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return []
 
 
 def read_archive(blob: bytes, limits: ImportLimits = ImportLimits()) -> ArchiveContents:

@@ -226,45 +226,7 @@ def test_beat_is_a_single_recreated_replica_and_the_job_migrates() -> None:
     assert {"trainyard-api", "trainyard-worker-gpu"} <= set(pdbs)
 
 
-def test_keda_scales_the_worker_deployments_on_their_queues() -> None:
-    config = objects_by("ConfigMap")["trainyard-config"]["data"]
-    queues = {"trainyard-worker-gpu": config["TRAINYARD_TORCH_QUEUE"],
-              "trainyard-worker-mxnet": config["TRAINYARD_MXNET_QUEUE"]}
-    scaled = objects_by("ScaledObject")
-    assert set(scaled) == set(queues)
-    auths = objects_by("TriggerAuthentication")
-    deployments = objects_by("Deployment")
-    broker_host = config["TRAINYARD_BROKER_URL"].split("//", 1)[1].split(":")[0]
-    for name, queue in queues.items():
-        spec = scaled[name]["spec"]
-        assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
-        worker_args = deployments[name]["spec"]["template"]["spec"]["containers"][0]["args"]
-        assert worker_args[worker_args.index("--queues") + 1] == queue
-        by_type = {t["type"]: t for t in spec["triggers"]}
-        redis = by_type["redis"]["metadata"]
-        assert redis["listName"] == queue
-        assert redis["address"].split(".")[0] == broker_host
-        assert redis["address"].endswith(":6379")
-        pg = by_type["postgresql"]
-        assert pg["authenticationRef"]["name"] in auths
-        assert f"queue = '{queue}'" in pg["metadata"]["query"]
-        # a graceful scale-down: slow, after a quiet window, and never below the busy workers
-        down = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]
-        assert down["stabilizationWindowSeconds"] >= 300
-        assert spec["cooldownPeriod"] >= 300
-
-
-def test_keda_postgres_query_matches_the_tasks_table() -> None:
-    from dao.tables import Task, TaskStatus
-
-    query = objects_by("ScaledObject")["trainyard-worker-gpu"]["spec"]["triggers"][1]["metadata"]["query"]
-    assert f"FROM {Task.__tablename__} " in query
-    columns = set(Task.__table__.columns.keys())
-    for column in re.findall(r"\b([a-z_]+)\s*(?:=|IN)\b", query):
-        assert column in columns, column
-    for status in re.findall(r"'([A-Z]+)'", query):
-        assert status in TaskStatus.__members__
-    assert {"QUEUED", "RUNNING", "STOPPING"} <= set(re.findall(r"'([A-Z]+)'", query))
+# KEDA's triggers, pools and replicas: tests/deploy/test_autoscaling.py.
 
 
 # --- compose ---------------------------------------------------------------------------------

@@ -42,10 +42,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_stack(kind: str = "pg-redis", *, point_here: bool = True, **start):
+def running_stack(kind: str = "pg-redis", *, point_here: bool = True, env: dict[str, str] | None = None,
+                  **start):
     """A started stack (``start`` goes to Stack.start), stopped afterwards; ``point_here``
-    points this process's settings at it for direct DAO/publish calls."""
-    s = Stack(kind)
+    points this process's settings at it for direct DAO/publish calls; ``env`` overrides
+    settings of every process in it."""
+    s = Stack(kind, env)
     try:
         s.start(**start)
         if point_here:
@@ -56,7 +58,7 @@ def running_stack(kind: str = "pg-redis", *, point_here: bool = True, **start):
 
 
 class Stack:
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, env: dict[str, str] | None = None):
         self.kind = kind
         self.tmp = Path(tempfile.mkdtemp(prefix=f"trainyard-{kind}-"))
         self.queue = f"torch-{uuid.uuid4().hex[:8]}"
@@ -65,7 +67,7 @@ class Stack:
         self.url = f"http://127.0.0.1:{self.port}"
         self.procs: dict[str, subprocess.Popen] = {}
         self.db_name = f"trainyard_test_{uuid.uuid4().hex[:8]}"
-        self.env = self._env()
+        self.env = self._env() | (env or {})
 
     # -- environment -------------------------------------------------------------------
     def _env(self) -> dict[str, str]:
@@ -189,7 +191,8 @@ class Stack:
             reset_engines()
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
-            redis.Redis.from_url(REDIS_URL).delete(self.queue, self.mx_queue)
+            redis.Redis.from_url(REDIS_URL).delete(self.queue, self.mx_queue,
+                                                   f"trainyard.broker-marker.{self.queue}")
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     # -- HTTP ----------------------------------------------------------------------------
