@@ -355,8 +355,12 @@ def test_nginx_limits_fit_the_app_and_gunicorn() -> None:
     assert size_mb(body) >= max_upload >= 512
     assert set(nginx_directive("proxy_request_buffering")) == {"on"}  # both locations
     timeout = gunicorn_conf()["timeout"]
-    assert seconds(nginx_directive("proxy_read_timeout")[0]) >= timeout
-    assert seconds(nginx_directive("proxy_send_timeout")[0]) >= timeout
+    # [serving location, API location]: the API's covers gunicorn's timeout; the serving one the
+    # longest a prediction waits for its batch
+    serving_read, api_read = (seconds(v) for v in nginx_directive("proxy_read_timeout"))
+    serving_send, api_send = (seconds(v) for v in nginx_directive("proxy_send_timeout"))
+    assert api_read >= timeout and api_send >= timeout
+    assert min(serving_read, serving_send) > Settings().serve_request_timeout_seconds
     assert "application/json" in nginx_directive("gzip_types")[0].split()
     headers = {h.split()[0] for h in nginx_directive("proxy_set_header")}
     assert {"Host", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host"} <= headers
