@@ -46,6 +46,3 @@ def uploaded_file() -> tuple[str, bytes] | None:
         return storage.filename or "upload", storage.read()
     return None
 
-
-def is_json() -> bool:
-    return request.mimetype == "application/json" or (not request.mimetype and raw_body()[:1] in (b"{", b"["))

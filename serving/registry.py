@@ -86,7 +86,8 @@ class Registry:
     def _apply(self, e: Entry) -> None:
         old = self._slots.get(e.id)
         if e.status != ModelStatus.READY.value:
-            self._replace(e.id, Slot(e, e.status, error=self._row_error(e)))
+            if old is None or old.entry.updated_at != e.updated_at or old.model is not None:
+                self._replace(e.id, Slot(e, e.status, error=self._row_error(e)))
         elif old is None or old.model is None or old.entry.sha256 != e.sha256:
             self._load(e)
         else:
