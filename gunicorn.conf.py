@@ -66,7 +66,10 @@ bind = [os.environ.get("TRAINYARD_BIND", "127.0.0.1:8000")]
 workers = _env_int("TRAINYARD_GUNICORN_WORKERS", default_workers())
 # Sync workers: nginx buffers whole requests (proxy_request_buffering on) and responses, so a
 # slow client never holds a worker; the API does short database work per request.
-worker_class = "sync"
+# TRAINYARD_GUNICORN_THREADS > 1 switches to gthread: the serving role (and the embedded default,
+# which includes it) needs concurrent requests in one process for dynamic batching to group them.
+threads = _env_int("TRAINYARD_GUNICORN_THREADS", 1)
+worker_class = "gthread" if threads > 1 else "sync"
 timeout = _env_int("TRAINYARD_GUNICORN_TIMEOUT", 300)
 graceful_timeout = 30  # SIGTERM: finish in-flight requests, then exit
 keepalive = 5
@@ -86,4 +89,4 @@ access_log_format = (
     'host="%({x-forwarded-host}i)s" ua="%(a)s"'
 )
 # Readable in `ps`/`top` when the API and workers share a box.
-proc_name = "trainyard-api"
+proc_name = os.environ.get("TRAINYARD_PROC_NAME", "trainyard-api")

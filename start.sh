@@ -2,6 +2,8 @@
 # trainyard's entry point, on a laptop and in every image.
 #   ./start.sh                 the whole stack on one machine (API, a torch and an MXNet worker, the reaper)
 #   ./start.sh api             gunicorn serving the Flask API
+#   ./start.sh serve           gunicorn serving models (KServe v2, MMS, Fractal, connectome predict)
+#                              on TRAINYARD_SERVE_BIND (127.0.0.1:8001); onnxruntime, no torch
 #   ./start.sh worker [--gpu N] [--queues q1,q2] [--backend torch|mxnet] [--name NAME]
 #   ./start.sh beat            the lease reaper: requeues orphaned tasks, publishes lost ones
 #   ./start.sh migrate         alembic upgrade head, then register the demo dataset
@@ -23,6 +25,22 @@ case "$role" in
     api)
         py="$(python_for torch)"
         exec "$py" -m gunicorn -c gunicorn.conf.py 'app:create_app()'
+        ;;
+    serve)
+        py="$(python_for torch)"
+        # Several processes share one Prometheus directory so /metrics sums them all.
+        export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-$(mktemp -d -t trainyard-serve-metrics.XXXXXX)}"
+        export TRAINYARD_BIND="${TRAINYARD_SERVE_BIND:-127.0.0.1:8001}"
+        export TRAINYARD_GUNICORN_WORKERS="${TRAINYARD_SERVE_WORKERS:-2}"
+        export TRAINYARD_GUNICORN_THREADS="${TRAINYARD_SERVE_THREADS:-16}"
+        export TRAINYARD_PROC_NAME=trainyard-serve
+        exec "$py" -m gunicorn -c gunicorn.conf.py 'serving.app:create_serving_app()'
+        ;;
+    embedded)
+        # The API and the serving role in one app at one address (the default ./start.sh).
+        py="$(python_for torch)"
+        export TRAINYARD_GUNICORN_THREADS="${TRAINYARD_GUNICORN_THREADS:-8}"
+        exec "$py" -m gunicorn -c gunicorn.conf.py 'serving.embedded:create_app()'
         ;;
     worker)
         gpu="" queues="" backend="torch" name=""
@@ -61,7 +79,8 @@ case "$role" in
         "$0" migrate
         pids=()
         trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait' INT TERM EXIT
-        "$0" api & pids+=($!)
+        # API and model serving at one address (serving/embedded.py routes the inference paths).
+        "$0" embedded & pids+=($!)
         "$0" worker & pids+=($!)
         "$0" beat & pids+=($!)
         # MXServer's jobs and image uploads need the MXNet worker, in its own venv.
@@ -70,11 +89,11 @@ case "$role" in
         else
             echo "trainyard: no MXNet worker (its venv could not be built); /train and image uploads will wait" >&2
         fi
-        echo "trainyard: API on http://${TRAINYARD_BIND:-127.0.0.1:8000} (Ctrl-C stops everything)"
+        echo "trainyard: API and model serving on http://${TRAINYARD_BIND:-127.0.0.1:8000} (Ctrl-C stops everything)"
         wait -n "${pids[@]}"
         ;;
     *)
-        echo "usage: start.sh [api|worker|beat|migrate] ..." >&2
+        echo "usage: start.sh [api|serve|embedded|worker|beat|migrate] ..." >&2
         exit 2
         ;;
 esac

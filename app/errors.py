@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from dao.errors import DatasetExists, DatasetInUse, InvalidTransition, NotFound
+from dao.errors import DatasetExists, DatasetInUse, InvalidTransition, ModelExists, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DatasetExists)
     @app.errorhandler(DatasetInUse)
+    @app.errorhandler(ModelExists)
     def _dataset_conflict(exc: Exception):
         return body(409, str(exc))
 

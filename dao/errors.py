@@ -38,3 +38,16 @@ class DatasetInUse(RuntimeError):
         super().__init__(f"dataset {name!r} is used by queued or running tasks: {shown}")
         self.name = name
         self.task_ids = task_ids
+
+
+class ModelNotFound(NotFound):
+    def __init__(self, name: str, version: str | None = None):
+        what = f"model {name!r}" if version is None else f"model {name!r} version {version!r}"
+        super().__init__(f"{what} is not registered")
+        self.name, self.version = name, version
+
+
+class ModelExists(RuntimeError):
+    def __init__(self, name: str, version: str):
+        super().__init__(f"model {name!r} version {version!r} is already registered")
+        self.name, self.version = name, version

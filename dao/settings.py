@@ -48,6 +48,17 @@ class Settings(BaseSettings):
     # "gpu": "auto" always waits for a GPU (a cluster that scales GPU workers from zero).
     auto_device: Literal["any", "gpu"] = "any"
 
+    # Model serving (``start.sh serve``): how often a serving process polls the registry, the
+    # threads one model instance's onnxruntime session uses, how long a request waits for its
+    # batch, the ONNX upload limit and the optional prediction cache (entries per process; 0: off).
+    serve_poll_seconds: float = Field(1.0, gt=0)
+    serve_intra_op_threads: int = Field(1, gt=0)
+    serve_request_timeout_seconds: float = Field(30.0, gt=0)
+    serve_heartbeat_seconds: float = Field(5.0, gt=0)
+    serve_cache_entries: int = Field(0, ge=0)
+    serve_max_body_mb: int = Field(32, gt=0)
+    max_onnx_mb: int = Field(64, gt=0)
+
     def auto_device_for(self, backend: str) -> str:
         """``auto_device`` for the torch pools only: an MXNet ``auto`` task takes a GPU when a
         live MXNet worker has one (no cluster here runs MXNet GPU workers scaled from zero)."""

@@ -6,7 +6,8 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String,
+                        Text, UniqueConstraint)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column
 
@@ -142,5 +143,68 @@ class Worker(Base):
     heartbeat_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-__all__ = ["Base", "Task", "TaskEpoch", "TaskArtifact", "Dataset", "DatasetStatus", "Worker", "TaskStatus",
+class ModelStatus(str, enum.Enum):
+    """EXPORTING: a worker is exporting and verifying it (or an upload is being checked).
+    READY: serving processes load it. FAILED: ``error`` says why; nothing serves it."""
+
+    EXPORTING = "EXPORTING"
+    READY = "READY"
+    FAILED = "FAILED"
+
+
+class ServedModel(Base):
+    """The model registry: one row per (name, version); serving processes load the READY ones.
+
+    The ONNX file is stored in the row (``onnx``), like task artifacts, so every serving process
+    anywhere can read it; ``onnx_location`` names where it is (``db:served_models/<id>``).
+    ``updated_at`` changes on every edit, which is what serving processes poll for.
+    """
+
+    __tablename__ = "served_models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(64))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    source_kind: Mapped[str] = mapped_column(String(16))  # "task" | "upload"
+    source_task_id: Mapped[str | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"), nullable=True)
+    source_filename: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default=ModelStatus.EXPORTING.value)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    onnx_location: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    onnx_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    onnx_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    onnx: Mapped[bytes | None] = deferred(mapped_column(Blob, nullable=True))
+    # regions, node_features, classes, class_names, preprocessing; inputs/outputs signature
+    contract: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # max_abs_diff, tolerance, n_subjects, subjects (which role), reference (what was compared)
+    verification: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    batch_size: Mapped[int] = mapped_column(Integer, default=1)
+    max_batch_delay_ms: Mapped[float] = mapped_column(Float, default=5.0)
+    min_worker: Mapped[int] = mapped_column(Integer, default=1)
+    max_worker: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("name", "version", name="uq_served_models_name_version"),
+    )
+
+
+class ServingProcess(Base):
+    """A live serving process and the model instances it holds; heartbeats keep it listed."""
+
+    __tablename__ = "serving_processes"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)  # host:pid
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    # {"<model id>": {"name", "version", "state", "instances", "started_at"}}
+    models: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+__all__ = ["Base", "ServedModel", "ServingProcess", "ModelStatus", "Task", "TaskEpoch", "TaskArtifact", "Dataset", "DatasetStatus", "Worker", "TaskStatus",
            "utcnow"]

@@ -16,6 +16,7 @@ COPY app ./app
 COPY dao ./dao
 COPY tasks ./tasks
 COPY models ./models
+COPY serving ./serving
 # A regular (non-editable) install: the final stage needs only /opt/venv.
 RUN pip install .
 

@@ -12,6 +12,7 @@ from dao.settings import Settings, get_settings
 RUN_TORCH_TASK = "trainyard.run_task"
 RUN_MXNET_TASK = "trainyard.run_mx_task"
 IMPORT_IMAGES = "trainyard.import_images"  # validates a stored image upload, on the MXNet queue
+EXPORT_MODEL = "trainyard.export_model"  # exports a deployed torch task to ONNX, on the torch queue
 
 
 def _transport_options(settings: Settings) -> dict:

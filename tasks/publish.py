@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from dao.settings import get_settings
-from tasks.celery_app import IMPORT_IMAGES, RUN_MXNET_TASK, RUN_TORCH_TASK, get_celery
+from tasks.celery_app import EXPORT_MODEL, IMPORT_IMAGES, RUN_MXNET_TASK, RUN_TORCH_TASK, get_celery
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,12 @@ def publish_image_import(dataset_name: str) -> None:
     """Send ``import_images(dataset_name)`` (validation of a stored image upload) to the
     imports queue. Raises PublishError."""
     _send(IMPORT_IMAGES, dataset_name, imports_queue(), f"dataset {dataset_name}")
+
+
+def publish_export(model_id: int) -> None:
+    """Send ``export_model(model_id)`` (ONNX export and verification of a deployed torch task)
+    to the torch queue. Raises PublishError."""
+    _send(EXPORT_MODEL, str(model_id), get_settings().torch_queue, f"model {model_id}")
 
 
 def broker_queue_depth(queue: str) -> int | None:

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "k8s"
 K8S_VERSION = "1.30.0"  # the oldest Kubernetes the manifests must work on
 ENV_NAME = re.compile(r"\bTRAINYARD_[A-Z0-9_]+\b")
-ROLES = ("api", "worker", "beat", "migrate")
+ROLES = ("api", "serve", "embedded", "worker", "beat", "migrate")
 
 
 def load_docs(path: Path) -> list[dict]:
@@ -193,7 +193,7 @@ def test_api_deployment_service_ingress_and_probes_agree() -> None:
     assert backend["service"]["name"] == "api"
     assert backend["service"]["port"].get("name") in {p["name"] for p in service["spec"]["ports"]}
     # nginx's upstream is the same Service name and port
-    assert nginx_directive("server") == [f"api:{port}"]
+    assert nginx_directive("server")[0] == f"api:{port}"
     ann = objects_by("Ingress")["trainyard"]["metadata"]["annotations"]
     assert size_mb(ann["nginx.ingress.kubernetes.io/proxy-body-size"]) >= int(config["TRAINYARD_MAX_UPLOAD_MB"])
 
@@ -280,7 +280,7 @@ def test_compose_roles_ports_and_queues_agree() -> None:
     env = services["api"]["environment"]
     port = env["TRAINYARD_BIND"].rsplit(":", 1)[1]
     assert services["api"]["expose"] == [port]
-    assert nginx_directive("server") == [f"api:{port}"]
+    assert nginx_directive("server")[0] == f"api:{port}"
     listen = nginx_directive("listen")
     published = [p.rsplit(":", 1)[1] for p in services["nginx"]["ports"]]
     assert published == listen
@@ -313,12 +313,16 @@ def test_nginx_limits_fit_the_app_and_gunicorn() -> None:
     services = compose()["services"]
     max_upload = int(services["api"]["environment"]["TRAINYARD_MAX_UPLOAD_MB"])
     assert max_upload == Settings().max_upload_mb == int(objects_by("ConfigMap")["trainyard-config"]["data"]["TRAINYARD_MAX_UPLOAD_MB"])
-    (body,) = nginx_directive("client_max_body_size")
+    body, _serving_body = nginx_directive("client_max_body_size")  # the server's, the serving location's
     assert size_mb(body) >= max_upload >= 512
-    assert nginx_directive("proxy_request_buffering") == ["on"]
+    assert set(nginx_directive("proxy_request_buffering")) == {"on"}  # both locations
     timeout = gunicorn_conf()["timeout"]
-    assert seconds(nginx_directive("proxy_read_timeout")[0]) >= timeout
-    assert seconds(nginx_directive("proxy_send_timeout")[0]) >= timeout
+    # [serving location, API location]: the API's covers gunicorn's timeout; the serving one the
+    # longest a prediction waits for its batch
+    serving_read, api_read = (seconds(v) for v in nginx_directive("proxy_read_timeout"))
+    serving_send, api_send = (seconds(v) for v in nginx_directive("proxy_send_timeout"))
+    assert api_read >= timeout and api_send >= timeout
+    assert min(serving_read, serving_send) > Settings().serve_request_timeout_seconds
     assert "application/json" in nginx_directive("gzip_types")[0].split()
     headers = {h.split()[0] for h in nginx_directive("proxy_set_header")}
     assert {"Host", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host"} <= headers
@@ -399,3 +403,53 @@ def test_gunicorn_conf_loads_in_gunicorn() -> None:
             cfg.set(key, value)
     assert cfg.worker_class_str == "sync"
     assert cfg.forwarded_allow_ips == ["127.0.0.1"]
+
+
+# --- the serving role ------------------------------------------------------------------------
+
+def _serving_location() -> str:
+    text = (ROOT / "nginx.conf").read_text()
+    (regex,) = re.findall(r"^\s*location\s+~\s+(\S+)\s*\{", text, re.M)
+    return regex
+
+
+def test_serving_routes_agree_between_nginx_the_embedded_app_and_the_ingress() -> None:
+    from serving.embedded import INFERENCE
+
+    regex = _serving_location()
+    assert regex == INFERENCE.pattern, "nginx.conf and serving/embedded.py must route the same paths"
+    ingress = objects_by("Ingress")["trainyard-serving"]
+    (path,) = ingress["spec"]["rules"][0]["http"]["paths"]
+    assert "^" + path["path"] == regex
+    assert path["backend"]["service"]["name"] == "serving"
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/use-regex"] == "true"
+    for inference in ("/v2/health/ready", "/v2/models/sgn/infer", "/predictions/sgn/1",
+                      "/api/v1/models/iris.onnx/prediction", "/api/v0/models/sgn/predict"):
+        assert re.match(regex, inference), inference
+    for control in ("/api/v0/models", "/api/v1/models/iris.onnx", "/models/sgn", "/ping", "/api/v0/new_task"):
+        assert not re.match(regex, control), control
+
+
+def test_serving_deployment_service_hpa_and_compose_agree() -> None:
+    serving = objects_by("Deployment")["trainyard-serving"]
+    (container,) = serving["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["serve"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    port = int(env["TRAINYARD_SERVE_BIND"].rsplit(":", 1)[1])
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"http": port}
+    assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
+    service = objects_by("Service")["serving"]
+    assert service["spec"]["selector"] == serving["spec"]["selector"]["matchLabels"]
+    assert service["spec"]["ports"][0]["port"] == port
+    hpa = objects_by("HorizontalPodAutoscaler")["trainyard-serving"]
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "trainyard-serving"
+    assert 1 <= hpa["spec"]["minReplicas"] < hpa["spec"]["maxReplicas"]
+    assert nginx_directive("server")[1] == f"serving:{port}"
+    svc = compose()["services"]["serving"]
+    assert svc["command"] == ["serve"] and svc["expose"] == [str(port)]
+    assert svc["environment"]["TRAINYARD_SERVE_BIND"].endswith(f":{port}")
+    assert "/v2/health/ready" in " ".join(svc["healthcheck"]["test"])
+    assert compose()["services"]["nginx"]["depends_on"]["serving"]["condition"] == "service_healthy"
+    (body,) = [v for v in nginx_directive("client_max_body_size") if v != "520m"]
+    assert size_mb(body) > Settings().serve_max_body_mb

@@ -59,11 +59,13 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-def adapt(conf: str, tmp: Path, upstream_port: int, listen_port: int) -> str:
+def adapt(conf: str, tmp: Path, upstream_port: int, listen_port: int, serving_port: int) -> str:
     out = conf.replace("server api:8000;", f"server 127.0.0.1:{upstream_port};")
+    out = out.replace("server serving:8001;", f"server 127.0.0.1:{serving_port};")
     out = out.replace("listen 8080;", f"listen 127.0.0.1:{listen_port};")
     out = out.replace("/tmp/", f"{tmp}/")
-    assert out.count(str(tmp)) >= 6 and f"127.0.0.1:{upstream_port}" in out and f"{listen_port};" in out, \
+    assert out.count(str(tmp)) >= 6 and f"127.0.0.1:{upstream_port}" in out and f"{listen_port};" in out \
+        and f"127.0.0.1:{serving_port}" in out, \
         "nginx.conf no longer has the lines this test adapts"
     return out
 
@@ -72,7 +74,7 @@ def test_nginx_t_accepts_the_real_file(tmp_path: Path) -> None:
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.skip("nginx -t on the unchanged file needs root and unshare to resolve 'api' privately")
     hosts = tmp_path / "hosts"
-    hosts.write_text("127.0.0.1 localhost\n127.0.0.1 api\n")
+    hosts.write_text("127.0.0.1 localhost\n127.0.0.1 api\n127.0.0.1 serving\n")
     script = f'mount --bind "{hosts}" /etc/hosts && exec "{NGINX}" -t -c "{ROOT / "nginx.conf"}"'
     result = subprocess.run(["unshare", "--mount", "sh", "-c", script], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
@@ -82,7 +84,7 @@ def test_nginx_t_accepts_the_real_file(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("nginx-stack")
-    api_port, nginx_port = free_port(), free_port()
+    api_port, nginx_port, serving_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRAINYARD_")}
     env.update(
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
@@ -98,11 +100,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
     api_log = tmp / "gunicorn.log"
     with api_log.open("wb") as fh:
         api = subprocess.Popen([str(ROOT / "start.sh"), "api"], cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
+    serving_log = tmp / "serving.log"
+    with serving_log.open("wb") as fh:
+        serving = subprocess.Popen([str(ROOT / "start.sh"), "serve"], cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT,
+                                   env={**env, "TRAINYARD_SERVE_BIND": f"127.0.0.1:{serving_port}",
+                                        "TRAINYARD_SERVE_WORKERS": "1", "TRAINYARD_SERVE_THREADS": "4"})
     nginx = None
     try:
         wait_for(f"http://127.0.0.1:{api_port}/ping", api, api_log)
+        wait_for(f"http://127.0.0.1:{serving_port}/v2/health/live", serving, serving_log)
         conf = tmp / "nginx.conf"
-        conf.write_text(adapt((ROOT / "nginx.conf").read_text(), tmp, api_port, nginx_port))
+        conf.write_text(adapt((ROOT / "nginx.conf").read_text(), tmp, api_port, nginx_port, serving_port))
         check = subprocess.run([NGINX, "-t", "-c", str(conf), "-p", str(tmp)], capture_output=True, text=True)
         assert check.returncode == 0, check.stderr
         nginx_log = tmp / "nginx.log"
@@ -114,6 +122,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
     finally:
         if nginx is not None:
             stop(nginx)
+        stop(serving)
         stop(api)
 
 
@@ -201,3 +210,15 @@ def test_nginx_logs_requests_with_its_format(stack) -> None:
     text = stack["nginx_log"].read_text()
     assert re.search(r'"GET /ping HTTP/1\.1" 200 \d+ rt=[\d.]+ urt=[\d.]+', text), text[-2000:]
     assert "/nginx-health" not in text, "the health location must not log"
+
+
+def test_inference_paths_reach_the_serving_role(stack) -> None:
+    r = requests.get(f"{stack['url']}/v2/health/live", timeout=10)
+    assert r.status_code == 200 and r.json() == {"live": True}
+    r = requests.post(f"{stack['url']}/predictions/nope", json=[[1.0]], timeout=10)
+    assert r.status_code == 404 and r.json()["type"] == "ModelNotFoundException"  # TorchServe's shape
+    r = requests.post(f"{stack['url']}/api/v0/models/nope/predict", json={"matrix": [[1.0]]}, timeout=10)
+    assert r.status_code == 404 and "nope" in r.json()["msg"]
+    # control-plane paths stay on the API
+    assert requests.get(f"{stack['url']}/api/v0/models", timeout=10).status_code == 200
+    assert requests.get(f"{stack['url']}/models", timeout=10).json() == {"models": []}

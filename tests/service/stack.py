@@ -107,7 +107,9 @@ class Stack:
                 conn.execute(f'CREATE DATABASE "{self.db_name}"')
             redis.Redis.from_url(REDIS_URL).delete(self.queue, self.mx_queue)
         self.run_start_sh("migrate")
-        self.spawn("api", "api")
+        # The embedded default serves the API and the model-serving routes at one address, as
+        # ./start.sh runs it (start.sh embedded); the split stack runs the API alone.
+        self.spawn("api", "embedded" if self.kind == "embedded" else "api")
         for i in range(workers):
             self.start_worker(f"w{i}")
         for i in range(mx_workers):

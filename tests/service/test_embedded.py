@@ -39,3 +39,24 @@ def test_fifty_tiny_tasks_dispatch_quickly(embedded):
     ids = [embedded.submit(form(epochs=1, batch_size=140, enable_test=False)) for _ in range(50)]
     for task_id in ids:
         assert embedded.wait_task(task_id, timeout=300)["status"] == "SUCCEEDED"
+
+
+def test_deploy_and_predict_at_the_one_address(embedded):
+    """API and serving routes answer at the address start.sh prints (serving/embedded.py)."""
+    import time
+
+    from models.datasets.synthetic import synthetic_aal90
+
+    task_id = embedded.submit(form(epochs=1))
+    assert embedded.wait_task(task_id)["status"] == "SUCCEEDED"
+    assert embedded.post(f"/api/v0/tasks/{task_id}/deploy", json={"name": "embedded-sgn"}).status_code == 202
+    deadline = time.monotonic() + 120
+    while embedded.get("/v2/models/embedded-sgn/ready").status_code != 200:
+        assert time.monotonic() < deadline, embedded.get("/models/embedded-sgn").text
+        time.sleep(0.2)
+    matrix = synthetic_aal90(n_subjects=4, seed=2).conn[0].tolist()
+    r = embedded.post("/api/v0/models/embedded-sgn/predict", json={"matrix": matrix})
+    assert r.status_code == 200 and r.json()["predictions"][0]["class"] in ("NC", "SZ"), r.text
+    assert embedded.get("/ping").json() == {"health": "healthy!"}  # the API's /ping on the shared address
+    assert embedded.get("/v2/health/live").json() == {"live": True}
+    assert "trainyard_serving_requests_total" in embedded.get("/serving/metrics").text

@@ -1,0 +1,118 @@
+"""Fractal ML server's model routes on the control plane: list, information, describe, upload
+an ONNX file (``PUT`` multipart ``path=@model.onnx``), edit the description (``POST``
+``{"model_description"}``), delete. Answers in Fractal's ``{"http_status": {code, name,
+description}}`` envelope. (Its ``/prediction`` route is on the serving role.)"""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, jsonify, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from app import deployments
+from app.api.requests import json_body
+from app.errors import ApiError
+from app.onnx_upload import check_onnx
+from app.schemas.deploy import NAME, ServingSettings
+from dao import model_queries
+from dao.db import session_scope
+from dao.errors import ModelExists, NotFound
+
+bp = Blueprint("fractal_models", __name__, url_prefix="/api/v1/models")
+NAMES = {200: "OK", 201: "Created", 400: "Bad Request", 404: "Not Found", 409: "Conflict",
+         413: "Payload Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Entity",
+         503: "Service Unavailable"}
+
+
+def envelope(code: int, description: str, **extra):
+    return jsonify({"http_status": {"code": code, "name": NAMES.get(code, "Error"), "description": description},
+                    **extra}), code
+
+
+@bp.errorhandler(ApiError)
+def _api_error(exc: ApiError):
+    return envelope(exc.status, exc.msg, **({"errors": exc.errors} if exc.errors else {}))
+
+
+@bp.errorhandler(NotFound)
+def _not_found(exc: NotFound):
+    return envelope(404, str(exc))
+
+
+@bp.errorhandler(ModelExists)
+def _exists(exc: ModelExists):
+    return envelope(409, str(exc))
+
+
+@bp.errorhandler(HTTPException)
+def _http(exc: HTTPException):
+    return envelope(exc.code or 500, exc.description or exc.name)
+
+
+@bp.get("")
+def list_names():
+    with session_scope() as session:
+        names = sorted({r.name for r in model_queries.list_models(session)})
+    return envelope(200, "OK", model_list=names)
+
+
+@bp.get("/information")
+def information():
+    with session_scope() as session:
+        rows = [r for r in model_queries.list_models(session) if r.is_default]
+        listed = [{"model": r.name, "description": r.description, "version": r.version, "status": r.status}
+                  for r in rows]
+    return envelope(200, "OK", model_list=listed)
+
+
+@bp.get("/<name>")
+def describe(name: str):
+    with session_scope() as session:
+        row = model_queries.get(session, name)
+        versions = [r.version for r in model_queries.versions(session, name)]
+        return envelope(200, "OK", model=deployments.describe(session, row), versions=versions)
+
+
+@bp.post("/<name>")
+def edit_description(name: str):
+    body = json_body()
+    text = body.get("model_description")
+    if not isinstance(text, str) or len(text) > 2000:
+        raise ApiError(422, "model_description: a string of at most 2000 characters is required",
+                       [{"field": "model_description", "problem": "a string of at most 2000 characters is required"}])
+    with session_scope() as session:
+        for row in model_queries.versions(session, name):
+            row.description = text
+    return envelope(200, "Model description updated")
+
+
+@bp.put("/<name>")
+def upload(name: str):
+    if not re.match(NAME, name):
+        raise ApiError(422, f"model name {name!r} must be 1-200 letters, digits, '.', '_' or '-'")
+    filename, data = _uploaded()
+    signature = check_onnx(data, deployments.upload_limit_mb())
+    description = request.form.get("description", "")[:2000]
+    with session_scope() as session:
+        row = deployments.register_upload(session, name, filename, data, signature, ServingSettings(), description)
+        described = deployments.describe(session, row)
+    return envelope(201, "Model uploaded", model=described)
+
+
+def _uploaded() -> tuple[str, bytes]:
+    try:
+        storage = request.files.get("path") or next(iter(request.files.values()), None)
+    except RequestEntityTooLarge:
+        raise ApiError(413, "the upload is too large") from None
+    if storage is None:
+        raise ApiError(422, "path: upload the ONNX file as multipart form field 'path' (-F path=@model.onnx)",
+                       [{"field": "path", "problem": "is required"}])
+    return storage.filename or "model.onnx", storage.read(deployments.upload_limit_mb() * 1024 * 1024 + 1)
+
+
+@bp.delete("/<name>")
+def delete(name: str):
+    with session_scope() as session:
+        model_queries.delete(session, name)
+    return envelope(200, "Model deleted")

@@ -1,0 +1,120 @@
+"""Registering models from the API: deploy a SUCCEEDED torch task (a worker exports it), register
+an uploaded ONNX file, copy an uploaded model under another name, and describe a registry row
+with what the live serving processes hold of it. Shared by the deploy route, MMS's management
+API and Fractal's model routes."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from app.errors import ApiError
+from app.schemas.deploy import ServingSettings
+from dao import artifact_queries, model_queries, task_queries
+from dao.model_queries import Registration
+from dao.settings import get_settings
+from dao.tables import ModelStatus, ServedModel, TaskStatus
+from tasks.publish import PublishError, publish_export
+
+# Networks without a dense twin (models.networks.REGISTRY has dense=None for them): the ONNX
+# export needs the dense form. tests/serving checks this agrees with the registry.
+NO_DENSE_TWIN = frozenset({"SGN-TopK", "GAT"})
+LIVE_WITHIN_SECONDS = 30.0
+
+
+def check_deployable(session: Session, task_id: str) -> None:
+    """Raises TaskNotFound, ApiError 409 (not SUCCEEDED, no weights) or 422 (a backend or a
+    network that cannot be exported)."""
+    task = task_queries.get_task(session, task_id)
+    if task.status != TaskStatus.SUCCEEDED.value:
+        raise ApiError(409, f"task {task_id!r} is {task.status}; only a SUCCEEDED task can be deployed")
+    if task.backend != "torch":
+        raise ApiError(422, f"task {task_id!r} is an MXNet task; deploying MXNet models is not supported yet "
+                            "(only torch connectome models are exported to ONNX)",
+                       [{"field": "task_id", "problem": "MXNet models cannot be deployed yet"}])
+    if task.model in NO_DENSE_TWIN:
+        raise ApiError(422, f"{task.model} has no dense twin; only dense networks export to ONNX",
+                       [{"field": "task_id", "problem": f"{task.model} cannot be exported to ONNX"}])
+    if artifact_queries.get_artifact(session, task_id, artifact_queries.WEIGHTS, with_data=False) is None:
+        raise ApiError(409, f"task {task_id!r} has no stored weights")
+
+
+def register_task(session: Session, task_id: str, name: str | None, version: str | None,
+                  settings: ServingSettings, description: str = "") -> ServedModel:
+    """An EXPORTING row for the task (commit, then ``start_export``). Raises what
+    check_deployable raises, ModelExists."""
+    check_deployable(session, task_id)
+    return model_queries.register(session, Registration(
+        name=name or task_id, version=version, source_kind="task", source_task_id=task_id,
+        description=description, **settings.columns()))
+
+
+def start_export(model_id: int) -> None:
+    """Publish the export job; a broker that is away fails the row (deploy again). Raises
+    ApiError 503 then."""
+    from dao.db import session_scope
+
+    try:
+        publish_export(model_id)
+    except PublishError:
+        with session_scope() as session:
+            model_queries.mark_failed(session, model_id, "the queue was unreachable; deploy again")
+        raise ApiError(503, "the queue is unreachable; the model was not deployed, try again") from None
+
+
+def register_upload(session: Session, name: str, filename: str, data: bytes, signature: dict,
+                    settings: ServingSettings, description: str = "") -> ServedModel:
+    """A READY row for a checked ONNX upload (a new version when the name exists; it becomes
+    the default, as a Fractal PUT replaces the model)."""
+    row = model_queries.register(session, Registration(
+        name=name, version=None, source_kind="upload", source_filename=filename, description=description,
+        contract=signature, onnx=data, **settings.columns()))
+    return model_queries.set_default(session, name, row.version)
+
+
+def copy_model(session: Session, source: ServedModel, name: str, settings: ServingSettings) -> ServedModel:
+    """Register a READY model's ONNX file under another name (MMS ``POST /models?url=onnx:x``)."""
+    if source.status != ModelStatus.READY.value:
+        raise ApiError(409, f"model {source.name!r} version {source.version!r} is {source.status}")
+    full = model_queries.get_by_id(session, source.id, with_onnx=True)
+    row = model_queries.register(session, Registration(
+        name=name, version=None, source_kind=source.source_kind, source_task_id=source.source_task_id,
+        source_filename=source.source_filename, description=source.description, contract=dict(source.contract),
+        onnx=full.onnx, **settings.columns()))
+    row.verification = source.verification
+    return row
+
+
+def instances(session: Session, row: ServedModel) -> list[dict]:
+    """What each live serving process holds of ``row``: its instances (onnxruntime sessions)."""
+    out = []
+    for proc in model_queries.live_processes(session, LIVE_WITHIN_SECONDS):
+        held = proc.models.get(str(row.id))
+        if held is not None:
+            out.append({"process": proc.name, "host": proc.host, "pid": proc.pid, "state": held["state"],
+                        "instances": held["instances"], "waiting": held.get("waiting", 0),
+                        "heartbeat_at": proc.heartbeat_at.isoformat()})
+    return out
+
+
+def source_url(row: ServedModel) -> str:
+    return f"task:{row.source_task_id}" if row.source_kind == "task" else f"onnx:{row.source_filename or row.name}"
+
+
+def describe(session: Session, row: ServedModel) -> dict:
+    """A registry row for people and clients (no blob)."""
+    return {
+        "name": row.name, "version": row.version, "default": row.is_default, "status": row.status,
+        "error": row.error, "description": row.description,
+        "source": {"kind": row.source_kind, "task_id": row.source_task_id, "filename": row.source_filename,
+                   "url": source_url(row)},
+        "onnx": {"location": row.onnx_location, "size": row.onnx_size, "sha256": row.onnx_sha256},
+        "contract": row.contract, "verification": row.verification,
+        "settings": {"batch_size": row.batch_size, "max_batch_delay": row.max_batch_delay_ms,
+                     "min_worker": row.min_worker, "max_worker": row.max_worker},
+        "serving": instances(session, row),
+        "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat(),
+    }
+
+
+def upload_limit_mb() -> int:
+    return get_settings().max_onnx_mb

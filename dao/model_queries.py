@@ -1,0 +1,212 @@
+"""The model registry (``served_models``): register, find, list, edit, delete, and the light
+snapshot serving processes poll. Functions take the session and never commit."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import datetime as dt
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, undefer
+
+from dao.errors import ModelExists, ModelNotFound
+from dao.tables import ModelStatus, ServedModel, ServingProcess, utcnow
+
+SETTINGS = ("batch_size", "max_batch_delay_ms", "min_worker", "max_worker")
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What a new registry row needs; ``onnx`` is given for uploads (checked already)."""
+
+    name: str
+    version: str | None
+    source_kind: str  # "task" | "upload"
+    source_task_id: str | None = None
+    source_filename: str | None = None
+    description: str = ""
+    contract: dict[str, Any] | None = None
+    onnx: bytes | None = None
+    batch_size: int = 1
+    max_batch_delay_ms: float = 5.0
+    min_worker: int = 1
+    max_worker: int = 1
+
+
+def register(session: Session, reg: Registration) -> ServedModel:
+    """A new row: READY with its ONNX bytes for an upload, EXPORTING for a task (a worker fills
+    it in). The first version of a name becomes its default. ``version`` None: one more than the
+    highest numeric version of that name. Raises ModelExists."""
+    version = reg.version or str(_next_version(session, reg.name))
+    if find(session, reg.name, version) is not None:
+        raise ModelExists(reg.name, version)
+    first = not session.scalar(select(func.count()).where(ServedModel.name == reg.name))
+    row = ServedModel(
+        name=reg.name, version=version, is_default=bool(first), source_kind=reg.source_kind,
+        source_task_id=reg.source_task_id, source_filename=reg.source_filename,
+        description=reg.description, contract=reg.contract or {},
+        status=ModelStatus.EXPORTING.value, batch_size=reg.batch_size,
+        max_batch_delay_ms=reg.max_batch_delay_ms, min_worker=reg.min_worker, max_worker=reg.max_worker,
+    )
+    session.add(row)
+    session.flush()
+    if reg.onnx is not None:
+        store_onnx(session, row, reg.onnx, reg.contract or {}, verification=None)
+    return row
+
+
+def _next_version(session: Session, name: str) -> int:
+    versions = session.scalars(select(ServedModel.version).where(ServedModel.name == name))
+    numbers = [int(v) for v in versions if v.isdigit()]
+    return max(numbers, default=0) + 1
+
+
+def store_onnx(session: Session, row: ServedModel, onnx: bytes, contract: dict[str, Any],
+               verification: dict[str, Any] | None) -> None:
+    """Mark ``row`` READY with its ONNX file, contract and verification record."""
+    row.onnx, row.onnx_size, row.onnx_sha256 = onnx, len(onnx), hashlib.sha256(onnx).hexdigest()
+    row.onnx_location = f"db:served_models/{row.id}"
+    row.contract, row.verification = contract, verification
+    row.status, row.error = ModelStatus.READY.value, None
+    session.flush()
+
+
+def mark_failed(session: Session, model_id: int, error: str) -> bool:
+    """EXPORTING → FAILED with the reason; False when the row is gone or not EXPORTING."""
+    done = session.execute(
+        update(ServedModel)
+        .where(ServedModel.id == model_id, ServedModel.status == ModelStatus.EXPORTING.value)
+        .values(status=ModelStatus.FAILED.value, error=error[:4000])
+    ).rowcount
+    return bool(done)
+
+
+def find(session: Session, name: str, version: str | None = None) -> ServedModel | None:
+    """A version of ``name``, or its default version when ``version`` is None."""
+    stmt = select(ServedModel).where(ServedModel.name == name)
+    if version is None:
+        stmt = stmt.order_by(ServedModel.is_default.desc(), ServedModel.id.desc())
+    else:
+        stmt = stmt.where(ServedModel.version == version)
+    return session.scalars(stmt.limit(1)).first()
+
+
+def get(session: Session, name: str, version: str | None = None) -> ServedModel:
+    """Raises ModelNotFound."""
+    row = find(session, name, version)
+    if row is None:
+        raise ModelNotFound(name, version)
+    return row
+
+
+def get_by_id(session: Session, model_id: int, *, with_onnx: bool = False) -> ServedModel | None:
+    stmt = select(ServedModel).where(ServedModel.id == model_id)
+    if with_onnx:
+        stmt = stmt.options(undefer(ServedModel.onnx))
+    return session.scalars(stmt).first()
+
+
+def versions(session: Session, name: str) -> list[ServedModel]:
+    """Every version of ``name``, oldest first. Raises ModelNotFound when there is none."""
+    rows = list(session.scalars(select(ServedModel).where(ServedModel.name == name).order_by(ServedModel.id)))
+    if not rows:
+        raise ModelNotFound(name)
+    return rows
+
+
+def list_models(session: Session) -> list[ServedModel]:
+    return list(session.scalars(select(ServedModel).order_by(ServedModel.name, ServedModel.id)))
+
+
+def set_default(session: Session, name: str, version: str) -> ServedModel:
+    """Make ``version`` the default of ``name``. Raises ModelNotFound."""
+    row = get(session, name, version)
+    session.execute(update(ServedModel).where(ServedModel.name == name, ServedModel.id != row.id)
+                    .values(is_default=False))
+    row.is_default = True
+    session.flush()
+    return row
+
+
+def update_settings(session: Session, rows: list[ServedModel], **settings: Any) -> None:
+    """Set batching / worker settings (keys of SETTINGS; None leaves a value alone)."""
+    for row in rows:
+        for key, value in settings.items():
+            if key in SETTINGS and value is not None:
+                setattr(row, key, value)
+    session.flush()
+
+
+def delete(session: Session, name: str, version: str | None = None) -> list[ServedModel]:
+    """Delete one version, or every version when ``version`` is None; a deleted default hands
+    the default to the newest remaining version. Raises ModelNotFound."""
+    rows = versions(session, name) if version is None else [get(session, name, version)]
+    for row in rows:
+        session.delete(row)
+    session.flush()
+    rest = list(session.scalars(select(ServedModel).where(ServedModel.name == name).order_by(ServedModel.id)))
+    if rest and not any(r.is_default for r in rest):
+        rest[-1].is_default = True
+        session.flush()
+    return rows
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A row without its ONNX bytes: what serving processes poll."""
+
+    id: int
+    name: str
+    version: str
+    is_default: bool
+    status: str
+    sha256: str | None
+    contract: dict[str, Any]
+    batch_size: int
+    max_batch_delay_ms: float
+    min_worker: int
+    max_worker: int
+    updated_at: Any
+
+
+def snapshot(session: Session) -> list[Entry]:
+    """Every row, light (no blobs): one small query, cheap to poll every second."""
+    cols = (ServedModel.id, ServedModel.name, ServedModel.version, ServedModel.is_default, ServedModel.status,
+            ServedModel.onnx_sha256, ServedModel.contract, ServedModel.batch_size,
+            ServedModel.max_batch_delay_ms, ServedModel.min_worker, ServedModel.max_worker,
+            ServedModel.updated_at)
+    return [Entry(*r) for r in session.execute(select(*cols).order_by(ServedModel.id))]
+
+
+def onnx_bytes(session: Session, model_id: int) -> bytes | None:
+    return session.scalar(select(ServedModel.onnx).where(ServedModel.id == model_id))
+
+
+# ---------------------------------------------------------------- serving processes
+
+
+def heartbeat_process(session: Session, name: str, host: str, pid: int, models: dict[str, Any]) -> None:
+    """Insert or refresh a serving process's row with the instances it holds now."""
+    row = session.get(ServingProcess, name)
+    if row is None:
+        row = ServingProcess(name=name, host=host, pid=pid)
+        session.add(row)
+    row.models, row.heartbeat_at = models, utcnow()
+    session.flush()
+
+
+def forget_process(session: Session, name: str) -> None:
+    row = session.get(ServingProcess, name)
+    if row is not None:
+        session.delete(row)
+        session.flush()
+
+
+def live_processes(session: Session, within_seconds: float) -> list[ServingProcess]:
+    """Serving processes that sent a heartbeat in the last ``within_seconds``."""
+    since = utcnow() - dt.timedelta(seconds=within_seconds)
+    return list(session.scalars(select(ServingProcess).where(ServingProcess.heartbeat_at >= since)
+                                .order_by(ServingProcess.name)))

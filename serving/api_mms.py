@@ -1,0 +1,59 @@
+"""MMS / TorchServe inference: ``POST /predictions/<m>[/<v>]`` (JSON or a file) and ``GET /ping``.
+Errors as TorchServe writes them: ``{"code", "type", "message"}``.
+
+A connectome model answers TorchServe's classifier shape: ``{"<class>": probability, ...}`` for
+one subject, a list of those for several. An uploaded ONNX model answers its first output.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from serving import predict, subjects
+from serving.bodies import json_value, raw_body, uploaded_file
+from serving.errors import BadInput, ServingError
+from serving.inputs import values_feeds
+
+bp = Blueprint("mms", __name__)
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+@bp.errorhandler(ServingError)
+def _error(exc: ServingError):
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
+    return jsonify({"code": exc.status, "type": exc.type_name, "message": exc.message}), exc.status, headers
+
+
+@bp.get("/ping")
+def ping():
+    """The API's answer (MMS 0.x) and TorchServe's, in one body; 200 once the registry is read."""
+    ok = predict.registry().synced
+    return jsonify({"health": "healthy!" if ok else "unhealthy", "status": "Healthy" if ok else "Unhealthy"}), \
+        200 if ok else 500
+
+
+@bp.post("/predictions/<name>")
+@bp.post("/predictions/<name>/<version>")
+def predictions(name: str, version: str | None = None):
+    model = predict.resolve(name, version)
+    if model.is_connectome:
+        feeds, _ = _connectome_feeds(model)
+        probabilities = predict.run(model, feeds, "mms")[0]
+        rows = [r["probabilities"] for r in predict.class_results(model, probabilities)]
+        return jsonify(rows[0] if len(rows) == 1 else rows)
+    body = json_value()
+    values = body.get("data", body.get("values")) if isinstance(body, dict) else body
+    out = predict.run(model, values_feeds(model, values, "data"), "mms")[0]
+    return jsonify(out.tolist())
+
+
+def _connectome_feeds(model):
+    upload = uploaded_file()
+    if upload is None and raw_body().startswith(ZIP_MAGIC):
+        upload = ("upload.npz", raw_body())
+    if upload is not None:
+        return subjects.from_file(model, *upload)
+    body = json_value()
+    if body is None:
+        raise BadInput("the body is empty; send a matrix as JSON or an .npz file", field="body")
+    return subjects.from_json(model, body)

@@ -1,0 +1,52 @@
+"""The serving role's app factory: ``gunicorn 'serving.app:create_serving_app()'`` (``start.sh
+serve``). Each process follows the registry in a background thread started here (after
+gunicorn's fork: the app is built in each worker)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from dao.settings import get_settings
+from serving import metrics
+from serving.cache import PredictionCache
+from serving.registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+def create_serving_app(registry: Registry | None = None) -> Flask:
+    settings = get_settings()
+    app = Flask("trainyard.serving")
+    app.config["MAX_CONTENT_LENGTH"] = settings.serve_max_body_mb * 1024 * 1024
+    app.json.sort_keys = False
+    app.extensions["trainyard_registry"] = (registry or Registry()).start()
+    app.extensions["trainyard_cache"] = PredictionCache(settings.serve_cache_entries)
+    from serving import api_connectome, api_fractal, api_kserve, api_mms
+
+    for module in (api_kserve, api_mms, api_fractal, api_connectome):
+        app.register_blueprint(module.bp)
+    app.add_url_rule("/metrics", "metrics", _metrics)
+    app.add_url_rule("/serving/metrics", "serving_metrics", _metrics)
+    _errors(app)
+    logging.getLogger("trainyard").setLevel(logging.INFO)
+    return app
+
+
+def _metrics():
+    body, content_type = metrics.exposition()
+    return Response(body, content_type=content_type)
+
+
+def _errors(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        return jsonify({"error": exc.description if exc.code != 404 else "no such route on the serving role"}), \
+            exc.code or 500
+
+    @app.errorhandler(Exception)
+    def _internal(exc: Exception):
+        log.exception("unhandled error")
+        return jsonify({"error": "internal error; the serving process logged the details"}), 500

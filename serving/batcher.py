@@ -1,0 +1,199 @@
+"""Dynamic batching over a model's instances (MMS's ``batch_size`` / ``max_batch_delay``).
+
+Callers ``submit`` their feeds (arrays with a leading batch axis) and wait; each instance thread
+takes the oldest request, keeps collecting until the batch holds ``batch_size`` rows or
+``max_batch_delay`` has passed since that request arrived, runs one ``session.run`` on the
+concatenated feeds and hands every caller its own slice of the outputs. Instances are threads,
+each with its own onnxruntime session: ``min_worker`` start at once, more start (up to
+``max_worker``) while requests wait with every instance busy.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+Feeds = dict[str, np.ndarray]
+
+
+class BatcherStopped(RuntimeError):
+    """The model was unloaded while the request waited."""
+
+
+class RequestTimeout(RuntimeError):
+    """No instance answered within the request timeout."""
+
+
+@dataclass
+class Pending:
+    feeds: Feeds
+    rows: int
+    enqueued: float = field(default_factory=time.perf_counter)
+    done: threading.Event = field(default_factory=threading.Event)
+    outputs: list[np.ndarray] | None = None
+    error: BaseException | None = None
+    timing: dict[str, float] = field(default_factory=dict)  # queue, batch, compute seconds; batch rows
+
+
+@dataclass
+class Settings:
+    batch_size: int = 1
+    max_batch_delay_s: float = 0.005
+    min_worker: int = 1
+    max_worker: int = 1
+
+
+class Batcher:
+    """``run(feeds) -> list of outputs`` is what an instance does: ``session.run(None, feeds)``."""
+
+    def __init__(self, make_runner: Callable[[], Callable[[Feeds], list[np.ndarray]]],
+                 settings: Settings, batchable: bool):
+        self._make_runner = make_runner
+        self._queue: queue.Queue[Pending | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._busy = 0
+        self._stopped = False
+        self.batchable = batchable
+        self.settings = settings
+        self.started_at = time.time()
+        self.resize(settings)
+
+    # ------------------------------------------------------------ callers
+
+    def submit(self, feeds: Feeds, timeout: float) -> Pending:
+        """Queue ``feeds`` and wait for its outputs. Raises BatcherStopped, RequestTimeout, or
+        what the session raised for this batch."""
+        rows = int(next(iter(feeds.values())).shape[0]) if feeds else 1
+        item = Pending(feeds, rows)
+        if self._stopped:
+            raise BatcherStopped("the model is being unloaded")
+        self._queue.put(item)
+        self._grow_if_backlogged()
+        if not item.done.wait(timeout):
+            raise RequestTimeout(f"no answer within {timeout:g} s")
+        if item.error is not None:
+            raise item.error
+        return item
+
+    @property
+    def instances(self) -> int:
+        with self._lock:
+            return sum(t.is_alive() for t in self._threads)
+
+    @property
+    def waiting(self) -> int:
+        return self._queue.qsize()
+
+    # ------------------------------------------------------------ settings
+
+    def resize(self, settings: Settings) -> None:
+        """Apply new settings: start instances up to ``min_worker``, stop those above ``max_worker``."""
+        with self._lock:
+            self.settings = settings
+            self._threads = [t for t in self._threads if t.is_alive()]
+            while len(self._threads) < settings.min_worker:
+                self._start_instance()
+            for _ in range(len(self._threads) - settings.max_worker):
+                self._queue.put(None)  # one instance takes it and ends
+                self._threads.pop()
+
+    def stop(self) -> None:
+        self._stopped = True
+        with self._lock:
+            for _ in self._threads:
+                self._queue.put(None)
+            self._threads = []
+        self._fail_waiting(BatcherStopped("the model was unloaded"))
+
+    def _grow_if_backlogged(self) -> None:
+        with self._lock:
+            alive = [t for t in self._threads if t.is_alive()]
+            if self._queue.qsize() > 0 and self._busy >= len(alive) and len(alive) < self.settings.max_worker:
+                self._threads = alive
+                self._start_instance()
+
+    def _start_instance(self) -> None:
+        runner = self._make_runner()
+        thread = threading.Thread(target=self._serve, args=(runner,), daemon=True,
+                                  name=f"instance-{len(self._threads)}")
+        self._threads.append(thread)
+        thread.start()
+
+    # ------------------------------------------------------------ instances
+
+    def _serve(self, runner: Callable[[Feeds], list[np.ndarray]]) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None or self._stopped:
+                if first is not None:
+                    self._queue.put(first)
+                return
+            with self._lock:
+                self._busy += 1
+            try:
+                picked = time.perf_counter()
+                batch = self._collect(first)
+                self._run(runner, batch, picked)
+            finally:
+                with self._lock:
+                    self._busy -= 1
+
+    def _collect(self, first: Pending) -> list[Pending]:
+        batch, rows = [first], first.rows
+        limit = self.settings.batch_size if self.batchable else 1
+        deadline = first.enqueued + self.settings.max_batch_delay_s
+        while rows < limit:
+            wait = deadline - time.perf_counter()
+            try:
+                item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:  # a stop token: leave it for the next instance to take
+                self._queue.put(None)
+                break
+            if rows + item.rows > limit:
+                self._queue.put(item)  # too big for this batch; the next one takes it
+                break
+            batch.append(item)
+            rows += item.rows
+        return batch
+
+    def _run(self, runner, batch: list[Pending], picked: float) -> None:
+        """Timing per caller: queue (until an instance picked the batch up, or until it joined
+        one), batch (filling the batch and concatenating), compute (``session.run``)."""
+        try:
+            feeds = batch[0].feeds if len(batch) == 1 else {
+                name: np.concatenate([p.feeds[name] for p in batch]) for name in batch[0].feeds}
+            computed = time.perf_counter()
+            outputs = runner(feeds)
+            finished = time.perf_counter()
+        except Exception as exc:  # noqa: BLE001 - the callers get the error, the instance lives
+            for p in batch:
+                p.error = exc
+                p.done.set()
+            return
+        rows = sum(p.rows for p in batch)
+        offset = 0
+        for p in batch:
+            p.outputs = [out[offset:offset + p.rows] for out in outputs] if len(batch) > 1 else outputs
+            offset += p.rows
+            joined = max(picked, p.enqueued)
+            p.timing = {"queue": joined - p.enqueued, "batch": computed - joined,
+                        "compute": finished - computed, "rows": rows}
+            p.done.set()
+
+    def _fail_waiting(self, error: BaseException) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None:
+                item.error = error
+                item.done.set()

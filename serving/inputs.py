@@ -1,0 +1,131 @@
+"""Request data → onnxruntime feeds, with a 4xx naming the field and the expected shape for
+every way it can be wrong (ragged lists, wrong shape, wrong dtype, NaN or infinity)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from serving.errors import BadInput
+from serving.loaded import LoadedModel, Port
+
+# KServe v2 datatypes → numpy
+DATATYPES = {
+    "FP32": np.float32, "FP64": np.float64, "FP16": np.float16, "INT64": np.int64, "INT32": np.int32,
+    "INT16": np.int16, "INT8": np.int8, "UINT8": np.uint8, "UINT16": np.uint16, "UINT32": np.uint32,
+    "UINT64": np.uint64, "BOOL": np.bool_,
+}
+MAX_ROWS = 1024  # subjects (or rows) in one request
+
+
+def shape_text(shape) -> str:
+    return "(" + ", ".join("N" if d == -1 else str(d) for d in shape) + ")"
+
+
+def numeric_array(values, field: str, dtype=np.float32) -> np.ndarray:
+    """``values`` (nested lists of numbers) as an array. Raises BadInput."""
+    if isinstance(values, (str, bytes, dict)) or values is None:
+        raise BadInput(f"{field}: expected numbers (nested lists), got {type(values).__name__}", field=field)
+    try:
+        arr = np.asarray(values, dtype=np.float64 if np.issubdtype(dtype, np.floating) else dtype)
+    except (ValueError, TypeError, OverflowError):
+        raise BadInput(f"{field}: expected a rectangular array of numbers (rows of equal length, no strings)",
+                       field=field) from None
+    if arr.dtype == np.object_:
+        raise BadInput(f"{field}: expected numbers", field=field)
+    if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+        raise BadInput(f"{field}: holds NaN or infinite values; every value must be finite", field=field)
+    return arr.astype(dtype, copy=False)
+
+
+def check_shape(arr: np.ndarray, port: Port, field: str) -> np.ndarray:
+    """``arr`` against the model's input shape (-1 matches anything). Raises BadInput."""
+    want = port.shape
+    if len(want) != arr.ndim or any(w != -1 and w != a for w, a in zip(want, arr.shape)):
+        raise BadInput(f"{field}: input {port.name!r} takes shape {shape_text(want)} ({port.datatype}); "
+                       f"got {tuple(arr.shape)}", field=field)
+    if arr.ndim and arr.shape[0] > MAX_ROWS:
+        raise BadInput(f"{field}: at most {MAX_ROWS} rows per request, got {arr.shape[0]}", field=field)
+    return arr
+
+
+def connectome_feeds(model: LoadedModel, matrices, features=None, field: str = "matrices") -> dict:
+    """One (R, R) matrix or a list of them (plus node features when the model takes them)."""
+    r = int(model.contract["regions"])
+    conn = numeric_array(matrices, field)
+    if conn.ndim == 2:
+        conn = conn[None]
+    if conn.ndim != 3 or conn.shape[1:] != (r, r) or conn.shape[0] == 0:
+        raise BadInput(f"{field}: the model takes raw {r}×{r} connectivity matrices: shape ({r}, {r}) "
+                       f"or (N, {r}, {r}); got {tuple(np.shape(matrices))}", field=field)
+    feeds = {"conn": check_shape(conn, model.input("conn") or _port("conn", (-1, r, r)), field)}
+    f = int(model.contract.get("dataset_features", 0))
+    if f > 0:
+        if features is None:
+            raise BadInput(f"features: the model takes {r}×{f} node features per subject", field="features")
+        x = numeric_array(features, "features")
+        x = x[None] if x.ndim == 2 else x
+        if x.shape != (conn.shape[0], r, f):
+            raise BadInput(f"features: expected shape ({conn.shape[0]}, {r}, {f}), got {tuple(x.shape)}",
+                           field="features")
+        feeds["features"] = x
+    return feeds
+
+
+def _port(name: str, shape) -> Port:
+    return Port(name, "FP32", np.float32, tuple(shape))
+
+
+def kserve_feeds(model: LoadedModel, inputs) -> dict:
+    """KServe v2 ``inputs``: ``[{name, shape, datatype, data}]``. Raises BadInput."""
+    if not isinstance(inputs, list) or not inputs:
+        raise BadInput("inputs: expected a non-empty list of {name, shape, datatype, data}", field="inputs")
+    feeds = {}
+    for i, item in enumerate(inputs):
+        feeds.update(_kserve_input(model, item, f"inputs[{i}]"))
+    missing = [p.name for p in model.inputs if p.name not in feeds]
+    if missing:
+        raise BadInput(f"inputs: missing {', '.join(missing)}; the model takes "
+                       + ", ".join(f"{p.name} {shape_text(p.shape)} {p.datatype}" for p in model.inputs),
+                       field="inputs")
+    rows = {a.shape[0] for a in feeds.values() if a.ndim}
+    if len(rows) > 1:
+        raise BadInput("inputs: every input must have the same batch size", field="inputs")
+    return feeds
+
+
+def _kserve_input(model: LoadedModel, item, field: str) -> dict:
+    if not isinstance(item, dict):
+        raise BadInput(f"{field}: expected an object", field=field)
+    name, shape, datatype = item.get("name"), item.get("shape"), item.get("datatype")
+    port = model.input(name) if isinstance(name, str) else None
+    if port is None:
+        known = ", ".join(p.name for p in model.inputs)
+        raise BadInput(f"{field}.name: the model has no input {name!r}; its inputs: {known}", field=f"{field}.name")
+    if datatype != port.datatype:
+        raise BadInput(f"{field}.datatype: input {port.name!r} takes {port.datatype}, got {datatype!r}",
+                       field=f"{field}.datatype")
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
+                                              for d in shape):
+        raise BadInput(f"{field}.shape: expected a list of non-negative integers", field=f"{field}.shape")
+    arr = numeric_array(item.get("data"), f"{field}.data", DATATYPES.get(datatype, np.float32))
+    if arr.size != math.prod(shape):
+        raise BadInput(f"{field}.data: holds {arr.size} values, shape {shape} needs {math.prod(shape)}",
+                       field=f"{field}.data")
+    return {port.name: check_shape(arr.reshape(shape), port, f"{field}.shape")}
+
+
+def values_feeds(model: LoadedModel, values, field: str = "values") -> dict:
+    """Fractal's ``{"values": [...]}``: one sample (the input's shape without the batch axis) or
+    a batch, for a model with one input."""
+    if model.is_connectome:
+        return connectome_feeds(model, values, field=field)
+    if len(model.inputs) != 1:
+        raise BadInput(f"{field}: the model takes several inputs ({', '.join(p.name for p in model.inputs)}); "
+                       "use the KServe v2 /infer route", field=field)
+    port = model.inputs[0]
+    arr = numeric_array(values, field, port.dtype)
+    if arr.ndim == len(port.shape) - 1:
+        arr = arr[None]
+    return {port.name: check_shape(arr, port, field)}

@@ -1,0 +1,87 @@
+"""One prediction, whatever the interface: resolve the model, run the feeds through its
+batcher (or the cache), count it, and shape class results for connectome models."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from flask import current_app
+
+from dao.settings import get_settings
+from serving import metrics
+from serving.batcher import BatcherStopped, RequestTimeout
+from serving.errors import BadInput, NotLoaded, ServingError, Timeout, Unsupported
+from serving.loaded import LoadedModel
+from serving.registry import Registry
+
+
+def registry() -> Registry:
+    return current_app.extensions["trainyard_registry"]
+
+
+def resolve(name: str, version: str | None = None) -> LoadedModel:
+    try:
+        return registry().ready_model(name, version)
+    except ServingError as exc:
+        metrics.ERRORS.labels(_known(name), version or "", exc.kind).inc()
+        raise
+
+
+def _known(name: str) -> str:
+    return name if registry().versions(name) else "_unknown"
+
+
+def run(model: LoadedModel, feeds: dict, interface: str) -> list[np.ndarray]:
+    """The model's outputs for ``feeds``. Raises BadInput (onnxruntime refused the feeds),
+    NotLoaded (unloaded meanwhile), Timeout."""
+    started = time.perf_counter()
+    cache = current_app.extensions["trainyard_cache"]
+    key = cache.key(model.sha256, feeds) if cache.entries else None
+    outputs = cache.get(key) if key else None
+    try:
+        if outputs is not None:
+            metrics.CACHE_HITS.labels(model.name, model.version).inc()
+            timing = {}
+        else:
+            pending = model.predict(feeds, get_settings().serve_request_timeout_seconds)
+            outputs, timing = pending.outputs, pending.timing
+            if key:
+                cache.put(key, outputs)
+    except ServingError as exc:
+        metrics.ERRORS.labels(model.name, model.version, exc.kind).inc()
+        raise
+    except (BatcherStopped, RequestTimeout, Exception) as exc:
+        err = _as_serving_error(exc)
+        metrics.ERRORS.labels(model.name, model.version, err.kind).inc()
+        raise err from exc
+    metrics.REQUESTS.labels(model.name, model.version, interface).inc()
+    metrics.observe(model.name, model.version, timing, time.perf_counter() - started)
+    return outputs
+
+
+def _as_serving_error(exc: Exception) -> ServingError:
+    if isinstance(exc, BatcherStopped):
+        return NotLoaded(f"{exc}; try again", retry_after=1)
+    if isinstance(exc, RequestTimeout):
+        return Timeout(f"the model did not answer in time ({exc})", retry_after=1)
+    # onnxruntime raises InvalidArgument / Fail for feeds its graph refuses
+    return BadInput(f"the model refused the input: {str(exc).splitlines()[0][:300]}")
+
+
+def need_connectome(model: LoadedModel) -> None:
+    if not model.is_connectome:
+        raise Unsupported(f"model {model.name!r} is an uploaded ONNX model without a connectome contract "
+                          "(regions, class names); use the KServe v2 /infer or Fractal prediction route")
+
+
+def class_results(model: LoadedModel, probabilities: np.ndarray, subjects: list[str] | None = None) -> list[dict]:
+    """Per subject: predicted class (name and index) and every class's probability."""
+    names = list(model.contract.get("class_names") or range(probabilities.shape[1]))
+    out = []
+    for i, row in enumerate(np.asarray(probabilities, dtype=np.float64)):
+        best = int(row.argmax())
+        item = {"subject": subjects[i] if subjects else str(i), "class": str(names[best]), "class_index": best,
+                "probabilities": {str(n): float(p) for n, p in zip(names, row)}}
+        out.append(item)
+    return out

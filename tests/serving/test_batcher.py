@@ -1,0 +1,81 @@
+"""The batcher alone, on a numpy runner: each caller gets its own rows back, concurrent callers
+share a batch, instances grow to max_worker under backlog, and a failing batch fails only its
+callers."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import threading
+
+import numpy as np
+import pytest
+
+from serving.batcher import Batcher, Settings
+
+
+def _runner_factory(log: list, gate: threading.Event | None = None):
+    def make():
+        def run(feeds):
+            if gate is not None:
+                gate.wait(10)
+            x = feeds["x"]
+            log.append(x.shape[0])
+            if (x < 0).any():
+                raise ValueError("negative input")
+            return [x * 2.0 + 1.0]
+        return run
+    return make
+
+
+def test_each_caller_gets_its_own_answer_from_a_shared_batch():
+    log: list[int] = []
+    b = Batcher(_runner_factory(log), Settings(batch_size=8, max_batch_delay_s=5.0), batchable=True)
+    xs = [np.full((1, 3), float(i), np.float32) for i in range(8)]
+    with cf.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda x: b.submit({"x": x}, timeout=20), xs))
+    for x, a in zip(xs, answers):
+        np.testing.assert_array_equal(a.outputs[0], x * 2.0 + 1.0)
+        assert a.timing["rows"] == 8  # a full batch runs at once, without waiting out the delay
+    assert log == [8]
+    b.stop()
+
+
+def test_unbatchable_models_run_one_request_at_a_time():
+    log: list[int] = []
+    b = Batcher(_runner_factory(log), Settings(batch_size=8, max_batch_delay_s=0.05), batchable=False)
+    with cf.ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda i: b.submit({"x": np.ones((1, 2), np.float32)}, timeout=20), range(4)))
+    assert log == [1, 1, 1, 1]
+    b.stop()
+
+
+def test_backlog_grows_instances_up_to_max_worker_and_resize_shrinks():
+    gate = threading.Event()
+    b = Batcher(_runner_factory([], gate), Settings(batch_size=1, min_worker=1, max_worker=3), batchable=True)
+    assert b.instances == 1
+    with cf.ThreadPoolExecutor(6) as pool:
+        futures = [pool.submit(b.submit, {"x": np.ones((1, 1), np.float32)}, 20) for _ in range(6)]
+        deadline = threading.Event()
+        for _ in range(100):
+            if b.instances == 3:
+                break
+            deadline.wait(0.02)
+        assert b.instances == 3
+        gate.set()
+        [f.result() for f in futures]
+    b.resize(Settings(batch_size=1, min_worker=1, max_worker=1))
+    for _ in range(100):
+        if b.instances == 1:
+            break
+        threading.Event().wait(0.02)
+    assert b.instances == 1
+    b.stop()
+
+
+def test_a_failing_batch_fails_its_callers_and_the_instance_lives():
+    b = Batcher(_runner_factory([]), Settings(batch_size=1), batchable=True)
+    with pytest.raises(ValueError, match="negative"):
+        b.submit({"x": -np.ones((1, 1), np.float32)}, timeout=20)
+    ok = b.submit({"x": np.ones((1, 1), np.float32)}, timeout=20)
+    np.testing.assert_array_equal(ok.outputs[0], [[3.0]])
+    b.stop()
