@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.schemas.task_form import NewTaskForm, missing_roles
 from app.dataset_cache import DatasetInfo, dataset_infos
+from app.lineage_checks import lineage_problems, named_datasets
 from dao import artifact_queries
 from dao.tables import Task, TaskStatus
 from models.catalog import ModelInfo, all_models, find_model
@@ -38,10 +39,12 @@ def check_form(session: Session, form: NewTaskForm) -> tuple[CheckedForm | None,
         problems.append(("model", f"{model.name} is an MXNet {model.input} network; new_task trains "
                                   f"connectome models, submit image tasks with POST /train"))
         model = None
-    shape, data_problems = _dataset_shape(session, form)
+    shape, rows, data_problems = _dataset_shape(session, form)
     problems += data_problems
     parent, parent_problems = _parent(session, form, model, shape)
     problems += parent_problems
+    if parent is not None and not problems:
+        problems += _lineage(session, form, parent, rows)
     if problems:
         return None, problems
     return CheckedForm(form, model, parent, shape), []
@@ -64,7 +67,14 @@ def _shape_of(row: DatasetInfo) -> dict[str, Any]:
     }
 
 
-def _dataset_shape(session: Session, form: NewTaskForm) -> tuple[dict[str, Any], Problems]:
+def _lineage(session: Session, form: NewTaskForm, parent: Task, rows: dict[str, DatasetInfo]) -> Problems:
+    roles = {role.removesuffix("_data"): list(getattr(form, role)) for role in _used_roles(form)}
+    facts = {n: (r.checksum, int(r.meta["n_subjects"])) for n, r in rows.items()}
+    return lineage_problems(session, parent.id, named_datasets(roles, facts), form.allow_seen_test)
+
+
+def _dataset_shape(session: Session, form: NewTaskForm
+                   ) -> tuple[dict[str, Any], dict[str, DatasetInfo], Problems]:
     roles = _used_roles(form)
     names = [n for role in roles for n in getattr(form, role)]
     rows = dataset_infos(session, names)
@@ -82,7 +92,7 @@ def _dataset_shape(session: Session, form: NewTaskForm) -> tuple[dict[str, Any],
                 first = (field, _shape_of(row))
             else:
                 problems += _disagreement(field, name, _shape_of(row), *first)
-    return ({} if first is None else first[1]), problems
+    return ({} if first is None else first[1]), rows, problems
 
 
 def _disagreement(field: str, name: str, shape: dict, first_field: str, first: dict) -> Problems:

@@ -25,6 +25,7 @@ class HyperParams:
     optimizer: str = "adam"  # "adam" | "sgd"
     weight_decay: float = 0.0
     edge_keep_percent: float = 100.0  # keep the strongest k% of edges by |weight|
+    patience: int = 0  # early stopping: epochs without a new lowest val loss (0: off)
 
 
 @dataclass(frozen=True)

@@ -7,15 +7,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from dao import artifact_queries, dataset_queries
+from dao import artifact_queries, dataset_queries, lineage_queries
 from dao.tables import Task
+from models.datasets.lineage import Lineage, build_lineage
 from models.datasets.splits import assign_roles
 from models.datasets.types import ConnectomeDataset
 from models.job import HyperParams, JobSpec
 from tasks.backends import JobInputs
 
 HYPER_FIELDS = ("learning_rate", "batch_size", "lr_step_size", "lr_decay", "epochs", "seed",
-                "optimizer", "weight_decay", "edge_keep_percent")
+                "optimizer", "weight_decay", "edge_keep_percent", "patience")
 
 
 def hyper_params(param_set: dict[str, Any]) -> HyperParams:
@@ -42,7 +43,9 @@ def load_inputs(session: Session, task: Task) -> JobInputs:
     names = sorted({n for group in roles.values() for n in group})
     datasets = {n: ConnectomeDataset.from_npz_bytes(dataset_queries.get_data(session, n))
                 for n in names}
-    parts, record = assign_roles(roles, datasets, seed=params.seed)
+    parts, record = assign_roles(roles, datasets, seed=params.seed, checksums=checksums(session, names),
+                                 lineage=ancestry(session, task),
+                                 allow_seen_test=bool(form.get("allow_seen_test")))
     checkpoint = artifact_queries.get_artifact(session, task.id, artifact_queries.CHECKPOINT)
     spec = JobSpec(
         task_type=task.task_type, model=task.model, params=params,
@@ -51,6 +54,16 @@ def load_inputs(session: Session, task: Task) -> JobInputs:
         resume_checkpoint=None if checkpoint is None else checkpoint.data,
     )
     return JobInputs(spec, record, None if checkpoint is None else checkpoint.epoch)
+
+
+def checksums(session: Session, names: list[str]) -> dict[str, str]:
+    """{dataset name: content checksum}: what lineage keys subjects by."""
+    return {name: row.checksum for name, row in dataset_queries.find_datasets(session, names).items()}
+
+
+def ancestry(session: Session, task: Task) -> Lineage:
+    """What the task's ancestors trained, validated and tested on."""
+    return build_lineage(lineage_queries.ancestor_records(session, task.parent_task_id))
 
 
 def parent_weights(session: Session, task: Task) -> bytes | None:

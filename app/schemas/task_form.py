@@ -38,6 +38,7 @@ class ParamSet(BaseModel):
     optimizer: Literal["adam", "sgd"] = "adam"
     weight_decay: Float = Field(default=0.0, ge=0, le=1)
     edge_keep_percent: Float = Field(default=100.0, gt=0, le=100)
+    patience: Int = Field(default=0, ge=0, le=10_000)
 
 
 class TaskRequirements(BaseModel):
@@ -63,7 +64,8 @@ class NewTaskForm(BaseModel):
     model: Name
     param_set: ParamSet
     requirements: TaskRequirements = Field(default_factory=TaskRequirements)
-
+    # True: test on subjects an ancestor trained or validated on; the result is then marked.
+    allow_seen_test: bool = False
 
 
 def missing_roles(form: NewTaskForm) -> list[tuple[str, str]]:

@@ -104,6 +104,12 @@ def test_train_poll_eval_stop(mx):
     assert ev["status"] == "SUCCEEDED", ev["error"]
     assert ev["task_type"] == "dl_ev" and ev["parent_task_id"] == task_id
     assert len(ev["result"]["test"]["confusion_matrix"]) == 4
+    # Held out by lineage: the evaluation tests exactly the training's test images.
+    [checksum] = done["result"]["splits"]["lineage"]
+    held = done["result"]["splits"]["lineage"][checksum]["test"]
+    assert ev["result"]["splits"]["lineage"] == {checksum: {"test": held}}
+    assert ev["result"]["splits"]["sizes"]["test"] == done["result"]["splits"]["sizes"]["test"] == len(held)
+    assert ev["test_on_seen_subjects"] is False
 
     r = mx.post("/stop", json={"task_id": task_id})
     assert r.status_code == 409 and r.json()["state_desc"] == "TASK_TERMINATED_FAILED"
@@ -115,6 +121,17 @@ def test_fine_tune_from_a_trained_task(mx):
     child = post_ok(mx, "/train", train_body(num_epoch=1, trained_task_id=parent, test_data=[]))
     done = mx.wait_task(child, timeout=240)
     assert done["status"] == "SUCCEEDED" and done["task_type"] == "dl_ft" and done["parent_task_id"] == parent
+
+    # Every image of SMALL was trained on: an evaluation on it is refused, unless allowed.
+    r = mx.post("/eval", json={"trained_task_id": parent, "test_data": [SMALL]})
+    assert r.status_code == 422, r.text
+    [error] = r.json()["errors"]
+    assert error["field"] == "test_data[0]" and "all 96 images" in error["problem"]
+    assert f"{parent} saw 96" in error["problem"]
+    allowed = post_ok(mx, "/eval", {"trained_task_id": parent, "test_data": [SMALL], "allow_seen_test": True})
+    marked = mx.wait_task(allowed, timeout=120)
+    assert marked["status"] == "SUCCEEDED" and marked["test_on_seen_subjects"] is True
+    assert marked["result"]["splits"]["seen_in_test"] == {"n": 96, "tasks": {parent: 96}}
 
 
 def test_stop_a_running_training(mx):

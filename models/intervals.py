@@ -1,0 +1,71 @@
+"""95% intervals for test metrics, and the chance level beside them (numpy, scipy).
+
+Accuracy gets the Wilson score interval for a binomial proportion (its count of correct
+subjects out of n). Every other metric gets a percentile bootstrap over subjects: resample b
+draws ``rng.integers(0, n, n)`` from ``numpy.random.default_rng(seed)``, one resample after the
+other, and computes the metric on those subjects; resamples where a metric is undefined (ROC
+AUC with one class drawn) are left out and the count kept says how many were used.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from models.metrics import SCORES, scores
+
+LEVEL = 0.95
+Z = 1.959963984540054  # the standard normal's 97.5% quantile
+RESAMPLES = 1000
+
+
+def wilson(successes: int, n: int, z: float = Z) -> tuple[float, float]:
+    """The Wilson score interval of ``successes`` out of ``n`` (n > 0)."""
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def bootstrap(y: np.ndarray, prob: np.ndarray, seed: int, resamples: int = RESAMPLES
+              ) -> dict[str, list[float]]:
+    """{metric: its values over the resamples where it is defined}."""
+    rng = np.random.default_rng(seed)
+    values: dict[str, list[float]] = {m: [] for m in SCORES if m != "accuracy"}
+    for _ in range(resamples):
+        idx = rng.integers(0, y.size, y.size)
+        for metric, value in scores(y[idx], prob[idx]).items():
+            if metric in values and value is not None:
+                values[metric].append(value)
+    return values
+
+
+def percentile_interval(values: list[float]) -> tuple[float, float] | None:
+    if not values:
+        return None
+    tail = 100 * (1 - LEVEL) / 2
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def intervals(y: np.ndarray, prob: np.ndarray, seed: int, resamples: int = RESAMPLES) -> dict:
+    """{metric: {low, high, method, resamples?}} for every metric in SCORES (low/high None
+    when a bootstrap metric was never defined)."""
+    correct = int((prob.argmax(axis=1) == y).sum())
+    low, high = wilson(correct, int(y.size))
+    out = {"accuracy": {"low": low, "high": high, "method": "wilson", "level": LEVEL}}
+    for metric, values in bootstrap(y, prob, seed, resamples).items():
+        bounds = percentile_interval(values)
+        out[metric] = {"low": None if bounds is None else bounds[0], "high": None if bounds is None else bounds[1],
+                       "method": "percentile bootstrap over subjects", "level": LEVEL,
+                       "resamples": resamples, "resamples_defined": len(values), "seed": seed}
+    return out
+
+
+def chance(y: np.ndarray, class_names: list[str]) -> dict:
+    """The majority class's share of ``y``: the accuracy of always answering it."""
+    counts = np.bincount(y, minlength=len(class_names))
+    top = int(counts.argmax())
+    return {"chance_level": float(counts[top] / y.size), "majority_class": class_names[top],
+            "class_counts": {c: int(k) for c, k in zip(class_names, counts)}}
