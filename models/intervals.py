@@ -9,23 +9,13 @@ AUC with one class drawn) are left out and the count kept says how many were use
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from models.metrics import SCORES, scores
+from models.proportion import LEVEL, accuracy_interval, chance_of_counts, wilson
 
-LEVEL = 0.95
-Z = 1.959963984540054  # the standard normal's 97.5% quantile
+__all__ = ["LEVEL", "RESAMPLES", "bootstrap", "chance", "intervals", "percentile_interval", "wilson"]
 RESAMPLES = 1000
-
-
-def wilson(successes: int, n: int, z: float = Z) -> tuple[float, float]:
-    """The Wilson score interval of ``successes`` out of ``n`` (n > 0)."""
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def bootstrap(y: np.ndarray, prob: np.ndarray, seed: int, resamples: int = RESAMPLES
@@ -52,9 +42,7 @@ def percentile_interval(values: list[float]) -> tuple[float, float] | None:
 def intervals(y: np.ndarray, prob: np.ndarray, seed: int, resamples: int = RESAMPLES) -> dict:
     """{metric: {low, high, method, resamples?}} for every metric in SCORES (low/high None
     when a bootstrap metric was never defined)."""
-    correct = int((prob.argmax(axis=1) == y).sum())
-    low, high = wilson(correct, int(y.size))
-    out = {"accuracy": {"low": low, "high": high, "method": "wilson", "level": LEVEL}}
+    out = {"accuracy": accuracy_interval(int((prob.argmax(axis=1) == y).sum()), int(y.size))}
     for metric, values in bootstrap(y, prob, seed, resamples).items():
         bounds = percentile_interval(values)
         out[metric] = {"low": None if bounds is None else bounds[0], "high": None if bounds is None else bounds[1],
@@ -65,7 +53,4 @@ def intervals(y: np.ndarray, prob: np.ndarray, seed: int, resamples: int = RESAM
 
 def chance(y: np.ndarray, class_names: list[str]) -> dict:
     """The majority class's share of ``y``: the accuracy of always answering it."""
-    counts = np.bincount(y, minlength=len(class_names))
-    top = int(counts.argmax())
-    return {"chance_level": float(counts[top] / y.size), "majority_class": class_names[top],
-            "class_counts": {c: int(k) for c, k in zip(class_names, counts)}}
+    return chance_of_counts(np.bincount(y, minlength=len(class_names)).tolist(), class_names)

@@ -35,6 +35,7 @@ def synthetic_aal90(
     hub_effect: float = 0.25,
     structure_seed: int = 181210,
     with_features: bool = False,
+    n_hubs: int = 4,
 ) -> ConnectomeDataset:
     """Simulate ``n_subjects`` (balanced NC/SZ) Fisher-z correlation matrices of ``n_regions``.
 
@@ -51,7 +52,7 @@ def synthetic_aal90(
         raise ValueError(f"need at least 4 subjects, got {n_subjects}")
     if n_regions < 2 * n_pairs or n_regions < n_modules:
         raise ValueError(f"{n_regions} regions are too few for {n_pairs} pairs and {n_modules} modules")
-    structure = _structure(np.random.default_rng(structure_seed), n_regions, n_modules, n_pairs)
+    structure = _structure(np.random.default_rng(structure_seed), n_regions, n_modules, n_pairs, n_hubs)
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(n_subjects) % 2).astype(np.int64)
     conn = np.empty((n_subjects, n_regions, n_regions), dtype=np.float32)
@@ -72,7 +73,7 @@ def synthetic_aal90(
     )
 
 
-def _structure(rng: np.random.Generator, n_regions: int, n_modules: int, n_pairs: int) -> dict:
+def _structure(rng: np.random.Generator, n_regions: int, n_modules: int, n_pairs: int, n_hubs: int) -> dict:
     module = rng.permutation(np.arange(n_regions) % n_modules)
     pairs: list[tuple[int, int]] = []
     free = list(rng.permutation(n_regions))
@@ -87,7 +88,7 @@ def _structure(rng: np.random.Generator, n_regions: int, n_modules: int, n_pairs
         "pairs": pairs,
         "sign": np.where(np.arange(n_pairs) % 2 == 0, 1.0, -1.0),  # +: stronger in SZ
         "gmv_regions": rng.choice(n_regions, size=6, replace=False),
-        "hubs": rng.choice(n_regions, size=4, replace=False),
+        "hubs": rng.choice(n_regions, size=n_hubs, replace=False),
     }
 
 

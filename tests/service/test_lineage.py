@@ -42,7 +42,7 @@ def test_a_test_set_the_model_has_seen_is_refused_then_marked_when_allowed(stack
     assert "allow_seen_test" in error["problem"]
 
     marked = stack.wait_task(stack.submit({**ev_form, "allow_seen_test": True}))
-    assert marked["status"] == "SUCCEEDED", marked
+    assert marked["status"] == "SUCCEEDED", marked["error"]
     assert marked["test_on_seen_subjects"] is True
     assert marked["result"]["splits"]["seen_in_test"] == {"n": 140, "tasks": {parent: 140}}
 

@@ -89,6 +89,10 @@ def test_train_poll_eval_stop(mx):
     assert done["param_set"]["num_epoch"] == 2 and done["param_set"]["lr_factor"] == 0.5
     assert done["param_set"]["initializer"] == "xavier"
     assert 0.0 <= done["metrics"]["test_accuracy"] <= 1.0
+    m = done["metrics"]
+    assert m["test_accuracy_low"] <= m["test_accuracy"] <= m["test_accuracy_high"]
+    assert done["result"]["test"]["intervals"]["accuracy"]["method"] == "wilson"
+    assert m["test_chance_level"] == pytest.approx(max(done["result"]["test"]["class_counts"].values()) / m["test_n"])
     epochs = mx.get(f"/api/v0/tasks/{task_id}/epochs").json()["epochs"]
     assert [e["epoch"] for e in epochs] == [1, 2]
     assert epochs[1]["learning_rate"] < epochs[0]["learning_rate"]  # the Factor schedule stepped
