@@ -66,6 +66,10 @@ def run_job(spec: JobSpec, hooks: JobHooks, device: str | None = None) -> JobOut
     with torch.random.fork_rng(devices=cuda):
         if spec.task_type == "dl_ev":
             return _evaluate_job(spec, hooks, dev)
+        if spec.folds:
+            from models.cv_engine import run_cv
+
+            return run_cv(spec, hooks, dev, _train_job)
         return _train_job(spec, hooks, dev)
 
 

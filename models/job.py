@@ -38,6 +38,8 @@ class JobSpec:
     test: ConnectomeDataset | None  # None unless enable_test (always set for dl_ev)
     init_weights: bytes | None = None  # the parent task's weights blob (dl_ft, dl_ev)
     resume_checkpoint: bytes | None = None  # this task's last checkpoint, to continue from
+    # Cross-validation: (train, val, test) per fold, run one after the other (models.cv_engine)
+    folds: tuple[tuple[ConnectomeDataset, ConnectomeDataset, ConnectomeDataset], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class EpochMetrics:
     val_accuracy: float | None
     learning_rate: float
     seconds: float
+    fold: int | None = None  # cross-validation: the 0-based fold; ``epoch`` counts over all folds
 
 
 class JobHooks(Protocol):

@@ -43,17 +43,48 @@ def load_inputs(session: Session, task: Task) -> JobInputs:
     names = sorted({n for group in roles.values() for n in group})
     datasets = {n: ConnectomeDataset.from_npz_bytes(dataset_queries.get_data(session, n))
                 for n in names}
-    parts, record = assign_roles(roles, datasets, seed=params.seed, checksums=checksums(session, names),
-                                 lineage=ancestry(session, task),
-                                 allow_seen_test=bool(form.get("allow_seen_test")))
+    sums = checksums(session, names)
+    cv = cv_settings(form)
+    if cv is not None:
+        parts, folds, record = _cv_parts(datasets, sums, params.seed, *cv)
+    else:
+        folds = None
+        parts, record = assign_roles(roles, datasets, seed=params.seed, checksums=sums,
+                                     lineage=ancestry(session, task),
+                                     allow_seen_test=bool(form.get("allow_seen_test")))
     checkpoint = artifact_queries.get_artifact(session, task.id, artifact_queries.CHECKPOINT)
     spec = JobSpec(
         task_type=task.task_type, model=task.model, params=params,
         train=parts.get("train"), val=parts.get("val"), test=parts.get("test"),
         init_weights=parent_weights(session, task),
-        resume_checkpoint=None if checkpoint is None else checkpoint.data,
+        resume_checkpoint=None if checkpoint is None else checkpoint.data, folds=folds,
     )
     return JobInputs(spec, record, None if checkpoint is None else checkpoint.epoch)
+
+
+def cv_settings(form: dict[str, Any]) -> tuple[str, int, int] | None:
+    """(cv_type, n_folds, repeats) of a cross-validated form; None for a single split."""
+    cv_type = (form.get("cv_type") or "none").lower()
+    if cv_type == "none":
+        return None
+    return cv_type, int(form.get("n_folds") or 5), int(form.get("cv_repeats") or 1)
+
+
+def _cv_parts(datasets: dict[str, ConnectomeDataset], sums: dict[str, str], seed: int, cv_type: str,
+              n_folds: int, repeats: int) -> tuple[dict, tuple, dict]:
+    """Every named dataset pooled (each once), its folds, and the record: the pool as the
+    "train" role, ``cv`` (which subject went where in each fold) and a lineage in which every
+    subject was both trained and tested on (each was, in some fold)."""
+    from models.cv import fold_record, make_folds
+
+    parts, record = assign_roles({"train": sorted(datasets)}, datasets, seed=seed, checksums=sums)
+    pool = parts["train"]
+    folds = make_folds(pool, cv_type, n_folds, repeats, seed)
+    record["cv"] = fold_record(folds, pool.subjects, cv_type, n_folds, repeats, seed)
+    for roles in record["lineage"].values():
+        roles["test"] = list(roles["train"])
+    data = tuple((pool.subset(f.train), pool.subset(f.val), pool.subset(f.test)) for f in folds)
+    return {"train": pool, "val": None, "test": None}, data, record
 
 
 def checksums(session: Session, names: list[str]) -> dict[str, str]:
