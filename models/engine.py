@@ -66,11 +66,31 @@ def run_job(spec: JobSpec, hooks: JobHooks, device: str | None = None) -> JobOut
     with torch.random.fork_rng(devices=cuda):
         if spec.task_type == "dl_ev":
             return _evaluate_job(spec, hooks, dev)
-        if spec.folds:
-            from models.cv_engine import run_cv
+        outcome = _training(spec, hooks, dev)
+        if spec.n_permutations and not outcome.stopped and "test_accuracy" in outcome.result:
+            _add_permutation_test(spec, hooks, dev, outcome)
+        return outcome
 
-            return run_cv(spec, hooks, dev, _train_job)
-        return _train_job(spec, hooks, dev)
+
+def _training(spec: JobSpec, hooks: JobHooks, dev: torch.device) -> JobOutcome:
+    if spec.folds:
+        from models.cv_engine import run_cv
+
+        return run_cv(spec, hooks, dev, _train_job)
+    return _train_job(spec, hooks, dev)
+
+
+def _add_permutation_test(spec: JobSpec, hooks: JobHooks, dev: torch.device, outcome: JobOutcome) -> None:
+    """Runs models.permutation's test; a stop during it stops the task (its result says so)."""
+    from models.permutation import permutation_test
+
+    record = permutation_test(spec, hooks, outcome.result["test_accuracy"], spec.n_permutations,
+                              lambda s, h: _training(s, h, dev))
+    if record is None:
+        outcome.stopped = True
+        outcome.result.update(stopped=True, permutation_test={"stopped": True})
+        return
+    outcome.result.update(permutation_test=record, test_permutation_p_value=record["p_value"])
 
 
 # ---------------------------------------------------------------- checks

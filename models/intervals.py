@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.metrics import SCORES, scores
+from models.metrics import batch_scores
 from models.proportion import LEVEL, accuracy_interval, chance_of_counts, wilson
 
 __all__ = ["LEVEL", "RESAMPLES", "bootstrap", "chance", "intervals", "percentile_interval", "wilson"]
@@ -22,13 +22,9 @@ def bootstrap(y: np.ndarray, prob: np.ndarray, seed: int, resamples: int = RESAM
               ) -> dict[str, list[float]]:
     """{metric: its values over the resamples where it is defined}."""
     rng = np.random.default_rng(seed)
-    values: dict[str, list[float]] = {m: [] for m in SCORES if m != "accuracy"}
-    for _ in range(resamples):
-        idx = rng.integers(0, y.size, y.size)
-        for metric, value in scores(y[idx], prob[idx]).items():
-            if metric in values and value is not None:
-                values[metric].append(value)
-    return values
+    idx = np.stack([rng.integers(0, y.size, y.size) for _ in range(resamples)])
+    values = batch_scores(y[idx], prob[idx])
+    return {m: v[~np.isnan(v)].tolist() for m, v in values.items() if m != "accuracy"}
 
 
 def percentile_interval(values: list[float]) -> tuple[float, float] | None:

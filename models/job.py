@@ -40,6 +40,7 @@ class JobSpec:
     resume_checkpoint: bytes | None = None  # this task's last checkpoint, to continue from
     # Cross-validation: (train, val, test) per fold, run one after the other (models.cv_engine)
     folds: tuple[tuple[ConnectomeDataset, ConnectomeDataset, ConnectomeDataset], ...] | None = None
+    n_permutations: int = 0  # > 0: a permutation test of the test accuracy (models.permutation)
 
 
 @dataclass(frozen=True)

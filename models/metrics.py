@@ -20,22 +20,23 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.divide(num, den, out=np.zeros_like(num, dtype=float), where=den > 0)
 
 
-def _binary_auc(positive: np.ndarray, score: np.ndarray) -> float:
-    n1 = int(positive.sum())
-    n0 = positive.size - n1
-    ranks = rankdata(score)
-    return float((ranks[positive].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+def _binary_auc(positive: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Per row of (B, n) arrays; NaN where a row lacks one of the two groups."""
+    n1 = positive.sum(axis=1).astype(float)
+    n0 = positive.shape[1] - n1
+    ranks = rankdata(score, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        auc = ((ranks * positive).sum(axis=1) - n1 * (n1 + 1) / 2) / (n1 * n0)
+    return np.where((n1 > 0) & (n0 > 0), auc, np.nan)
 
 
-def _roc_auc(y: np.ndarray, prob: np.ndarray) -> float | None:
-    """None when undefined: a class of the model absent from ``y`` (or only one class)."""
-    n_classes = prob.shape[1]
-    if np.unique(y).size < (2 if n_classes == 2 else n_classes):
-        return None
+def _roc_auc(y: np.ndarray, prob: np.ndarray) -> np.ndarray:
+    """(B,) AUCs of (B, n) labels and (B, n, C) probabilities; NaN where a class is absent."""
+    n_classes = prob.shape[2]
     if n_classes == 2:
-        return _binary_auc(y == 1, prob[:, 1])
-    p = prob / prob.sum(axis=1, keepdims=True)
-    return float(np.mean([_binary_auc(y == k, p[:, k]) for k in range(n_classes)]))
+        return _binary_auc(y == 1, prob[:, :, 1])
+    p = prob / prob.sum(axis=2, keepdims=True)
+    return np.mean([_binary_auc(y == k, p[:, :, k]) for k in range(n_classes)], axis=0)
 
 
 def confusion(y: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
@@ -43,28 +44,39 @@ def confusion(y: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
     return np.bincount(y * n_classes + pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
 
-def scores(y: np.ndarray, prob: np.ndarray) -> dict[str, float | None]:
-    """Every metric in SCORES of the predictions ``argmax(prob)`` against labels ``y``."""
-    n_classes = prob.shape[1]
-    pred = prob.argmax(axis=1)
-    cm = confusion(y, pred, n_classes)
-    tp = np.diag(cm).astype(float)
-    fn = cm.sum(axis=1) - tp
-    fp = cm.sum(axis=0) - tp
-    tn = cm.sum() - tp - fn - fp
+def batch_scores(y: np.ndarray, prob: np.ndarray) -> dict[str, np.ndarray]:
+    """Every metric in SCORES for each row of (B, n) labels and (B, n, C) probabilities, as (B,)
+    arrays (NaN where undefined); the bootstrap scores all its resamples in one call."""
+    n_classes = prob.shape[2]
+    pred = prob.argmax(axis=2)
+    cm = np.stack([np.stack([((y == t) & (pred == q)).sum(axis=1) for q in range(n_classes)], axis=1)
+                   for t in range(n_classes)], axis=1).astype(float)  # (B, true, predicted)
+    tp = np.diagonal(cm, axis1=1, axis2=2)
+    actual, predicted = cm.sum(axis=2), cm.sum(axis=1)
+    fn, fp = actual - tp, predicted - tp
+    tn = cm.sum(axis=(1, 2))[:, None] - tp - fn - fp
     sens, spec, prec = _ratio(tp, tp + fn), _ratio(tn, tn + fp), _ratio(tp, tp + fp)
     f1 = _ratio(2 * prec * sens, prec + sens)
-    pick = (lambda v: float(v[1])) if n_classes == 2 else (lambda v: float(v.mean()))
-    present = cm.sum(axis=1) > 0
+    pick = (lambda v: v[:, 1]) if n_classes == 2 else (lambda v: v.mean(axis=1))
+    present = actual > 0
     return {
-        "accuracy": float(tp.sum() / y.size),
-        "balanced_accuracy": float(sens[present].mean()),
+        "accuracy": tp.sum(axis=1) / y.shape[1],
+        "balanced_accuracy": (sens * present).sum(axis=1) / present.sum(axis=1),
         "sensitivity": pick(sens),
         "specificity": pick(spec),
         "precision": pick(prec),
         "f1": pick(f1),
         "roc_auc": _roc_auc(y, prob),
     }
+
+
+def scores(y: np.ndarray, prob: np.ndarray) -> dict[str, float | None]:
+    """Every metric in SCORES of the predictions ``argmax(prob)`` against labels ``y`` (None
+    where undefined: ROC AUC without every class present)."""
+    out = {}
+    for metric, value in batch_scores(y[None], prob[None]).items():
+        out[metric] = None if np.isnan(value[0]) else float(value[0])
+    return out
 
 
 def checked(y_true, prob, n_classes: int) -> tuple[np.ndarray, np.ndarray]:

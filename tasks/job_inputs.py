@@ -58,6 +58,7 @@ def load_inputs(session: Session, task: Task) -> JobInputs:
         train=parts.get("train"), val=parts.get("val"), test=parts.get("test"),
         init_weights=parent_weights(session, task),
         resume_checkpoint=None if checkpoint is None else checkpoint.data, folds=folds,
+        n_permutations=int(form.get("n_permutations") or 0),
     )
     return JobInputs(spec, record, None if checkpoint is None else checkpoint.epoch)
 

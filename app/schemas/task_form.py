@@ -74,6 +74,8 @@ class NewTaskForm(BaseModel):
     cv_type: Annotated[Literal["", "none", "kfold", "stratified_kfold", "loo"], BeforeValidator(_lower)] = ""
     n_folds: Int = Field(default=5, ge=2, le=50)
     cv_repeats: Int = Field(default=1, ge=1, le=10)
+    # > 0: retrain this many times on shuffled labels for a p-value of the test accuracy.
+    n_permutations: Int = Field(default=0, ge=0, le=1000)
 
     @property
     def cross_validated(self) -> bool:
@@ -90,6 +92,11 @@ def missing_roles(form: NewTaskForm) -> list[tuple[str, str]]:
     if (form.enable_test or evaluating) and not form.test_data:
         problems.append(("test_data", "needs at least one dataset to evaluate on" if evaluating
                          else "needs at least one dataset when enable_test is true"))
+    if evaluating and form.n_permutations:
+        problems.append(("n_permutations", "a permutation test retrains the model; a dl_ev trains none"))
+    if not evaluating and form.n_permutations and not (form.enable_test or form.cross_validated):
+        problems.append(("n_permutations", "a permutation test scores test accuracy: it needs enable_test "
+                                           "true or a cv_type"))
     if evaluating and form.cross_validated:
         problems.append(("cv_type", "cross-validation trains a model per fold; a dl_ev trains none"))
     if form.task_type in ("dl_ft", "dl_ev") and not form.param_set.trained_task_id:
