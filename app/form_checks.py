@@ -38,6 +38,9 @@ def check_form(session: Session, form: NewTaskForm) -> tuple[CheckedForm | None,
     if model is None:
         known = ", ".join(m.name for m in all_models() if m.input == "connectome")
         problems.append(("model", f"unknown model {form.model!r}; known models: {known}"))
+    elif not model.iterative and form.task_type == "dl_ft":
+        problems.append(("model", f"{model.name} is fitted in one step: there is nothing to fine-tune; "
+                                  f"train it with dl_ts"))
     elif model.input != "connectome":
         problems.append(("model", f"{model.name} is an MXNet {model.input} network; new_task trains "
                                   f"connectome models, submit image tasks with POST /train"))

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+from models.catalog import find_model
 from models.compat import IncompatibleModel, check_compatible, node_features_for
 from models.datasets.types import ConnectomeDataset
 from models.graphs import build_graphs
@@ -73,11 +74,19 @@ def run_job(spec: JobSpec, hooks: JobHooks, device: str | None = None) -> JobOut
 
 
 def _training(spec: JobSpec, hooks: JobHooks, dev: torch.device) -> JobOutcome:
+    train_job = _train_job
+    if _is_baseline(spec.model):
+        from models.tangent import train_tangent as train_job
     if spec.folds:
         from models.cv_engine import run_cv
 
-        return run_cv(spec, hooks, dev, _train_job)
-    return _train_job(spec, hooks, dev)
+        return run_cv(spec, hooks, dev, train_job)
+    return train_job(spec, hooks, dev)
+
+
+def _is_baseline(model: str) -> bool:
+    info = find_model(model)
+    return info is not None and not info.iterative
 
 
 def _add_permutation_test(spec: JobSpec, hooks: JobHooks, dev: torch.device, outcome: JobOutcome) -> None:
@@ -341,6 +350,8 @@ def _test_result(net: ConnectomeNet, ds: ConnectomeDataset, keep: float, dev, se
 
 def _evaluate_job(spec: JobSpec, hooks: JobHooks, dev: torch.device) -> JobOutcome:
     _require(spec)
+    if _is_baseline(spec.model):
+        return _evaluate_baseline(spec)
     name = canonical_name(spec.model)
     state, meta = unpack_weights(spec.init_weights)
     contract = data_contract(name, spec.test)
@@ -357,4 +368,16 @@ def _evaluate_job(spec: JobSpec, hooks: JobHooks, dev: torch.device) -> JobOutco
                             "epochs_done": meta.get("epochs_done"),
                             "note": "evaluation of the parent task's weights; no training"}}
     result.update(_test_result(net, spec.test, keep, dev, spec.params.seed, "the evaluated task's weights"))
+    return JobOutcome(False, 0, spec.init_weights, None, result, contract)
+
+
+def _evaluate_baseline(spec: JobSpec) -> JobOutcome:
+    from models.tangent import NAME, evaluate_tangent
+
+    meta = unpack_weights(spec.init_weights)[1]
+    contract = {**data_contract(NAME, spec.test), "node_features": meta["contract"]["node_features"]}
+    _check_parent(meta, NAME, contract)
+    result = {"task_type": "dl_ev", "model": NAME, "device": "cpu", "stopped": False,
+              "evaluated": {"model": NAME, "contract": meta["contract"], "note": "evaluation of the parent "
+                            "task's fitted baseline"}, **evaluate_tangent(spec, spec.init_weights)}
     return JobOutcome(False, 0, spec.init_weights, None, result, contract)
