@@ -26,6 +26,7 @@ class DatasetInfo:
     kind: str
     status: str
     meta: dict[str, Any]
+    checksum: str = ""
 
 
 def dataset_infos(session: Session, names: list[str]) -> dict[str, DatasetInfo]:
@@ -34,7 +35,7 @@ def dataset_infos(session: Session, names: list[str]) -> dict[str, DatasetInfo]:
     found = {n: _remembered[n][1] for n in names if n in _remembered and _remembered[n][0] > now}
     missing = [n for n in dict.fromkeys(names) if n not in found]
     for row in dataset_queries.find_datasets(session, missing).values() if missing else ():
-        info = DatasetInfo(row.name, row.kind, row.status, dict(row.meta))
+        info = DatasetInfo(row.name, row.kind, row.status, dict(row.meta), row.checksum)
         found[row.name] = info
         if info.status == DatasetStatus.READY.value:
             _remembered[row.name] = (now + TTL_SECONDS, info)

@@ -11,13 +11,16 @@ from sqlalchemy.orm import Session
 
 from app.schemas.task_form import NewTaskForm, missing_roles
 from app.dataset_cache import DatasetInfo, dataset_infos
-from dao import artifact_queries
+from app.lineage_checks import lineage_problems, named_datasets
+from dao import artifact_queries, lineage_queries
 from dao.tables import Task, TaskStatus
 from models.catalog import ModelInfo, all_models, find_model
 from models.compat import check_compatible
+from models.datasets.lineage import build_lineage
 
 Problems = list[tuple[str, str]]
 ROLES = ("train_data", "val_data", "test_data")
+MAX_LOO_SUBJECTS = 200  # leave-one-out trains one model per subject
 
 
 @dataclass
@@ -26,6 +29,7 @@ class CheckedForm:
     model: ModelInfo
     parent: Task | None
     shape: dict[str, Any]  # regions, node_features, classes shared by every dataset
+    folds: int = 1  # how many trainings: the number of cross-validation folds, else 1
 
 
 def check_form(session: Session, form: NewTaskForm) -> tuple[CheckedForm | None, Problems]:
@@ -34,17 +38,26 @@ def check_form(session: Session, form: NewTaskForm) -> tuple[CheckedForm | None,
     if model is None:
         known = ", ".join(m.name for m in all_models() if m.input == "connectome")
         problems.append(("model", f"unknown model {form.model!r}; known models: {known}"))
+    elif not model.iterative and form.task_type == "dl_ft":
+        problems.append(("model", f"{model.name} is fitted in one step: there is nothing to fine-tune; "
+                                  f"train it with dl_ts"))
     elif model.input != "connectome":
         problems.append(("model", f"{model.name} is an MXNet {model.input} network; new_task trains "
                                   f"connectome models, submit image tasks with POST /train"))
         model = None
-    shape, data_problems = _dataset_shape(session, form)
+    shape, rows, data_problems = _dataset_shape(session, form)
     problems += data_problems
     parent, parent_problems = _parent(session, form, model, shape)
     problems += parent_problems
+    if parent is not None and not problems:
+        problems += _lineage(session, form, parent, rows)
+    folds, cv_problems = cv_folds(form, rows) if not problems and form.cross_validated else (1, [])
+    problems += cv_problems
+    if parent is not None and not problems and form.cross_validated:
+        problems += _cv_lineage(session, form, parent, rows)
     if problems:
         return None, problems
-    return CheckedForm(form, model, parent, shape), []
+    return CheckedForm(form, model, parent, shape, folds), []
 
 
 def _used_roles(form: NewTaskForm) -> list[str]:
@@ -64,7 +77,53 @@ def _shape_of(row: DatasetInfo) -> dict[str, Any]:
     }
 
 
-def _dataset_shape(session: Session, form: NewTaskForm) -> tuple[dict[str, Any], Problems]:
+def _pool(form: NewTaskForm, rows: dict[str, DatasetInfo]) -> tuple[int, dict[str, int]]:
+    """Subjects and class counts of every dataset the form names, each once (the CV pool)."""
+    names = {n for role in _used_roles(form) for n in getattr(form, role)}
+    counts: dict[str, int] = {}
+    for name in names:
+        for cls, k in rows[name].meta.get("class_counts", {}).items():
+            counts[cls] = counts.get(cls, 0) + int(k)
+    return sum(int(rows[n].meta["n_subjects"]) for n in names), counts
+
+
+def cv_folds(form: NewTaskForm, rows: dict[str, DatasetInfo]) -> tuple[int, Problems]:
+    """How many folds the form's cross-validation makes, or the problem with it."""
+    n, counts = _pool(form, rows)
+    if form.cv_type == "loo":
+        if n > MAX_LOO_SUBJECTS:
+            return 1, [("cv_type", f"loo trains one model per subject: {n} subjects is more than "
+                                   f"{MAX_LOO_SUBJECTS}; use kfold or stratified_kfold")]
+        return n, []
+    smallest = min(counts.values()) if counts else 0
+    limit, what = (smallest, "the smallest class has") if form.cv_type == "stratified_kfold" else (n, "the data has")
+    if form.n_folds > limit:
+        return 1, [("n_folds", f"{form.n_folds} folds need at least {form.n_folds} subjects per fold's "
+                               f"split; {what} {limit}")]
+    return form.n_folds * form.cv_repeats, []
+
+
+def _cv_lineage(session: Session, form: NewTaskForm, parent: Task, rows: dict[str, DatasetInfo]) -> Problems:
+    """Folds test every subject once: on data an ancestor used they would test on what it
+    trained on or train on its test subjects."""
+    lineage = build_lineage(lineage_queries.ancestor_records(session, parent.id))
+    named = {n for role in _used_roles(form) for n in getattr(form, role)}
+    used = sorted(n for n in named if rows[n].checksum in lineage)
+    if not used:
+        return []
+    return [("cv_type", f"cross-validating a fine-tune on {', '.join(map(repr, used))}, which this task's "
+                        f"ancestors used, would test on subjects they trained on or train on their test "
+                        f"subjects; fine-tune on a single split (cv_type none) or on other data")]
+
+
+def _lineage(session: Session, form: NewTaskForm, parent: Task, rows: dict[str, DatasetInfo]) -> Problems:
+    roles = {role.removesuffix("_data"): list(getattr(form, role)) for role in _used_roles(form)}
+    facts = {n: (r.checksum, int(r.meta["n_subjects"])) for n, r in rows.items()}
+    return lineage_problems(session, parent.id, named_datasets(roles, facts), form.allow_seen_test)
+
+
+def _dataset_shape(session: Session, form: NewTaskForm
+                   ) -> tuple[dict[str, Any], dict[str, DatasetInfo], Problems]:
     roles = _used_roles(form)
     names = [n for role in roles for n in getattr(form, role)]
     rows = dataset_infos(session, names)
@@ -82,7 +141,7 @@ def _dataset_shape(session: Session, form: NewTaskForm) -> tuple[dict[str, Any],
                 first = (field, _shape_of(row))
             else:
                 problems += _disagreement(field, name, _shape_of(row), *first)
-    return ({} if first is None else first[1]), problems
+    return ({} if first is None else first[1]), rows, problems
 
 
 def _disagreement(field: str, name: str, shape: dict, first_field: str, first: dict) -> Problems:

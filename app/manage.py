@@ -16,10 +16,9 @@ log = logging.getLogger("trainyard.manage")
 def register_demo() -> bool:
     """Register the seed form's dataset (synthetic, 140 subjects) unless it exists already."""
     from models.datasets.metadata import describe
-    from models.datasets.synthetic import DEMO_DATASET_NAME, synthetic_aal90
+    from models.datasets.synthetic import DEMO_DATASET_NAME, demo_aal90
 
-    return _register_once(DEMO_DATASET_NAME, "connectome", "synthetic",
-                          lambda: synthetic_aal90(n_subjects=140, seed=0), describe)
+    return _register_once(DEMO_DATASET_NAME, "connectome", "synthetic", demo_aal90, describe)
 
 
 def register_demo_images() -> bool:

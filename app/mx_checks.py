@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.lineage_checks import lineage_problems, named_datasets
 from app.schemas.mxserver import EvalRequest, TrainRequest
 from dao import artifact_queries, dataset_queries
 from dao.tables import Dataset, DatasetStatus, Task, TaskStatus
@@ -59,6 +60,16 @@ def check_datasets(session: Session, req: TrainRequest | EvalRequest) -> tuple[d
         problems += [(field, f"dataset {name!r} has {k.replace('_', ' ')} {shape[k]} but {first[0]} has {first[1][k]}")
                      for k in ("classes", "image_shape") if shape[k] != first[1][k]]
     return ({} if first is None else first[1]), problems
+
+
+def check_lineage(session: Session, req: TrainRequest | EvalRequest, parent: Task | None) -> Problems:
+    """Refuses a test (or training) set the parent's lineage leaves empty (app.lineage_checks)."""
+    if parent is None:
+        return []
+    roles = {role.removesuffix("_data"): list(getattr(req, role, [])) for role in ROLES}
+    rows = dataset_queries.find_datasets(session, [n for names in roles.values() for n in names])
+    facts = {n: (r.checksum, int(r.meta.get("n_images") or 0)) for n, r in rows.items()}
+    return lineage_problems(session, parent.id, named_datasets(roles, facts), req.allow_seen_test, "images")
 
 
 def check_parent(session: Session, parent_id: str | None, network: ModelInfo | None,

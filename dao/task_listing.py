@@ -8,17 +8,20 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from dao.tables import Task
 
-# Numeric result keys a listing can sort by (both backends write the ones they have).
-SORTABLE_METRICS = frozenset({
-    "test_accuracy", "test_balanced_accuracy", "test_sensitivity", "test_specificity",
-    "test_precision", "test_f1", "test_roc_auc", "test_loss", "final_val_loss",
-    "final_val_accuracy", "best_val_loss", "best_val_accuracy", "best_epoch", "epochs_done",
-})
+# Numeric result keys a listing can sort by (both backends write the ones they have): each test
+# metric of the last epoch (test_*) and of the best-validation checkpoint (test_best_*), with
+# the bounds of its 95% interval (``_low``, ``_high``).
+_TEST_METRICS = ("accuracy", "balanced_accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc")
+SORTABLE_METRICS = frozenset(
+    {f"{prefix}_{m}{bound}" for prefix in ("test", "test_best") for m in _TEST_METRICS
+     for bound in ("", "_low", "_high")}
+    | {"test_loss", "test_best_loss", "final_val_loss", "final_val_accuracy", "best_val_loss",
+       "best_val_accuracy", "best_epoch", "epochs_done"})
 MAX_OFFSET = 1_000_000
 
 
@@ -112,7 +115,9 @@ def _by_metric(session: Session, stmt: Select, key: str, descending: bool, limit
         if payload.get("k") != key or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
             raise BadCursor("cursor does not belong to this sort")
     value = Task.result[key].as_float()
-    order = (value.is_(None), value.desc() if descending else value.asc(),
+    # A result measured on subjects its lineage had seen ranks after every clean one.
+    seen = func.coalesce(Task.result["test_on_seen_subjects"].as_boolean(), False)
+    order = (value.is_(None), seen, value.desc() if descending else value.asc(),
              Task.created_at.desc(), Task.id.desc())
     rows = list(session.scalars(stmt.order_by(*order).offset(offset).limit(limit + 1)))
     more = len(rows) > limit

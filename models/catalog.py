@@ -18,6 +18,8 @@ class ModelInfo:
     description: str
     # What a trained model fixes and a fine-tune or evaluation must match.
     contract: tuple[str, ...] = ("regions", "node_features", "classes")
+    # False: fitted in one step (no epochs, nothing to fine-tune), as the tangent-logreg baseline.
+    iterative: bool = True
 
     def public(self) -> dict:
         return asdict(self)
@@ -46,6 +48,13 @@ CONNECTOME_MODELS: tuple[ModelInfo, ...] = (
         "MLP", ("LINEAR-UT",), "torch", "connectome",
         "The classic connectome baseline: the vectorised upper triangle of the matrix into an MLP.",
         contract=("regions", "classes"),
+    ),
+    ModelInfo(
+        "tangent-logreg", ("TANGENT",), "torch", "connectome",
+        "The standard baseline (Dadi et al. 2019): each matrix (as a correlation, shrunk 10% towards "
+        "the identity) in pyriemann's tangent space at the training subjects' Riemannian mean, then "
+        "scikit-learn's l2 LogisticRegression. One fit, no epochs; dl_ts and dl_ev only.",
+        contract=("regions", "classes"), iterative=False,
     ),
 )
 

@@ -4,7 +4,10 @@
 it on the test data. Training is seeded (the same seed and data give the same metrics on CPU),
 checkpointed every epoch ("last") and on every new lowest validation loss ("best"), stoppable
 between batches and resumable from a checkpoint with identical remaining metrics. The device is
-chosen here, never at import time. Test metrics describe the final weights, the ones published.
+chosen here, never at import time. Test metrics describe the final weights, the ones published
+(``test_*``), and the lowest-validation-loss checkpoint (``test_best_*``), each with 95%
+intervals and the chance level (models.evaluation). ``patience`` > 0 stops training after that
+many epochs without a new lowest validation loss.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+from models.catalog import find_model
 from models.compat import IncompatibleModel, check_compatible, node_features_for
 from models.datasets.types import ConnectomeDataset
 from models.graphs import build_graphs
 from models.job import TASK_TYPES, EpochMetrics, JobHooks, JobOutcome, JobSpec, pause_requested
-from models.metrics import classification_metrics
+from models.evaluation import set_report
 from models.networks import ConnectomeNet, build_network, canonical_name
 from models.training import Prepared, Stopped, evaluate, prepare, train_epoch
 from models.weights import FORMAT, load_checkpoint, pack_weights, save_checkpoint, unpack_weights
@@ -63,7 +67,39 @@ def run_job(spec: JobSpec, hooks: JobHooks, device: str | None = None) -> JobOut
     with torch.random.fork_rng(devices=cuda):
         if spec.task_type == "dl_ev":
             return _evaluate_job(spec, hooks, dev)
-        return _train_job(spec, hooks, dev)
+        outcome = _training(spec, hooks, dev)
+        if spec.n_permutations and not outcome.stopped and "test_accuracy" in outcome.result:
+            _add_permutation_test(spec, hooks, dev, outcome)
+        return outcome
+
+
+def _training(spec: JobSpec, hooks: JobHooks, dev: torch.device) -> JobOutcome:
+    train_job = _train_job
+    if _is_baseline(spec.model):
+        from models.tangent import train_tangent as train_job
+    if spec.folds:
+        from models.cv_engine import run_cv
+
+        return run_cv(spec, hooks, dev, train_job)
+    return train_job(spec, hooks, dev)
+
+
+def _is_baseline(model: str) -> bool:
+    info = find_model(model)
+    return info is not None and not info.iterative
+
+
+def _add_permutation_test(spec: JobSpec, hooks: JobHooks, dev: torch.device, outcome: JobOutcome) -> None:
+    """Runs models.permutation's test; a stop during it stops the task (its result says so)."""
+    from models.permutation import permutation_test
+
+    record = permutation_test(spec, hooks, outcome.result["test_accuracy"], spec.n_permutations,
+                              lambda s, h: _training(s, h, dev))
+    if record is None:
+        outcome.stopped = True
+        outcome.result.update(stopped=True, permutation_test={"stopped": True})
+        return
+    outcome.result.update(permutation_test=record, test_permutation_p_value=record["p_value"])
 
 
 # ---------------------------------------------------------------- checks
@@ -178,7 +214,7 @@ def _train_job(spec: JobSpec, hooks: JobHooks, dev: torch.device) -> JobOutcome:
     if spec.resume_checkpoint is not None:
         _resume(spec.resume_checkpoint, run, net, optimizer, scheduler, generator)
     train, val = _prepare(net, spec.train, run.keep, dev), _prepare(net, spec.val, run.keep, dev)
-    while run.epoch < p.epochs:
+    while run.epoch < p.epochs and not _patience_spent(run, p.patience):
         if pause_requested(hooks):
             return _outcome(run, net, spec, dev, stopped=True)
         try:
@@ -186,6 +222,12 @@ def _train_job(spec: JobSpec, hooks: JobHooks, dev: torch.device) -> JobOutcome:
         except Stopped:
             return _outcome(run, net, spec, dev, stopped=True)
     return _outcome(run, net, spec, dev, stopped=False)
+
+
+def _patience_spent(run: _Run, patience: int) -> bool:
+    """Early stopping: ``patience`` epochs (0: never) since the best one. Read from the run's
+    state alone, so a resumed run stops where an uninterrupted one would."""
+    return patience > 0 and run.epoch - run.best_epoch >= patience
 
 
 def _start_network(spec: JobSpec, run: _Run) -> ConnectomeNet:
@@ -269,8 +311,12 @@ def _outcome(run: _Run, net, spec: JobSpec, dev, stopped: bool) -> JobOutcome:
     best = pack_weights(run.best_state, {**meta, "epochs_done": run.best_epoch}) if run.best_state else None
     result = _train_result(run, spec, dev, stopped)
     if not stopped and spec.test is not None:
+        seed = spec.params.seed
         net.load_state_dict(run.last_state)
-        result.update(_test_result(net, spec.test, run.keep, dev))
+        result.update(_test_result(net, spec.test, run.keep, dev, seed, f"last epoch ({run.epoch})"))
+        net.load_state_dict(run.best_state)
+        result.update(_test_result(net, spec.test, run.keep, dev, seed,
+                                   f"best validation loss (epoch {run.best_epoch})", prefix="test_best"))
     return JobOutcome(stopped, run.epoch, weights, best, result, dict(run.contract))
 
 
@@ -285,6 +331,7 @@ def _train_result(run: _Run, spec: JobSpec, dev, stopped: bool) -> dict:
         "final_val_loss": final and final["val_loss"], "final_val_accuracy": final and final["val_accuracy"],
         "best_val_loss": best and best["val_loss"], "best_val_accuracy": best and best["val_accuracy"],
         "fine_tuned_from": run.parent, "history": run.history,
+        "early_stopped": not stopped and run.epoch < spec.params.epochs,
     }
 
 
@@ -293,17 +340,18 @@ def _graph_note(ds: ConnectomeDataset, keep: float) -> dict:
     return {"edge_keep_percent": keep, "node_features": source, "edges": "both directions, no self-loops"}
 
 
-def _test_result(net: ConnectomeNet, ds: ConnectomeDataset, keep: float, dev) -> dict:
+def _test_result(net: ConnectomeNet, ds: ConnectomeDataset, keep: float, dev, seed: int, label: str,
+                 prefix: str = "test") -> dict:
     data = prepare(net, build_graphs(ds, keep), dev)
     loss, _, prob = evaluate(net, data)
-    detail = classification_metrics(ds.labels, prob.numpy(), list(ds.class_names), ds.subjects)
-    detail["loss"] = loss
-    flat = {f"test_{k}": v for k, v in detail.items() if k not in ("predictions", "confusion_matrix", "class_names")}
-    return {**flat, "test": detail}
+    return set_report(ds.labels, prob.numpy(), list(ds.class_names), ds.subjects, seed=seed, label=label,
+                       loss=loss, prefix=prefix)
 
 
 def _evaluate_job(spec: JobSpec, hooks: JobHooks, dev: torch.device) -> JobOutcome:
     _require(spec)
+    if _is_baseline(spec.model):
+        return _evaluate_baseline(spec)
     name = canonical_name(spec.model)
     state, meta = unpack_weights(spec.init_weights)
     contract = data_contract(name, spec.test)
@@ -319,5 +367,17 @@ def _evaluate_job(spec: JobSpec, hooks: JobHooks, dev: torch.device) -> JobOutco
               "evaluated": {"model": meta["model"], "contract": meta["contract"],
                             "epochs_done": meta.get("epochs_done"),
                             "note": "evaluation of the parent task's weights; no training"}}
-    result.update(_test_result(net, spec.test, keep, dev))
+    result.update(_test_result(net, spec.test, keep, dev, spec.params.seed, "the evaluated task's weights"))
+    return JobOutcome(False, 0, spec.init_weights, None, result, contract)
+
+
+def _evaluate_baseline(spec: JobSpec) -> JobOutcome:
+    from models.tangent import NAME, evaluate_tangent
+
+    meta = unpack_weights(spec.init_weights)[1]
+    contract = {**data_contract(NAME, spec.test), "node_features": meta["contract"]["node_features"]}
+    _check_parent(meta, NAME, contract)
+    result = {"task_type": "dl_ev", "model": NAME, "device": "cpu", "stopped": False,
+              "evaluated": {"model": NAME, "contract": meta["contract"], "note": "evaluation of the parent "
+                            "task's fitted baseline"}, **evaluate_tangent(spec, spec.init_weights)}
     return JobOutcome(False, 0, spec.init_weights, None, result, contract)

@@ -25,6 +25,7 @@ class HyperParams:
     optimizer: str = "adam"  # "adam" | "sgd"
     weight_decay: float = 0.0
     edge_keep_percent: float = 100.0  # keep the strongest k% of edges by |weight|
+    patience: int = 0  # early stopping: epochs without a new lowest val loss (0: off)
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,9 @@ class JobSpec:
     test: ConnectomeDataset | None  # None unless enable_test (always set for dl_ev)
     init_weights: bytes | None = None  # the parent task's weights blob (dl_ft, dl_ev)
     resume_checkpoint: bytes | None = None  # this task's last checkpoint, to continue from
+    # Cross-validation: (train, val, test) per fold, run one after the other (models.cv_engine)
+    folds: tuple[tuple[ConnectomeDataset, ConnectomeDataset, ConnectomeDataset], ...] | None = None
+    n_permutations: int = 0  # > 0: a permutation test of the test accuracy (models.permutation)
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class EpochMetrics:
     val_accuracy: float | None
     learning_rate: float
     seconds: float
+    fold: int | None = None  # cross-validation: the 0-based fold; ``epoch`` counts over all folds
 
 
 class JobHooks(Protocol):

@@ -2,65 +2,108 @@
 
 Sensitivity, specificity, precision and F1 come from the confusion matrix: for two classes the
 second class (e.g. SZ) is the positive one, for more classes they are macro averages of the
-one-vs-rest values. Balanced accuracy and ROC AUC (one-vs-rest, macro, for several classes) are
-scikit-learn's.
+one-vs-rest values. Balanced accuracy is the mean per-class recall and ROC AUC the
+Mann-Whitney statistic (one-vs-rest, macro, for several classes), equal to scikit-learn's
+(tested); they are computed with numpy here because the bootstrap computes them thousands of
+times.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import balanced_accuracy_score, confusion_matrix, roc_auc_score
+from scipy.stats import rankdata
+
+SCORES = ("accuracy", "balanced_accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc")
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.divide(num, den, out=np.zeros_like(num, dtype=float), where=den > 0)
 
 
-def _roc_auc(y_true: np.ndarray, prob: np.ndarray) -> float | None:
-    if np.unique(y_true).size < 2:
-        return None  # undefined with one class present
-    if prob.shape[1] == 2:
-        return float(roc_auc_score(y_true, prob[:, 1]))
-    present = np.unique(y_true)
-    if present.size < prob.shape[1]:
-        return None  # sklearn's one-vs-rest AUC needs every class in y_true
-    p = prob / prob.sum(axis=1, keepdims=True)
-    return float(roc_auc_score(y_true, p, multi_class="ovr", average="macro"))
+def _binary_auc(positive: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Per row of (B, n) arrays; NaN where a row lacks one of the two groups."""
+    n1 = positive.sum(axis=1).astype(float)
+    n0 = positive.shape[1] - n1
+    ranks = rankdata(score, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        auc = ((ranks * positive).sum(axis=1) - n1 * (n1 + 1) / 2) / (n1 * n0)
+    return np.where((n1 > 0) & (n0 > 0), auc, np.nan)
+
+
+def _roc_auc(y: np.ndarray, prob: np.ndarray) -> np.ndarray:
+    """(B,) AUCs of (B, n) labels and (B, n, C) probabilities; NaN where a class is absent."""
+    n_classes = prob.shape[2]
+    if n_classes == 2:
+        return _binary_auc(y == 1, prob[:, :, 1])
+    p = prob / prob.sum(axis=2, keepdims=True)
+    return np.mean([_binary_auc(y == k, p[:, :, k]) for k in range(n_classes)], axis=0)
+
+
+def confusion(y: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """Rows true, columns predicted."""
+    return np.bincount(y * n_classes + pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def batch_scores(y: np.ndarray, prob: np.ndarray) -> dict[str, np.ndarray]:
+    """Every metric in SCORES for each row of (B, n) labels and (B, n, C) probabilities, as (B,)
+    arrays (NaN where undefined); the bootstrap scores all its resamples in one call."""
+    n_classes = prob.shape[2]
+    pred = prob.argmax(axis=2)
+    cm = np.stack([np.stack([((y == t) & (pred == q)).sum(axis=1) for q in range(n_classes)], axis=1)
+                   for t in range(n_classes)], axis=1).astype(float)  # (B, true, predicted)
+    tp = np.diagonal(cm, axis1=1, axis2=2)
+    actual, predicted = cm.sum(axis=2), cm.sum(axis=1)
+    fn, fp = actual - tp, predicted - tp
+    tn = cm.sum(axis=(1, 2))[:, None] - tp - fn - fp
+    sens, spec, prec = _ratio(tp, tp + fn), _ratio(tn, tn + fp), _ratio(tp, tp + fp)
+    f1 = _ratio(2 * prec * sens, prec + sens)
+    pick = (lambda v: v[:, 1]) if n_classes == 2 else (lambda v: v.mean(axis=1))
+    present = actual > 0
+    return {
+        "accuracy": tp.sum(axis=1) / y.shape[1],
+        "balanced_accuracy": (sens * present).sum(axis=1) / present.sum(axis=1),
+        "sensitivity": pick(sens),
+        "specificity": pick(spec),
+        "precision": pick(prec),
+        "f1": pick(f1),
+        "roc_auc": _roc_auc(y, prob),
+    }
+
+
+def scores(y: np.ndarray, prob: np.ndarray) -> dict[str, float | None]:
+    """Every metric in SCORES of the predictions ``argmax(prob)`` against labels ``y`` (None
+    where undefined: ROC AUC without every class present)."""
+    out = {}
+    for metric, value in batch_scores(y[None], prob[None]).items():
+        out[metric] = None if np.isnan(value[0]) else float(value[0])
+    return out
+
+
+def checked(y_true, prob, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and probabilities as arrays. Raises ValueError when the shapes disagree or there
+    are no subjects."""
+    y = np.asarray(y_true, dtype=np.int64)
+    p = np.asarray(prob, dtype=np.float64)
+    if y.ndim != 1 or y.size == 0 or p.shape != (y.size, n_classes):
+        raise ValueError(f"need N labels and (N, {n_classes}) probabilities, got {y.shape} and {p.shape}")
+    return y, p
 
 
 def classification_metrics(y_true, prob, class_names, subjects=None) -> dict:
     """Metrics of the predictions ``argmax(prob)`` against ``y_true``.
 
-    ``prob`` is (N, C) class probabilities; returns a JSON-ready dict with accuracy,
-    balanced_accuracy, sensitivity, specificity, precision, f1, roc_auc (None when undefined),
-    confusion_matrix (rows true, columns predicted), class_names and per-subject predictions.
+    ``prob`` is (N, C) class probabilities; returns a JSON-ready dict with n, every metric in
+    SCORES (roc_auc None when undefined), confusion_matrix (rows true, columns predicted),
+    class_names and per-subject predictions.
     Raises ValueError when the shapes disagree or there are no subjects.
     """
-    y = np.asarray(y_true, dtype=np.int64)
-    p = np.asarray(prob, dtype=np.float64)
-    n_classes = len(class_names)
-    if y.ndim != 1 or y.size == 0 or p.shape != (y.size, n_classes):
-        raise ValueError(f"need N labels and (N, {n_classes}) probabilities, got {y.shape} and {p.shape}")
+    y, p = checked(y_true, prob, len(class_names))
     pred = p.argmax(axis=1)
-    cm = confusion_matrix(y, pred, labels=list(range(n_classes)))
-    tp = np.diag(cm).astype(float)
-    fn = cm.sum(axis=1) - tp
-    fp = cm.sum(axis=0) - tp
-    tn = cm.sum() - tp - fn - fp
-    sens, spec, prec = _ratio(tp, tp + fn), _ratio(tn, tn + fp), _ratio(tp, tp + fp)
-    f1 = _ratio(2 * prec * sens, prec + sens)
-    pick = (lambda v: float(v[1])) if n_classes == 2 else (lambda v: float(v.mean()))
     names = list(subjects) if subjects is not None else [str(i) for i in range(y.size)]
     return {
         "n": int(y.size),
-        "accuracy": float((pred == y).mean()),
-        "balanced_accuracy": float(balanced_accuracy_score(y, pred)),
-        "sensitivity": pick(sens),
-        "specificity": pick(spec),
-        "precision": pick(prec),
-        "f1": pick(f1),
-        "roc_auc": _roc_auc(y, p),
-        "confusion_matrix": cm.tolist(),
+        **scores(y, p),
+        "confusion_matrix": confusion(y, pred, len(class_names)).tolist(),
         "class_names": list(class_names),
         "predictions": [
             {

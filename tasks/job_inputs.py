@@ -7,15 +7,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from dao import artifact_queries, dataset_queries
+from dao import artifact_queries, dataset_queries, lineage_queries
 from dao.tables import Task
+from models.datasets.lineage import Lineage, build_lineage
 from models.datasets.splits import assign_roles
 from models.datasets.types import ConnectomeDataset
 from models.job import HyperParams, JobSpec
 from tasks.backends import JobInputs
 
 HYPER_FIELDS = ("learning_rate", "batch_size", "lr_step_size", "lr_decay", "epochs", "seed",
-                "optimizer", "weight_decay", "edge_keep_percent")
+                "optimizer", "weight_decay", "edge_keep_percent", "patience")
 
 
 def hyper_params(param_set: dict[str, Any]) -> HyperParams:
@@ -42,15 +43,59 @@ def load_inputs(session: Session, task: Task) -> JobInputs:
     names = sorted({n for group in roles.values() for n in group})
     datasets = {n: ConnectomeDataset.from_npz_bytes(dataset_queries.get_data(session, n))
                 for n in names}
-    parts, record = assign_roles(roles, datasets, seed=params.seed)
+    sums = checksums(session, names)
+    cv = cv_settings(form)
+    if cv is not None:
+        parts, folds, record = _cv_parts(datasets, sums, params.seed, *cv)
+    else:
+        folds = None
+        parts, record = assign_roles(roles, datasets, seed=params.seed, checksums=sums,
+                                     lineage=ancestry(session, task),
+                                     allow_seen_test=bool(form.get("allow_seen_test")))
     checkpoint = artifact_queries.get_artifact(session, task.id, artifact_queries.CHECKPOINT)
     spec = JobSpec(
         task_type=task.task_type, model=task.model, params=params,
         train=parts.get("train"), val=parts.get("val"), test=parts.get("test"),
         init_weights=parent_weights(session, task),
-        resume_checkpoint=None if checkpoint is None else checkpoint.data,
+        resume_checkpoint=None if checkpoint is None else checkpoint.data, folds=folds,
+        n_permutations=int(form.get("n_permutations") or 0),
     )
     return JobInputs(spec, record, None if checkpoint is None else checkpoint.epoch)
+
+
+def cv_settings(form: dict[str, Any]) -> tuple[str, int, int] | None:
+    """(cv_type, n_folds, repeats) of a cross-validated form; None for a single split."""
+    cv_type = (form.get("cv_type") or "none").lower()
+    if cv_type == "none":
+        return None
+    return cv_type, int(form.get("n_folds") or 5), int(form.get("cv_repeats") or 1)
+
+
+def _cv_parts(datasets: dict[str, ConnectomeDataset], sums: dict[str, str], seed: int, cv_type: str,
+              n_folds: int, repeats: int) -> tuple[dict, tuple, dict]:
+    """Every named dataset pooled (each once), its folds, and the record: the pool as the
+    "train" role, ``cv`` (which subject went where in each fold) and a lineage in which every
+    subject was both trained and tested on (each was, in some fold)."""
+    from models.cv import fold_record, make_folds
+
+    parts, record = assign_roles({"train": sorted(datasets)}, datasets, seed=seed, checksums=sums)
+    pool = parts["train"]
+    folds = make_folds(pool, cv_type, n_folds, repeats, seed)
+    record["cv"] = fold_record(folds, pool.subjects, cv_type, n_folds, repeats, seed)
+    for roles in record["lineage"].values():
+        roles["test"] = list(roles["train"])
+    data = tuple((pool.subset(f.train), pool.subset(f.val), pool.subset(f.test)) for f in folds)
+    return {"train": pool, "val": None, "test": None}, data, record
+
+
+def checksums(session: Session, names: list[str]) -> dict[str, str]:
+    """{dataset name: content checksum}: what lineage keys subjects by."""
+    return {name: row.checksum for name, row in dataset_queries.find_datasets(session, names).items()}
+
+
+def ancestry(session: Session, task: Task) -> Lineage:
+    """What the task's ancestors trained, validated and tested on."""
+    return build_lineage(lineage_queries.ancestor_records(session, task.parent_task_id))
 
 
 def parent_weights(session: Session, task: Task) -> bytes | None:

@@ -46,8 +46,23 @@ def _flat_metrics(result: dict) -> dict:
            "final_train_accuracy": final.get("train_accuracy")}
     test = result.get("test") or {}
     if test:
-        out.update(test_loss=test.get("loss"), test_accuracy=test.get("accuracy"))
+        out.update(test_loss=test.get("loss"), test_accuracy=test.get("accuracy"), **_accuracy_bounds(test))
     return {k: v for k, v in out.items() if v is not None}
+
+
+def _accuracy_bounds(test: dict) -> dict:
+    """Adds the accuracy's Wilson interval and the chance level to ``test`` (from its confusion
+    matrix) and returns the flat keys the listing sorts by."""
+    from models.proportion import accuracy_interval, chance_of_counts
+
+    cm = test.get("confusion_matrix") or []
+    if not cm or not test.get("n"):
+        return {}
+    interval = accuracy_interval(sum(cm[k][k] for k in range(len(cm))), int(test["n"]))
+    test["intervals"] = {"accuracy": interval}
+    test.update(chance_of_counts([sum(row) for row in cm], list(test["class_names"])))
+    return {"test_accuracy_low": interval["low"], "test_accuracy_high": interval["high"],
+            "test_chance_level": test["chance_level"], "test_n": test["n"]}
 
 
 def _run(spec, hooks: JobHooks, _device: str) -> JobOutcome:  # noqa: ANN001 - an MxJobSpec

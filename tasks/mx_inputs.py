@@ -15,11 +15,12 @@ from sqlalchemy.orm import Session
 
 from dao import artifact_queries, dataset_queries
 from dao.tables import DatasetStatus, Task
-from models.datasets.splits import DEFAULT_FRACTIONS, partition
+from models.datasets.lineage import Seen, lineage_record, seen_in_test
+from models.datasets.splits import DEFAULT_FRACTIONS, split_among
 from models.mxnet_backend.images import ImageDataset
 from models.mxnet_backend.spec import MxJobSpec, MxTrainParams
 from tasks.backends import JobInputs
-from tasks.job_inputs import parent_weights, role_names
+from tasks.job_inputs import ancestry, checksums, parent_weights, role_names
 
 PARAM_FIELDS = ("num_epoch", "batch_size", "base_lr", "wd", "momentum", "lr_step_epochs", "lr_factor",
                 "stop_factor_lr", "initializer", "save_period", "seed")
@@ -45,20 +46,23 @@ def _rng(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([seed % 2**64, tag])
 
 
-def _pieces(roles: dict[str, list[str]], data: dict[str, ImageDataset], seed: int
-            ) -> tuple[dict[str, list[ImageDataset]], dict[str, list[str]]]:
-    """Each role's datasets, a dataset named in several roles split (stratified, seeded) among
-    them by DEFAULT_FRACTIONS; and which roles each split dataset was shared by."""
-    pieces: dict[str, list[ImageDataset]] = {r: [] for r in roles}
+def _pieces(roles: dict[str, list[str]], data: dict[str, ImageDataset], seed: int, seen: dict[str, Seen | None]
+            ) -> tuple[dict[str, list[tuple[str, np.ndarray]]], dict[str, list[str]]]:
+    """Each role's (dataset name, image indices): a dataset named in several roles split
+    (stratified, seeded) among them by DEFAULT_FRACTIONS, one its ancestors used (``seen``) by
+    the lineage rule (models.datasets.splits.split_among); and which roles shared each split."""
+    pieces: dict[str, list[tuple[str, np.ndarray]]] = {r: [] for r in roles}
     shared: dict[str, list[str]] = {}
     for name, ds in data.items():
         users = [r for r in roles if name in roles[r]]
         if len(users) > 1:
             shared[name] = users
-        weights = [DEFAULT_FRACTIONS[r] for r in users]
-        parts = partition(ds, weights, _rng(seed, name)) if len(users) > 1 else [np.arange(ds.n_images)]
-        for role, idx in zip(users, parts):
-            pieces[role].append(ds.subset(idx))
+        ids = [str(i) for i in range(ds.n_images)]
+        for role, idx in zip(users, split_among(ds, ids, users, DEFAULT_FRACTIONS, _rng(seed, name), seen.get(name))):
+            if len(idx) == 0:
+                raise ValueError(f"dataset {name!r}: no image is left for {role!r} once the images this "
+                                 f"task's ancestors trained, validated or tested on are held apart")
+            pieces[role].append((name, idx))
     return pieces, shared
 
 
@@ -80,8 +84,11 @@ def load_mx_inputs(session: Session, task: Task, device: str) -> JobInputs:
     roles = role_names(form)
     names = sorted({n for group in roles.values() for n in group})
     data = {n: _load_dataset(session, n) for n in names}
-    pieces, shared = _pieces(roles, data, params.seed)
-    joined = {role: _joined(parts) for role, parts in pieces.items()}
+    sums, lineage = checksums(session, names), ancestry(session, task)
+    allow = bool(form.get("allow_seen_test"))
+    seen = {} if allow else {n: lineage.get(sums[n]) for n in names}
+    pieces, shared = _pieces(roles, data, params.seed, seen)
+    joined = {role: _joined([data[n].subset(idx) for n, idx in parts]) for role, parts in pieces.items()}
     checkpoint = artifact_queries.get_artifact(session, task.id, artifact_queries.CHECKPOINT)
     spec = MxJobSpec(
         task_type=task.task_type, network=task.model, params=params, train=joined["train"],
@@ -89,5 +96,12 @@ def load_mx_inputs(session: Session, task: Task, device: str) -> JobInputs:
         resume_checkpoint=None if checkpoint is None else checkpoint.data,
     )
     record = {"seed": params.seed, "split": shared,
-              "sizes": {r: (0 if d is None else d.n_images) for r, d in joined.items()}}
+              "sizes": {r: (0 if d is None else d.n_images) for r, d in joined.items()},
+              "checksums": {n: sums[n] for n in names},
+              "lineage": lineage_record((sums[n], r, [str(i) for i in idx])
+                                        for r, parts in pieces.items() for n, idx in parts),
+              "inherited": {n: s.tasks() for n, s in seen.items() if s is not None}}
+    if allow:
+        record["seen_in_test"] = seen_in_test(((sums[n], [str(i) for i in idx]) for n, idx in pieces["test"]),
+                                              lineage)
     return JobInputs(spec, record, None if checkpoint is None else checkpoint.epoch)

@@ -143,6 +143,8 @@ def _train(claim: Claim, lease: Lease, backend: Backend) -> str:
 def _result(outcome: JobOutcome, inputs: JobInputs) -> dict:
     result = dict(outcome.result)
     result.update(contract=outcome.contract, splits=inputs.splits, epochs_done=outcome.epochs_done)
+    # Set only by a form that allowed it: the listing shows it and metric sorts rank it last.
+    result["test_on_seen_subjects"] = bool((inputs.splits.get("seen_in_test") or {}).get("n"))
     if inputs.resumed_from_epoch is not None:
         result["resumed_from_epoch"] = inputs.resumed_from_epoch
     return result

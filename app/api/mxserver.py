@@ -26,7 +26,7 @@ from flask import Blueprint, jsonify
 
 from app.api.requests import json_body
 from app.errors import invalid
-from app.mx_checks import check_datasets, check_network, check_parent
+from app.mx_checks import check_datasets, check_lineage, check_network, check_parent
 from app.schemas.mxserver import EvalRequest, StopRequest, TrainRequest, param_set, requirements
 from dao import task_queries
 from dao.db import session_scope
@@ -64,6 +64,8 @@ def _submit(req: TrainRequest | EvalRequest, task_type: str):  # noqa: ANN202
         problems += data_problems + parent_problems
         if network is None and not problems:
             problems.append(("trained_task_id", "its model is not an MXNet network"))
+        if not problems:
+            problems += check_lineage(session, req, parent)
         if problems:
             raise invalid(problems, "the request has invalid fields")
         task_id, sendable, _waiting = queue_new_task(session, **_row(req, task_type, network.name, parent))
@@ -89,6 +91,7 @@ def _form(req: TrainRequest | EvalRequest, task_type: str, network: str) -> dict
             "train_data": data.get("train_data", []), "val_data": data.get("val_data", []),
             "enable_test": bool(data.get("test_data")), "test_data": data.get("test_data", []),
             "model": network, "param_set": param_set(req), "context": data["context"],
+            "allow_seen_test": req.allow_seen_test,
             "requirements": requirements(req)}
 
 

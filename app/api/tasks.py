@@ -60,7 +60,8 @@ def _row(checked: CheckedForm) -> dict:
         proj_id=form.proj_id, proj_name=form.proj_name, task_name=form.task_name,
         task_type=form.task_type, model=checked.model.name, backend=checked.model.backend,
         queue=queue_for(checked.model.backend), form=stored,
-        epochs_total=0 if form.task_type == "dl_ev" else form.param_set.epochs,
+        epochs_total=0 if form.task_type == "dl_ev" else
+        (form.param_set.epochs if checked.model.iterative else 1) * checked.folds,
         parent_task_id=None if checked.parent is None else checked.parent.id,
     )
 

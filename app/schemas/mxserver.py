@@ -61,6 +61,8 @@ class _Request(BaseModel):
     proj_name: Name = "MXServer"
     task_name: Name = "mxserver-task"
     context: Context | None = None  # None: a GPU when any live MXNet worker has one, else the CPU
+    # True: test on images an ancestor trained or validated on; the result is then marked.
+    allow_seen_test: bool = False
 
 
 class TrainRequest(_Request):

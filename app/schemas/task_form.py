@@ -17,6 +17,10 @@ def _one_or_many(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
 def _empty_is_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
@@ -38,6 +42,7 @@ class ParamSet(BaseModel):
     optimizer: Literal["adam", "sgd"] = "adam"
     weight_decay: Float = Field(default=0.0, ge=0, le=1)
     edge_keep_percent: Float = Field(default=100.0, gt=0, le=100)
+    patience: Int = Field(default=0, ge=0, le=10_000)
 
 
 class TaskRequirements(BaseModel):
@@ -63,7 +68,18 @@ class NewTaskForm(BaseModel):
     model: Name
     param_set: ParamSet
     requirements: TaskRequirements = Field(default_factory=TaskRequirements)
+    # True: test on subjects an ancestor trained or validated on; the result is then marked.
+    allow_seen_test: bool = False
+    # Cross-validation over the pooled subjects of every dataset named (see README).
+    cv_type: Annotated[Literal["", "none", "kfold", "stratified_kfold", "loo"], BeforeValidator(_lower)] = ""
+    n_folds: Int = Field(default=5, ge=2, le=50)
+    cv_repeats: Int = Field(default=1, ge=1, le=10)
+    # > 0: retrain this many times on shuffled labels for a p-value of the test accuracy.
+    n_permutations: Int = Field(default=0, ge=0, le=1000)
 
+    @property
+    def cross_validated(self) -> bool:
+        return self.cv_type not in ("", "none")
 
 
 def missing_roles(form: NewTaskForm) -> list[tuple[str, str]]:
@@ -76,6 +92,13 @@ def missing_roles(form: NewTaskForm) -> list[tuple[str, str]]:
     if (form.enable_test or evaluating) and not form.test_data:
         problems.append(("test_data", "needs at least one dataset to evaluate on" if evaluating
                          else "needs at least one dataset when enable_test is true"))
+    if evaluating and form.n_permutations:
+        problems.append(("n_permutations", "a permutation test retrains the model; a dl_ev trains none"))
+    if not evaluating and form.n_permutations and not (form.enable_test or form.cross_validated):
+        problems.append(("n_permutations", "a permutation test scores test accuracy: it needs enable_test "
+                                           "true or a cv_type"))
+    if evaluating and form.cross_validated:
+        problems.append(("cv_type", "cross-validation trains a model per fold; a dl_ev trains none"))
     if form.task_type in ("dl_ft", "dl_ev") and not form.param_set.trained_task_id:
         problems.append(("param_set.trained_task_id", f"is required for {form.task_type}"))
     return problems

@@ -37,6 +37,7 @@ def summary(task: Task) -> dict[str, Any]:
         "enable_test": form.get("enable_test", False), "test_data": form.get("test_data", []),
         "parent_task_id": task.parent_task_id,
         "metrics": _headline(task.result),
+        "test_on_seen_subjects": bool((task.result or {}).get("test_on_seen_subjects")),
         "created_at": iso(task.created_at), "finished_at": iso(task.finished_at),
     }
 

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import math
+from typing import Sequence
 
 import numpy as np
 
+from models.datasets.lineage import Lineage, Seen, lineage_record, pools, seen_in_test
 from models.datasets.types import ConnectomeDataset
 
 ROLES = ("train", "val", "test")
@@ -63,6 +65,28 @@ def partition(ds: ConnectomeDataset, weights: list[float], rng: np.random.Genera
             part.extend(idx[start:start + k].tolist())
             start += k
     return [np.array(sorted(p), dtype=np.int64) for p in parts]
+
+
+def split_among(ds, ids: Sequence[str], roles: Sequence[str], weights: dict[str, float],
+                rng: np.random.Generator, seen: Seen | None) -> list[np.ndarray]:
+    """Index arrays into ``ds`` (anything with ``labels``, ``n_classes`` and ``subset``), one per
+    role in ``roles``. Without ``seen`` a dataset in one role is used whole and one in several is
+    ``partition``ed; with ``seen`` (what ancestors used of it) the test role takes the lineage's
+    test pool and the other roles share its fit pool (models.datasets.lineage)."""
+    if seen is None:
+        if len(roles) == 1:
+            return [np.arange(len(ids), dtype=np.int64)]
+        return partition(ds, [weights[r] for r in roles], rng)
+    pool = pools(ids, seen, roles)
+    fit_roles = [r for r in roles if r != "test"]
+    fit_idx = np.array(pool.fit, dtype=np.int64)
+    if len(fit_roles) > 1:
+        shares = [fit_idx[p] for p in partition(ds.subset(fit_idx), [weights[r] for r in fit_roles], rng)]
+    else:
+        shares = [fit_idx] if fit_roles else []
+    by_role = dict(zip(fit_roles, shares))
+    by_role["test"] = np.array(pool.test, dtype=np.int64)
+    return [by_role[r] for r in roles]
 
 
 def _check_roles(roles: dict[str, list[str]],
@@ -147,32 +171,46 @@ def _role_record(parts: Parts, ds: ConnectomeDataset | None, prefixed: bool) -> 
 
 
 def _pieces(named: dict[str, list[str]], datasets: dict[str, ConnectomeDataset], seed: int,
-            weights: dict[str, float]) -> tuple[dict[str, Parts], dict[str, list[str]]]:
+            weights: dict[str, float], seen: dict[str, Seen | None]
+            ) -> tuple[dict[str, Parts], dict[str, list[str]]]:
     """Per role, (dataset name, its subjects for that role); and which datasets were split how.
+    ``seen`` gives, per dataset name, what the task's ancestors used of it (None: nothing).
     Raises ValueError when a split leaves a role without any subject of a dataset."""
     sharing = {name: [r for r in ROLES if name in named[r]]
                for names in named.values() for name in names}
     split = {name: rs for name, rs in sharing.items() if len(rs) > 1}
     share: dict[tuple[str, str], ConnectomeDataset] = {}
     for name, rs in sharing.items():
-        if len(rs) == 1:
-            share[(rs[0], name)] = datasets[name]
-            continue
-        for role, idx in zip(rs, partition(datasets[name], [weights[r] for r in rs], _rng(seed, name))):
+        ds = datasets[name]
+        for role, idx in zip(rs, split_among(ds, ds.subjects, rs, weights, _rng(seed, name), seen.get(name))):
             if len(idx) == 0:
-                raise ValueError(f"dataset {name!r} has too few subjects ({datasets[name].n_subjects}) "
-                                 f"to split among {', '.join(rs)}: {role!r} would get none")
-            share[(role, name)] = datasets[name].subset(idx)
+                raise ValueError(_empty_role(name, ds.n_subjects, rs, role, seen.get(name)))
+            share[(role, name)] = ds.subset(idx)
     return {r: [(n, share[(r, n)]) for n in named[r]] for r in ROLES}, split
 
 
+def _empty_role(name: str, n: int, roles: list[str], role: str, seen: Seen | None) -> str:
+    if seen is None:
+        return (f"dataset {name!r} has too few subjects ({n}) to split among {', '.join(roles)}: "
+                f"{role!r} would get none")
+    return (f"dataset {name!r}: no subject is left for {role!r} once the subjects this task's "
+            f"ancestors trained, validated or tested on are held apart")
+
+
 def assign_roles(roles: dict[str, list[str]], datasets: dict[str, ConnectomeDataset], *, seed: int,
-                 fractions: dict[str, float] | None = None
+                 fractions: dict[str, float] | None = None, checksums: dict[str, str] | None = None,
+                 lineage: Lineage | None = None, allow_seen_test: bool = False,
                  ) -> tuple[dict[str, ConnectomeDataset | None], dict]:
     """The data of each role ("train", "val", "test"; None for a role with no dataset) and a
     JSON-ready record: seed, fractions, ``split`` ({dataset: roles it was split among}) and per
     role its datasets, n_subjects, class_counts and subjects as [dataset, subject id] pairs in the
     order of the role's dataset. Class indices follow the first dataset named (train first).
+
+    With ``checksums`` ({dataset name: checksum}) the record also holds them and ``lineage`` (what
+    this task used, per checksum and role, for its descendants); with ``lineage`` (what the
+    task's ancestors used) datasets they used follow models.datasets.lineage's rule, unless
+    ``allow_seen_test``: then the split ignores the lineage and the record's ``seen_in_test``
+    says how many test subjects ancestors fitted on.
 
     ``fractions`` override DEFAULT_FRACTIONS (weights, renormalised among the roles sharing a
     dataset). Same seed, same split.
@@ -182,7 +220,10 @@ def assign_roles(roles: dict[str, list[str]], datasets: dict[str, ConnectomeData
     """
     named = _check_roles(roles, datasets)
     weights = _weights(fractions)
-    pieces, split = _pieces(named, datasets, seed, weights)
+    checksums = checksums or {}
+    ancestors = lineage or {}
+    seen = {} if allow_seen_test else {n: ancestors.get(checksums.get(n, "")) for n in datasets}
+    pieces, split = _pieces(named, datasets, seed, weights, seen)
     used = list(dict.fromkeys(n for r in ROLES for n in named[r]))
     if used:
         _check_compatible([(n, datasets[n]) for n in used])
@@ -193,4 +234,22 @@ def assign_roles(roles: dict[str, list[str]], datasets: dict[str, ConnectomeData
         ds, prefixed = _concatenate(pieces[role], class_names) if pieces[role] else (None, False)
         out[role] = ds
         record["roles"][role] = _role_record(pieces[role], ds, prefixed)
+    if checksums:
+        record.update(_lineage_notes(pieces, checksums, ancestors, seen, allow_seen_test))
     return out, record
+
+
+def _lineage_notes(pieces: dict[str, Parts], checksums: dict[str, str], ancestors: Lineage,
+                   seen: dict[str, Seen | None], allow_seen_test: bool) -> dict:
+    """What the record says about lineage: checksums, this task's own use (``lineage``), which
+    datasets followed an ancestor's split (``inherited``), and with ``allow_seen_test`` the
+    overlap of the test set with what ancestors fitted on (``seen_in_test``)."""
+    notes: dict = {
+        "checksums": {n: checksums[n] for r in ROLES for n, _ in pieces[r]},
+        "lineage": lineage_record((checksums[n], r, part.subjects) for r in ROLES for n, part in pieces[r]),
+        "inherited": {n: s.tasks() for n, s in seen.items() if s is not None},
+    }
+    if allow_seen_test:
+        notes["seen_in_test"] = seen_in_test(((checksums[n], part.subjects) for n, part in pieces["test"]),
+                                             ancestors)
+    return notes

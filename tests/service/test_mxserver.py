@@ -89,6 +89,10 @@ def test_train_poll_eval_stop(mx):
     assert done["param_set"]["num_epoch"] == 2 and done["param_set"]["lr_factor"] == 0.5
     assert done["param_set"]["initializer"] == "xavier"
     assert 0.0 <= done["metrics"]["test_accuracy"] <= 1.0
+    m = done["metrics"]
+    assert m["test_accuracy_low"] <= m["test_accuracy"] <= m["test_accuracy_high"]
+    assert done["result"]["test"]["intervals"]["accuracy"]["method"] == "wilson"
+    assert m["test_chance_level"] == pytest.approx(max(done["result"]["test"]["class_counts"].values()) / m["test_n"])
     epochs = mx.get(f"/api/v0/tasks/{task_id}/epochs").json()["epochs"]
     assert [e["epoch"] for e in epochs] == [1, 2]
     assert epochs[1]["learning_rate"] < epochs[0]["learning_rate"]  # the Factor schedule stepped
@@ -104,6 +108,12 @@ def test_train_poll_eval_stop(mx):
     assert ev["status"] == "SUCCEEDED", ev["error"]
     assert ev["task_type"] == "dl_ev" and ev["parent_task_id"] == task_id
     assert len(ev["result"]["test"]["confusion_matrix"]) == 4
+    # Held out by lineage: the evaluation tests exactly the training's test images.
+    [checksum] = done["result"]["splits"]["lineage"]
+    held = done["result"]["splits"]["lineage"][checksum]["test"]
+    assert ev["result"]["splits"]["lineage"] == {checksum: {"test": held}}
+    assert ev["result"]["splits"]["sizes"]["test"] == done["result"]["splits"]["sizes"]["test"] == len(held)
+    assert ev["test_on_seen_subjects"] is False
 
     r = mx.post("/stop", json={"task_id": task_id})
     assert r.status_code == 409 and r.json()["state_desc"] == "TASK_TERMINATED_FAILED"
@@ -115,6 +125,17 @@ def test_fine_tune_from_a_trained_task(mx):
     child = post_ok(mx, "/train", train_body(num_epoch=1, trained_task_id=parent, test_data=[]))
     done = mx.wait_task(child, timeout=240)
     assert done["status"] == "SUCCEEDED" and done["task_type"] == "dl_ft" and done["parent_task_id"] == parent
+
+    # Every image of SMALL was trained on: an evaluation on it is refused, unless allowed.
+    r = mx.post("/eval", json={"trained_task_id": parent, "test_data": [SMALL]})
+    assert r.status_code == 422, r.text
+    [error] = r.json()["errors"]
+    assert error["field"] == "test_data[0]" and "all 96 images" in error["problem"]
+    assert f"{parent} saw 96" in error["problem"]
+    allowed = post_ok(mx, "/eval", {"trained_task_id": parent, "test_data": [SMALL], "allow_seen_test": True})
+    marked = mx.wait_task(allowed, timeout=120)
+    assert marked["status"] == "SUCCEEDED" and marked["test_on_seen_subjects"] is True
+    assert marked["result"]["splits"]["seen_in_test"] == {"n": 96, "tasks": {parent: 96}}
 
 
 def test_stop_a_running_training(mx):
