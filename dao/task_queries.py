@@ -168,3 +168,11 @@ def tasks_using_dataset(session: Session, name: str) -> list[str]:
 
 def dataset_names(form: dict[str, Any]) -> set[str]:
     return {n for role in ("train_data", "val_data", "test_data") for n in form.get(role) or []}
+
+
+def newest_with_save_prefix(session: Session, prefix: str) -> str | None:
+    """The newest MXNet task whose request named this ``save_prefix`` (MXServer's checkpoint
+    prefix), or None."""
+    saved = Task.form["param_set"]["save_prefix"].as_string()
+    return session.scalar(select(Task.id).where(Task.backend == "mxnet", saved == prefix)
+                          .order_by(Task.created_at.desc(), Task.id.desc()).limit(1))

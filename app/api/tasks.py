@@ -39,8 +39,9 @@ WEIGHT_FORMATS = {
 
 
 @bp.post("/new_task")
+@bp.post("/new_sgn_task")  # NEURO-LEARN's newer route for the same form
 def new_task():
-    form = NewTaskForm.model_validate(json_body())
+    form = NewTaskForm.model_validate(json_body(any_content_type=True))
     with session_scope() as session:
         checked, problems = check_form(session, form)
         if problems:

@@ -24,6 +24,21 @@ def _empty_is_none(value: Any) -> Any:
 DatasetList = Annotated[list[DatasetName], BeforeValidator(_one_or_many), Field(max_length=20)]
 
 
+def _one_model(value: Any) -> Any:
+    """NEURO-LEARN's web client picks the model in a multi-select and sends a list."""
+    if isinstance(value, list):
+        if len(value) != 1:
+            raise ValueError(f"one model per task: send a name or a one-element list, not {len(value)} models")
+        return value[0]
+    return value
+
+
+def _no_cv(value: Any) -> Any:
+    if value is not None and str(value).strip().lower() not in ("", "none"):
+        raise ValueError("cross-validation is not available yet; send '' or 'none'")
+    return None
+
+
 class ParamSet(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
@@ -38,6 +53,7 @@ class ParamSet(BaseModel):
     optimizer: Literal["adam", "sgd"] = "adam"
     weight_decay: Float = Field(default=0.0, ge=0, le=1)
     edge_keep_percent: Float = Field(default=100.0, gt=0, le=100)
+    save_model_state: bool = True  # False: keep no weights (the task cannot be fine-tuned or evaluated)
 
 
 class TaskRequirements(BaseModel):
@@ -60,8 +76,9 @@ class NewTaskForm(BaseModel):
     val_data: DatasetList = Field(default_factory=list)
     enable_test: bool
     test_data: DatasetList = Field(default_factory=list)
-    model: Name
+    model: Annotated[Name, BeforeValidator(_one_model)]
     param_set: ParamSet
+    cv_type: Annotated[str | None, BeforeValidator(_no_cv)] = None
     requirements: TaskRequirements = Field(default_factory=TaskRequirements)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from app.schemas.original_states import mxserver_state, neuro_learn_status
 from dao.clock import as_utc
 from dao.tables import Task, TaskEpoch
 
@@ -31,7 +32,8 @@ def summary(task: Task) -> dict[str, Any]:
     return {
         "task_id": task.id, "proj_id": task.proj_id, "proj_name": task.proj_name,
         "task_name": task.task_name, "task_type": task.task_type, "model": task.model,
-        "backend": task.backend, "status": task.status, "attempt": task.attempt,
+        "backend": task.backend, "status": task.status, "task_status": neuro_learn_status(task),
+        "attempt": task.attempt,
         "param_set": form.get("param_set", {}),
         "train_data": form.get("train_data", []), "val_data": form.get("val_data", []),
         "enable_test": form.get("enable_test", False), "test_data": form.get("test_data", []),
@@ -66,4 +68,6 @@ def detail(task: Task, latest: TaskEpoch | None, queue_position: int | None) -> 
             "confusion": f"/api/v0/tasks/{task.id}/plots/confusion.png",
         },
     )
+    if task.form.get("source") == "mxserver":
+        view["mxserver"] = mxserver_state(task, iso)
     return view
