@@ -73,27 +73,30 @@ def _pair(session: Session, url, role: str, ftype: str, problems: Problems) -> t
     return name, path + main
 
 
+def _kept(session: Session, task_id: str, epoch: int) -> bool:
+    kind = artifact_queries.epoch_checkpoint_kind(epoch)
+    return artifact_queries.get_artifact(session, task_id, kind, with_data=False) is not None
+
+
 def find_checkpoint(session: Session, ckp: Checkpoint, path: str, problems: Problems) -> Task | None:
-    """The MXNet task a checkpoint names (a task id, or the newest task saved under that
-    ``save_prefix``) when its checkpoint of ``ckp.epoch`` is stored."""
+    """The MXNet task a checkpoint names when it kept the checkpoint of ``ckp.epoch``: the task
+    of that id, else the newest task trained with that ``save_prefix`` that kept that epoch."""
     if ckp.prefix is None or ckp.epoch is None:
         problems += [(f"{path}.{k}", "is required") for k in ("prefix", "epoch") if getattr(ckp, k) is None]
         return None
     task = session.get(Task, ckp.prefix)
-    if task is None:
-        task_id = task_queries.newest_with_save_prefix(session, ckp.prefix)
-        task = None if task_id is None else session.get(Task, task_id)
-    if task is None or task.backend != "mxnet":
+    ids = [task.id] if task is not None else task_queries.with_save_prefix(session, ckp.prefix)
+    if not ids or (task is not None and task.backend != "mxnet"):
         problems.append((f"{path}.prefix", f"{ckp.prefix!r} is neither an MXNet task id nor a save_prefix "
                                            f"a training used"))
         return None
-    kind = artifact_queries.epoch_checkpoint_kind(ckp.epoch)
-    if artifact_queries.get_artifact(session, task.id, kind, with_data=False) is None:
-        kept = [r.epoch for r in artifact_queries.epoch_checkpoints(session, task.id)]
-        problems.append((f"{path}.epoch", f"task {task.id} kept no checkpoint of epoch {ckp.epoch}; "
+    found = next((i for i in ids if _kept(session, i, ckp.epoch)), None)
+    if found is None:
+        kept = [r.epoch for r in artifact_queries.epoch_checkpoints(session, ids[0])]
+        problems.append((f"{path}.epoch", f"task {ids[0]} kept no checkpoint of epoch {ckp.epoch}; "
                                           f"it kept epochs {kept}"))
         return None
-    return task
+    return session.get(Task, found)
 
 
 def _schedule(desc: TrainDesc, problems: Problems) -> dict[str, Any]:

@@ -170,9 +170,9 @@ def dataset_names(form: dict[str, Any]) -> set[str]:
     return {n for role in ("train_data", "val_data", "test_data") for n in form.get(role) or []}
 
 
-def newest_with_save_prefix(session: Session, prefix: str) -> str | None:
-    """The newest MXNet task whose request named this ``save_prefix`` (MXServer's checkpoint
-    prefix), or None."""
+def with_save_prefix(session: Session, prefix: str, limit: int = 50) -> list[str]:
+    """The MXNet tasks whose request named this ``save_prefix`` (MXServer's checkpoint prefix),
+    newest first."""
     saved = Task.form["param_set"]["save_prefix"].as_string()
-    return session.scalar(select(Task.id).where(Task.backend == "mxnet", saved == prefix)
-                          .order_by(Task.created_at.desc(), Task.id.desc()).limit(1))
+    return list(session.scalars(select(Task.id).where(Task.backend == "mxnet", saved == prefix)
+                                .order_by(Task.created_at.desc(), Task.id.desc()).limit(limit)))
