@@ -39,16 +39,34 @@ def json_body(any_content_type: bool = False) -> dict[str, Any]:
     return data
 
 
+def bad_query(name: str, problem: str) -> ApiError:
+    """A bad query parameter: always 400, naming the parameter."""
+    return ApiError(400, f"query parameter {name} {problem}", [{"field": name, "problem": problem}])
+
+
 def int_arg(name: str, default: int, low: int, high: int) -> int:
+    return int(_number_arg(name, default, low, high, int, "an integer"))
+
+
+def float_arg(name: str, default: float, low: float, high: float) -> float:
+    return _number_arg(name, default, low, high, float, "a number")
+
+
+def _number_arg(name: str, default, low, high, kind, what: str):  # noqa: ANN001, ANN202
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise ApiError(400, f"{name} must be an integer",
-                       [{"field": name, "problem": "must be an integer"}]) from None
-    if not low <= value <= high:
-        raise ApiError(400, f"{name} must be between {low} and {high}",
-                       [{"field": name, "problem": f"must be between {low} and {high}"}])
+        raise bad_query(name, f"must be {what}") from None
+    if not low <= value <= high:  # also refuses nan
+        raise bad_query(name, f"must be between {low} and {high}")
+    return value
+
+
+def choice_arg(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = request.args.get(name) or default
+    if value not in choices:
+        raise bad_query(name, f"must be one of {', '.join(choices)}")
     return value
