@@ -1,19 +1,16 @@
 """Classification metrics for test sets, binary or multi-class.
 
-Sensitivity, specificity, precision and F1 come from the confusion matrix: for two classes the
-second class (e.g. SZ) is the positive one, for more classes they are macro averages of the
-one-vs-rest values. Balanced accuracy and ROC AUC (one-vs-rest, macro, for several classes) are
-scikit-learn's.
+Accuracy, balanced accuracy, sensitivity, specificity, precision and F1 come from the confusion
+matrix (``models.confusion_metrics``, shared with the MXNet backend); ROC AUC (one-vs-rest,
+macro, for several classes) is scikit-learn's.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import balanced_accuracy_score, confusion_matrix, roc_auc_score
+from sklearn.metrics import confusion_matrix, roc_auc_score
 
-
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    return np.divide(num, den, out=np.zeros_like(num, dtype=float), where=den > 0)
+from models.confusion_metrics import confusion_rates
 
 
 def _roc_auc(y_true: np.ndarray, prob: np.ndarray) -> float | None:
@@ -43,22 +40,10 @@ def classification_metrics(y_true, prob, class_names, subjects=None) -> dict:
         raise ValueError(f"need N labels and (N, {n_classes}) probabilities, got {y.shape} and {p.shape}")
     pred = p.argmax(axis=1)
     cm = confusion_matrix(y, pred, labels=list(range(n_classes)))
-    tp = np.diag(cm).astype(float)
-    fn = cm.sum(axis=1) - tp
-    fp = cm.sum(axis=0) - tp
-    tn = cm.sum() - tp - fn - fp
-    sens, spec, prec = _ratio(tp, tp + fn), _ratio(tn, tn + fp), _ratio(tp, tp + fp)
-    f1 = _ratio(2 * prec * sens, prec + sens)
-    pick = (lambda v: float(v[1])) if n_classes == 2 else (lambda v: float(v.mean()))
     names = list(subjects) if subjects is not None else [str(i) for i in range(y.size)]
     return {
         "n": int(y.size),
-        "accuracy": float((pred == y).mean()),
-        "balanced_accuracy": float(balanced_accuracy_score(y, pred)),
-        "sensitivity": pick(sens),
-        "specificity": pick(spec),
-        "precision": pick(prec),
-        "f1": pick(f1),
+        **confusion_rates(cm),
         "roc_auc": _roc_auc(y, p),
         "confusion_matrix": cm.tolist(),
         "class_names": list(class_names),

@@ -20,19 +20,30 @@ from app.api.requests import choice_arg, float_arg
 from app.schemas.task_view import detail, light
 from dao import epoch_queries, task_queries
 from dao.db import session_scope
+from dao.errors import TaskNotFound
+from dao.task_listing import SORTABLE_METRICS
 
 MAX_WAIT_SECONDS = 60.0
 WAIT_STEP_SECONDS = 0.25
 RECENT_EPOCHS = 6  # the ETA's window: the rate over the last five epoch intervals
+HEADLINE = tuple(sorted(SORTABLE_METRICS | {"final_train_accuracy"}))  # the light view's metrics
 
 
 def _render(task_id: str, full: bool) -> bytes:
     """The view as JSON bytes. Raises TaskNotFound."""
     with session_scope() as session:
-        task = task_queries.get_task(session, task_id)
+        if full:
+            task = task_queries.get_task(session, task_id)
+            position = task_queries.queue_position(session, task)
+        else:
+            task = task_queries.poll_row(session, task_id, HEADLINE)
+            if task is None:
+                raise TaskNotFound(task_id)
         recent = epoch_queries.recent_epochs(session, task_id, RECENT_EPOCHS) if task.epochs_done else []
-        position = task_queries.queue_position(session, task)
-        view = (detail if full else light)(task, recent, position)
+        if full:
+            view = detail(task, recent, position)
+        else:
+            view = light(task, recent, {k: getattr(task, f"m_{k}") for k in HEADLINE})
     return json.dumps(view, separators=(",", ":")).encode()
 
 

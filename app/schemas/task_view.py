@@ -78,21 +78,22 @@ def _links(task: Task) -> dict[str, str]:
     }
 
 
-def light(task: Task, recent: list[TaskEpoch], queue_position: int | None) -> dict[str, Any]:
-    """The default poll: what changes while a task runs, and links to the rest. Nothing in it
+def light(task, recent: list[TaskEpoch], metrics: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN001
+    """The default poll from ``task_queries.poll_row`` (a row with the task's attribute names):
+    what changes while a task runs, its headline metrics, links to the rest. Nothing in it
     changes unless the task does (no heartbeat, no clock), so its ETag is stable."""
     view = {
         "task_id": task.id, "status": task.status, "task_status": neuro_learn_status(task),
         "task_type": task.task_type, "model": task.model, "backend": task.backend, "attempt": task.attempt,
         "progress": progress(task, recent),
         "latest_epoch": recent[0].metrics if recent else None,
-        "metrics": _headline(task.result), "error": task.error,
+        "metrics": _headline(metrics), "error": task.error,
         "waiting_reason": task.waiting_reason if task.status == "QUEUED" else None,
-        "queue_position": queue_position,
+        "queue_position": task.queue_position,
         "created_at": iso(task.created_at), "started_at": iso(task.started_at),
         "finished_at": iso(task.finished_at), "links": _links(task),
     }
-    if task.form.get("source") == "mxserver":
+    if task.source == "mxserver":
         view["mxserver"] = mxserver_state(task, iso)
     return view
 

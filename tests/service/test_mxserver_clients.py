@@ -62,6 +62,10 @@ def test_the_wrapped_train_request_runs_under_the_clients_id(mx, trained):
     assert trained["train_data"] == ["shapes_train"] and trained["val_data"] == ["shapes_val"]
     epochs = mx.get("/api/v0/tasks/19700101/epochs").json()["epochs"]
     assert [e["epoch"] for e in epochs] == [1, 2, 3, 4]
+    # the torch tasks' headline names and pictures
+    assert {"final_val_loss", "best_val_loss", "best_val_accuracy", "best_epoch"} <= set(trained["metrics"])
+    curves = mx.get("/api/v0/tasks/19700101/plots/curves.png")
+    assert curves.status_code == 200 and curves.content[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_every_save_period_checkpoint_is_kept_by_epoch(mx, trained):
@@ -96,6 +100,10 @@ def test_the_test_request_evaluates_the_checkpoint_of_its_epoch(mx, trained, sha
     assert done["parent_task_id"] == "19700101" and done["task_type"] == "dl_ev"
     assert done["result"]["checkpoint_epoch"] == 2  # epoch 2's checkpoint, not the final weights
     assert done["result"]["test"]["n"] == 48 and len(done["result"]["test"]["confusion_matrix"]) == 4
+    assert done["metrics"]["test_loss"] > 0
+    for name in ("accuracy", "balanced_accuracy", "sensitivity", "specificity", "precision", "f1"):
+        assert 0 <= done["metrics"][f"test_{name}"] <= 1
+    assert mx.get(f"/api/v0/tasks/{done['task_id']}/plots/confusion.png").status_code == 200
 
 
 def test_resume_config_continues_a_kept_checkpoint(mx, trained):
