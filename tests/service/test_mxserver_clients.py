@@ -106,6 +106,16 @@ def test_the_test_request_evaluates_the_checkpoint_of_its_epoch(mx, trained, sha
     assert mx.get(f"/api/v0/tasks/{done['task_id']}/plots/confusion.png").status_code == 200
 
 
+def test_the_flat_eval_takes_a_checkpoint_epoch(mx, trained):
+    body = {"trained_task_id": "19700101", "checkpoint_epoch": 4, "test_data": ["shapes_val"]}
+    r = mx.post("/eval", json=body)
+    assert r.status_code == 200, r.text
+    done = mx.wait_task(r.json()["task_id"], timeout=120)
+    assert done["status"] == "SUCCEEDED" and done["result"]["checkpoint_epoch"] == 4, done["error"]
+    refused = mx.post("/eval", json={**body, "checkpoint_epoch": 3})
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "checkpoint_epoch"
+
+
 def test_resume_config_continues_a_kept_checkpoint(mx, trained):
     body = train_request(**{"train_param.resume_config": {"is_resume": "0", "ckp": {"prefix": "19700101", "epoch": "2"}},
                             "train_param.begin_epoch": "2", "train_param.save_prefix": "resumed"})
