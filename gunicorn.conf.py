@@ -6,6 +6,8 @@ docker-compose and Kubernetes:
 - ``TRAINYARD_BIND``: where to listen; ``127.0.0.1:8000`` by default, ``0.0.0.0:8000`` in the images.
 - ``TRAINYARD_GUNICORN_WORKERS``: worker processes; default ``2 * cores + 1`` capped at 8, where
   cores honours the container's CPU quota (cgroup v2 ``cpu.max``) and the CPU affinity mask.
+- ``TRAINYARD_GUNICORN_THREADS``: threads per worker (gthread), default 4; each ``?wait=`` poll
+  holds one while it waits.
 - ``TRAINYARD_GUNICORN_TIMEOUT``: seconds a worker may stay silent on one request before the arbiter
   kills it. A dataset upload reaches gunicorn only after nginx has buffered the whole body, so
   this covers reading up to ``TRAINYARD_MAX_UPLOAD_MB`` over loopback plus checking and storing
@@ -64,12 +66,12 @@ def default_workers() -> int:
 
 bind = [os.environ.get("TRAINYARD_BIND", "127.0.0.1:8000")]
 workers = _env_int("TRAINYARD_GUNICORN_WORKERS", default_workers())
-# Sync workers: nginx buffers whole requests (proxy_request_buffering on) and responses, so a
-# slow client never holds a worker; the API does short database work per request.
-# TRAINYARD_GUNICORN_THREADS > 1 switches to gthread: the serving role (and the embedded default,
-# which includes it) needs concurrent requests in one process for dynamic batching to group them.
-threads = _env_int("TRAINYARD_GUNICORN_THREADS", 1)
-worker_class = "gthread" if threads > 1 else "sync"
+# Threaded workers: nginx buffers whole requests (proxy_request_buffering on) and responses, so a
+# slow client never holds a worker; the API does short database work per request, a poll that
+# waits for a change (GET /api/v0/tasks/<id>?wait=) holds one thread, not the whole process, and
+# the serving role needs concurrent requests in one process for dynamic batching to group them.
+worker_class = "gthread"
+threads = _env_int("TRAINYARD_GUNICORN_THREADS", 4)
 timeout = _env_int("TRAINYARD_GUNICORN_TIMEOUT", 300)
 graceful_timeout = 30  # SIGTERM: finish in-flight requests, then exit
 keepalive = 5

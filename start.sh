@@ -8,14 +8,61 @@
 #   ./start.sh beat            the lease reaper: requeues orphaned tasks, publishes lost ones
 #   ./start.sh migrate         alembic upgrade head, then register the demo dataset
 # With no TRAINYARD_* configuration it runs on SQLite and a filesystem broker under ./var/.
+# The API listens on TRAINYARD_BIND (default 127.0.0.1:8000); PORT=N alone means 127.0.0.1:N.
 # In images set TRAINYARD_NO_VENV=1: the image's own Python is used as it is.
 set -euo pipefail
 root="$(cd "$(dirname "$0")" && pwd)"
 cd "$root"
+if [[ -z "${TRAINYARD_BIND:-}" && -n "${PORT:-}" ]]; then export TRAINYARD_BIND="127.0.0.1:$PORT"; fi
+bind="${TRAINYARD_BIND:-127.0.0.1:8000}"
 
-python_for() {  # python_for torch|mxnet
+python_for() {  # python_for torch|mxnet: the venv's python, installing it first if needed
     if [[ "${TRAINYARD_NO_VENV:-0}" == "1" ]]; then command -v python3; return; fi
-    if [[ "$1" == "mxnet" ]]; then bash scripts/bootstrap_mxnet.sh | tail -1; else bash scripts/bootstrap.sh | tail -1; fi
+    local script=scripts/bootstrap.sh log=.venv/install.log what=".venv (torch's CPU build, then the project)"
+    if [[ "$1" == "mxnet" ]]; then
+        script=scripts/bootstrap_mxnet.sh log=.venv-mxnet/install.log what=".venv-mxnet (MXNet and numpy < 1.24)"
+    fi
+    local out pid waited=0
+    out="$(mktemp)"
+    bash "$script" >"$out" &
+    pid=$!
+    while kill -0 "$pid" 2>/dev/null; do  # a first install takes minutes: say what it is doing
+        sleep 1
+        waited=$((waited + 1))
+        if ((waited == 3)); then
+            echo "trainyard: installing $what; the first run takes a few minutes (log: $log)" >&2
+        elif ((waited > 3 && waited % 15 == 0)); then
+            echo "trainyard: still installing (${waited} s): $(grep -E '^(Collecting|Downloading|Installing|Building)' "$log" 2>/dev/null | tail -1 | cut -c1-100)" >&2
+        fi
+    done
+    if ! wait "$pid"; then rm -f "$out"; return 1; fi
+    tail -1 "$out"
+    rm -f "$out"
+}
+
+check_port() {  # exits non-zero, saying what holds it, when the API's address is taken
+    local host="${bind%:*}" port="${bind##*:}" holder
+    if python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+s.bind((sys.argv[1].strip("[]"), int(sys.argv[2])))' "$host" "$port" 2>/dev/null; then
+        return 0
+    fi
+    holder="$(ss -ltnpH "sport = :$port" 2>/dev/null | grep -o 'users:((.*))' | head -1 || true)"
+    echo "trainyard: cannot listen on $bind: the address is in use${holder:+, held by $holder}" >&2
+    echo "trainyard: stop that program, or pick another port: TRAINYARD_BIND=$host:<port> (or PORT=<port>) ./start.sh" >&2
+    exit 1
+}
+
+wait_api() {  # wait_api PID: until the API answers /ping; exits non-zero if it died first
+    local url="http://$bind/ping"
+    for _ in $(seq 1 600); do
+        if ! kill -0 "$1" 2>/dev/null; then echo "trainyard: the API did not start (see its output above)" >&2; exit 1; fi
+        if python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' "$url" 2>/dev/null; then return 0; fi
+        sleep 0.5
+    done
+    echo "trainyard: the API did not answer $url within 5 minutes" >&2
+    exit 1
 }
 
 role="${1:-all}"
@@ -23,6 +70,7 @@ role="${1:-all}"
 
 case "$role" in
     api)
+        check_port
         py="$(python_for torch)"
         exec "$py" -m gunicorn -c gunicorn.conf.py 'app:create_app()'
         ;;
@@ -38,6 +86,7 @@ case "$role" in
         ;;
     embedded)
         # The API and the serving role in one app at one address (the default ./start.sh).
+        check_port
         py="$(python_for torch)"
         export TRAINYARD_GUNICORN_THREADS="${TRAINYARD_GUNICORN_THREADS:-8}"
         exec "$py" -m gunicorn -c gunicorn.conf.py 'serving.embedded:create_app()'
@@ -76,11 +125,13 @@ case "$role" in
         exec "$py" -m app.manage register-demo
         ;;
     all)
+        check_port
         "$0" migrate
         pids=()
         trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait' INT TERM EXIT
         # API and model serving at one address (serving/embedded.py routes the inference paths).
         "$0" embedded & pids+=($!)
+        api_pid=$!
         "$0" worker & pids+=($!)
         "$0" beat & pids+=($!)
         # MXServer's jobs and image uploads need the MXNet worker, in its own venv.
@@ -89,7 +140,8 @@ case "$role" in
         else
             echo "trainyard: no MXNet worker (its venv could not be built); /train and image uploads will wait" >&2
         fi
-        echo "trainyard: API and model serving on http://${TRAINYARD_BIND:-127.0.0.1:8000} (Ctrl-C stops everything)"
+        wait_api "$api_pid"
+        echo "trainyard: API and model serving on http://$bind (Ctrl-C stops everything)"
         wait -n "${pids[@]}"
         ;;
     *)

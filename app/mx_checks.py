@@ -87,10 +87,11 @@ def check_parent(session: Session, parent_id: str | None, network: ModelInfo | N
         return None, [(field, f"task {parent_id!r} is {parent.status}; only a SUCCEEDED task's model can be used")]
     if artifact_queries.get_artifact(session, parent_id, artifact_queries.WEIGHTS, with_data=False) is None:
         return None, [(field, f"task {parent_id!r} stored no model weights")]
-    return parent, _contract_problems(parent, network, shape)
+    return parent, contract_problems(parent, network, shape)
 
 
-def _contract_problems(parent: Task, network: ModelInfo | None, shape: dict[str, Any]) -> Problems:
+def contract_problems(parent: Task, network: ModelInfo | None, shape: dict[str, Any]) -> Problems:
+    """Whether the parent's model (its stored contract, once it finished) fits the network and data."""
     contract = (parent.result or {}).get("contract") or {}
     problems: Problems = []
     if network is not None and contract.get("model") not in (None, network.name):

@@ -8,9 +8,11 @@ loopback port, one gunicorn worker count) and measures, in order:
    gunicorn.conf.py, same bind, same worker count, in ``--rounds`` alternating rounds (baseline,
    trainyard, trainyard, baseline, ...) so that other load on the machine hits both alike. No
    Celery worker runs; the queued messages are deleted afterwards and the rows go with the database.
-2. ``GET /api/v0/tasks/<id>`` polls per second on trainyard, rotating over tasks created in
-   step 1 (QUEUED behind thousands of others, so each poll also computes a queue position), and
-   after step 3 over the finished dispatch tasks (no queue position).
+2. ``GET /api/v0/tasks/<id>`` polls per second on trainyard (the default, light view), rotating
+   over tasks created in step 1 (QUEUED behind thousands of others, so each poll also computes a
+   queue position), against a hello-world route (the baseline app's ``GET /ping``) under the same
+   gunicorn, in alternating rounds like step 1; after step 3 also over the finished dispatch tasks
+   (no queue position), and the full view (``?view=full``) of those.
 3. Dispatch latency on an idle worker (``start.sh worker``): sequential tiny tasks (epochs 1),
    each submitted once the previous one has finished; ``started_at - created_at`` from the task
    JSON, ``started_at`` minus the client's send time, and (read from the private database)
@@ -45,7 +47,8 @@ from tests.service.forms import form  # noqa: E402
 
 OUT_DIR = ROOT / "bench" / "out"
 BASELINE_APP = "bench.baseline_app:create_app()"
-GOALS = {"throughput_ratio_min": 0.6, "p99_ratio_max": 2.0, "dispatch_p50_ms_max": 20.0}
+GOALS = {"throughput_ratio_min": 0.6, "p99_ratio_max": 2.0, "dispatch_p50_ms_max": 20.0,
+         "poll_ratio_min": 0.5}
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 
 
@@ -123,9 +126,28 @@ def task_ids(result: Result, limit: int = 2000) -> list[str]:
     return [json.loads(body)["task_form"]["task_id"] for body in result.bodies[:limit]]
 
 
-def poll_load(url: str, ids: list[str]) -> Load:
-    return Load(url=url, method="GET", paths=tuple(f"/api/v0/tasks/{i}" for i in ids), body=None,
+def poll_load(url: str, ids: list[str], query: str = "") -> Load:
+    return Load(url=url, method="GET", paths=tuple(f"/api/v0/tasks/{i}{query}" for i in ids), body=None,
                 headers=(), expect=(200,))
+
+
+def hello_load(url: str) -> Load:
+    return Load(url=url, method="GET", paths=("/ping",), body=None, headers=(), expect=(200,))
+
+
+def poll_rounds(stack: BenchStack, ids: list[str], args: argparse.Namespace) -> dict[str, list[Result]]:
+    """Polls of trainyard's light view against the hello-world route, alternating rounds; each
+    app's gunicorn started for its round and stopped after."""
+    results: dict[str, list[Result]] = {"baseline": [], "trainyard": []}
+    for app in round_order(args.rounds):
+        label, spec = ("baseline", BASELINE_APP) if app == "baseline" else ("api", None)
+        load = hello_load(stack.url) if app == "baseline" else poll_load(stack.url, ids)
+        stack.start_api(label, spec)
+        try:
+            results[app].append(measure(stack, label, load, args, args.poll_seconds))
+        finally:
+            stack.stop(label)
+    return results
 
 
 def parse_time(value: str) -> float:
@@ -220,8 +242,9 @@ def ratios(baseline: Result, trainyard: Result) -> dict:
             "server_cpu_per_request": round(cpu, 3)}
 
 
-def verdicts(r: dict, dispatch: dict) -> dict:
+def verdicts(r: dict, dispatch: dict, poll: dict) -> dict:
     return {
+        "poll_ratio_ok": poll["throughput"] >= GOALS["poll_ratio_min"],
         "throughput_ratio_ok": r["throughput"] >= GOALS["throughput_ratio_min"],
         "p99_ratio_ok": r["p99"] <= GOALS["p99_ratio_max"],
         "dispatch_p50_ok": dispatch["created_to_started_ms"]["p50"] <= GOALS["dispatch_p50_ms_max"],
@@ -235,8 +258,10 @@ def ok(flag: bool) -> str:
 def print_loads(report: dict) -> None:
     rows = [("new_task baseline", report["new_task_baseline"]),
             ("new_task trainyard", report["new_task_trainyard"]),
+            ("GET /ping hello", report["hello_baseline"]),
             ("GET QUEUED task", report["poll_trainyard"]),
-            ("GET SUCCEEDED task", report["poll_trainyard_finished"])]
+            ("GET SUCCEEDED task", report["poll_trainyard_finished"]),
+            ("  ?view=full", report["poll_trainyard_finished_full"])]
     print(f"\n{'load test':<20}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'reqs':>8}{'fail':>6}"
           f"{'cpu ms/req':>12}")
     for name, r in rows:
@@ -254,6 +279,11 @@ def print_ratios(report: dict) -> None:
           "(gunicorn master + workers; steadier than req/s on a busy machine)")
     print("per-round trainyard/baseline: " + ", ".join(
         f"{x['throughput']:.2f}x req/s, {x['p99']:.2f}x p99" for x in report["round_ratios"]))
+    p = report["poll_ratios"]
+    print(f"poll (light view, QUEUED) / hello-world req/s {p['throughput']:.3f}x "
+          f"(goal >= {g['poll_ratio_min']}) {ok(v['poll_ratio_ok'])}; server CPU per request "
+          f"{p['server_cpu_per_request']:.2f}x; per round: "
+          + ", ".join(f"{x['throughput']:.2f}x" for x in report["poll_round_ratios"]))
 
 
 def print_dispatch(report: dict) -> None:
@@ -287,22 +317,27 @@ def run(args: argparse.Namespace) -> dict:
     try:
         rounds = new_task_rounds(stack, args)
         baseline, trainyard = merge(rounds["baseline"]), merge(rounds["trainyard"])
+        polled = poll_rounds(stack, task_ids(trainyard), args)
+        hello, polls = merge(polled["baseline"]), merge(polled["trainyard"])
         stack.start_api("api")
-        polls = measure(stack, "api", poll_load(stack.url, task_ids(trainyard)), args, args.poll_seconds)
         purged = stack.purge_queue()
         dispatch, finished_ids = dispatch_phase(stack, args)
         stack.stop("worker")
         polls_finished = measure(stack, "api", poll_load(stack.url, finished_ids), args, args.poll_seconds)
+        polls_full = measure(stack, "api", poll_load(stack.url, finished_ids, "?view=full"), args,
+                             args.poll_seconds)
     finally:
         stack.close()
-    r = ratios(baseline, trainyard)
+    r, p = ratios(baseline, trainyard), ratios(hello, polls)
     return {
         "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "settings": settings_of(args, workers),
         "new_task_baseline": baseline.as_dict(), "new_task_trainyard": trainyard.as_dict(),
-        "poll_trainyard": polls.as_dict(), "poll_trainyard_finished": polls_finished.as_dict(),
-        "queue_messages_purged": purged, "dispatch": dispatch, "ratios": r,
-        "round_ratios": round_ratios(rounds), "goals": GOALS, "verdicts": verdicts(r, dispatch),
+        "hello_baseline": hello.as_dict(), "poll_trainyard": polls.as_dict(),
+        "poll_trainyard_finished": polls_finished.as_dict(), "poll_trainyard_finished_full": polls_full.as_dict(),
+        "queue_messages_purged": purged, "dispatch": dispatch, "ratios": r, "poll_ratios": p,
+        "round_ratios": round_ratios(rounds), "poll_round_ratios": round_ratios(polled),
+        "goals": GOALS, "verdicts": verdicts(r, dispatch, p),
     }
 
 

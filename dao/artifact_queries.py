@@ -12,6 +12,11 @@ from dao.tables import TaskArtifact
 WEIGHTS = "weights"
 BEST_WEIGHTS = "best_weights"
 CHECKPOINT = "checkpoint"
+EPOCH_CHECKPOINT_PREFIX = "checkpoint_epoch_"  # + the epoch: every save_period checkpoint, kept
+
+
+def epoch_checkpoint_kind(epoch: int) -> str:
+    return f"{EPOCH_CHECKPOINT_PREFIX}{int(epoch)}"
 
 
 def save_artifact(session: Session, task_id: str, kind: str, data: bytes, *,
@@ -44,3 +49,10 @@ def get_model(session: Session, task_id: str) -> bytes | None:
     """The trained weights blob of a task (the original's ``get_model``), None if it has none."""
     row = get_artifact(session, task_id, WEIGHTS)
     return None if row is None else row.data
+
+
+def epoch_checkpoints(session: Session, task_id: str) -> list[TaskArtifact]:
+    """The kept per-epoch checkpoints of a task (metadata only), by epoch."""
+    rows = session.scalars(select(TaskArtifact).where(
+        TaskArtifact.task_id == task_id, TaskArtifact.kind.startswith(EPOCH_CHECKPOINT_PREFIX)))
+    return sorted(rows, key=lambda r: r.epoch or 0)

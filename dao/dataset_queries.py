@@ -92,3 +92,13 @@ def mark_dataset_rejected(session: Session, name: str, problems: list[str]) -> b
     row.status = DatasetStatus.REJECTED.value
     session.flush()
     return True
+
+
+def find_by_file(session: Session, value: str) -> list[str]:
+    """Image datasets a file name refers to: the dataset of that name, else those whose upload
+    held a file of that name (``source_filename`` joins an upload's file names with "+")."""
+    if session.get(Dataset, value) is not None:
+        return [value]
+    rows = session.execute(select(Dataset.name, Dataset.source_filename).where(
+        Dataset.kind == "image", Dataset.source_filename.contains(value, autoescape=True)))
+    return sorted(name for name, files in rows if value in (files or "").split("+"))

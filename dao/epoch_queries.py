@@ -38,3 +38,10 @@ def latest_epoch(session: Session, task_id: str) -> TaskEpoch | None:
 def drop_epochs_after(session: Session, task_id: str, epoch: int) -> None:
     """Forget epochs past a checkpoint that a resumed attempt will redo."""
     session.execute(delete(TaskEpoch).where(TaskEpoch.task_id == task_id, TaskEpoch.epoch > epoch))
+
+
+def recent_epochs(session: Session, task_id: str, n: int = 6) -> list[TaskEpoch]:
+    """The last ``n`` epochs of a task, newest first."""
+    return list(session.scalars(
+        select(TaskEpoch).where(TaskEpoch.task_id == task_id).order_by(TaskEpoch.epoch.desc()).limit(n)
+    ))

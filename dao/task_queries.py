@@ -9,8 +9,8 @@ import secrets
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, select, tuple_, update
-from sqlalchemy.orm import Session
+from sqlalchemy import case, func, select, tuple_, update
+from sqlalchemy.orm import Session, aliased
 
 from dao.errors import InvalidTransition, TaskNotFound
 from dao.tables import Task, TaskStatus, utcnow
@@ -168,3 +168,29 @@ def tasks_using_dataset(session: Session, name: str) -> list[str]:
 
 def dataset_names(form: dict[str, Any]) -> set[str]:
     return {n for role in ("train_data", "val_data", "test_data") for n in form.get(role) or []}
+
+
+def with_save_prefix(session: Session, prefix: str, limit: int = 50) -> list[str]:
+    """The MXNet tasks whose request named this ``save_prefix`` (MXServer's checkpoint prefix),
+    newest first."""
+    saved = Task.form["param_set"]["save_prefix"].as_string()
+    return list(session.scalars(select(Task.id).where(Task.backend == "mxnet", saved == prefix)
+                                .order_by(Task.created_at.desc(), Task.id.desc()).limit(limit)))
+
+
+def poll_row(session: Session, task_id: str, metric_keys: Iterable[str]):  # noqa: ANN201 - a Row
+    """What the light poll shows, in one statement: the task's columns that change while it
+    runs, the named numeric result keys (not the whole result, which grows with every epoch)
+    and its queue position while QUEUED. None when there is no such task."""
+    ahead_of = aliased(Task)
+    ahead = (select(func.count()).select_from(ahead_of).where(
+        ahead_of.status == S.QUEUED.value, ahead_of.queue == Task.queue,
+        tuple_(ahead_of.created_at, ahead_of.id) < tuple_(Task.created_at, Task.id)).scalar_subquery())
+    metrics = [Task.result[k].label(f"m_{k}") for k in metric_keys]
+    stmt = select(
+        Task.id, Task.status, Task.task_type, Task.model, Task.backend, Task.attempt, Task.epochs_total,
+        Task.epochs_done, Task.error, Task.waiting_reason, Task.created_at, Task.started_at, Task.finished_at,
+        Task.form["source"].as_string().label("source"),
+        case((Task.status == S.QUEUED.value, ahead + 1), else_=None).label("queue_position"), *metrics,
+    ).where(Task.id == task_id)
+    return session.execute(stmt).first()

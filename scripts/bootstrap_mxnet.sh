@@ -27,6 +27,7 @@ requirements=(
     "celery[redis]>=5.4,<6"
     "prometheus-client>=0.20"
     "nvidia-ml-py>=12"
+    "matplotlib>=3.5,<3.9"
     "pytest>=8"
 )
 

@@ -33,10 +33,12 @@ class Sendable:
     worker: str | None
 
 
-def queue_new_task(session: Session, **fields: Any) -> tuple[str, Sendable | None, str | None]:
+def queue_new_task(session: Session, task_id: str | None = None,
+                   **fields: Any) -> tuple[str, Sendable | None, str | None]:
     """Insert a new QUEUED task already placed (one INSERT, plus a worker reservation for a
-    GPU placement). Returns (task id, what to send after commit or None, why it waits)."""
-    task_id = task_queries.new_task_id()
+    GPU placement), under ``task_id`` when the caller chose one (an existing id raises
+    IntegrityError). Returns (task id, what to send after commit or None, why it waits)."""
+    task_id = task_id or task_queries.new_task_id()
     placement = reserve_placement(session, task_id, fields["backend"], fields["queue"],
                                   Requirements.from_form(fields["form"]))
     placed, now = placement.queue is not None, utcnow()

@@ -39,14 +39,24 @@ def _load(session: Session, task: Task, device: str) -> JobInputs:
 
 def _flat_metrics(result: dict) -> dict:
     """Headline numbers at the top of the result, named as the torch engine names them, so the
-    listing can compare and sort tasks of both backends."""
+    listing can compare and sort tasks of both backends; the test detail gets the torch
+    engine's rates too (from its confusion matrix)."""
+    from models.confusion_metrics import confusion_rates
+
     history = result.get("history") or []
     final = history[-1] if history else {}
+    scored = [h for h in history if h.get("val_loss") is not None]
+    best = min(scored, key=lambda h: h["val_loss"]) if scored else {}
     out = {"final_val_loss": final.get("val_loss"), "final_val_accuracy": final.get("val_accuracy"),
-           "final_train_accuracy": final.get("train_accuracy")}
+           "final_train_accuracy": final.get("train_accuracy"), "best_val_loss": best.get("val_loss"),
+           "best_val_accuracy": best.get("val_accuracy"), "best_epoch": best.get("epoch")}
     test = result.get("test") or {}
     if test:
         out.update(test_loss=test.get("loss"), test_accuracy=test.get("accuracy"), **_accuracy_bounds(test))
+    if test.get("confusion_matrix"):
+        test.update(confusion_rates(test["confusion_matrix"]))
+        out.update({f"test_{k}": test.get(k) for k in ("balanced_accuracy", "sensitivity", "specificity",
+                                                     "precision", "f1")})
     return {k: v for k, v in out.items() if v is not None}
 
 
@@ -74,4 +84,11 @@ def _run(spec, hooks: JobHooks, _device: str) -> JobOutcome:  # noqa: ANN001 - a
     return outcome
 
 
-MXNET = Backend("mxnet", _pick_device, _load, _run, None)
+def _pictures(task_id: str, outcome: JobOutcome) -> None:
+    """The torch tasks' pictures (curves, confusion matrix), from the same epoch rows."""
+    from tasks.pictures import store_pictures
+
+    store_pictures(task_id, outcome)
+
+
+MXNET = Backend("mxnet", _pick_device, _load, _run, _pictures)

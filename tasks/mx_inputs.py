@@ -23,14 +23,38 @@ from tasks.backends import JobInputs
 from tasks.job_inputs import ancestry, checksums, parent_weights, role_names
 
 PARAM_FIELDS = ("num_epoch", "batch_size", "base_lr", "wd", "momentum", "lr_step_epochs", "lr_factor",
-                "stop_factor_lr", "initializer", "save_period", "seed")
+                "stop_factor_lr", "initializer", "save_period", "seed", "shuffle", "init_param",
+                "lr_step_updates", "lr_steps_updates")
 
 
 def train_params(param_set: dict[str, Any]) -> MxTrainParams:
     """MxTrainParams from a stored param_set (absent fields take the engine's defaults; an
     evaluation's param_set has no num_epoch, which it does not use)."""
     given = {k: param_set[k] for k in PARAM_FIELDS if param_set.get(k) is not None}
+    if "lr_steps_updates" in given:
+        given["lr_steps_updates"] = tuple(given["lr_steps_updates"])
     return MxTrainParams(**{"num_epoch": 1, **given})
+
+
+def _kept_checkpoint(session: Session, task_id: str, epoch: int) -> bytes:
+    """The checkpoint a task kept at ``epoch``. Raises LookupError (deleted since the API checked)."""
+    row = artifact_queries.get_artifact(session, task_id, artifact_queries.epoch_checkpoint_kind(epoch))
+    if row is None:
+        raise LookupError(f"task {task_id} has no kept checkpoint of epoch {epoch}")
+    return row.data
+
+
+def _starting_weights(session: Session, task: Task, own: bytes | None) -> tuple[bytes | None, bytes | None]:
+    """(init_weights, resume_checkpoint): this task's own last checkpoint resumes it; else an
+    MXServer resume_config continues another task's kept checkpoint; an evaluation by epoch
+    uses that kept checkpoint; otherwise the parent's final weights."""
+    ps = task.form["param_set"]
+    if ps.get("resume_from"):
+        source = _kept_checkpoint(session, ps["resume_from"]["task_id"], ps["resume_from"]["epoch"])
+        return source, own or source
+    if task.task_type == "dl_ev" and ps.get("checkpoint_epoch"):
+        return _kept_checkpoint(session, task.parent_task_id, ps["checkpoint_epoch"]), None
+    return parent_weights(session, task), own
 
 
 def _load_dataset(session: Session, name: str) -> ImageDataset:
@@ -90,10 +114,10 @@ def load_mx_inputs(session: Session, task: Task, device: str) -> JobInputs:
     pieces, shared = _pieces(roles, data, params.seed, seen)
     joined = {role: _joined([data[n].subset(idx) for n, idx in parts]) for role, parts in pieces.items()}
     checkpoint = artifact_queries.get_artifact(session, task.id, artifact_queries.CHECKPOINT)
+    init, resume = _starting_weights(session, task, None if checkpoint is None else checkpoint.data)
     spec = MxJobSpec(
         task_type=task.task_type, network=task.model, params=params, train=joined["train"],
-        val=joined["val"], test=joined["test"], device=device, init_weights=parent_weights(session, task),
-        resume_checkpoint=None if checkpoint is None else checkpoint.data,
+        val=joined["val"], test=joined["test"], device=device, init_weights=init, resume_checkpoint=resume,
     )
     record = {"seed": params.seed, "split": shared,
               "sizes": {r: (0 if d is None else d.n_images) for r, d in joined.items()},
@@ -104,4 +128,6 @@ def load_mx_inputs(session: Session, task: Task, device: str) -> JobInputs:
     if allow:
         record["seen_in_test"] = seen_in_test(((sums[n], [str(i) for i in idx]) for n, idx in pieces["test"]),
                                               lineage)
-    return JobInputs(spec, record, None if checkpoint is None else checkpoint.epoch)
+    resumed = form["param_set"].get("resume_from") or {}
+    epoch = checkpoint.epoch if checkpoint is not None else resumed.get("epoch")
+    return JobInputs(spec, record, epoch)

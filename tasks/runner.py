@@ -38,6 +38,7 @@ class Claim:
     worker: str
     attempt: int
     device: str
+    keep_weights: bool = True  # the form's param_set.save_model_state
 
 
 class TaskHooks:
@@ -60,7 +61,8 @@ class TaskHooks:
                  metrics.epochs, metrics.train_loss, metrics.val_loss)
 
     def on_checkpoint(self, kind: str, blob: bytes, epoch: int) -> None:
-        name = artifact_queries.CHECKPOINT if kind == "last" else f"checkpoint_{kind}"
+        name = {"last": artifact_queries.CHECKPOINT, "epoch": artifact_queries.epoch_checkpoint_kind(epoch)
+                }.get(kind, f"checkpoint_{kind}")
         with session_scope() as session:
             if self._owned(session):
                 artifact_queries.save_artifact(session, self.claim.task_id, name, blob, epoch=epoch)
@@ -121,7 +123,8 @@ def _claim(task_id: str, worker: str, backend: Backend) -> Claim | None:
         device = backend.pick_device(task)
         if not task_queries.claim_task(session, task_id, worker, device):
             return None
-        return Claim(task_id, worker, task.attempt, device)
+        keep = (task.form.get("param_set") or {}).get("save_model_state", True) is not False
+        return Claim(task_id, worker, task.attempt, device, keep)
 
 
 def _train(claim: Claim, lease: Lease, backend: Backend) -> str:
@@ -151,10 +154,13 @@ def _result(outcome: JobOutcome, inputs: JobInputs) -> dict:
 
 
 def _store_weights(claim: Claim, outcome: JobOutcome) -> bool:
-    """Store the final and best weights if the task is still ours."""
+    """Store the final and best weights (unless the form said save_model_state false) if the
+    task is still ours."""
     with session_scope() as session:
         if not task_queries.lock_if_owned(session, claim.task_id, claim.worker):
             return False
+        if not claim.keep_weights:
+            return True
         if outcome.weights is not None:
             artifact_queries.save_artifact(session, claim.task_id, artifact_queries.WEIGHTS,
                                            outcome.weights, epoch=outcome.epochs_done)

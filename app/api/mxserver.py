@@ -1,33 +1,43 @@
-"""MXServer's endpoints on trainyard's pipeline: POST /train, POST /eval, POST /stop.
+"""MXServer's endpoints on trainyard's pipeline: POST /train, POST /eval (also /test, where
+MXServer's own test resources post evaluations), POST /stop.
 
-Tasks they create are ordinary task rows (backend "mxnet", the MXNet queue), listed by
-/api/v0/tasks with their epochs like any other. Replies keep MXServer's shape:
-``{"task_id", "state_code", "state_desc"}``, where state_code "0" means the call did what it was
-asked and "1" that it did not. The state names (MXServer's table):
+/train and /eval take MXServer's wrapped body ``{"task_id": ..., "task_desc": <JSON string or
+object>}``, its bare ``task_desc`` object, or trainyard's flat request (``app.schemas.mxserver``).
+A client's ``task_id`` is kept when it is free (409 when taken). Tasks they create are ordinary
+task rows (backend "mxnet", the MXNet queue). Replies keep MXServer's shape:
+``{"task_id", "state_code", "state_desc"}``, state_code "0" when the call did what it was asked
+and "1" when it did not (``app.mxserver_states`` has the task states shown while a task runs):
 
 | state_desc                   | code | HTTP | when                                                      |
 | ---------------------------- | ---- | ---- | --------------------------------------------------------- |
 | OK_TO_RUN                    | 0    | 200  | /train or /eval accepted: the task is QUEUED and placed   |
 |                              |      |      | like new_task's (the GPU with most free memory), or waits |
+| TASK_DESC_INVALID            | 1    | 422  | (trainyard) fields refused: ``errors: [{field, problem}]``|
+|                              |      |      | naming MXServer's field paths; nothing written            |
+| TASK_ID_EXISTS               | 1    | 409  | (trainyard) the client's task_id is taken                 |
 | TASK_TERMINATED_SUCCESSFULLY | 0    | 200  | /stop: the task is STOPPED, or STOPPING (its worker stops |
 |                              |      |      | at its next batch); also for a task already STOPPED       |
 | TASK_NOT_EXIST               | 1    | 404  | /stop names no task                                       |
 | TASK_TERMINATED_FAILED       | 1    | 409  | /stop on a task that already SUCCEEDED or FAILED          |
 | FULL_QUEUE                   | 1    | —    | never sent: trainyard queues every valid request, and a   |
 |                              |      |      | broker outage only delays dispatch (the reaper sends it)  |
-
-A request with bad fields gets new_task's answer: 422 and ``errors: [{field, problem}]``,
-nothing written.
 """
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from flask import Blueprint, jsonify
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from sqlalchemy.exc import IntegrityError
 
 from app.api.requests import json_body
-from app.errors import invalid
-from app.mx_checks import check_datasets, check_lineage, check_network, check_parent
-from app.schemas.mxserver import EvalRequest, StopRequest, TrainRequest, param_set, requirements
+from app.errors import ApiError, field_errors, pydantic_problems
+from app.mx_checks import check_datasets, check_lineage, check_network, check_parent, contract_problems
+from app.mxserver_translate import Translated, find_checkpoint, shape_problems, translate_test, translate_train
+from app.schemas.mxserver import ClientTaskId, EvalRequest, StopRequest, TrainRequest, param_set, requirements
+from app.schemas.mxserver_desc import Checkpoint, TestDesc, TrainDesc, is_mxserver_desc
 from dao import task_queries
 from dao.db import session_scope
 from dao.errors import InvalidTransition, TaskNotFound
@@ -38,40 +48,134 @@ from tasks.publish import queue_for
 
 bp = Blueprint("mxserver", __name__)
 OK, FAILED = "0", "1"
+_CLIENT_ID = TypeAdapter(ClientTaskId)
 
 
 def _state(task_id: str, code: str, desc: str, http: int = 200, **extra):  # noqa: ANN202
     return jsonify({"task_id": task_id, "state_code": code, "state_desc": desc, **extra}), http
 
 
+def _refused(task_id: str | None, problems: list[tuple[str, str]]) -> ApiError:
+    return ApiError(422, "the request has invalid fields", field_errors(problems), task_id=task_id or "",
+                    state_code=FAILED, state_desc="TASK_DESC_INVALID")
+
+
 @bp.post("/train")
 def train():
-    req = TrainRequest.model_validate(json_body())
-    return _submit(req, "dl_ft" if req.trained_task_id else "dl_ts")
+    return _handle(json_body(), training=True)
 
 
 @bp.post("/eval")
+@bp.post("/test")
 def evaluate():
-    return _submit(EvalRequest.model_validate(json_body()), "dl_ev")
+    return _handle(json_body(), training=False)
 
 
-def _submit(req: TrainRequest | EvalRequest, task_type: str):  # noqa: ANN202
-    """Check, insert, commit, then publish. Raises ApiError 422 naming every bad field."""
-    with session_scope() as session:
-        network, problems = _network(session, req)
-        shape, data_problems = check_datasets(session, req)
-        parent, parent_problems = check_parent(session, req.trained_task_id, network, shape)
-        problems += data_problems + parent_problems
-        if network is None and not problems:
-            problems.append(("trained_task_id", "its model is not an MXNet network"))
-        if not problems:
-            problems += check_lineage(session, req, parent)
+def _unwrap(body: dict[str, Any]) -> tuple[str | None, dict[str, Any], str]:
+    """(client task id, the request, the field prefix its problems take). Raises ApiError 422."""
+    body = dict(body)
+    raw_id = body.pop("task_id", None)
+    prefix, desc = "", body
+    if "task_desc" in body:
+        prefix, desc = "task_desc.", body.pop("task_desc")
+        problems = [(k, "is not a known field beside task_id and task_desc") for k in body]
+        if isinstance(desc, str):
+            try:
+                desc = json.loads(desc)
+            except ValueError:
+                problems.append(("task_desc", "is not valid JSON"))
+        if not isinstance(desc, dict) and not problems:
+            problems.append(("task_desc", "must be a JSON object (or a string holding one)"))
         if problems:
-            raise invalid(problems, "the request has invalid fields")
-        task_id, sendable, _waiting = queue_new_task(session, **_row(req, task_type, network.name, parent))
+            raise _refused(None, problems)
+    return _client_id(raw_id), desc, prefix
+
+
+def _client_id(raw: Any) -> str | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        return _CLIENT_ID.validate_python(raw)
+    except ValidationError:
+        raise _refused(None, [("task_id", "must be 1-40 letters, digits, '_', '-' or '.', starting with a "
+                                          "letter or digit")]) from None
+
+
+def _handle(body: dict[str, Any], training: bool):  # noqa: ANN202
+    task_id, desc, prefix = _unwrap(body)
+    nested = is_mxserver_desc(desc)
+    sendable = None
+    try:
+        with session_scope() as session:
+            if task_id is not None and session.get(Task, task_id) is not None:
+                raise _taken(task_id)
+            tr, req, problems = (_nested if nested else _flat)(session, desc, training)
+            if req is not None:
+                problems += _checks(session, req, tr)
+            if problems:
+                raise _refused(task_id, tr.rename(problems, prefix))
+            new_id, sendable, _waiting = queue_new_task(session, task_id=task_id, **_row(req, tr, desc if nested else None))
+    except IntegrityError:
+        raise _taken(task_id) from None
     if sendable is not None:
         send(sendable)  # False: the broker is away; the dispatcher's sweep sends it later
-    return _state(task_id, OK, "OK_TO_RUN")
+    return _state(new_id, OK, "OK_TO_RUN")
+
+
+def _taken(task_id: str | None) -> ApiError:
+    return ApiError(409, f"task id {task_id!r} is taken", [{"field": "task_id", "problem": "is taken by another task"}],
+                    task_id=task_id or "", state_code=FAILED, state_desc="TASK_ID_EXISTS")
+
+
+def _validated(model: type[BaseModel], data: dict[str, Any]) -> tuple[BaseModel | None, list]:
+    try:
+        return model.model_validate(data), []
+    except ValidationError as exc:
+        return None, pydantic_problems(exc)
+
+
+def _nested(session, desc: dict[str, Any], training: bool):  # noqa: ANN001, ANN202
+    """MXServer's own body: shape, then translation (with its look-ups), then the flat shape."""
+    parsed, problems = _validated(TrainDesc if training else TestDesc, desc)
+    if parsed is None:
+        return Translated({}, {}, {}), None, problems
+    tr = (translate_train if training else translate_test)(session, parsed)
+    req, flat_problems = _validated(TrainRequest if training else EvalRequest, tr.flat)
+    return tr, req, tr.problems + flat_problems
+
+
+def _flat(session, desc: dict[str, Any], training: bool):  # noqa: ANN001, ANN202
+    req, problems = _validated(TrainRequest if training else EvalRequest, desc)
+    tr = Translated(desc, {}, {})
+    if isinstance(req, EvalRequest) and req.checkpoint_epoch is not None:
+        tr.parent = find_checkpoint(session, Checkpoint(prefix=req.trained_task_id, epoch=req.checkpoint_epoch),
+                                    "checkpoint", problems)
+        problems = [(f.replace("checkpoint.prefix", "trained_task_id").replace("checkpoint.epoch", "checkpoint_epoch"), p)
+                    for f, p in problems]
+        if tr.parent is None:
+            return tr, None, problems
+    return tr, req, problems
+
+
+def _checks(session, req: TrainRequest | EvalRequest, tr: Translated) -> list[tuple[str, str]]:  # noqa: ANN001
+    """The request against the database: network, datasets, the parent whose weights it uses."""
+    network, problems = _network(session, req)
+    shape, data_problems = check_datasets(session, req)
+    problems += data_problems
+    parent = tr.parent
+    if parent is not None:  # a kept checkpoint (resume, or evaluation by epoch), of any state
+        problems += contract_problems(parent, network, shape)
+    elif not tr.parent_missing:
+        parent, parent_problems = check_parent(session, req.trained_task_id, network, shape)
+        problems += parent_problems
+    if tr.desc is not None:
+        problems += shape_problems(tr.desc, shape)
+    if network is None and not problems and not tr.parent_missing:
+        problems.append(("trained_task_id", "its model is not an MXNet network"))
+    if not problems:
+        problems += check_lineage(session, req, parent)
+    tr.network = network
+    return problems
 
 
 def _network(session, req: TrainRequest | EvalRequest) -> tuple[ModelInfo | None, list]:  # noqa: ANN001
@@ -82,26 +186,31 @@ def _network(session, req: TrainRequest | EvalRequest) -> tuple[ModelInfo | None
     return (None if parent is None else find_model(parent.model)), []
 
 
-def _form(req: TrainRequest | EvalRequest, task_type: str, network: str) -> dict:
+def _form(req: TrainRequest | EvalRequest, tr: Translated, task_type: str, original: dict | None) -> dict:
     """The stored form: new_task's field names, so the task views and the dataset-in-use
-    check read it as they read any task; MXServer's hyper-parameters in param_set."""
+    check read it as they read any task; MXServer's hyper-parameters in param_set, and its
+    original request when it sent its own shape."""
     data = req.model_dump(mode="json")
-    return {"source": "mxserver", "proj_id": req.proj_id, "proj_name": req.proj_name,
+    form = {"source": "mxserver", "proj_id": req.proj_id, "proj_name": req.proj_name,
             "task_name": req.task_name, "task_type": task_type,
             "train_data": data.get("train_data", []), "val_data": data.get("val_data", []),
             "enable_test": bool(data.get("test_data")), "test_data": data.get("test_data", []),
-            "model": network, "param_set": param_set(req), "context": data["context"],
+            "model": tr.network.name, "param_set": param_set(req) | tr.extra, "context": data["context"],
             "allow_seen_test": req.allow_seen_test,
             "requirements": requirements(req)}
+    if original is not None:
+        form["mxserver_request"] = original
+    return form
 
 
-def _row(req, task_type: str, network: str, parent: Task | None) -> dict:  # noqa: ANN001
+def _row(req: TrainRequest | EvalRequest, tr: Translated, original: dict | None) -> dict:
+    task_type = "dl_ev" if isinstance(req, EvalRequest) else ("dl_ft" if req.trained_task_id else "dl_ts")
     return dict(
         proj_id=req.proj_id, proj_name=req.proj_name, task_name=req.task_name,
-        task_type=task_type, model=network, backend="mxnet", queue=queue_for("mxnet"),
-        form=_form(req, task_type, network),
+        task_type=task_type, model=tr.network.name, backend="mxnet", queue=queue_for("mxnet"),
+        form=_form(req, tr, task_type, original),
         epochs_total=0 if task_type == "dl_ev" else req.num_epoch,
-        parent_task_id=None if parent is None else parent.id,
+        parent_task_id=req.trained_task_id,
     )
 
 

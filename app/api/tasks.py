@@ -6,11 +6,12 @@ import logging
 
 from flask import Blueprint, Response, jsonify, request
 
-from app.api.requests import int_arg, json_body
+from app.api.requests import bad_query, choice_arg, int_arg, json_body
+from app.api.task_poll import poll_task
 from app.errors import ApiError, invalid
 from app.form_checks import CheckedForm, check_form
 from app.schemas.task_form import NewTaskForm
-from app.schemas.task_view import detail, summary
+from app.schemas.task_view import summary
 from dao import artifact_queries, epoch_queries, task_queries
 from dao.db import session_scope
 from dao.tables import TaskStatus
@@ -39,8 +40,9 @@ WEIGHT_FORMATS = {
 
 
 @bp.post("/new_task")
+@bp.post("/new_sgn_task")  # NEURO-LEARN's newer route for the same form
 def new_task():
-    form = NewTaskForm.model_validate(json_body())
+    form = NewTaskForm.model_validate(json_body(any_content_type=True))
     with session_scope() as session:
         checked, problems = check_form(session, form)
         if problems:
@@ -79,10 +81,7 @@ def _send(sendable: Sendable | None, waiting: str | None) -> str:
 
 @bp.get("/tasks/<task_id>")
 def get_task(task_id: str):
-    with session_scope() as session:
-        task = task_queries.get_task(session, task_id)
-        latest = epoch_queries.latest_epoch(session, task_id) if task.epochs_done else None
-        return jsonify(detail(task, latest, task_queries.queue_position(session, task)))
+    return poll_task(task_id)
 
 
 @bp.get("/tasks/<task_id>/epochs")
@@ -97,16 +96,16 @@ def get_epochs(task_id: str):
 def list_all():
     flt = TaskFilter(**{k: request.args.get(k) or None for k in ("proj_id", "status", "model", "task_type")})
     if flt.status is not None and flt.status not in STATUSES:
-        raise invalid([("status", f"must be one of {', '.join(sorted(STATUSES))}")])
+        raise bad_query("status", f"must be one of {', '.join(sorted(STATUSES))}")
     limit = int_arg("limit", 50, 1, 500)
     sort = request.args.get("sort") or "-created_at"
     with session_scope() as session:
         try:
             page = list_tasks(session, flt, sort=sort, limit=limit, cursor=request.args.get("cursor"))
         except BadCursor as exc:
-            raise invalid([("cursor", str(exc))]) from None
+            raise bad_query("cursor", str(exc)) from None
         except ValueError as exc:
-            raise invalid([("sort", str(exc))]) from None
+            raise bad_query("sort", str(exc)) from None
         return jsonify({"tasks": [summary(t) for t in page.tasks], "next_cursor": page.next_cursor,
                         "sort": sort, "limit": limit})
 
@@ -124,9 +123,7 @@ def stop(task_id: str):
 def download_model(task_id: str):
     with session_scope() as session:
         task = task_queries.get_task(session, task_id)
-        kind = request.args.get("kind", artifact_queries.WEIGHTS)
-        if kind not in (artifact_queries.WEIGHTS, artifact_queries.BEST_WEIGHTS):
-            raise invalid([("kind", "must be weights or best_weights")])
+        kind = choice_arg("kind", artifact_queries.WEIGHTS, (artifact_queries.WEIGHTS, artifact_queries.BEST_WEIGHTS))
         row = artifact_queries.get_artifact(session, task_id, kind)
         if row is None:
             raise ApiError(404, f"task {task_id!r} has no stored {kind} (it is {task.status})")

@@ -1,7 +1,7 @@
-"""MXServer's requests (POST /train, /eval, /stop), the fields that matter, typed and bounded.
+"""trainyard's flat form of MXServer's requests (POST /train, /eval, /stop), typed and bounded.
 
-MXServer nested them in a ``task_desc`` string (net, train_param{optimizer, lr_scheduler,
-initializer, data_param}, context); here they are one flat JSON object with the same names:
+MXServer's own nested bodies (``task_desc``) are ``app.schemas.mxserver_desc``, translated to
+these by ``app.mxserver_translate``. The flat form is one JSON object with MXServer's names:
 num_epoch, batch_size, base_lr, wd, momentum, lr_scheduler{type, step, factor, stop_factor_lr},
 initializer, save_period, network, the dataset names, and ``context`` ([{device_name, device_id}]).
 The lr step is counted in epochs (MXServer counted updates).
@@ -19,6 +19,8 @@ from app.schemas.task_form import DatasetList, Name
 INITIALIZERS = {"xavier": "xavier", "uniform": "uniform", "normal": "normal", "msra": "msra",
                 "msraprelu": "msra"}
 TaskId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+# A task id a client chooses (MXServer's clients send their own): letters, digits, "_", "-", ".".
+ClientTaskId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")]
 
 
 def _initializer(value: Any) -> Any:
@@ -85,11 +87,13 @@ class TrainRequest(_Request):
 
 
 class EvalRequest(_Request):
-    """POST /eval: a finished /train task's model on test data."""
+    """POST /eval: a finished /train task's model on test data, or, with ``checkpoint_epoch``,
+    the checkpoint that task kept at that epoch (any state)."""
 
     trained_task_id: TaskId
     test_data: DatasetList = Field(min_length=1)
     batch_size: Int = Field(default=64, ge=1, le=100_000)
+    checkpoint_epoch: Int | None = Field(default=None, ge=1, le=10_000)
 
 
 class StopRequest(BaseModel):
@@ -107,7 +111,8 @@ def param_set(req: TrainRequest | EvalRequest) -> dict[str, Any]:
     """The hyper-parameters as stored in ``form["param_set"]`` (what the task views show and
     tasks.mx_inputs reads)."""
     if isinstance(req, EvalRequest):
-        return {"batch_size": req.batch_size, "trained_task_id": req.trained_task_id}
+        return {"batch_size": req.batch_size, "trained_task_id": req.trained_task_id,
+                "checkpoint_epoch": req.checkpoint_epoch}
     s = req.lr_scheduler
     return {"num_epoch": req.num_epoch, "batch_size": req.batch_size, "base_lr": req.base_lr, "wd": req.wd,
             "momentum": req.momentum, "lr_step_epochs": s.step, "lr_factor": s.factor,

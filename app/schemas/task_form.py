@@ -21,11 +21,25 @@ def _lower(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
 
+def _cv_name(value: Any) -> Any:
+    """NEURO-LEARN's client sends null, '' or 'none' for no cross-validation."""
+    return "" if value is None else _lower(value)
+
+
 def _empty_is_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
 DatasetList = Annotated[list[DatasetName], BeforeValidator(_one_or_many), Field(max_length=20)]
+
+
+def _one_model(value: Any) -> Any:
+    """NEURO-LEARN's web client picks the model in a multi-select and sends a list."""
+    if isinstance(value, list):
+        if len(value) != 1:
+            raise ValueError(f"one model per task: send a name or a one-element list, not {len(value)} models")
+        return value[0]
+    return value
 
 
 class ParamSet(BaseModel):
@@ -43,6 +57,7 @@ class ParamSet(BaseModel):
     weight_decay: Float = Field(default=0.0, ge=0, le=1)
     edge_keep_percent: Float = Field(default=100.0, gt=0, le=100)
     patience: Int = Field(default=0, ge=0, le=10_000)
+    save_model_state: bool = True  # False: keep no weights (the task cannot be fine-tuned or evaluated)
 
 
 class TaskRequirements(BaseModel):
@@ -65,13 +80,13 @@ class NewTaskForm(BaseModel):
     val_data: DatasetList = Field(default_factory=list)
     enable_test: bool
     test_data: DatasetList = Field(default_factory=list)
-    model: Name
+    model: Annotated[Name, BeforeValidator(_one_model)]
     param_set: ParamSet
     requirements: TaskRequirements = Field(default_factory=TaskRequirements)
     # True: test on subjects an ancestor trained or validated on; the result is then marked.
     allow_seen_test: bool = False
     # Cross-validation over the pooled subjects of every dataset named (see README).
-    cv_type: Annotated[Literal["", "none", "kfold", "stratified_kfold", "loo"], BeforeValidator(_lower)] = ""
+    cv_type: Annotated[Literal["", "none", "kfold", "stratified_kfold", "loo"], BeforeValidator(_cv_name)] = ""
     n_folds: Int = Field(default=5, ge=2, le=50)
     cv_repeats: Int = Field(default=1, ge=1, le=10)
     # > 0: retrain this many times on shuffled labels for a p-value of the test accuracy.

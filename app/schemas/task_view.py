@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from app.schemas.original_states import mxserver_state, neuro_learn_status
 from dao.clock import as_utc
 from dao.tables import Task, TaskEpoch
 
@@ -14,15 +15,32 @@ def iso(value: dt.datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def progress(task: Task, latest: TaskEpoch | None) -> dict[str, Any]:
+def seconds_per_epoch(task: Task, recent: list[TaskEpoch]) -> float | None:
+    """The observed wall time per epoch (training, evaluation, checkpoints, all of it) over the
+    recent epochs of this attempt, newest first; the first epoch of an attempt is timed from
+    the attempt's start."""
+    rows = [r for r in recent if r.attempt == recent[0].attempt] if recent else []
+    if len(rows) >= 2:
+        span = (as_utc(rows[0].created_at) - as_utc(rows[-1].created_at)).total_seconds()
+        return max(span, 0.0) / (rows[0].epoch - rows[-1].epoch)
+    if rows and task.started_at is not None:
+        return max((as_utc(rows[0].created_at) - as_utc(task.started_at)).total_seconds(), 0.0)
+    return None
+
+
+def progress(task: Task, recent: list[TaskEpoch]) -> dict[str, Any]:
+    """Epoch of epochs, percent, and while it runs the ETA: the observed rate over recent
+    epochs times the epochs left, counted from the latest epoch's end (``eta_at``), so it
+    changes only when an epoch ends."""
     total = task.epochs_total or 0
     done = min(task.epochs_done or 0, total) if total else task.epochs_done or 0
-    eta = None
-    if latest is not None and task.status in ("RUNNING", "STOPPING") and total:
-        seconds = float(latest.metrics.get("seconds") or 0.0)
-        eta = round(seconds * max(total - done, 0), 1)
+    eta = eta_at = None
+    per_epoch = seconds_per_epoch(task, recent) if task.status in ("RUNNING", "STOPPING") and total else None
+    if per_epoch is not None:
+        eta = round(per_epoch * max(total - done, 0), 1)
+        eta_at = iso(as_utc(recent[0].created_at) + dt.timedelta(seconds=eta))
     return {"epoch": done, "epochs": total,
-            "percent": round(100.0 * done / total, 1) if total else 0.0, "eta_seconds": eta}
+            "percent": round(100.0 * done / total, 1) if total else 0.0, "eta_seconds": eta, "eta_at": eta_at}
 
 
 def summary(task: Task) -> dict[str, Any]:
@@ -31,7 +49,8 @@ def summary(task: Task) -> dict[str, Any]:
     return {
         "task_id": task.id, "proj_id": task.proj_id, "proj_name": task.proj_name,
         "task_name": task.task_name, "task_type": task.task_type, "model": task.model,
-        "backend": task.backend, "status": task.status, "attempt": task.attempt,
+        "backend": task.backend, "status": task.status, "task_status": neuro_learn_status(task),
+        "attempt": task.attempt,
         "param_set": form.get("param_set", {}),
         "train_data": form.get("train_data", []), "val_data": form.get("val_data", []),
         "enable_test": form.get("enable_test", False), "test_data": form.get("test_data", []),
@@ -48,23 +67,52 @@ def _headline(result: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
-def detail(task: Task, latest: TaskEpoch | None, queue_position: int | None) -> dict[str, Any]:
+def _links(task: Task) -> dict[str, str]:
+    return {
+        "self": f"/api/v0/tasks/{task.id}",
+        "full": f"/api/v0/tasks/{task.id}?view=full",
+        "epochs": f"/api/v0/tasks/{task.id}/epochs",
+        "stop": f"/api/v0/tasks/{task.id}/stop",
+        "model": f"/api/v0/tasks/{task.id}/model",
+        "curves": f"/api/v0/tasks/{task.id}/plots/curves.png",
+        "confusion": f"/api/v0/tasks/{task.id}/plots/confusion.png",
+    }
+
+
+def light(task, recent: list[TaskEpoch], metrics: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN001
+    """The default poll from ``task_queries.poll_row`` (a row with the task's attribute names):
+    what changes while a task runs, its headline metrics, links to the rest. Nothing in it
+    changes unless the task does (no heartbeat, no clock), so its ETag is stable."""
+    view = {
+        "task_id": task.id, "status": task.status, "task_status": neuro_learn_status(task),
+        "task_type": task.task_type, "model": task.model, "backend": task.backend, "attempt": task.attempt,
+        "progress": progress(task, recent),
+        "latest_epoch": recent[0].metrics if recent else None,
+        "metrics": _headline(metrics), "error": task.error,
+        "waiting_reason": task.waiting_reason if task.status == "QUEUED" else None,
+        "queue_position": task.queue_position,
+        "created_at": iso(task.created_at), "started_at": iso(task.started_at),
+        "finished_at": iso(task.finished_at), "links": _links(task),
+    }
+    if task.source == "mxserver":
+        view["mxserver"] = mxserver_state(task, iso)
+    return view
+
+
+def detail(task: Task, recent: list[TaskEpoch], queue_position: int | None) -> dict[str, Any]:
+    """``?view=full``: the listing's row, the light view's progress, the whole result."""
+    latest = recent[0] if recent else None
     view = summary(task)
     view.update(
-        progress=progress(task, latest),
+        progress=progress(task, recent),
         latest_epoch=None if latest is None else latest.metrics,
         result=task.result, error=task.error,
         waiting_reason=task.waiting_reason if task.status == "QUEUED" else None,
         queue_position=queue_position, worker=task.worker, device=task.device,
         started_at=iso(task.started_at), heartbeat_at=iso(task.heartbeat_at),
         updated_at=iso(task.updated_at),
-        links={
-            "self": f"/api/v0/tasks/{task.id}",
-            "epochs": f"/api/v0/tasks/{task.id}/epochs",
-            "stop": f"/api/v0/tasks/{task.id}/stop",
-            "model": f"/api/v0/tasks/{task.id}/model",
-            "curves": f"/api/v0/tasks/{task.id}/plots/curves.png",
-            "confusion": f"/api/v0/tasks/{task.id}/plots/confusion.png",
-        },
+        links=_links(task),
     )
+    if task.form.get("source") == "mxserver":
+        view["mxserver"] = mxserver_state(task, iso)
     return view

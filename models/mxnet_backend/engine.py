@@ -2,7 +2,8 @@
 
 Hooks have the torch engine's shape (``models.job.JobHooks``): ``on_epoch(EpochMetrics)`` after
 every epoch; ``on_checkpoint("last", blob, epoch)`` every ``save_period`` epochs and after the
-final one, ``on_checkpoint("best", blob, epoch)`` whenever the validation loss improves;
+final one (with ``on_checkpoint("epoch", blob, epoch)`` beside it: a checkpoint to keep under its
+epoch, MXServer's ``prefix-epoch.params``), ``on_checkpoint("best", blob, epoch)`` whenever the validation loss improves;
 ``should_stop()`` polled before every batch. The result is a ``models.job.JobOutcome`` whose
 weight blobs are checkpoints (``checkpoint.pack_checkpoint``): any of them can resume a job or be
 evaluated.
@@ -60,7 +61,8 @@ def _checked_weights(blob: bytes, spec: MxJobSpec, ds, same_names: bool):
 def _new_trainer(net, spec: MxJobSpec) -> gluon.Trainer:
     p = spec.params
     per_epoch = math.ceil(spec.train.n_images / p.batch_size)
-    schedule = make_lr_scheduler(p.base_lr, p.lr_step_epochs, p.lr_factor, p.stop_factor_lr, per_epoch)
+    schedule = make_lr_scheduler(p.base_lr, p.lr_step_epochs, p.lr_factor, p.stop_factor_lr, per_epoch,
+                                 p.lr_step_updates, tuple(p.lr_steps_updates))
     opts = {"learning_rate": p.base_lr, "wd": p.wd, "momentum": p.momentum}
     if schedule is not None:
         opts["lr_scheduler"] = schedule
@@ -78,7 +80,7 @@ def _start(spec: MxJobSpec, ctx: mx.Context) -> _Run:
     elif spec.init_weights is not None:
         load_params(net, _checked_weights(spec.init_weights, spec, spec.train, False).params, ctx)
     else:
-        net.initialize(make_initializer(spec.params.initializer), ctx=ctx)
+        net.initialize(make_initializer(spec.params.initializer, spec.params.init_param), ctx=ctx)
     net.hybridize()
     trainer = _new_trainer(net, spec)
     if resume is not None and resume.states is not None:
@@ -106,6 +108,7 @@ def _finish_epoch(run: _Run, hooks: JobHooks, train, seconds: float) -> EpochMet
     run.last_blob = pack_checkpoint(run.net, run.trainer, run.meta())
     if run.epoch % p.save_period == 0 or run.epoch == p.num_epoch:
         hooks.on_checkpoint("last", run.last_blob, run.epoch)
+        hooks.on_checkpoint("epoch", run.last_blob, run.epoch)
     if improved:
         run.best_blob = run.last_blob
         hooks.on_checkpoint("best", run.best_blob, run.epoch)
@@ -127,7 +130,7 @@ def _train(spec: MxJobSpec, hooks: JobHooks, ctx: mx.Context) -> JobOutcome:
             _checkpoint_now(run, hooks)
             stopped = True
             break
-        rng = np.random.default_rng([spec.params.seed, run.epoch])
+        rng = np.random.default_rng([spec.params.seed, run.epoch]) if spec.params.shuffle else None
         started = time.monotonic()
         train = train_epoch(run.net, run.trainer, run.info, spec.train, spec.params.batch_size, rng, ctx,
                             hooks.should_stop)
@@ -164,7 +167,8 @@ def evaluate_checkpoint(blob: bytes, network: str, ds, device: str = "cpu", batc
 def _evaluate_job(spec: MxJobSpec) -> JobOutcome:
     res = evaluate_checkpoint(spec.init_weights, spec.network, spec.test, spec.device, spec.params.batch_size)
     meta = unpack_checkpoint(spec.init_weights).meta
-    result = {"backend": "mxnet", "network": meta.network, "device": spec.device, "test": res.public()}
+    result = {"backend": "mxnet", "network": meta.network, "device": spec.device, "test": res.public(),
+              "checkpoint_epoch": meta.epoch}
     return JobOutcome(False, 0, None, None, result, meta.contract())
 
 

@@ -49,7 +49,7 @@ def batches(ds: ImageDataset, batch_size: int, rng: np.random.Generator | None) 
 
 
 def train_epoch(net, trainer: gluon.Trainer, info: MxNetInfo, ds: ImageDataset, batch_size: int,
-                rng: np.random.Generator, ctx: mx.Context, should_stop: Callable[[], bool]) -> PassResult | None:
+                rng: np.random.Generator | None, ctx: mx.Context, should_stop: Callable[[], bool]) -> PassResult | None:
     """One pass of SGD over ``ds``; None when ``should_stop()`` (polled before every batch) said
     so part-way."""
     total_loss, correct = 0.0, 0

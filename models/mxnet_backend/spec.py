@@ -33,8 +33,13 @@ class MxTrainParams:
     lr_factor: float = 1.0
     stop_factor_lr: float = 1e-8
     initializer: str = "xavier"  # xavier | uniform | normal | msra
-    save_period: int = 1  # emit a "last" checkpoint every this many epochs (and at the end)
+    save_period: int = 1  # emit a "last" and a kept "epoch" checkpoint every this many epochs (and at the end)
     seed: int = 0
+    shuffle: bool = True  # False: batches in the data's order (MXServer's data_param.shuffle "1")
+    init_param: float | None = None  # the initializer's parameter: Xavier magnitude, Uniform scale,
+    #                                  Normal sigma, MSRAPrelu slope (None: MXNet's default)
+    lr_step_updates: int = 0  # > 0: the Factor step in updates, as MXServer counts it (overrides lr_step_epochs)
+    lr_steps_updates: tuple[int, ...] = ()  # MultiFactor: multiply by lr_factor at each of these updates
 
 
 @dataclass(frozen=True)

@@ -401,7 +401,7 @@ def test_gunicorn_conf_loads_in_gunicorn() -> None:
     for key, value in gunicorn_conf().items():
         if key in cfg.settings:
             cfg.set(key, value)
-    assert cfg.worker_class_str == "sync"
+    assert cfg.worker_class_str == "gthread" and cfg.threads == 4
     assert cfg.forwarded_allow_ips == ["127.0.0.1"]
 
 

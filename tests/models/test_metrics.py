@@ -49,3 +49,17 @@ def test_auc_undefined_with_one_class_and_bad_shapes():
     assert classification_metrics(y, _probs(y, 2, 0), ["NC", "SZ"])["roc_auc"] is None
     with pytest.raises(ValueError):
         classification_metrics(y, np.ones((4, 3)) / 3, ["NC", "SZ"])
+
+
+def test_a_one_class_test_set_gives_no_warning_and_sklearns_balanced_accuracy():
+    import warnings
+
+    y = np.zeros(6, dtype=int)
+    p = np.array([[0.9, 0.1]] * 4 + [[0.2, 0.8]] * 2)  # two predicted as the absent class
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = classification_metrics(y, p, ["NC", "SZ"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sklearn warns that y_pred holds a class y_true lacks
+        expected = skm.balanced_accuracy_score(y, p.argmax(axis=1))
+    assert m["balanced_accuracy"] == pytest.approx(expected) == pytest.approx(4 / 6)

@@ -58,7 +58,10 @@ def test_save_period_two_saves_even_epochs_and_the_last(demo_train):
     hooks = Recorder()
     params = replace(PARAMS, num_epoch=5, save_period=2)
     run_mx_job(MxJobSpec("dl_ts", "small-cnn", params, demo_train.subset(range(64))), hooks)
-    assert hooks.kinds() == [("last", 2), ("last", 4), ("last", 5)]  # no val set: no "best"
+    # no val set: no "best"; each save_period checkpoint also offered to keep under its epoch
+    assert hooks.kinds() == [("last", 2), ("epoch", 2), ("last", 4), ("epoch", 4), ("last", 5), ("epoch", 5)]
+    kept = {e: unpack_checkpoint(b).meta.epoch for k, b, e in hooks.checkpoints if k == "epoch"}
+    assert kept == {2: 2, 4: 4, 5: 5}
 
 
 def test_evaluating_a_checkpoint(trained, demo_val):

@@ -67,6 +67,20 @@ def test_make_lr_scheduler_steps_in_epochs():
         make_lr_scheduler(0.1, 1, 1.5, 1e-8, 4)
 
 
+def test_make_lr_scheduler_in_updates_as_mxserver_counts():
+    assert make_lr_scheduler(0.1, 0, 0.5, 1e-8, 4, step_updates=1000).step == 1000
+    multi = make_lr_scheduler(0.1, 0, 0.5, 1e-8, 4, steps_updates=(5, 9))
+    assert type(multi).__name__ == "MultiFactorScheduler" and multi.step == [5, 9]
+    assert [multi(n) for n in (5, 6, 10)] == pytest.approx([0.1, 0.05, 0.025])
+
+
+def test_initializers_take_their_parameter():
+    assert make_initializer("normal", 0.25).sigma == 0.25
+    assert make_initializer("uniform", 0.5).scale == 0.5
+    assert make_initializer("xavier", 2.0).magnitude == 2.0
+    assert make_initializer("msra", 0.5).magnitude == pytest.approx(2.0 / (1 + 0.5**2))
+
+
 @pytest.mark.parametrize("name, cls", [("xavier", "Xavier"), ("Uniform", "Uniform"), ("normal", "Normal"),
                                        ("msra", "MSRAPrelu")])
 def test_initializers_by_name(name, cls):

@@ -205,7 +205,7 @@ class Stack:
         return requests.post(self.url + path, timeout=60, **kw)
 
     def task(self, task_id: str) -> dict:
-        r = self.get(f"/api/v0/tasks/{task_id}")
+        r = self.get(f"/api/v0/tasks/{task_id}", params={"view": "full"})
         assert r.status_code == 200, r.text
         return r.json()
 

@@ -114,7 +114,7 @@ def test_listing_sorts_by_a_metric_and_pages(stack):
     seen = [r["task_id"] for r in first["tasks"] + second["tasks"]]
     assert seen == list(reversed(ids)) and second["next_cursor"] is None
     bad = stack.get("/api/v0/tasks", params={"cursor": "garbage!!"})
-    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "cursor"
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "cursor"
 
 
 def test_health_endpoints(stack):

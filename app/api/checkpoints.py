@@ -1,0 +1,35 @@
+"""The checkpoints an MXNet task kept, one every ``save_period`` epochs (MXServer's
+``prefix-epoch.params``): listed, and downloaded by epoch. /eval evaluates one by
+``test_param.ckp {prefix, epoch}``; /train continues one by ``resume_config``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+
+from app.errors import ApiError
+from dao import artifact_queries, task_queries
+from dao.db import session_scope
+
+bp = Blueprint("checkpoints", __name__, url_prefix="/api/v0/tasks")
+
+
+@bp.get("/<task_id>/checkpoints")
+def list_checkpoints(task_id: str):
+    with session_scope() as session:
+        task_queries.get_task(session, task_id)
+        rows = artifact_queries.epoch_checkpoints(session, task_id)
+        return jsonify({"task_id": task_id, "checkpoints": [
+            {"epoch": r.epoch, "size": r.size, "sha256": r.sha256,
+             "download": f"/api/v0/tasks/{task_id}/checkpoints/{r.epoch}"} for r in rows]})
+
+
+@bp.get("/<task_id>/checkpoints/<int:epoch>")
+def download_checkpoint(task_id: str, epoch: int):
+    with session_scope() as session:
+        task_queries.get_task(session, task_id)
+        row = artifact_queries.get_artifact(session, task_id, artifact_queries.epoch_checkpoint_kind(epoch))
+        if row is None:
+            raise ApiError(404, f"task {task_id!r} kept no checkpoint of epoch {epoch}")
+        headers = {"Content-Disposition": f'attachment; filename="{task_id}-{epoch:04d}.zip"',
+                   "X-Content-SHA256": row.sha256}
+        return Response(row.data, mimetype="application/octet-stream", headers=headers)

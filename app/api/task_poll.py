@@ -1,0 +1,65 @@
+"""GET /api/v0/tasks/<id>: the poll. A light view by default (status, progress, latest epoch,
+headline metrics, links), the whole task with ``?view=full``; an ETag on both, so an unchanged
+task answers 304 to ``If-None-Match``; and ``?wait=S`` (up to 60 s) to wait for a change
+instead of polling: with an ETag that is still current the answer comes when the task changes,
+or as 304 after S seconds.
+
+Waiting holds one gunicorn thread (gthread workers, see gunicorn.conf.py), not a process; the
+wait re-reads the task every WAIT_STEP_SECONDS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+
+from flask import Response, request
+
+from app.api.requests import choice_arg, float_arg
+from app.schemas.task_view import detail, light
+from dao import epoch_queries, task_queries
+from dao.db import session_scope
+from dao.errors import TaskNotFound
+from dao.task_listing import SORTABLE_METRICS
+
+MAX_WAIT_SECONDS = 60.0
+WAIT_STEP_SECONDS = 0.25
+RECENT_EPOCHS = 6  # the ETA's window: the rate over the last five epoch intervals
+HEADLINE = tuple(sorted(SORTABLE_METRICS | {"final_train_accuracy"}))  # the light view's metrics
+
+
+def _render(task_id: str, full: bool) -> bytes:
+    """The view as JSON bytes. Raises TaskNotFound."""
+    with session_scope() as session:
+        if full:
+            task = task_queries.get_task(session, task_id)
+            position = task_queries.queue_position(session, task)
+        else:
+            task = task_queries.poll_row(session, task_id, HEADLINE)
+            if task is None:
+                raise TaskNotFound(task_id)
+        recent = epoch_queries.recent_epochs(session, task_id, RECENT_EPOCHS) if task.epochs_done else []
+        if full:
+            view = detail(task, recent, position)
+        else:
+            view = light(task, recent, {k: getattr(task, f"m_{k}") for k in HEADLINE})
+    return json.dumps(view, separators=(",", ":")).encode()
+
+
+def _etag(body: bytes) -> str:
+    return hashlib.blake2b(body, digest_size=12).hexdigest()
+
+
+def poll_task(task_id: str) -> Response:
+    """Raises TaskNotFound (404) and ApiError 400 for a bad ``view`` or ``wait``."""
+    full = choice_arg("view", "light", ("light", "full")) == "full"
+    wait = float_arg("wait", 0.0, 0.0, MAX_WAIT_SECONDS)
+    body = _render(task_id, full)
+    deadline = time.monotonic() + wait
+    while wait and request.if_none_match.contains(_etag(body)) and time.monotonic() < deadline:
+        time.sleep(min(WAIT_STEP_SECONDS, max(0.0, deadline - time.monotonic())))
+        body = _render(task_id, full)
+    response = Response(body, mimetype="application/json", headers={"Cache-Control": "no-cache"})
+    response.set_etag(_etag(body))
+    return response.make_conditional(request)
