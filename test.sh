@@ -3,17 +3,31 @@
 # project venv, the MXNet venv, Debian's nginx for the proxy tests), then pytest in each venv.
 # Tests talk to PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (see .ci/run).
 # Extra arguments go to the main pytest run, e.g. ./test.sh tests/service -x
+#
+# Nothing is skipped silently: if nginx, the MXNet venv or a Python dependency (such as
+# kubernetes-validate) cannot be installed, this fails; under TRAINYARD_TESTS_STRICT=1 a skipped
+# test fails too, except GPU tests on a machine without a GPU (tests/conftest.py).
 set -euo pipefail
 root="$(cd "$(dirname "$0")" && pwd)"
 cd "$root"
 
-if ! command -v nginx >/dev/null && [[ "$(id -u)" == "0" ]]; then
-    (apt-get update -qq && apt-get install -y -qq nginx) >/dev/null 2>&1 || echo "test.sh: nginx not installed; the proxy tests will skip" >&2
+fail() { echo "test.sh: $*" >&2; exit 1; }
+
+if ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]]; then
+    [[ "$(id -u)" == "0" ]] || fail "nginx is not installed and this is not root: apt-get install nginx"
+    log="$(mktemp)"
+    # Another apt run may hold the lock for a while: wait for it rather than give up.
+    if ! { apt-get -o DPkg::Lock::Timeout=300 update -qq &&
+           DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq nginx; } >"$log" 2>&1; then
+        tail -20 "$log" >&2
+        fail "nginx could not be installed (the proxy tests need it)"
+    fi
 fi
-py="$(bash scripts/bootstrap.sh | tail -1)"
-mxpy="$(bash scripts/bootstrap_mxnet.sh | tail -1)"
+py="$(bash scripts/bootstrap.sh | tail -1)" || fail "the project venv could not be built"
+mxpy="$(bash scripts/bootstrap_mxnet.sh | tail -1)" || fail "the MXNet venv could not be built"
 
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+export TRAINYARD_TESTS_STRICT="${TRAINYARD_TESTS_STRICT:-1}"
 # tests/mxnet needs MXNet, which lives in its own venv: it runs there, after the main suite.
 "$py" -m pytest -q --ignore=tests/mxnet "$@"
 if [[ $# -eq 0 ]]; then

@@ -31,6 +31,11 @@ def invalid(problems: list[tuple[str, str]], msg: str = "the form has invalid fi
     return ApiError(422, msg, field_errors(problems))
 
 
+def bad_query(problems: list[tuple[str, str]]) -> ApiError:
+    """Bad query-string parameters: 400 (README), invalid body fields are 422."""
+    return ApiError(400, "the query has invalid parameters", field_errors(problems))
+
+
 def _loc(loc: tuple) -> str:
     path = ""
     for part in loc:

@@ -7,7 +7,7 @@ import logging
 from flask import Blueprint, Response, jsonify, request
 
 from app.api.requests import int_arg, json_body
-from app.errors import ApiError, invalid
+from app.errors import ApiError, bad_query, invalid
 from app.form_checks import CheckedForm, check_form
 from app.schemas.task_form import NewTaskForm
 from app.schemas.task_view import detail, summary
@@ -96,16 +96,16 @@ def get_epochs(task_id: str):
 def list_all():
     flt = TaskFilter(**{k: request.args.get(k) or None for k in ("proj_id", "status", "model", "task_type")})
     if flt.status is not None and flt.status not in STATUSES:
-        raise invalid([("status", f"must be one of {', '.join(sorted(STATUSES))}")])
+        raise bad_query([("status", f"must be one of {', '.join(sorted(STATUSES))}")])
     limit = int_arg("limit", 50, 1, 500)
     sort = request.args.get("sort") or "-created_at"
     with session_scope() as session:
         try:
             page = list_tasks(session, flt, sort=sort, limit=limit, cursor=request.args.get("cursor"))
         except BadCursor as exc:
-            raise invalid([("cursor", str(exc))]) from None
+            raise bad_query([("cursor", str(exc))]) from None
         except ValueError as exc:
-            raise invalid([("sort", str(exc))]) from None
+            raise bad_query([("sort", str(exc))]) from None
         return jsonify({"tasks": [summary(t) for t in page.tasks], "next_cursor": page.next_cursor,
                         "sort": sort, "limit": limit})
 
@@ -125,7 +125,7 @@ def download_model(task_id: str):
         task = task_queries.get_task(session, task_id)
         kind = request.args.get("kind", artifact_queries.WEIGHTS)
         if kind not in (artifact_queries.WEIGHTS, artifact_queries.BEST_WEIGHTS):
-            raise invalid([("kind", "must be weights or best_weights")])
+            raise bad_query([("kind", "must be weights or best_weights")])
         row = artifact_queries.get_artifact(session, task_id, kind)
         if row is None:
             raise ApiError(404, f"task {task_id!r} has no stored {kind} (it is {task.status})")

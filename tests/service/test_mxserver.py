@@ -88,7 +88,10 @@ def test_train_poll_eval_stop(mx):
     assert done["backend"] == "mxnet" and done["model"] == "small-cnn"
     assert done["param_set"]["num_epoch"] == 2 and done["param_set"]["lr_factor"] == 0.5
     assert done["param_set"]["initializer"] == "xavier"
-    assert 0.0 <= done["metrics"]["test_accuracy"] <= 1.0
+    confusion = done["result"]["test"]["confusion_matrix"]
+    assert sum(map(sum, confusion)) == done["result"]["test"]["n"] > 0
+    correct = sum(row[i] for i, row in enumerate(confusion))
+    assert done["metrics"]["test_accuracy"] == pytest.approx(correct / done["result"]["test"]["n"])
     epochs = mx.get(f"/api/v0/tasks/{task_id}/epochs").json()["epochs"]
     assert [e["epoch"] for e in epochs] == [1, 2]
     assert epochs[1]["learning_rate"] < epochs[0]["learning_rate"]  # the Factor schedule stepped
