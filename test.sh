@@ -28,8 +28,14 @@ mxpy="$(bash scripts/bootstrap_mxnet.sh | tail -1)" || fail "the MXNet venv coul
 
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 export TRAINYARD_TESTS_STRICT="${TRAINYARD_TESTS_STRICT:-1}"
+# TRAINYARD_TEST_JOBS=N runs the main suite in N processes (pytest-xdist), one test file per
+# process at a time (each service module starts its own stack); the default, 1, runs serially.
+parallel=()
+if [[ "${TRAINYARD_TEST_JOBS:-1}" != "1" ]]; then
+    parallel=(-n "$TRAINYARD_TEST_JOBS" --dist loadfile)
+fi
 # tests/mxnet needs MXNet, which lives in its own venv: it runs there, after the main suite.
-"$py" -m pytest -q --ignore=tests/mxnet "$@"
+"$py" -m pytest -q "${parallel[@]}" --ignore=tests/mxnet "$@"
 if [[ $# -eq 0 ]]; then
     "$mxpy" -m pytest -q tests/mxnet
 fi

@@ -112,11 +112,13 @@ def test_fine_tune_of_an_unfinished_task_is_refused(stack, no_new_rows):
         queued_id = task_queries.insert_new_task(
             s, proj_id="p", proj_name="p", task_name="t", task_type="dl_ts", model="SGN",
             backend="torch", queue="nowhere", form=form(), status="FAILED", attempt=1)
-    r = stack.post("/api/v0/new_task", json=form(task_type="dl_ft", trained_task_id=queued_id))
-    _assert_rejected(stack, r, "param_set.trained_task_id")
-    assert "FAILED" in r.json()["errors"][0]["problem"]
-    with session_scope() as s:  # leave the row count as it was
-        s.delete(s.get(task_queries.Task, queued_id))
+    try:
+        r = stack.post("/api/v0/new_task", json=form(task_type="dl_ft", trained_task_id=queued_id))
+        _assert_rejected(stack, r, "param_set.trained_task_id")
+        assert "FAILED" in r.json()["errors"][0]["problem"]
+    finally:
+        with session_scope() as s:  # leave the row count as it was, whatever happened
+            s.delete(s.get(task_queries.Task, queued_id))
 
 
 @pytest.mark.parametrize(("kwargs", "status"), [

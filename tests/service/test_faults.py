@@ -75,7 +75,7 @@ def test_the_same_message_twice_runs_once(stack2):
     first_epochs = _epochs(stack2, task_id)
     _wait_deliveries_handled(stack2, task_id, 3)
     after = stack2.task(task_id)
-    keys = ("status", "attempt", "worker", "started_at", "finished_at", "epochs_done", "result")
+    keys = ("status", "attempt", "worker", "started_at", "finished_at", "progress", "result")
     assert {k: after[k] for k in keys} == {k: first[k] for k in keys}
     epochs = _epochs(stack2, task_id)
     assert [(e["epoch"], e["attempt"]) for e in epochs] == [(1, 1), (2, 1)]
