@@ -82,14 +82,15 @@ def test_the_same_message_twice_runs_once(stack2):
     assert epochs == first_epochs, "an epoch was trained again (its seconds changed)"
 
 
-def _wait_deliveries_handled(stack: Stack, task_id: str, n: int, timeout: float = 60) -> None:
+def _wait_deliveries_handled(stack: Stack, task_id: str, n: int, timeout: float = 120) -> None:
     """Until the workers have answered ``n`` deliveries of the task (each logs one outcome line
     for it, whatever the outcome): only a synchronisation, the verdict is the database's."""
     outcome = re.compile(rf"task {task_id}: (skipped|SUCCEEDED|STOPPED|failed|lost|abandoned|stopped|handed back)$",
                          re.M)
     deadline = time.monotonic() + timeout
     while len(outcome.findall(stack.log("w0") + stack.log("w1"))) < n:
-        assert time.monotonic() < deadline, "the duplicate deliveries were never handled"
+        assert time.monotonic() < deadline, "the duplicate deliveries were never handled:\n" + \
+            "\n".join(line for line in (stack.log("w0") + stack.log("w1")).splitlines() if task_id in line)
         time.sleep(0.2)
 
 
