@@ -68,7 +68,7 @@ def summary(values: list[float], baselines: list[float]) -> dict:
     ratios = [v / b for v, b in zip(values, baselines)]
     return {"n": len(values), "p50_s": statistics.median(values), "max_s": max(values),
             "baseline_p50_s": statistics.median(baselines), "ratio_p50": statistics.median(ratios),
-            "ratio_max": max(ratios)}
+            "ratio_max": max(ratios), "values_s": values}
 
 
 def main(argv: list[str] | None = None) -> None:
