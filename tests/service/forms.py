@@ -33,7 +33,7 @@ def form(**changes) -> dict:
     out["task_type"] = "dl_ts"
     out["param_set"]["trained_task_id"] = ""
     for key, value in changes.items():
-        if key in out["param_set"] or key in ("seed", "optimizer"):
+        if key in out["param_set"] or key in ("seed", "optimizer", "weight_decay", "edge_keep_percent"):
             out["param_set"][key] = value
         else:
             out[key] = value

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 import uuid
+import warnings
 from pathlib import Path
 
 import psycopg
@@ -25,6 +26,8 @@ MXNET_VENV = ROOT / ".venv-mxnet"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/15"
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
+SUBMIT_PATHS = ("/api/v0/new_task", "/train", "/eval")
+LIVE: list["Stack"] = []  # started stacks of this process, cleaned after every test (conftest)
 
 FAST_LEASES = {
     "TRAINYARD_LEASE_SECONDS": "3",
@@ -43,11 +46,11 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_stack(kind: str = "pg-redis", *, point_here: bool = True, env: dict[str, str] | None = None,
-                  **start):
+                  broker_url: str | None = None, **start):
     """A started stack (``start`` goes to Stack.start), stopped afterwards; ``point_here``
     points this process's settings at it for direct DAO/publish calls; ``env`` overrides
-    settings of every process in it."""
-    s = Stack(kind, env)
+    settings of every process in it; ``broker_url`` (pg-redis only) is a Redis of the test's own."""
+    s = Stack(kind, env, broker_url)
     try:
         s.start(**start)
         if point_here:
@@ -58,14 +61,19 @@ def running_stack(kind: str = "pg-redis", *, point_here: bool = True, env: dict[
 
 
 class Stack:
-    def __init__(self, kind: str, env: dict[str, str] | None = None):
+    def __init__(self, kind: str, env: dict[str, str] | None = None, broker_url: str | None = None):
+        """``env`` overrides settings of every process; ``broker_url`` (pg-redis only): a Redis
+        of the test's own, e.g. one it stops."""
         self.kind = kind
+        self.broker_url = broker_url or REDIS_URL
         self.tmp = Path(tempfile.mkdtemp(prefix=f"trainyard-{kind}-"))
         self.queue = f"torch-{uuid.uuid4().hex[:8]}"
         self.mx_queue = f"mxnet-{uuid.uuid4().hex[:8]}"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.procs: dict[str, subprocess.Popen] = {}
+        self.workers: dict[str, object] = {}  # label → how to restart it (see clean_up)
+        self.unfinished: set[str] = set()  # tasks submitted and not yet seen finished
         self.db_name = f"trainyard_test_{uuid.uuid4().hex[:8]}"
         self.env = self._env() | (env or {})
 
@@ -82,7 +90,7 @@ class Stack:
         )
         if self.kind == "pg-redis":
             env["TRAINYARD_DATABASE_URL"] = f"postgresql+psycopg://postgres@127.0.0.1:5432/{self.db_name}"
-            env["TRAINYARD_BROKER_URL"] = REDIS_URL
+            env["TRAINYARD_BROKER_URL"] = self.broker_url
         return env
 
     def apply_env(self) -> None:
@@ -105,7 +113,8 @@ class Stack:
         if self.kind == "pg-redis":
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
                 conn.execute(f'CREATE DATABASE "{self.db_name}"')
-            redis.Redis.from_url(REDIS_URL).delete(self.queue, self.mx_queue)
+            redis.Redis.from_url(self.broker_url).delete(self.queue, self.mx_queue)
+        LIVE.append(self)
         self.run_start_sh("migrate")
         # The embedded default serves the API and the model-serving routes at one address, as
         # ./start.sh runs it (start.sh embedded); the split stack runs the API alone.
@@ -140,6 +149,7 @@ class Stack:
                        PYTHONPATH=f"{ROOT / 'tests' / 'fake_nvml'}:{ROOT}")
             pin = ["--gpu", "0"]
         proc = self.spawn(label, "worker", *pin, "--name", f"{label}-{self.queue}@%h", env=env)
+        self.workers[label] = ("torch", fake_gpus)
         self.wait_log(label, "ready", timeout=60)
         return proc
 
@@ -148,6 +158,7 @@ class Stack:
         venv first on PATH, as an image would run it)."""
         env = dict(self.env, PATH=f"{MXNET_VENV / 'bin'}:{self.env['PATH']}")
         proc = self.spawn(label, "worker", "--backend", "mxnet", "--name", f"{label}-{self.mx_queue}@%h", env=env)
+        self.workers[label] = ("mxnet", None)
         self.wait_log(label, "ready", timeout=120)
         return proc
 
@@ -179,7 +190,38 @@ class Stack:
         os.killpg(proc.pid, sig)
         proc.wait(timeout=120)
 
+    def clean_up(self, timeout: float = 90) -> None:
+        """After each test (tests/service/conftest.py): stop the tasks it left queued or running
+        and restart the workers it left dead, so that a failing test cannot make the rest of
+        its module wait for a busy or missing worker."""
+        left = [t for t in sorted(self.unfinished) if not self._finished(t)]
+        for task_id in left:
+            self.post(f"/api/v0/tasks/{task_id}/stop")
+        for label, (backend, fake_gpus) in self.workers.items():
+            if self.procs[label].poll() is not None:
+                self.start_mx_worker(label) if backend == "mxnet" else self.start_worker(label, fake_gpus)
+        deadline = time.monotonic() + timeout
+        while left and time.monotonic() < deadline:
+            time.sleep(0.2)
+            left = [t for t in left if not self._finished(t)]
+        if left:
+            warnings.warn(f"tasks still unfinished after the test's clean-up: {left}")
+
+    def _finished(self, task_id: str) -> bool:
+        """True (and forgotten) once the task is finished or gone; False while it runs or
+        while the API does not answer."""
+        try:
+            r = self.get(f"/api/v0/tasks/{task_id}")
+            done = r.status_code == 404 or (r.status_code == 200 and r.json()["status"] in TERMINAL)
+        except (requests.RequestException, ValueError, KeyError):
+            return False
+        if done:
+            self.unfinished.discard(task_id)
+        return done
+
     def stop(self) -> None:
+        if self in LIVE:
+            LIVE.remove(self)
         for label, proc in self.procs.items():
             if proc.poll() is None:
                 try:
@@ -193,8 +235,9 @@ class Stack:
             reset_engines()
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
-            redis.Redis.from_url(REDIS_URL).delete(self.queue, self.mx_queue,
-                                                   f"trainyard.broker-marker.{self.queue}")
+            with contextlib.suppress(redis.RedisError):  # a test's own Redis may be gone
+                redis.Redis.from_url(self.broker_url).delete(self.queue, self.mx_queue,
+                                                             f"trainyard.broker-marker.{self.queue}")
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     # -- HTTP ----------------------------------------------------------------------------
@@ -202,7 +245,14 @@ class Stack:
         return requests.get(self.url + path, timeout=30, **kw)
 
     def post(self, path: str, **kw) -> requests.Response:
-        return requests.post(self.url + path, timeout=60, **kw)
+        r = requests.post(self.url + path, timeout=60, **kw)
+        if path in SUBMIT_PATHS and r.ok:
+            with contextlib.suppress(ValueError, AttributeError):
+                body = r.json()
+                task_id = (body.get("task_form") or {}).get("task_id") or body.get("task_id")
+                if task_id:
+                    self.unfinished.add(task_id)
+        return r
 
     def task(self, task_id: str) -> dict:
         r = self.get(f"/api/v0/tasks/{task_id}", params={"view": "full"})

@@ -1,4 +1,5 @@
-"""Every bad input gets a 4xx naming the field, and no task row is written."""
+"""Every bad input gets the status README documents (422 for invalid form fields, 400 for bad
+query parameters) naming the field, and no task row is written."""
 
 from __future__ import annotations
 
@@ -49,10 +50,10 @@ BAD_VALUES = [
 ]
 
 
-def _assert_rejected(stack, r, field: str) -> None:
-    assert 400 <= r.status_code < 500, (r.status_code, r.text)
+def _assert_rejected(stack, r, field: str, status: int = 422) -> None:
+    assert r.status_code == status, (r.status_code, r.text)
     body = r.json()
-    assert body["error_num"] != 0 and body["msg"]
+    assert body["error_num"] == status and body["msg"]
     assert field in [e["field"] for e in body["errors"]], body
     assert "Traceback" not in r.text
 
@@ -111,11 +112,13 @@ def test_fine_tune_of_an_unfinished_task_is_refused(stack, no_new_rows):
         queued_id = task_queries.insert_new_task(
             s, proj_id="p", proj_name="p", task_name="t", task_type="dl_ts", model="SGN",
             backend="torch", queue="nowhere", form=form(), status="FAILED", attempt=1)
-    r = stack.post("/api/v0/new_task", json=form(task_type="dl_ft", trained_task_id=queued_id))
-    _assert_rejected(stack, r, "param_set.trained_task_id")
-    assert "FAILED" in r.json()["errors"][0]["problem"]
-    with session_scope() as s:  # leave the row count as it was
-        s.delete(s.get(task_queries.Task, queued_id))
+    try:
+        r = stack.post("/api/v0/new_task", json=form(task_type="dl_ft", trained_task_id=queued_id))
+        _assert_rejected(stack, r, "param_set.trained_task_id")
+        assert "FAILED" in r.json()["errors"][0]["problem"]
+    finally:
+        with session_scope() as s:  # leave the row count as it was, whatever happened
+            s.delete(s.get(task_queries.Task, queued_id))
 
 
 @pytest.mark.parametrize(("kwargs", "status"), [
@@ -138,7 +141,7 @@ def test_wrong_method_and_unknown_route_are_json(stack):
 
 def test_listing_rejects_bad_query(stack):
     for params, field in (({"limit": "0"}, "limit"), ({"limit": "x"}, "limit"),
-                          ({"status": "DANCING"}, "status"), ({"sort": "-no way"}, "sort")):
-        r = stack.get("/api/v0/tasks", params=params)
-        assert r.status_code == 400 and r.json()["errors"][0]["field"] == field
+                          ({"status": "DANCING"}, "status"), ({"sort": "-no way"}, "sort"),
+                          ({"cursor": "garbage!!"}, "cursor")):
+        _assert_rejected(stack, stack.get("/api/v0/tasks", params=params), field, status=400)
 

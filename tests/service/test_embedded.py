@@ -30,15 +30,7 @@ def test_stop_running_task(embedded):
     task_id = embedded.submit(form(epochs=400, batch_size=1))
     embedded.wait_task(task_id, statuses={"RUNNING"}, until=lambda t: t["progress"]["epoch"] >= 1)
     assert embedded.post(f"/api/v0/tasks/{task_id}/stop").json()["status"] == "STOPPING"
-    assert embedded.wait_task(task_id, timeout=10)["status"] == "STOPPED"
-
-
-def test_fifty_tiny_tasks_dispatch_quickly(embedded):
-    """The filesystem broker polls every 50 ms; at kombu's default 1 s this took over 6 s of
-    pure waiting. The bound here is loose (machines are noisy); bench/ has the figures."""
-    ids = [embedded.submit(form(epochs=1, batch_size=140, enable_test=False)) for _ in range(50)]
-    for task_id in ids:
-        assert embedded.wait_task(task_id, timeout=300)["status"] == "SUCCEEDED"
+    assert embedded.wait_task(task_id)["status"] == "STOPPED"
 
 
 def test_deploy_and_predict_at_the_one_address(embedded):

@@ -26,8 +26,10 @@ def test_train_then_fine_tune_then_evaluate(stack):
     assert [e["epoch"] for e in epochs] == [1, 2, 3]
     assert {"train_loss", "val_loss", "val_accuracy", "learning_rate", "seconds"} <= set(epochs[0])
     assert done["progress"]["percent"] == 100.0
-    assert 0.0 <= done["result"]["test_accuracy"] <= 1.0
-    assert done["result"]["splits"]
+    # The test metrics are measured on the test split, which training never saw.
+    roles = {role: {tuple(s) for s in r["subjects"]} for role, r in done["result"]["splits"]["roles"].items()}
+    assert done["result"]["test"]["n"] == len(roles["test"]) > 0
+    assert not roles["test"] & (roles["train"] | roles["val"])
 
     child = stack.submit(form(task_type="dl_ft", epochs=2, trained_task_id=parent))
     tuned = stack.wait_task(child)
@@ -76,20 +78,23 @@ def test_stop_a_queued_task_at_once(stack):
     assert stack.task(queued)["worker"] is None
 
 
-def test_stop_a_running_task_within_two_seconds(stack):
-    import time
-
+def test_stop_a_running_task_goes_stopping_then_stopped_and_keeps_its_checkpoint(stack):
+    """The state machine only; how long a stop takes is measured by bench/bench_stop.py."""
     task_id = stack.submit(form(epochs=400, batch_size=1))
     stack.wait_task(task_id, statuses={"RUNNING"}, until=lambda t: t["progress"]["epoch"] >= 1)
-    t0 = time.monotonic()
     r = stack.post(f"/api/v0/tasks/{task_id}/stop")
-    assert r.json()["status"] == "STOPPING"
-    stopped = stack.wait_task(task_id, timeout=10)
-    assert stopped["status"] == "STOPPED"
-    assert time.monotonic() - t0 < 2.5
-    assert stopped["result"]["stopped"] is True
-    # The last checkpoint is kept.
-    assert stack.get(f"/api/v0/tasks/{task_id}/model").status_code == 200
+    assert r.status_code == 200 and r.json()["status"] == "STOPPING"
+    assert stack.task(task_id)["status"] in ("STOPPING", "STOPPED")
+    stopped = stack.wait_task(task_id)
+    assert stopped["status"] == "STOPPED" and stopped["result"]["stopped"] is True
+    done = stopped["progress"]["epoch"]
+    assert 1 <= done < 400 and stopped["result"]["epochs_done"] == done
+    assert [e["epoch"] for e in stack.get(f"/api/v0/tasks/{task_id}/epochs").json()["epochs"]] == list(range(1, done + 1))
+    # The last checkpoint's weights are kept.
+    from models.weights import read_weights_meta
+
+    model = stack.get(f"/api/v0/tasks/{task_id}/model")
+    assert model.status_code == 200 and read_weights_meta(model.content)["epochs_done"] == done
 
 
 def test_unknown_task_is_json_404(stack):
@@ -100,14 +105,15 @@ def test_unknown_task_is_json_404(stack):
     assert r.status_code == 404
 
 
-def test_listing_sorts_by_a_metric_and_pages(stack):
+def test_listing_pages_real_tasks(stack):
+    """Paging over tasks that ran; every sortable metric is checked on rows whose values do
+    not tie in test_results_api.py."""
     ids = [stack.submit(form(epochs=1, seed=s, proj_id="PROJ-sort")) for s in range(3)]
     for task_id in ids:
         assert stack.wait_task(task_id)["status"] == "SUCCEEDED"
     rows = stack.get("/api/v0/tasks", params={"proj_id": "PROJ-sort", "sort": "-test_accuracy"}).json()["tasks"]
-    accs = [r["metrics"]["test_accuracy"] for r in rows]
-    assert accs == sorted(accs, reverse=True) and len(rows) == 3
-    assert all("learning_rate" in r["param_set"] for r in rows)
+    assert {r["task_id"] for r in rows} == set(ids)
+    assert [r["param_set"]["seed"] for r in sorted(rows, key=lambda r: ids.index(r["task_id"]))] == [0, 1, 2]
     first = stack.get("/api/v0/tasks", params={"proj_id": "PROJ-sort", "limit": 2}).json()
     second = stack.get("/api/v0/tasks", params={"proj_id": "PROJ-sort", "limit": 2,
                                                "cursor": first["next_cursor"]}).json()

@@ -88,7 +88,10 @@ def test_train_poll_eval_stop(mx):
     assert done["backend"] == "mxnet" and done["model"] == "small-cnn"
     assert done["param_set"]["num_epoch"] == 2 and done["param_set"]["lr_factor"] == 0.5
     assert done["param_set"]["initializer"] == "xavier"
-    assert 0.0 <= done["metrics"]["test_accuracy"] <= 1.0
+    confusion = done["result"]["test"]["confusion_matrix"]
+    assert sum(map(sum, confusion)) == done["result"]["test"]["n"] > 0
+    correct = sum(row[i] for i, row in enumerate(confusion))
+    assert done["metrics"]["test_accuracy"] == pytest.approx(correct / done["result"]["test"]["n"])
     m = done["metrics"]
     assert m["test_accuracy_low"] <= m["test_accuracy"] <= m["test_accuracy_high"]
     assert done["result"]["test"]["intervals"]["accuracy"]["method"] == "wilson"

@@ -1,0 +1,148 @@
+"""What README promises about a task's results, through a real stack: the model download
+contract, the confusion picture, the ETA while running, the optional form fields reaching the
+engine, and the listing's filters and every sortable metric."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+
+import pytest
+
+from tests.service.forms import form
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def trained(stack):
+    """A finished 4-epoch SGN task with test metrics."""
+    task_id = stack.submit(form(epochs=4, seed=1))
+    done = stack.wait_task(task_id)
+    assert done["status"] == "SUCCEEDED", done
+    return done
+
+
+def test_model_download_checksum_matches_the_bytes_and_model_info(stack, trained):
+    from models.weights import read_weights_meta
+
+    task_id = trained["task_id"]
+    r = stack.get(f"/api/v0/tasks/{task_id}/model")
+    assert r.status_code == 200
+    info = stack.get(f"/api/v0/tasks/{task_id}/model/info").json()
+    assert r.headers["X-Content-SHA256"] == hashlib.sha256(r.content).hexdigest() == info["sha256"]
+    assert info["size"] == len(r.content)
+    assert f'filename="{task_id}-weights.safetensors"' in r.headers["Content-Disposition"]
+    assert read_weights_meta(r.content)["epochs_done"] == 4
+
+
+def test_best_weights_are_those_of_the_lowest_validation_loss(stack, trained):
+    from models.weights import read_weights_meta
+
+    task_id = trained["task_id"]
+    r = stack.get(f"/api/v0/tasks/{task_id}/model", params={"kind": "best_weights"})
+    assert r.status_code == 200
+    assert r.headers["X-Content-SHA256"] == hashlib.sha256(r.content).hexdigest()
+    assert f'filename="{task_id}-best_weights.safetensors"' in r.headers["Content-Disposition"]
+    val_losses = [e["val_loss"] for e in stack.get(f"/api/v0/tasks/{task_id}/epochs").json()["epochs"]]
+    best_epoch = val_losses.index(min(val_losses)) + 1
+    assert best_epoch < 4, "this check needs a run whose best epoch is not its last: change the seed"
+    assert read_weights_meta(r.content)["epochs_done"] == best_epoch == trained["result"]["best_epoch"]
+    bad = stack.get(f"/api/v0/tasks/{task_id}/model", params={"kind": "everything"})
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "kind"
+
+
+def test_confusion_picture_is_a_png_and_unknown_pictures_404(stack, trained):
+    task_id = trained["task_id"]
+    r = stack.get(f"/api/v0/tasks/{task_id}/plots/confusion.png")
+    assert r.status_code == 200 and r.headers["Content-Type"] == "image/png"
+    assert r.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert stack.get(f"/api/v0/tasks/{task_id}/plots/nothing.png").status_code == 404
+
+
+def test_eta_while_running_and_none_otherwise(stack):
+    task_id = stack.submit(form(epochs=400, batch_size=1))
+    running = stack.wait_task(task_id, statuses={"RUNNING"}, until=lambda t: t["progress"]["epoch"] >= 2)
+    progress = running["progress"]
+    seconds = [e["seconds"] for e in stack.get(f"/api/v0/tasks/{task_id}/epochs").json()["epochs"]]
+    remaining = progress["epochs"] - progress["epoch"]
+    # The remaining epochs times an epoch's time (not one epoch's seconds, not minutes): any
+    # per-epoch estimate lies between the fastest and the slowest epoch so far.
+    low, high = remaining * min(seconds) / 1.5, remaining * max(seconds) * 1.5
+    assert progress["eta_seconds"] is not None and low <= progress["eta_seconds"] <= high, (progress, seconds)
+    stack.post(f"/api/v0/tasks/{task_id}/stop")
+    assert stack.wait_task(task_id)["progress"]["eta_seconds"] is None
+
+
+def test_optional_form_fields_reach_the_training(stack):
+    options = dict(optimizer="sgd", weight_decay=0.01, edge_keep_percent=30, seed=7)
+    task_id = stack.submit(form(epochs=1, enable_test=False, **options))
+    done = stack.wait_task(task_id)
+    assert done["status"] == "SUCCEEDED", done
+    used = done["result"]["params"]
+    assert {k: used[k] for k in options} == options
+    assert done["result"]["graph"]["edge_keep_percent"] == 30
+
+
+# --- listing ---------------------------------------------------------------------------------
+
+PROJ = "PROJ-listing"
+# (status, model, task_type) of the rows the filter test inserts
+ROWS = [("SUCCEEDED", "SGN", "dl_ts"), ("FAILED", "GIN", "dl_ts"), ("SUCCEEDED", "GIN", "dl_ft"),
+        ("STOPPED", "MLP", "dl_ev"), ("SUCCEEDED", "SGN", "dl_ev")]
+
+
+def insert_rows(proj: str, specs: list[tuple[str, str, str, dict | None]]) -> list[str]:
+    """Task rows as workers leave them (status, model, type, result), one second apart."""
+    from dao import task_queries
+    from dao.db import session_scope
+
+    base = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    ids = []
+    with session_scope() as s:
+        for i, (status, model, task_type, result) in enumerate(specs):
+            ids.append(task_queries.insert_new_task(
+                s, proj_id=proj, proj_name="p", task_name=f"row{i}", task_type=task_type, model=model,
+                backend="torch", queue="nowhere", form=form(), status=status, attempt=1, result=result,
+                created_at=base + dt.timedelta(seconds=i), updated_at=base))
+    return ids
+
+
+def listed(stack, **params) -> list[str]:
+    r = stack.get("/api/v0/tasks", params=params)
+    assert r.status_code == 200, r.text
+    return [t["task_id"] for t in r.json()["tasks"]]
+
+
+def test_listing_filters_by_status_model_and_task_type(stack):
+    ids = insert_rows(PROJ, [(*spec, None) for spec in ROWS])
+
+    def where(pred) -> list[str]:  # newest first, like the listing
+        return [i for i, spec in reversed(list(zip(ids, ROWS))) if pred(*spec)]
+
+    assert listed(stack, proj_id=PROJ) == where(lambda *_: True)
+    assert listed(stack, proj_id=PROJ, status="SUCCEEDED") == where(lambda s, m, t: s == "SUCCEEDED")
+    assert listed(stack, proj_id=PROJ, model="GIN") == where(lambda s, m, t: m == "GIN")
+    assert listed(stack, proj_id=PROJ, task_type="dl_ev") == where(lambda s, m, t: t == "dl_ev")
+    assert listed(stack, proj_id=PROJ, status="SUCCEEDED", model="SGN", task_type="dl_ev") == [ids[4]]
+    assert listed(stack, proj_id=PROJ, status="QUEUED") == []
+
+
+def test_listing_sorts_by_every_metric_both_ways(stack):
+    from dao.task_listing import SORTABLE_METRICS
+
+    metrics = sorted(SORTABLE_METRICS)
+    n = 4
+    # For each metric its own order of the rows, never the creation order or its reverse, so a
+    # sort that ignored the key (or used another metric's) would put them differently.
+    orders = [p for p in itertools.permutations(range(n)) if p not in (tuple(range(n)), tuple(reversed(range(n))))]
+    rank = {m: orders[(5 * k) % len(orders)] for k, m in enumerate(metrics)}
+    results = [{m: (rank[m][i] + 1 if m in ("best_epoch", "epochs_done") else rank[m][i] / 10 + 0.05)
+                for m in metrics} for i in range(n)]
+    ids = insert_rows("PROJ-sorting", [("SUCCEEDED", "SGN", "dl_ts", r) for r in results]
+                      + [("FAILED", "SGN", "dl_ts", None)])  # no metrics: last either way
+    for m in metrics:
+        ascending = [ids[i] for i in sorted(range(n), key=lambda i: rank[m][i])]
+        assert listed(stack, proj_id="PROJ-sorting", sort=m) == ascending + [ids[n]], m
+        assert listed(stack, proj_id="PROJ-sorting", sort=f"-{m}") == ascending[::-1] + [ids[n]], m
