@@ -22,6 +22,13 @@ role="${1:-all}"
 case "$role" in
     api)
         py="$(python_for torch)"
+        # gunicorn's workers add their metrics up through files here (prometheus_client's
+        # multiprocess mode); a fresh folder per start, or counts of a previous run would linger.
+        if [[ -z "${PROMETHEUS_MULTIPROC_DIR:-}" ]]; then
+            export PROMETHEUS_MULTIPROC_DIR="${TRAINYARD_VAR_DIR:-./var}/metrics/api"
+            rm -rf "$PROMETHEUS_MULTIPROC_DIR"
+        fi
+        mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
         exec "$py" -m gunicorn -c gunicorn.conf.py 'app:create_app()'
         ;;
     worker)
@@ -59,6 +66,11 @@ case "$role" in
         ;;
     all)
         "$0" migrate
+        # One box: every role writes its metrics to one folder and the API's /metrics shows
+        # them all, with the fleet's figures from the database; no other metrics ports.
+        export PROMETHEUS_MULTIPROC_DIR="${TRAINYARD_VAR_DIR:-./var}/metrics/all"
+        rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+        export TRAINYARD_METRICS_FLEET="${TRAINYARD_METRICS_FLEET:-1}" TRAINYARD_METRICS_PORT=0
         pids=()
         trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait' INT TERM EXIT
         "$0" api & pids+=($!)
@@ -71,6 +83,7 @@ case "$role" in
             echo "trainyard: no MXNet worker (its venv could not be built); /train and image uploads will wait" >&2
         fi
         echo "trainyard: API on http://${TRAINYARD_BIND:-127.0.0.1:8000} (Ctrl-C stops everything)"
+        echo "trainyard: metrics of the API, the workers and the queue on http://${TRAINYARD_BIND:-127.0.0.1:8000}/metrics"
         wait -n "${pids[@]}"
         ;;
     *)

@@ -15,11 +15,13 @@ def create_app() -> Flask:
     # Uploads are the largest bodies; JSON endpoints enforce their own, smaller limit.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_mb * 1024 * 1024
     app.json.sort_keys = False
-    from app.api import catalog, datasets, gpus, health, mxserver, tasks
+    from app import metrics
+    from app.api import catalog, datasets, gpus, health, mxserver, task_logs, tasks
     from app.errors import register_error_handlers
 
-    for module in (health, tasks, datasets, catalog, mxserver, gpus):
+    for module in (health, tasks, task_logs, datasets, catalog, mxserver, gpus):
         app.register_blueprint(module.bp)
+    metrics.install(app)
     register_error_handlers(app)
     logging.getLogger("trainyard").setLevel(logging.INFO)
     return app

@@ -49,6 +49,7 @@ class EpochMetrics:
     val_accuracy: float | None
     learning_rate: float
     seconds: float
+    examples: int = 0  # training examples the epoch went through (examples/s = examples / seconds)
 
 
 class JobHooks(Protocol):
