@@ -4,6 +4,7 @@ port with its epochs and fake-NVML GPU gauges, bounded labels."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,6 +14,7 @@ import requests
 
 from tests.service.forms import form
 from tests.service.metrics_scrape import samples, scrape, value, wait_value
+from tests.service.prometheus_server import Prometheus
 from tests.service.stack import Stack, free_port
 
 pytestmark = pytest.mark.slow
@@ -135,3 +137,50 @@ def test_every_exported_name_follows_the_conventions(mstack):
                 assert not fam.name.endswith("_total") or fam.type == "counter", fam.name
                 for s in fam.samples:
                     assert "task_id" not in s.labels and "task" not in s.labels, s
+
+
+@pytest.fixture(scope="module")
+def prometheus(mstack):
+    if shutil.which("prometheus") is None:
+        pytest.skip("Debian's prometheus is not installed (test.sh installs it)")
+    hostport = lambda url: url.split("//", 1)[1].split("/", 1)[0]  # noqa: E731
+    server = Prometheus({"api": [hostport(mstack.url)], "beat": [hostport(mstack.beat_metrics)],
+                         "worker": [hostport(mstack.worker_metrics)]}).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_real_prometheus_sees_known_work(mstack, prometheus):
+    q = mstack.queue
+    deadline = time.monotonic() + 60
+    while prometheus.targets_up() != {"api": 1.0, "beat": 1.0, "worker": 1.0}:
+        assert time.monotonic() < deadline, prometheus.targets_up()
+        time.sleep(0.5)
+    succeeded = 'sum(trainyard_tasks_finished_total{status="SUCCEEDED"}) or vector(0)'
+    stopped = 'sum(trainyard_tasks_finished_total{status="STOPPED"}) or vector(0)'
+    before_ok = prometheus.scalar(succeeded)
+    before_stopped = prometheus.scalar(stopped)
+    waiting = [mstack.submit(_waiting_form("PROJ-prom")) for _ in range(3)]
+    prometheus.wait_scalar(f'sum(trainyard_queue_depth{{queue="{q}"}})', 3)
+    prometheus.wait_scalar(f'trainyard:queue_depth:sum{{queue="{q}"}}', 3)  # the recording rule
+    for task_id in waiting:
+        assert mstack.post(f"/api/v0/tasks/{task_id}/stop").status_code == 200
+    ran = [mstack.submit(form(epochs=1, proj_id="PROJ-prom")) for _ in range(5)]
+    for task_id in ran:
+        assert mstack.wait_task(task_id, timeout=180)["status"] == "SUCCEEDED"
+    prometheus.wait_scalar(succeeded, before_ok + 5)
+    prometheus.wait_scalar(stopped, before_stopped + 3)
+    prometheus.wait_scalar(f'sum(trainyard_queue_depth{{queue="{q}"}})', 0)
+    prometheus.wait_scalar(f'max(trainyard_queue_oldest_age_seconds{{queue="{q}"}})', 0)
+    prometheus.wait_scalar('sum(trainyard_worker_busy)', 0)
+    assert prometheus.scalar('sum(trainyard_workers_live{backend="torch"})') == 1
+    assert prometheus.scalar('sum(trainyard_gpu_memory_total_bytes)') == FAKE_GPU["total"]
+    polls = prometheus.scalar('sum(trainyard_http_requests_total{route="/api/v0/tasks/<task_id>",'
+                              'method="GET",status="200"})')
+    assert polls is not None and polls >= 5
+    p99 = prometheus.scalar('histogram_quantile(0.99, sum by (le) '
+                            '(rate(trainyard_http_request_duration_seconds_bucket[1m])))')
+    assert p99 is not None and 0 < p99 <= 120
+    assert prometheus.query('ALERTS{alertname="TrainyardFleetMetricsDown"}') == []
