@@ -97,16 +97,19 @@ def test_project_labels_are_the_largest_few_and_other(mstack):
 
 def test_known_work_shows_in_fleet_and_worker_metrics(mstack):
     ids = [mstack.submit(form(epochs=3, proj_id="PROJ-metrics")) for _ in range(2)]
-    for task_id in ids:
-        assert mstack.wait_task(task_id, timeout=180)["status"] == "SUCCEEDED"
+    done = [mstack.wait_task(task_id, timeout=180) for task_id in ids]
+    assert {t["status"] for t in done} == {"SUCCEEDED"}
+    # On a crowded machine a 3 s test lease can lapse: a re-queued attempt is one more start.
+    starts = sum(t["attempt"] for t in done)
     beat, worker = mstack.beat_metrics, mstack.worker_metrics
     wait_value(beat, "trainyard_tasks_finished_total", 2, status="SUCCEEDED", backend="torch")
     wait_value(beat, "trainyard_task_run_seconds_count", 2, status="SUCCEEDED", backend="torch")
-    wait_value(beat, "trainyard_task_queue_wait_seconds_count", 2, backend="torch")
+    wait_value(beat, "trainyard_task_queue_wait_seconds_count", starts, backend="torch")
     assert value(beat, "trainyard_queue_depth", queue=mstack.queue) == 0
     assert value(beat, "trainyard_workers_live", backend="torch") == 1
-    assert value(worker, "trainyard_worker_epochs_total") == 6
-    assert value(worker, "trainyard_worker_epoch_seconds_count") == 6
+    epochs = value(worker, "trainyard_worker_epochs_total")
+    assert epochs == 6 if starts == 2 else epochs >= 6  # a resumed attempt redoes an epoch
+    assert value(worker, "trainyard_worker_epoch_seconds_count") == epochs
     assert value(worker, "trainyard_worker_examples_per_second") == 0  # idle again
     wait_value(worker, "trainyard_worker_busy", 0)
 
