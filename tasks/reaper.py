@@ -203,5 +203,7 @@ def run_forever(settings: Settings | None = None) -> None:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from tasks.task_logging import configure_plain_process
+
+    configure_plain_process()
     run_forever()

@@ -147,6 +147,15 @@ def install(logger: logging.Logger) -> None:
     logging.captureWarnings(True)
 
 
+def configure_plain_process(level: int = logging.INFO) -> None:
+    """Logging for a role that is not a Celery worker (the reaper): stderr, text or JSON."""
+    handler = logging.StreamHandler()
+    handler.addFilter(TaskFilter())
+    handler.setFormatter(formatter() if get_settings().log_format == "json"
+                         else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
+
+
 @signals.after_setup_logger.connect
 def _on_celery_logging(logger=None, **_kwargs) -> None:  # noqa: ANN001
     """celery's ``after_setup_logger`` signal: the worker's root logger is ready."""
