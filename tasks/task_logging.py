@@ -9,6 +9,8 @@ job logs is kept in the database (``GET /api/v0/tasks/<id>/logs``).
   per line, so a SIGKILL keeps every line logged before it. Bounded per attempt: after
   ``TRAINYARD_TASK_LOG_MAX_LINES`` lines or ``TRAINYARD_TASK_LOG_MAX_KB`` one marker line says
   the rest is dropped; errors (a failure's traceback) still get a few lines past the limit.
+  A failed write (database away) pauses storing for ``PAUSE_AFTER_FAILURE_SECONDS``: those
+  lines are only in the worker's own log.
 - ``TRAINYARD_LOG_FORMAT=json``: one JSON object per line instead of text.
 """
 
@@ -18,6 +20,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 
 from celery import signals
@@ -30,6 +33,7 @@ from dao.tables import utcnow
 
 TEXT_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s] %(task_tag)s%(message)s"
 MAX_LINE_CHARS = 16000
+PAUSE_AFTER_FAILURE_SECONDS = 10.0
 ERROR_ALLOWANCE = 20  # error lines kept past the limit: the traceback of a failure matters most
 _current: dict = {"task_id": None, "attempt": None}
 
@@ -84,6 +88,7 @@ class TaskLogStore(logging.Handler):
         self._key: tuple | None = None
         self._seq = self._lines = self._bytes = self._errors = 0
         self._full = False
+        self._quiet_until = 0.0
         self._busy = threading.local()
         self.setFormatter(logging.Formatter("%(message)s"))
 
@@ -91,12 +96,16 @@ class TaskLogStore(logging.Handler):
         task_id, attempt = getattr(record, "task_id", None), getattr(record, "attempt", None)
         if not task_id or not attempt or getattr(self._busy, "on", False):
             return
+        if time.monotonic() < self._quiet_until:
+            return
         self._busy.on = True
         try:
             with self.lock:
                 self._store(task_id, attempt, record)
         except Exception:  # noqa: BLE001 - a log line must never break the job
-            pass
+            # The database is away: stop trying for a while, or every line (the lease
+            # thread's warnings first) would wait out a connect timeout.
+            self._quiet_until = time.monotonic() + PAUSE_AFTER_FAILURE_SECONDS
         finally:
             self._busy.on = False
 

@@ -123,3 +123,24 @@ def test_json_format_is_one_object_per_line(embedded_db, monkeypatch):
     doc = json.loads(task_logging.formatter().format(record))
     assert doc["message"] == "epoch 3" and doc["task_id"] == "TASK1" and doc["attempt"] == 2
     assert doc["level"] == "INFO" and doc["logger"] == "tasks.runner"
+
+
+def test_a_failed_write_pauses_storing_instead_of_blocking_every_line(worker_logger):
+    from sqlalchemy import text
+
+    from dao.db import get_engine
+
+    store = next(h for h in worker_logger.handlers if isinstance(h, task_logging.TaskLogStore))
+    task_id = _task()
+    with get_engine().begin() as conn:
+        conn.execute(text("ALTER TABLE task_logs RENAME TO task_logs_away"))
+    with task_logging.task(task_id, 1):
+        worker_logger.info("lost: the table is away")
+        with get_engine().begin() as conn:
+            conn.execute(text("ALTER TABLE task_logs_away RENAME TO task_logs"))
+        worker_logger.info("not tried: storing is paused")
+        assert store._quiet_until > 0
+        store._quiet_until = 0.0  # the pause is over
+        worker_logger.info("kept again")
+    assert [r.message for r in _stored(task_id)] == ["kept again"]
+    assert worker_logger.seen[-3].endswith("lost: the table is away"), "the worker's own log has it"
