@@ -97,3 +97,21 @@ def test_bad_log_queries_answer_400_naming_the_field(stack, query, field):
 
 def test_logs_of_an_unknown_task_are_404(stack):
     assert stack.get("/api/v0/tasks/TASK-none/logs").status_code == 404
+
+
+def test_a_failure_leaves_its_traceback_in_the_log(stack):
+    """A task the API would have refused (its dataset does not exist), put straight into the
+    database: the reaper dispatches it and the worker fails it."""
+    from dao import task_queries
+    from dao.db import session_scope
+
+    bad = form(train_data=["NO_SUCH_DATASET"], val_data=["NO_SUCH_DATASET"], test_data=["NO_SUCH_DATASET"])
+    with session_scope() as s:
+        task_id = task_queries.insert_new_task(
+            s, proj_id="p", proj_name="p", task_name="t", task_type="dl_ts", model="SGN", backend="torch",
+            queue=stack.queue, form=bad, status="QUEUED", attempt=1, epochs_total=1)
+    done = stack.wait_task(task_id, timeout=120)
+    assert done["status"] == "FAILED", done
+    (failure,) = [line for line in _all_lines(stack, task_id) if line["level"] == "ERROR"]
+    assert failure["message"].startswith("failed\nTraceback (most recent call last):")
+    assert "NO_SUCH_DATASET" in failure["message"] and failure["attempt"] == 1
