@@ -83,7 +83,7 @@ def run_here(task_id: str, backend: Backend) -> str:
 
     with task_logging.task(task_id), worker_identity.running(task_id):
         outcome = execute(task_id, worker_identity.name(), backend)
-        log.info("%s", outcome)
+        log.info("outcome: %s", outcome)
     return outcome
 
 
