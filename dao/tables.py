@@ -88,11 +88,13 @@ class TaskEpoch(Base):
 
 class TaskLogLine(Base):
     """One line a task's job logged on its worker (epoch lines, warnings, a failure's traceback),
-    numbered per task; written as it happens, so a worker's death keeps what came before."""
+    numbered per task; written as it happens, so a worker's death keeps what came before.
+    No foreign key to ``tasks``: checking one would lock the task's row, which the worker may
+    hold FOR UPDATE while it logs (tasks are never deleted)."""
 
     __tablename__ = "task_logs"
 
-    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     attempt: Mapped[int] = mapped_column(Integer)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -50,14 +50,16 @@ class TaskHooks:
 
     def on_epoch(self, metrics: EpochMetrics) -> None:
         c = self.claim
+        # Logged before the epoch is recorded: nothing else sits between the record and the
+        # epoch's checkpoint, and whoever sees the epoch can read its line.
+        log.info("epoch %d/%d train_loss=%.4f val_loss=%s", metrics.epoch,
+                 metrics.epochs, metrics.train_loss, metrics.val_loss)
         with session_scope() as session:
             if not self._owned(session):
                 return
             epoch_queries.record_epoch(session, c.task_id, metrics.epoch, c.attempt, asdict(metrics))
             task_queries.record_progress(session, c.task_id, c.worker, metrics.epoch)
         worker_metrics.epoch_done(metrics)
-        log.info("epoch %d/%d train_loss=%.4f val_loss=%s", metrics.epoch,
-                 metrics.epochs, metrics.train_loss, metrics.val_loss)
 
     def on_checkpoint(self, kind: str, blob: bytes, epoch: int) -> None:
         name = artifact_queries.CHECKPOINT if kind == "last" else f"checkpoint_{kind}"
@@ -95,7 +97,7 @@ def execute(task_id: str, worker: str, backend: Backend) -> str:
         log.info("not claimable (missing, stopped or already claimed); skipped")
         return "skipped"
     task_logging.set_attempt(claim.attempt)
-    log.info("attempt %d running on %s (%s)", claim.attempt, worker, claim.device)
+    log.info("running on %s (%s)", worker, claim.device)  # the attempt is in every line's tag
     settings = get_settings()
     lease = Lease(task_id, worker, settings.heartbeat_seconds, settings.lease_seconds).start()
     try:

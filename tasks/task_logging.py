@@ -21,13 +21,14 @@ import json
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 
 from celery import signals
 from sqlalchemy.exc import IntegrityError
 
 from dao import log_queries
-from dao.db import session_scope
+from dao.db import in_session_scope, session_scope
 from dao.settings import get_settings
 from dao.tables import utcnow
 
@@ -36,6 +37,7 @@ MAX_LINE_CHARS = 16000
 PAUSE_AFTER_FAILURE_SECONDS = 10.0
 ERROR_ALLOWANCE = 20  # error lines kept past the limit: the traceback of a failure matters most
 _current: dict = {"task_id": None, "attempt": None}
+_stores: list["TaskLogStore"] = []
 
 
 @contextlib.contextmanager
@@ -46,6 +48,8 @@ def task(task_id: str, attempt: int | None = None) -> Iterator[None]:
     try:
         yield
     finally:
+        for store in _stores:
+            store.flush_pending()
         _current.update(before)
 
 
@@ -89,23 +93,46 @@ class TaskLogStore(logging.Handler):
         self._seq = self._lines = self._bytes = self._errors = 0
         self._full = False
         self._quiet_until = 0.0
+        self._pending: deque = deque(maxlen=1000)
+        self._write_lock = threading.Lock()
         self._busy = threading.local()
         self.setFormatter(logging.Formatter("%(message)s"))
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        """Like Handler.handle without the handler lock: a thread inside a transaction must
+        never wait for a thread whose write waits for that transaction (see ``emit``)."""
+        if not self.filter(record):
+            return False
+        self.emit(record)
+        return True
 
     def emit(self, record: logging.LogRecord) -> None:
         task_id, attempt = getattr(record, "task_id", None), getattr(record, "attempt", None)
         if not task_id or not attempt or getattr(self._busy, "on", False):
             return
-        if time.monotonic() < self._quiet_until:
+        if in_session_scope():
+            # This thread's open transaction may hold the locks our insert needs (SQLite's
+            # write lock): writing now would wait for ourselves. The line goes out with the
+            # next one logged outside a transaction, or when the attempt ends.
+            self._pending.append((task_id, attempt, record))
+            return
+        self.flush_pending(record=(task_id, attempt, record))
+
+    def flush_pending(self, record: tuple | None = None) -> None:
+        if time.monotonic() < self._quiet_until or getattr(self._busy, "on", False):
             return
         self._busy.on = True
         try:
-            with self.lock:
-                self._store(task_id, attempt, record)
+            with self._write_lock:
+                while self._pending:
+                    self._store(*self._pending.popleft())
+                if record is not None:
+                    self._store(*record)
         except Exception:  # noqa: BLE001 - a log line must never break the job
             # The database is away: stop trying for a while, or every line (the lease
             # thread's warnings first) would wait out a connect timeout.
             self._quiet_until = time.monotonic() + PAUSE_AFTER_FAILURE_SECONDS
+            self._pending.clear()
         finally:
             self._busy.on = False
 
@@ -153,6 +180,7 @@ def install(logger: logging.Logger) -> None:
         store = TaskLogStore(settings.task_log_max_lines, settings.task_log_max_kb * 1024)
         store.addFilter(tag)
         logger.addHandler(store)
+        _stores.append(store)
     logging.captureWarnings(True)
 
 

@@ -18,7 +18,8 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "task_logs",
-        sa.Column("task_id", sa.String(40), sa.ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+        # No foreign key: checking it would lock the task row a worker may hold FOR UPDATE.
+        sa.Column("task_id", sa.String(40), primary_key=True),
         sa.Column("seq", sa.Integer(), primary_key=True),
         sa.Column("attempt", sa.Integer(), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),

@@ -75,7 +75,7 @@ def test_the_same_message_twice_runs_once(stack2):
         if logs.count(f"task {task_id}: not claimable") == 2:
             break
         time.sleep(0.2)
-    assert logs.count(f"task {task_id}: attempt 1 running") == 1
+    assert logs.count(f"task {task_id} attempt 1: running on") == 1
     assert logs.count(f"task {task_id}: not claimable") == 2
 
 

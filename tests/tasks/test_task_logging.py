@@ -144,3 +144,24 @@ def test_a_failed_write_pauses_storing_instead_of_blocking_every_line(worker_log
         worker_logger.info("kept again")
     assert [r.message for r in _stored(task_id)] == ["kept again"]
     assert worker_logger.seen[-3].endswith("lost: the table is away"), "the worker's own log has it"
+
+
+def test_a_line_logged_inside_a_transaction_waits_for_it_instead_of_for_its_locks(worker_logger):
+    task_id = _task()
+    with task_logging.task(task_id, 1):
+        with session_scope() as s:
+            task_queries.record_progress(s, task_id, "w", 1)  # SQLite: this thread holds the write lock
+            worker_logger.info("inside")
+            assert _stored_elsewhere(task_id) == []
+        worker_logger.info("outside")
+    assert [r.message for r in _stored(task_id)] == ["inside", "outside"]
+
+
+def _stored_elsewhere(task_id: str) -> list:
+    import threading
+
+    out: list = []
+    reader = threading.Thread(target=lambda: out.extend(_stored(task_id)))
+    reader.start()
+    reader.join(timeout=30)
+    return out
