@@ -100,6 +100,9 @@ def _cuda_allocated() -> int | None:
     """CUDA memory allocated through torch in this process, if torch is loaded and CUDA is in
     use (never imports torch, never initialises CUDA: celery#3402)."""
     torch = sys.modules.get("torch")
-    if torch is None or not torch.cuda.is_initialized():
+    try:
+        if torch is None or not torch.cuda.is_initialized():
+            return None
+        return int(torch.cuda.memory_allocated())
+    except AttributeError:  # the job thread is still importing torch: nothing allocated yet
         return None
-    return int(torch.cuda.memory_allocated())
