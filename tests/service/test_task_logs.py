@@ -43,18 +43,24 @@ def _all_lines(stack, task_id: str) -> list[dict]:
 def test_follow_streams_lines_while_running_and_ends_with_the_task(stack):
     task_id = stack.submit(form(epochs=12, batch_size=1))
     seen, statuses_at_line, end = [], [], None
-    with requests.get(f"{stack.url}/api/v0/tasks/{task_id}/logs", params={"follow": 1},
-                      stream=True, timeout=120) as r:
-        assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/event-stream")
-        for event, data, event_id in _events(r):
-            if event == "line":
-                line = json.loads(data)
-                assert int(event_id) == line["seq"]
-                seen.append(line)
-                if "epoch 1/12" in line["message"]:
-                    statuses_at_line.append(stack.task(task_id)["status"])
-            elif event == "end":
-                end = json.loads(data)
+    for _ in range(20):  # one stream lasts TRAINYARD_LOG_FOLLOW_SECONDS; reconnect as EventSource does
+        headers = {"Last-Event-ID": str(seen[-1]["seq"])} if seen else {}
+        with requests.get(f"{stack.url}/api/v0/tasks/{task_id}/logs", params={"follow": 1},
+                          headers=headers, stream=True, timeout=120) as r:
+            if r.status_code == 204:
+                break
+            assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/event-stream")
+            for event, data, event_id in _events(r):
+                if event == "line":
+                    line = json.loads(data)
+                    assert int(event_id) == line["seq"]
+                    seen.append(line)
+                    if "epoch 1/12" in line["message"]:
+                        statuses_at_line.append(stack.task(task_id)["status"])
+                elif event == "end":
+                    end = json.loads(data)
+        if end is not None:
+            break
     assert statuses_at_line == ["RUNNING"], "the first epoch's line arrived only after the task ended"
     assert end == {"task_id": task_id, "status": "SUCCEEDED"}
     messages = [line["message"] for line in seen]
