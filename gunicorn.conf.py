@@ -92,3 +92,12 @@ access_log_format = (
 )
 # Readable in `ps`/`top` when the API and workers share a box.
 proc_name = os.environ.get("TRAINYARD_PROC_NAME", "trainyard-api")
+
+
+def child_exit(_server, worker) -> None:  # noqa: ANN001 - gunicorn's hook signature
+    """A worker that exited stops counting in the live gauges of prometheus_client's
+    multiprocess mode (its counters and histograms stay in the sums, as they must)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -72,6 +72,13 @@ case "$role" in
     api)
         check_port
         py="$(python_for torch)"
+        # gunicorn's workers add their metrics up through files here (prometheus_client's
+        # multiprocess mode); a fresh folder per start, or counts of a previous run would linger.
+        if [[ -z "${PROMETHEUS_MULTIPROC_DIR:-}" ]]; then
+            export PROMETHEUS_MULTIPROC_DIR="${TRAINYARD_VAR_DIR:-./var}/metrics/api"
+            rm -rf "$PROMETHEUS_MULTIPROC_DIR"
+        fi
+        mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
         exec "$py" -m gunicorn -c gunicorn.conf.py 'app:create_app()'
         ;;
     serve)
@@ -127,6 +134,11 @@ case "$role" in
     all)
         check_port
         "$0" migrate
+        # One box: every role writes its metrics to one folder and the API's /metrics shows
+        # them all, with the fleet's figures from the database; no other metrics ports.
+        export PROMETHEUS_MULTIPROC_DIR="${TRAINYARD_VAR_DIR:-./var}/metrics/all"
+        rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+        export TRAINYARD_METRICS_FLEET="${TRAINYARD_METRICS_FLEET:-1}" TRAINYARD_METRICS_PORT=0
         pids=()
         trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait' INT TERM EXIT
         # API and model serving at one address (serving/embedded.py routes the inference paths).
@@ -142,6 +154,7 @@ case "$role" in
         fi
         wait_api "$api_pid"
         echo "trainyard: API and model serving on http://$bind (Ctrl-C stops everything)"
+        echo "trainyard: metrics of the API, the workers and the queue on http://$bind/metrics"
         wait -n "${pids[@]}"
         ;;
     *)

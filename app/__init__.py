@@ -15,15 +15,17 @@ def create_app() -> Flask:
     # Uploads are the largest bodies; JSON endpoints enforce their own, smaller limit.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_mb * 1024 * 1024
     app.json.sort_keys = False
+    from app import metrics
     from app.api import (catalog, checkpoints, datasets, deploy, fractal_models, gpus, health, mms_management,
-                         mxserver, tasks)
+                         mxserver, task_logs, tasks)
     from app.errors import register_error_handlers
     from app.nul_bytes import refuse_nul_bytes
 
-    for module in (health, tasks, checkpoints, datasets, catalog, mxserver, gpus, deploy, mms_management,
-                   fractal_models):
+    for module in (health, tasks, task_logs, checkpoints, datasets, catalog, mxserver, gpus, deploy,
+                   mms_management, fractal_models):
         app.register_blueprint(module.bp)
     app.before_request(refuse_nul_bytes)
+    metrics.install(app)
     register_error_handlers(app)
     logging.getLogger("trainyard").setLevel(logging.INFO)
     return app

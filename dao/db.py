@@ -4,6 +4,7 @@ never commit; the caller owns the transaction through ``session_scope()``."""
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 
 from sqlalchemy import Engine, create_engine, event
@@ -68,10 +69,19 @@ def new_session() -> Session:
     return _factories[url]()
 
 
+_open = threading.local()
+
+
+def in_session_scope() -> bool:
+    """True inside a ``session_scope()`` of this thread (its transaction may hold locks)."""
+    return getattr(_open, "depth", 0) > 0
+
+
 @contextlib.contextmanager
 def session_scope() -> Iterator[Session]:
     """A session whose transaction commits when the block ends and rolls back on error."""
     session = new_session()
+    _open.depth = getattr(_open, "depth", 0) + 1
     try:
         yield session
         session.commit()
@@ -79,6 +89,7 @@ def session_scope() -> Iterator[Session]:
         session.rollback()
         raise
     finally:
+        _open.depth -= 1
         session.close()
 
 

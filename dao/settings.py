@@ -59,6 +59,22 @@ class Settings(BaseSettings):
     serve_max_body_mb: int = Field(32, gt=0)
     max_onnx_mb: int = Field(64, gt=0)
 
+    # Prometheus: a worker's or the reaper's own metrics port (0: none; on the embedded default
+    # the API's /metrics shows them instead), where it listens, whether the API's /metrics adds
+    # the fleet's figures from the database, and how many projects are named in labels.
+    metrics_port: int = Field(0, ge=0, le=65535)
+    metrics_addr: str = "0.0.0.0"
+    metrics_fleet: bool = False
+    metrics_top_projects: int = Field(10, ge=0, le=100)
+
+    # Logs: "text" or one JSON object per line; what one attempt of a task may keep in the
+    # database; how long one follow request (server-sent events) streams before the client
+    # reconnects (kept under TRAINYARD_GUNICORN_TIMEOUT: a sync worker streams it).
+    log_format: Literal["text", "json"] = "text"
+    task_log_max_lines: int = Field(2000, gt=0)
+    task_log_max_kb: int = Field(512, gt=16)
+    log_follow_seconds: float = Field(60.0, gt=0)
+
     def auto_device_for(self, backend: str) -> str:
         """``auto_device`` for the torch pools only: an MXNet ``auto`` task takes a GPU when a
         live MXNet worker has one (no cluster here runs MXNet GPU workers scaled from zero)."""

@@ -87,6 +87,23 @@ class TaskEpoch(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class TaskLogLine(Base):
+    """One line a task's job logged on its worker (epoch lines, warnings, a failure's traceback),
+    numbered per task; written as it happens, so a worker's death keeps what came before.
+    No foreign key to ``tasks``: checking one would lock the task's row, which the worker may
+    hold FOR UPDATE while it logs (tasks are never deleted)."""
+
+    __tablename__ = "task_logs"
+
+    task_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    level: Mapped[str] = mapped_column(String(10))
+    logger: Mapped[str] = mapped_column(String(100))
+    message: Mapped[str] = mapped_column(Text)
+
+
 class TaskArtifact(Base):
     """Weights, checkpoints and pictures a task produced, one row per kind."""
 
@@ -206,5 +223,5 @@ class ServingProcess(Base):
     heartbeat_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-__all__ = ["Base", "ServedModel", "ServingProcess", "ModelStatus", "Task", "TaskEpoch", "TaskArtifact", "Dataset", "DatasetStatus", "Worker", "TaskStatus",
+__all__ = ["Base", "ServedModel", "ServingProcess", "ModelStatus", "Task", "TaskEpoch", "TaskLogLine", "TaskArtifact", "Dataset", "DatasetStatus", "Worker", "TaskStatus",
            "utcnow"]

@@ -255,7 +255,7 @@ def _one_epoch(run: _Run, net, train: Prepared, val: Prepared | None, optimizer,
     scheduler.step()
     run.epoch += 1
     metrics = EpochMetrics(run.epoch, spec.params.epochs, train_loss, train_acc, val_loss, val_acc, lr,
-                           time.perf_counter() - started)
+                           time.perf_counter() - started, train.n)
     run.history.append(asdict(metrics))
     run.last_state = _state_copy(net)
     score = val_loss if val_loss is not None else train_loss

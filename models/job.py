@@ -54,6 +54,7 @@ class EpochMetrics:
     learning_rate: float
     seconds: float
     fold: int | None = None  # cross-validation: the 0-based fold; ``epoch`` counts over all folds
+    examples: int = 0  # training examples the epoch went through (examples/s = examples / seconds)
 
 
 class JobHooks(Protocol):

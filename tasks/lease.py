@@ -59,10 +59,9 @@ class Lease:
                 else:
                     self._observe(self._status())
             except Exception as exc:  # noqa: BLE001 - a database blip must not kill the job
-                log.warning("task %s: lease check failed: %s", self.task_id, exc)
+                log.warning("lease check failed: %s", exc)
                 if time.monotonic() - last_renewed > self.give_up_seconds:
-                    log.warning("task %s: lease not renewed for %.0fs; giving the task up",
-                                self.task_id, self.give_up_seconds)
+                    log.warning("lease not renewed for %.0fs; giving the task up", self.give_up_seconds)
                     self._lost.set()
 
     def _beat(self) -> str | None:
@@ -80,5 +79,5 @@ class Lease:
         if status == TaskStatus.STOPPING.value:
             self._stop_requested.set()
         elif status != TaskStatus.RUNNING.value:
-            log.warning("task %s: lease lost (status %s)", self.task_id, status)
+            log.warning("lease lost (status %s)", status)
             self._lost.set()

@@ -30,4 +30,4 @@ def store_pictures(task_id: str, outcome: JobOutcome) -> None:
             for kind, png in pictures.items():
                 artifact_queries.save_artifact(session, task_id, kind, png, content_type="image/png")
     except Exception as exc:  # noqa: BLE001
-        log.warning("task %s: pictures not stored: %s", task_id, exc)
+        log.warning("pictures not stored: %s", exc)

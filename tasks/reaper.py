@@ -187,19 +187,29 @@ def _republish(task: Task, queue: str) -> bool:
 
 
 def run_forever(settings: Settings | None = None) -> None:
+    from tasks import metrics_registry, reaper_metrics
+    from tasks.fleet_metrics import FleetCollector
+
     settings = settings or get_settings()
     log.info("reaper: every %.1fs, lease %.0fs", settings.reaper_interval_seconds,
              settings.lease_seconds)
+    metrics_registry.serve(settings.metrics_port, FleetCollector(), role="reaper")
+    durations = reaper_metrics.DurationWatch()
     while True:
         try:
             report = reap_once(settings)
+            reaper_metrics.count_report(report)
+            durations.observe_new()
             if any(vars(report).values()):
                 log.info("reaper: %s", report)
         except Exception as exc:  # noqa: BLE001 - a database or broker blip: try next round
+            reaper_metrics.count_failed_sweep()
             log.warning("reaper: sweep failed: %s", exc)
         time.sleep(settings.reaper_interval_seconds)
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from tasks.task_logging import configure_plain_process
+
+    configure_plain_process()
     run_forever()

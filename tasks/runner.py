@@ -13,7 +13,6 @@ nothing more to the task.
 from __future__ import annotations
 
 import logging
-import traceback
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import select
@@ -24,7 +23,7 @@ from dao.db import session_scope
 from dao.settings import get_settings
 from dao.tables import Task, TaskStatus
 from models.job import EpochMetrics, JobOutcome
-from tasks import shutdown
+from tasks import shutdown, task_logging, worker_metrics
 from tasks.backends import Backend, JobInputs
 from tasks.dispatch import dispatch_waiting
 from tasks.lease import Lease
@@ -52,13 +51,16 @@ class TaskHooks:
 
     def on_epoch(self, metrics: EpochMetrics) -> None:
         c = self.claim
+        # Logged before the epoch is recorded: nothing else sits between the record and the
+        # epoch's checkpoint, and whoever sees the epoch can read its line.
+        log.info("epoch %d/%d train_loss=%.4f val_loss=%s", metrics.epoch,
+                 metrics.epochs, metrics.train_loss, metrics.val_loss)
         with session_scope() as session:
             if not self._owned(session):
                 return
             epoch_queries.record_epoch(session, c.task_id, metrics.epoch, c.attempt, asdict(metrics))
             task_queries.record_progress(session, c.task_id, c.worker, metrics.epoch)
-        log.info("task %s: epoch %d/%d train_loss=%.4f val_loss=%s", c.task_id, metrics.epoch,
-                 metrics.epochs, metrics.train_loss, metrics.val_loss)
+        worker_metrics.epoch_done(metrics)
 
     def on_checkpoint(self, kind: str, blob: bytes, epoch: int) -> None:
         name = {"last": artifact_queries.CHECKPOINT, "epoch": artifact_queries.epoch_checkpoint_kind(epoch)
@@ -83,9 +85,9 @@ def run_here(task_id: str, backend: Backend) -> str:
     """What a Celery job does: run the task on this worker, marked busy meanwhile."""
     from tasks import worker_identity
 
-    with worker_identity.running(task_id):
+    with task_logging.task(task_id), worker_identity.running(task_id):
         outcome = execute(task_id, worker_identity.name(), backend)
-    log.info("task %s: %s", task_id, outcome)
+        log.info("outcome: %s", outcome)
     return outcome
 
 
@@ -94,9 +96,10 @@ def execute(task_id: str, worker: str, backend: Backend) -> str:
     Never raises for a failing job: the task is marked FAILED instead."""
     claim = _claim(task_id, worker, backend)
     if claim is None:
-        log.info("task %s: not claimable (missing, stopped or already claimed); skipped", task_id)
+        log.info("not claimable (missing, stopped or already claimed); skipped")
         return "skipped"
-    log.info("task %s: attempt %d running on %s (%s)", task_id, claim.attempt, worker, claim.device)
+    task_logging.set_attempt(claim.attempt)
+    log.info("running on %s (%s)", worker, claim.device)  # the attempt is in every line's tag
     settings = get_settings()
     lease = Lease(task_id, worker, settings.heartbeat_seconds, settings.lease_seconds).start()
     try:
@@ -104,10 +107,10 @@ def execute(task_id: str, worker: str, backend: Backend) -> str:
     except DBAPIError as exc:
         # The database, not the training, failed: leave the task RUNNING; once its lease
         # expires the reaper requeues it and it resumes from its last checkpoint.
-        log.error("task %s: database error; the reaper will requeue it: %s", task_id, exc)
+        log.error("database error; the reaper will requeue it: %s", exc)
         return "abandoned"
     except Exception as exc:  # noqa: BLE001 - any training error fails this task, not the worker
-        log.error("task %s: failed\n%s", task_id, traceback.format_exc())
+        log.exception("failed")
         with session_scope() as session:
             task_queries.mark_failed(session, task_id, worker, _readable(exc))
         return "failed"
@@ -132,11 +135,11 @@ def _train(claim: Claim, lease: Lease, backend: Backend) -> str:
         inputs = backend.load(session, task_queries.get_task(session, claim.task_id), claim.device)
         if inputs.resumed_from_epoch is not None:
             epoch_queries.drop_epochs_after(session, claim.task_id, inputs.resumed_from_epoch)
-            log.info("task %s: resuming after epoch %d", claim.task_id, inputs.resumed_from_epoch)
+            log.info("resuming after epoch %d", inputs.resumed_from_epoch)
     hooks = TaskHooks(claim, lease)
     outcome = backend.run(inputs.spec, hooks, claim.device)
     if lease.lost or hooks.disowned:
-        log.warning("task %s: lease lost; leaving the row to its new owner", claim.task_id)
+        log.warning("lease lost; leaving the row to its new owner")
         return "lost"
     if outcome.stopped:
         return _stopped(claim, outcome, inputs, lease)
@@ -178,7 +181,7 @@ def _finished(claim: Claim, outcome: JobOutcome, inputs: JobInputs, backend: Bac
     with session_scope() as session:
         status = task_queries.update_task_result(session, claim.task_id, claim.worker,
                                                  _result(outcome, inputs), outcome.epochs_done)
-    log.info("task %s: finished as %s", claim.task_id, status)
+    log.info("finished as %s", status)
     return status or "lost"
 
 
@@ -194,7 +197,7 @@ def _mark_stopped(claim: Claim, outcome: JobOutcome, inputs: JobInputs) -> str:
     with session_scope() as session:
         task_queries.mark_stopped(session, claim.task_id, claim.worker,
                                   _result(outcome, inputs) | {"stopped": True})
-    log.info("task %s: stopped after %d epochs", claim.task_id, outcome.epochs_done)
+    log.info("stopped after %d epochs", outcome.epochs_done)
     return "stopped"
 
 
@@ -211,8 +214,8 @@ def _hand_back(claim: Claim, outcome: JobOutcome, inputs: JobInputs) -> str:
     try:
         dispatch_waiting()
     except Exception as exc:  # noqa: BLE001 - the reaper dispatches it on its next sweep
-        log.warning("task %s: handed back; dispatch deferred to the reaper: %s", claim.task_id, exc)
-    log.info("task %s: handed back to the queue for another worker", claim.task_id)
+        log.warning("handed back; dispatch deferred to the reaper: %s", exc)
+    log.info("handed back to the queue for another worker")
     return "handed back"
 
 

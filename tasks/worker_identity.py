@@ -21,6 +21,7 @@ from celery import signals
 from dao import worker_queries
 from dao.db import session_scope
 from dao.settings import get_settings
+from tasks import worker_metrics
 from tasks.placement import direct_queue
 from tasks.publish import imports_queue
 
@@ -71,11 +72,13 @@ def _choose_queues(sender=None, instance=None, **_kwargs) -> None:  # noqa: ANN0
 
 @signals.worker_ready.connect
 def _on_ready(**_kwargs) -> None:
+    worker_metrics.start(name(), _state["backend"], get_settings().metrics_port)
     try:
+        now = gpus()
         with session_scope() as session:
             worker_queries.register_worker(session, name(), host=socket.gethostname(),
-                                           backend=_state["backend"], queues=_state["queues"],
-                                           gpus=gpus())
+                                           backend=_state["backend"], queues=_state["queues"], gpus=now)
+        worker_metrics.heartbeat(now)
     except Exception as exc:  # noqa: BLE001 - the heartbeat thread retries
         log.warning("worker registration failed: %s", exc)
     threading.Thread(target=_beat_forever, name="worker-heartbeat", daemon=True).start()
@@ -84,11 +87,13 @@ def _on_ready(**_kwargs) -> None:
 def _beat_forever() -> None:
     while not _stop.wait(get_settings().heartbeat_seconds):
         try:
+            now = gpus()
             with session_scope() as session:
-                if not worker_queries.heartbeat_worker(session, name(), gpus()) and not _stop.is_set():
+                if not worker_queries.heartbeat_worker(session, name(), now) and not _stop.is_set():
                     worker_queries.register_worker(session, name(), host=socket.gethostname(),
                                                    backend=_state["backend"], queues=_state["queues"],
-                                                   gpus=gpus())
+                                                   gpus=now)
+            worker_metrics.heartbeat(now)
         except Exception as exc:  # noqa: BLE001 - inventory must never stop training
             log.warning("worker heartbeat failed: %s", exc)
 
@@ -97,9 +102,11 @@ def _beat_forever() -> None:
 def running(task_id: str) -> Iterator[None]:
     """Mark this worker busy with the task; afterwards free it and dispatch waiting work."""
     _set_current(task_id, busy=True)
+    worker_metrics.busy(True)
     try:
         yield
     finally:
+        worker_metrics.busy(False)
         _set_current(task_id, busy=False)
         _dispatch_waiting()
 

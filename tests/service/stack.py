@@ -141,9 +141,10 @@ class Stack:
         self.procs[label] = proc
         return proc
 
-    def start_worker(self, label: str, fake_gpus: list[dict] | None = None) -> subprocess.Popen:
+    def start_worker(self, label: str, fake_gpus: list[dict] | None = None,
+                     extra_env: dict[str, str] | None = None) -> subprocess.Popen:
         """A worker named after ``label``; ``fake_gpus`` gives it GPUs through a fake NVML."""
-        env, pin = dict(self.env), []
+        env, pin = dict(self.env, **(extra_env or {})), []
         if fake_gpus is not None:
             env.update(FAKE_NVML_GPUS=json.dumps(fake_gpus),
                        PYTHONPATH=f"{ROOT / 'tests' / 'fake_nvml'}:{ROOT}")
