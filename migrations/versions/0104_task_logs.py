@@ -1,7 +1,7 @@
 """task_logs: what each task's job logged, per attempt, readable while it runs
 
 Revision ID: 0104
-Revises: 0004
+Revises: 0101
 Create Date: 2026-12-01 20:10:00
 """
 from collections.abc import Sequence
