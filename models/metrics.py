@@ -15,7 +15,9 @@ from scipy.stats import rankdata
 
 SCORES = ("accuracy", "balanced_accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc")
 
-from models.confusion_metrics import confusion_rates
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    return np.divide(num, den, out=np.zeros_like(num, dtype=float), where=den > 0)
 
 
 def _binary_auc(positive: np.ndarray, score: np.ndarray) -> np.ndarray:
