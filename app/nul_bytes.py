@@ -56,6 +56,10 @@ def refuse_nul_bytes() -> None:
         raise ApiError(400, "the request has invalid parameters",
                        [{"field": name, "problem": PROBLEM} for name in in_url])
     in_body = _json_body_paths() if request.is_json else []
+    if request.mimetype == "application/x-www-form-urlencoded":
+        # Keep the raw body readable afterwards: NEURO-LEARN's client labels a JSON body so, and
+        # json_body reads it raw (form parsing would otherwise consume the stream).
+        request.get_data(cache=True)
     if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
         in_body += [k for k, v in _pairs(request.form) if NUL in k or NUL in v]
         in_body += [k for k, f in _pairs(request.files) if NUL in (f.filename or "")]
