@@ -104,7 +104,9 @@ def test_k8s_pods_carry_scrape_annotations_on_the_port_they_serve():
         template = deployment["spec"]["template"]
         notes = template["metadata"].get("annotations", {})
         assert notes.get("prometheus.io/scrape") == "true", name
-        expected = api_port if name == "trainyard-api" else metrics_port
+        # the API and the serving role serve /metrics on their own HTTP port, workers on 9100
+        http_ports = {"trainyard-api": api_port, "trainyard-serving": "8001"}
+        expected = http_ports.get(name, metrics_port)
         assert notes["prometheus.io/port"] == expected, name
         ports = {p["containerPort"] for c in template["spec"]["containers"] for p in c.get("ports", [])}
         assert int(expected) in ports, name

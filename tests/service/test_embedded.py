@@ -47,7 +47,12 @@ def test_deploy_and_predict_at_the_one_address(embedded):
         assert time.monotonic() < deadline, embedded.get("/models/embedded-sgn").text
         time.sleep(0.2)
     matrix = synthetic_aal90(n_subjects=4, seed=2).conn[0].tolist()
+    # Each gunicorn process follows the registry on its own: one that has not loaded the model
+    # yet answers 503 with Retry-After, as a client is told to retry.
     r = embedded.post("/api/v0/models/embedded-sgn/predict", json={"matrix": matrix})
+    while r.status_code == 503 and "Retry-After" in r.headers and time.monotonic() < deadline:
+        time.sleep(0.2)
+        r = embedded.post("/api/v0/models/embedded-sgn/predict", json={"matrix": matrix})
     assert r.status_code == 200 and r.json()["predictions"][0]["class"] in ("NC", "SZ"), r.text
     assert embedded.get("/ping").json() == {"health": "healthy!"}  # the API's /ping on the shared address
     assert embedded.get("/v2/health/live").json() == {"live": True}

@@ -3,6 +3,8 @@ and the reaper's metrics and the fleet's figures, all from one multiprocess fold
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.service.forms import form
@@ -24,7 +26,11 @@ def whole():
 
 
 def test_one_metrics_address_shows_the_whole_box(whole):
-    assert f"metrics of the API, the workers and the queue on {whole.url}/metrics" in whole.log("api")
+    line = f"metrics of the API, the workers and the queue on {whole.url}/metrics"
+    deadline = time.monotonic() + 60  # start.sh prints it once its own /ping check answers
+    while line not in whole.log("api"):
+        assert time.monotonic() < deadline, whole.log("api")[-2000:]
+        time.sleep(0.2)
     task_id = whole.submit(form(epochs=2))
     assert whole.wait_task(task_id, timeout=180)["status"] == "SUCCEEDED"
     url = whole.url + "/metrics"
