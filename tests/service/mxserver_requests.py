@@ -59,7 +59,7 @@ TEST_REQUEST = {
             "source": "local",
             "use_label": "1",
             "label": {"cls_label": "test.txt", "detec_xml_label": "annotations.txt"},
-            "img_list": ["val.rec"],
+            "img_list": ["test.rec"],
             "img_shapes": ["28", "28"],
         },
     },

@@ -35,6 +35,7 @@ def mx():
     with running_stack(workers=0, mx_workers=1) as s:
         upload_pair(s, "train", seed=1)
         upload_pair(s, "val", seed=2)
+        upload_pair(s, "test", seed=3)  # held out: evaluating on train or val is refused (lineage)
         yield s
 
 
@@ -107,7 +108,7 @@ def test_the_test_request_evaluates_the_checkpoint_of_its_epoch(mx, trained, sha
 
 
 def test_the_flat_eval_takes_a_checkpoint_epoch(mx, trained):
-    body = {"trained_task_id": "19700101", "checkpoint_epoch": 4, "test_data": ["shapes_val"]}
+    body = {"trained_task_id": "19700101", "checkpoint_epoch": 4, "test_data": ["shapes_test"]}
     r = mx.post("/eval", json=body)
     assert r.status_code == 200, r.text
     done = mx.wait_task(r.json()["task_id"], timeout=120)
