@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify
+from collections.abc import Callable
+
+from flask import Blueprint, Flask, jsonify
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
@@ -55,6 +57,14 @@ def body(code: int, msg: str, errors: list | None = None, **extra: Any):
     if errors:
         payload["errors"] = errors
     return jsonify(payload), code
+
+
+def register_model_errors(bp: Blueprint, reply: Callable[[int, str], Any]) -> None:
+    """The registry's domain errors and HTTP errors on a blueprint that answers in a foreign
+    envelope (MMS, Fractal): ``reply(status, message)`` shapes the answer."""
+    bp.register_error_handler(NotFound, lambda exc: reply(404, str(exc)))
+    bp.register_error_handler(ModelExists, lambda exc: reply(409, str(exc)))
+    bp.register_error_handler(HTTPException, lambda exc: reply(exc.code or 500, exc.description or exc.name))
 
 
 def register_error_handlers(app: Flask) -> None:

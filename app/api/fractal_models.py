@@ -8,16 +8,15 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, jsonify, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app import deployments
 from app.api.requests import json_body
-from app.errors import ApiError
+from app.errors import ApiError, register_model_errors
 from app.onnx_upload import check_onnx
 from app.schemas.deploy import NAME, ServingSettings
 from dao import model_queries
 from dao.db import session_scope
-from dao.errors import ModelExists, NotFound
 
 bp = Blueprint("fractal_models", __name__, url_prefix="/api/v1/models")
 NAMES = {200: "OK", 201: "Created", 400: "Bad Request", 404: "Not Found", 409: "Conflict",
@@ -35,19 +34,7 @@ def _api_error(exc: ApiError):
     return envelope(exc.status, exc.msg, **({"errors": exc.errors} if exc.errors else {}))
 
 
-@bp.errorhandler(NotFound)
-def _not_found(exc: NotFound):
-    return envelope(404, str(exc))
-
-
-@bp.errorhandler(ModelExists)
-def _exists(exc: ModelExists):
-    return envelope(409, str(exc))
-
-
-@bp.errorhandler(HTTPException)
-def _http(exc: HTTPException):
-    return envelope(exc.code or 500, exc.description or exc.name)
+register_model_errors(bp, envelope)
 
 
 @bp.get("")

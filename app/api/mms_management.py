@@ -14,14 +14,12 @@ import time
 
 from flask import Blueprint, jsonify, request
 from pydantic import ValidationError
-from werkzeug.exceptions import HTTPException
 
 from app import deployments
-from app.errors import ApiError, pydantic_problems
+from app.errors import ApiError, register_model_errors, pydantic_problems
 from app.schemas.deploy import NAME, ServingSettings
 from dao import model_queries
 from dao.db import session_scope
-from dao.errors import ModelExists, NotFound
 from dao.tables import ModelStatus
 
 bp = Blueprint("mms_management", __name__)
@@ -39,19 +37,7 @@ def _api_error(exc: ApiError):
     return _error(exc.status, exc.msg + (f" ({detail})" if detail and detail not in exc.msg else ""))
 
 
-@bp.errorhandler(NotFound)
-def _not_found(exc: NotFound):
-    return _error(404, str(exc))
-
-
-@bp.errorhandler(ModelExists)
-def _exists(exc: ModelExists):
-    return _error(409, str(exc))
-
-
-@bp.errorhandler(HTTPException)
-def _http(exc: HTTPException):
-    return _error(exc.code or 500, exc.description or exc.name)
+register_model_errors(bp, _error)
 
 
 def _bool(name: str) -> bool:
