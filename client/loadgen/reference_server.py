@@ -8,7 +8,9 @@ So the true latency of a request that arrives at ``a`` is its delay ``d``, or, w
 stall, ``stall_end - a + d`` (arrived during it) / ``stall_end - a`` (was due during it).
 
 ``GET /_stats`` reports the arrival times (monotonic seconds) and count the server saw, so tests
-count sends server-side. ``/status/<code>`` answers with that status; any other path answers 200.
+count sends server-side, and each request's served latency (arrival to answer, as the server saw
+it): on a busy machine the event loop wakes late, so what was delivered exceeds what was injected,
+and a generator is judged fairly against what the server really did. ``/status/<code>`` answers with that status; any other path answers 200.
 
 Run it with ``trainyard loadgen reference-server --port 8099 --delay-ms 20 --jitter-ms 2``.
 """
@@ -30,6 +32,7 @@ class Reference:
         self.rng = random.Random(seed)
         self.first: float | None = None
         self.arrivals: list[float] = []
+        self.served: list[tuple[float, float]] = []  # (arrival, served latency)
         self.keep_arrivals = keep_arrivals
         self.count = 0
 
@@ -55,12 +58,15 @@ class Reference:
         elif stall and stall[0] <= due < stall[1]:
             due = stall[1]
         await asyncio.sleep(max(0.0, due - time.monotonic()))
+        if self.keep_arrivals:
+            self.served.append((arrived, time.monotonic() - arrived))
         code = request.match_info.get("code")
         return web.Response(status=int(code) if code else 200, text="ok")
 
     async def stats(self, request: web.Request) -> web.Response:
         stall = self.stall_window()
         return web.json_response({"count": self.count, "arrivals": self.arrivals, "first": self.first,
+                                  "served": self.served,
                                   "stall": list(stall) if stall else None})
 
     def app(self) -> web.Application:
