@@ -1,0 +1,37 @@
+"""The API process never imports a deep-learning framework (DESIGN.md's layering): `create_app()`
+and a request to each kind of route leave torch, torch_geometric and mxnet out of sys.modules."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PROBE = """
+import sys
+from app import create_app
+client = create_app().test_client()
+for path in ("/ping", "/healthz", "/api/v0/tasks", "/api/v0/datasets", "/api/v0/models", "/api/v0/gpus",
+             "/gpu", "/metrics", "/api/v0/tasks/NOPE", "/v2/health/ready", "/api/v1/models"):
+    client.get(path)
+client.post("/api/v0/new_task", json={"task_type": "dl_ts"})
+client.post("/train", json={"task_id": "x", "task_desc": "{}"})
+client.post("/api/v0/datasets", data={"file": (__import__("io").BytesIO(b"not an npz"), "x.npz")})
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "torch_geometric", "mxnet"))
+print("HEAVY", heavy)
+"""
+
+
+def test_create_app_and_its_routes_import_no_framework(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAINYARD_")}
+    env["TRAINYARD_VAR_DIR"] = str(tmp_path)
+    env["TRAINYARD_AUTH"] = "off"  # the probe is about imports, not tokens
+    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
+    out = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "HEAVY []" in out.stdout, out.stdout
