@@ -1,8 +1,7 @@
 """Classification metrics for test sets, binary or multi-class.
 
-Sensitivity, specificity, precision and F1 come from the confusion matrix: for two classes the
-second class (e.g. SZ) is the positive one, for more classes they are macro averages of the
-one-vs-rest values. Balanced accuracy is the mean per-class recall and ROC AUC the
+The rates (sensitivity, specificity, precision, F1, balanced accuracy) come from the confusion
+matrix through ``models.confusion_metrics`` (numpy only, shared with the MXNet backend); ROC AUC is the
 Mann-Whitney statistic (one-vs-rest, macro, for several classes), equal to scikit-learn's
 (tested); they are computed with numpy here because the bootstrap computes them thousands of
 times.
@@ -13,11 +12,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import rankdata
 
+from models.confusion_metrics import batch_rates
+
 SCORES = ("accuracy", "balanced_accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc")
-
-
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    return np.divide(num, den, out=np.zeros_like(num, dtype=float), where=den > 0)
 
 
 def _binary_auc(positive: np.ndarray, score: np.ndarray) -> np.ndarray:
@@ -51,23 +48,7 @@ def batch_scores(y: np.ndarray, prob: np.ndarray) -> dict[str, np.ndarray]:
     pred = prob.argmax(axis=2)
     cm = np.stack([np.stack([((y == t) & (pred == q)).sum(axis=1) for q in range(n_classes)], axis=1)
                    for t in range(n_classes)], axis=1).astype(float)  # (B, true, predicted)
-    tp = np.diagonal(cm, axis1=1, axis2=2)
-    actual, predicted = cm.sum(axis=2), cm.sum(axis=1)
-    fn, fp = actual - tp, predicted - tp
-    tn = cm.sum(axis=(1, 2))[:, None] - tp - fn - fp
-    sens, spec, prec = _ratio(tp, tp + fn), _ratio(tn, tn + fp), _ratio(tp, tp + fp)
-    f1 = _ratio(2 * prec * sens, prec + sens)
-    pick = (lambda v: v[:, 1]) if n_classes == 2 else (lambda v: v.mean(axis=1))
-    present = actual > 0
-    return {
-        "accuracy": tp.sum(axis=1) / y.shape[1],
-        "balanced_accuracy": (sens * present).sum(axis=1) / present.sum(axis=1),
-        "sensitivity": pick(sens),
-        "specificity": pick(spec),
-        "precision": pick(prec),
-        "f1": pick(f1),
-        "roc_auc": _roc_auc(y, prob),
-    }
+    return {**batch_rates(cm), "roc_auc": _roc_auc(y, prob)}
 
 
 def scores(y: np.ndarray, prob: np.ndarray) -> dict[str, float | None]:
