@@ -1,17 +1,17 @@
-"""The one definition of a queue's depth that the metrics export (``trainyard_queue_depth``).
+"""A queue's depth as the metrics export it (``trainyard_queue_depth``): tasks waiting (QUEUED)
+and those a worker holds (RUNNING, STOPPING) per queue and backend, because a running task
+needs its worker as much as a waiting one needs a new one.
 
-Depth counts the work a queue has in hand: tasks waiting (QUEUED) and those a worker holds
-(RUNNING, STOPPING), because that is what an autoscaler must size the fleet for; a running
-task needs its worker as much as a waiting one needs a new one. The scaling work defines the
-same thing per pool in ``dao/pending_work.py``; when both exist this function is the place to
-switch to it, and the metrics follow.
+Which worker *pool* a task counts for is defined once, in ``dao/pending_work.py`` (what the
+dispatcher gives or would give each pool, the very query KEDA scales on); the metrics export
+that per pool as ``trainyard_pool_pending_work``, so this module says nothing about pools.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dao.tables import Task, TaskStatus
@@ -23,24 +23,13 @@ ACTIVE = (TaskStatus.QUEUED.value, TaskStatus.RUNNING.value, TaskStatus.STOPPING
 class QueueDepth:
     queue: str
     backend: str
-    pool: str  # "gpu", "cpu" or "any" (a task whose device is "auto" and not yet running)
     tasks: int
 
 
-def _pool():  # noqa: ANN202 - a SQL expression
-    wanted = Task.form["requirements"]["device"].as_string()
-    return case(
-        (or_(Task.device.like("cuda%"), wanted == "gpu"), "gpu"),
-        (or_(Task.device == "cpu", wanted == "cpu"), "cpu"),
-        else_="any",
-    )
-
-
 def queue_depths(session: Session) -> list[QueueDepth]:
-    """Active tasks per (queue, backend, pool); queues with none are absent."""
-    pool = _pool().label("pool")
+    """Active tasks per (queue, backend); queues with none are absent."""
     rows = session.execute(
-        select(Task.queue, Task.backend, pool, func.count())
-        .where(Task.status.in_(ACTIVE)).group_by(Task.queue, Task.backend, pool)
+        select(Task.queue, Task.backend, func.count())
+        .where(Task.status.in_(ACTIVE)).group_by(Task.queue, Task.backend)
     ).all()
-    return [QueueDepth(q, b, p, int(n)) for q, b, p, n in rows]
+    return [QueueDepth(q, b, int(n)) for q, b, n in rows]

@@ -19,6 +19,7 @@ from prometheus_client.registry import Collector
 
 from dao import fleet_queries
 from dao.db import session_scope
+from dao.pending_work import Pool, pending_work
 from dao.queue_depth import queue_depths
 from dao.settings import get_settings
 from dao.tables import TaskStatus, utcnow
@@ -69,22 +70,27 @@ def _known_queues(settings) -> dict[str, str]:  # noqa: ANN001
 
 
 def _queue_families(session, settings) -> list:  # noqa: ANN001
-    depth = GaugeMetricFamily("trainyard_queue_depth", "Tasks waiting or running per queue and pool "
-                              "(QUEUED + RUNNING + STOPPING)", labels=["queue", "backend", "pool"])
+    depth = GaugeMetricFamily("trainyard_queue_depth", "Tasks waiting or running per queue "
+                              "(QUEUED + RUNNING + STOPPING)", labels=["queue", "backend"])
     seen = set()
     for row in queue_depths(session):
-        depth.add_metric([row.queue, row.backend, row.pool], row.tasks)
+        depth.add_metric([row.queue, row.backend], row.tasks)
         seen.add(row.queue)
     for queue, backend in _known_queues(settings).items():
         if queue not in seen:  # an empty queue reads 0, not "no data"
-            depth.add_metric([queue, backend, "any"], 0)
+            depth.add_metric([queue, backend], 0)
+    pending = GaugeMetricFamily("trainyard_pool_pending_work", "Work each worker pool has in hand or "
+                                "waiting for it: the value KEDA's PostgreSQL trigger scales the pool on",
+                                labels=["pool"])
+    for pool in Pool:
+        pending.add_metric([pool.value], pending_work(session, pool, settings))
     age = GaugeMetricFamily("trainyard_queue_oldest_age_seconds",
                             "Seconds the oldest QUEUED task of each queue has waited (0: none)",
                             labels=["queue"])
     oldest, now = fleet_queries.oldest_queued(session), utcnow()
     for queue in sorted(set(oldest) | set(_known_queues(settings))):
         age.add_metric([queue], (now - oldest[queue]).total_seconds() if queue in oldest else 0.0)
-    return [depth, age]
+    return [depth, pending, age]
 
 
 def _worker_families(session, settings) -> list:  # noqa: ANN001

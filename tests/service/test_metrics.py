@@ -85,7 +85,9 @@ def test_project_labels_are_the_largest_few_and_other(mstack):
         wait_value(beat, "trainyard_tasks", 20, status="QUEUED")
         projects = {s.labels["project"] for s in samples(beat, "trainyard_tasks")}
         assert len(projects) <= TOP_PROJECTS + 1 and "other" in projects and "PROJ-big" in projects
-        assert value(beat, "trainyard_queue_depth", queue=mstack.queue, pool="gpu") == 20
+        assert value(beat, "trainyard_queue_depth", queue=mstack.queue) == 20
+        assert value(beat, "trainyard_pool_pending_work", pool="torch-gpu") == 20  # they ask for a GPU
+        assert value(beat, "trainyard_pool_pending_work", pool="torch-cpu") == 0
         assert value(beat, "trainyard_queue_oldest_age_seconds", queue=mstack.queue) > 0
     finally:
         for task_id in ids:
