@@ -71,11 +71,12 @@ def _reclaim(session, task: Task, settings: Settings, report: ReapReport) -> Non
     # Guarded by the heartbeat read: a worker that renewed its lease meanwhile keeps the task.
     base = update(Task).where(Task.id == task.id, Task.status == task.status,
                               Task.heartbeat_at == task.heartbeat_at)
+    worker = task.worker  # read now: the UPDATE below refreshes the loaded row (worker=None)
     now = utcnow()
     if task.status == S.STOPPING.value:
         values, bucket = dict(status=S.STOPPED.value, finished_at=now), report.stopped
     elif task.attempt >= settings.max_attempts:
-        message = f"worker lost {task.attempt} times (last: {task.worker}); giving up"
+        message = f"worker lost {task.attempt} times (last: {worker}); giving up"
         values, bucket = dict(status=S.FAILED.value, error=message, finished_at=now), report.failed
     else:
         values = dict(status=S.QUEUED.value, attempt=task.attempt + 1, worker=None, device=None,
@@ -83,7 +84,7 @@ def _reclaim(session, task: Task, settings: Settings, report: ReapReport) -> Non
         bucket = report.requeued
     if session.execute(base.values(updated_at=now, **values)).rowcount == 1:
         bucket.append(task.id)
-        log.warning("task %s: worker %s lost its lease; now %s", task.id, task.worker, values["status"])
+        log.warning("task %s: worker %s lost its lease; now %s", task.id, worker, values["status"])
 
 
 def _publish_unsent(settings: Settings, report: ReapReport) -> None:

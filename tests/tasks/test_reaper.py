@@ -28,9 +28,11 @@ def _get(task_id: str) -> Task:
         return task_queries.get_task(s, task_id)
 
 
-def test_orphaned_running_task_is_requeued_and_published(embedded_db):
+def test_orphaned_running_task_is_requeued_and_published(embedded_db, caplog):
     task_id = _task("RUNNING", attempt=1, beat_ago=120)
-    report = reap_once()
+    with caplog.at_level("WARNING", logger="tasks.reaper"):
+        report = reap_once()
+    assert f"task {task_id}: worker gone@host lost its lease; now QUEUED" in caplog.text
     task = _get(task_id)
     assert report.requeued == [task_id] and task_id in report.published
     assert (task.status, task.attempt, task.worker) == ("QUEUED", 2, None)
@@ -41,7 +43,7 @@ def test_orphan_past_max_attempts_fails_with_a_message(embedded_db):
     task_id = _task("RUNNING", attempt=3, beat_ago=120)
     assert reap_once().failed == [task_id]
     task = _get(task_id)
-    assert task.status == "FAILED" and "3 times" in task.error
+    assert task.status == "FAILED" and "3 times (last: gone@host)" in task.error
 
 
 def test_orphaned_stop_finishes_as_stopped(embedded_db):
