@@ -30,6 +30,8 @@ from client import sse, sweep
 from client.upload import Progress, ProgressBody
 
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
+# What a lost connection looks like: refused, reset, timed out, or cut in the middle of a body.
+LOST = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 DOWNLOADS = ("model", "best", "plots", "predictions")
 PROFILE = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "trainyard" / "profile.json"
 
@@ -75,7 +77,7 @@ class Client:
         for attempt in range(attempts):
             try:
                 resp = self.http.request(method, self.url + path, timeout=self.timeout, **kw)
-            except requests.ConnectionError as exc:
+            except LOST as exc:
                 if attempt + 1 == attempts:
                     raise Unreachable(f"{self.url} did not answer: {exc}") from None
             else:
@@ -209,7 +211,8 @@ class Client:
 
     def _save_named(self, task_id: str, folder: Path, kind: str | None) -> Path:
         params = {"kind": kind} if kind else None
-        resp = self._call("GET", f"/api/v0/tasks/{task_id}/model", idempotent=True, params=params, response=True)
+        resp = self._call("GET", f"/api/v0/tasks/{task_id}/model", idempotent=True, params=params, raw=True,
+                          response=True)
         match = re.search(r'filename="([^"/\\]+)"', resp.headers.get("Content-Disposition", ""))
         name = match.group(1) if match else f"{task_id}-{kind or 'weights'}.bin"
         return self._save(resp.content, str(folder / name))
@@ -264,7 +267,7 @@ class Client:
                             elif event.event == "end":
                                 return
                         continue  # the stream's time limit: reconnect at once
-            except (requests.ConnectionError, requests.Timeout):
+            except LOST:
                 pass  # resumed below from the last line received
             away_since = away_since or time.monotonic()
             if time.monotonic() - away_since > give_up_after:
