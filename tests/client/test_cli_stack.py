@@ -200,3 +200,29 @@ def test_gpus_and_token(stack):
         assert "user:" in me.stdout
     else:  # the accounts branch has not landed: the route is not there
         assert me.returncode == 1 and "has no accounts" in me.stderr and "404" in me.stderr
+
+
+def test_deploy_waits_until_ready_and_predict_reads_a_file(stack, sweep_run, tmp_path):
+    from tests.serving.harness import Serving
+
+    task_id = sweep_run[1][0]["task_ids"][0]
+    out = trainyard("deploy", task_id, "--name", "cli-sgn", "--wait", "--json", env=_env(stack), timeout=600)
+    assert out.returncode == 0, out.stderr
+    model = json.loads(out.stdout)
+    assert model["status"] == "READY" and model["verification"], model
+    serving = Serving(stack).start()
+    serving.wait_model("cli-sgn")
+    subjects = tmp_path / "subjects.npz"
+    m = np.random.default_rng(1).normal(size=(3, 90, 90))
+    np.savez(subjects, conn=(m + m.transpose(0, 2, 1)) / 2, labels=np.array(["NC", "SZ", "NC"]),
+             subjects=np.array(["s1", "s2", "s3"]))
+    env = {**_env(stack), "TRAINYARD_URL": serving.url}
+    reply = trainyard("predict", "cli-sgn", str(subjects), "--json", env=env)
+    assert reply.returncode == 0, reply.stderr
+    predictions = json.loads(reply.stdout)["predictions"]
+    assert [p["subject"] for p in predictions] == ["s1", "s2", "s3"]
+    plain = trainyard("predict", "cli-sgn", str(subjects), env=env)
+    assert plain.returncode == 0 and "s3" in plain.stdout
+    _no_control_characters(plain.stdout)
+    unknown = trainyard("predict", "no-such-model", str(subjects), env=env)
+    assert unknown.returncode == 1 and "404" in unknown.stderr
