@@ -58,7 +58,7 @@ def _restart_api(stack) -> None:
 
 def test_follow_and_log_follow_survive_a_restarted_api(stack, tmp_path):
     path = tmp_path / "form.json"
-    path.write_text(json.dumps(form(epochs=12, batch_size=1)))
+    path.write_text(json.dumps(form(epochs=8, batch_size=1)))
     env = _env(stack)
     follower = subprocess.Popen([TRAINYARD, "submit", str(path), "--follow", "--json"], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -68,13 +68,13 @@ def test_follow_and_log_follow_survive_a_restarted_api(stack, tmp_path):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     running = stack.wait_task(task_id, statuses={"RUNNING"}, until=lambda t: t["progress"]["epoch"] >= 2,
                               timeout=300)
-    assert running["progress"]["epoch"] < 12, "the task ended before the restart: make it longer"
+    assert running["progress"]["epoch"] < 8, "the task ended before the restart: make it longer"
     _restart_api(stack)
     out, err = follower.communicate(timeout=600)
     log_out, log_err = logger.communicate(timeout=300)
     assert follower.returncode == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
-    assert [r["epoch"] for r in rows[:-1]] == list(range(1, 13)), "an epoch lost or repeated"
+    assert [r["epoch"] for r in rows[:-1]] == list(range(1, 9)), "an epoch lost or repeated"
     assert rows[-1]["final"] is True and rows[-1]["status"] == "SUCCEEDED"
     assert logger.returncode == 0, log_err
     streamed = [json.loads(line) for line in log_out.splitlines()]
@@ -113,6 +113,25 @@ def test_a_sweep_of_six_tasks_ends_with_its_leaderboard(stack, sweep_run):
     assert listed.returncode == 0 and sum(t in listed.stdout for t in head["task_ids"]) == 6
     _no_control_characters(listed.stdout)
     assert len(list(_client(stack).tasks(sweep_id="SWEEP-none"))) == 0
+
+
+def test_a_sweep_with_a_rejected_form_stops_what_it_queued(stack, tmp_path):
+    path = tmp_path / "form.json"
+    path.write_text(json.dumps(form(epochs=50)))
+    out = trainyard("sweep", str(path), "--grid", "batch_size=10,0", "--json", env=_env(stack))
+    assert out.returncode == 1 and "param_set.batch_size" in out.stderr, out.stderr
+    sweep_id = json.loads(out.stdout.splitlines()[0])["sweep_id"] if out.stdout.strip() else None
+    assert sweep_id is None, "nothing is announced before every form was accepted"
+    queued = [t for t in _client(stack).tasks(limit=5) if t["task_name"].endswith("[batch_size=10]")]
+    assert queued and _client(stack).wait(queued[0]["task_id"], timeout=120)["status"] == "STOPPED"
+    bad = trainyard("submit", str(_write(tmp_path / "bad.json", form(epochs=1, sweep_id="no spaces"))),
+                    env=_env(stack))
+    assert bad.returncode == 1 and "sweep_id" in bad.stderr
+
+
+def _write(path, value):
+    path.write_text(json.dumps(value))
+    return path
 
 
 def test_compare_marks_the_swept_parameter(stack, sweep_run):
