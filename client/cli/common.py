@@ -11,6 +11,7 @@ from typing import Any, Iterable
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from client.api import ApiError, Client, Unreachable
 
@@ -56,11 +57,11 @@ def table(columns: list[str], rows: Iterable[list[Any]], title: str | None = Non
     """A rich table on a terminal; aligned plain text elsewhere (nothing cut to a width)."""
     rows = [["" if v is None else str(v) for v in row] for row in rows]
     if terminal():
-        out = Table(title=title)
+        out = Table(title=Text(title) if title else None)
         for col in columns:
-            out.add_column(col)
+            out.add_column(Text(col))
         for row in rows:
-            out.add_row(*row)
+            out.add_row(*map(Text, row))  # Text: a task named "x [lr=0.1]" is not markup
         Console().print(out)
         return
     if title:

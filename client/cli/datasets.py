@@ -6,6 +6,7 @@ import json
 import sys
 
 import click
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from client.api import ApiError
@@ -22,7 +23,7 @@ def _upload(client, path: str, name: str | None, kind: str | None) -> dict:
         return client.upload_dataset(path, name, kind)
     with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
                   TransferSpeedColumn()) as bar:
-        job = bar.add_task(f"upload {path}", total=None)
+        job = bar.add_task(f"upload {escape(path)}", total=None)
         return client.upload_dataset(path, name, kind,
                                      progress=lambda sent, total: bar.update(job, completed=sent, total=total))
 
