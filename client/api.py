@@ -13,8 +13,6 @@ upload is never retried, so it can never create a task or a dataset twice.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import re
@@ -27,6 +25,7 @@ import requests
 import yaml
 
 from client import sse, sweep
+from client.predictions import as_csv as predictions_csv
 from client.upload import Progress, ProgressBody
 
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
@@ -169,22 +168,12 @@ class Client:
         return list((result.get(which) or {}).get("predictions") or [])
 
     def download_predictions(self, task_id: str, dest: str) -> Path:
-        """The per-subject test predictions as CSV: weights (last / best), subject, label,
-        predicted, one probability column per class. Raises ApiError 404 when there are none."""
-        result = self.task(task_id, full=True).get("result") or {}
-        rows = [(label, p) for which, label in (("test", "last"), ("test_best", "best"))
-                for p in ((result.get(which) or {}).get("predictions") or [])]
-        if not rows:
+        """The per-subject test predictions as CSV (client.predictions). Raises ApiError
+        404 when the task has none."""
+        text = predictions_csv(self.task(task_id, full=True).get("result") or {})
+        if text is None:
             raise ApiError(404, f"task {task_id!r} has no per-subject test predictions")
-        classes = list(rows[0][1].get("probabilities", {}))
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["weights", "subject", "label", "predicted", *(f"p_{c}" for c in classes)])
-        for weights, p in rows:
-            probs = p.get("probabilities", {})
-            writer.writerow([weights, p.get("subject"), p.get("label"), p.get("predicted"),
-                             *(probs.get(c) for c in classes)])
-        return self._save(out.getvalue().encode(), dest)
+        return self._save(text.encode(), dest)
 
     def download(self, task_id: str, dest_dir: str = ".", what: tuple[str, ...] = DOWNLOADS) -> dict[str, Path | str]:
         """Each of ``what`` (model, best, plots, predictions) into ``dest_dir``; returns, per item,
