@@ -218,9 +218,8 @@ class Client:
         params = {"cursor": cursor, "limit": limit, **({"attempt": attempt} if attempt else {})}
         return self._get(f"/api/v0/tasks/{task_id}/logs", params=params)
 
-    def all_logs(self, task_id: str, attempt: int | None = None) -> Iterator[dict]:
-        """Every line logged so far, page after page."""
-        cursor = 0
+    def all_logs(self, task_id: str, attempt: int | None = None, cursor: int = 0) -> Iterator[dict]:
+        """Every line logged so far after ``cursor``, page after page."""
         while True:
             page = self.logs(task_id, cursor, 1000, attempt)
             yield from page["lines"]

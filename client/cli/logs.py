@@ -24,8 +24,7 @@ def line_text(line: dict) -> str:
 def logs(ctx, task_id, follow_, cursor, attempt, as_json):
     """A task's log lines: each attempt's epoch lines, warnings, a failure's traceback."""
     client = client_of(ctx)
-    lines = client.follow_logs(task_id, cursor, attempt) if follow_ else \
-        (line for line in client.all_logs(task_id, attempt) if line["seq"] > cursor)
+    lines = client.follow_logs(task_id, cursor, attempt) if follow_ else client.all_logs(task_id, attempt, cursor)
     for line in lines:
         if as_json:
             echo_json(line)
