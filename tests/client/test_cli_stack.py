@@ -81,6 +81,8 @@ def test_follow_and_log_follow_survive_a_restarted_api(stack, tmp_path):
     assert [line["seq"] for line in streamed] == list(range(1, len(streamed) + 1)), "a log line lost or repeated"
     assert streamed == list(_client(stack).all_logs(task_id))
     assert any(line["message"].startswith("finished as SUCCEEDED") for line in streamed)
+    after = trainyard("logs", task_id, "--cursor", "3", "--json", env=env)
+    assert [json.loads(x)["seq"] for x in after.stdout.splitlines()] == list(range(4, len(streamed) + 1))
 
 
 @pytest.fixture(scope="module")
