@@ -36,6 +36,7 @@ class TaskFilter:
     model: str | None = None
     task_type: str | None = None
     sweep_id: str | None = None
+    projects: frozenset[str] | None = None  # only these projects' tasks; None: every project
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ def _filtered(flt: TaskFilter) -> Select:
     ):
         if value is not None:
             stmt = stmt.where(column == value)
+    if flt.projects is not None:
+        stmt = stmt.where(Task.proj_id.in_(sorted(flt.projects)))
     return stmt
 
 
