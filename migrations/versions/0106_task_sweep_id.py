@@ -1,7 +1,7 @@
 """tasks.sweep_id: the tasks of one hyper-parameter search (trainyard sweep), listed together
 
 Revision ID: 0106
-Revises: 0104
+Revises: 0105
 Create Date: 2026-12-02 06:00:00
 """
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0106"
-down_revision: str | None = "0104"
+down_revision: str | None = "0105"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
