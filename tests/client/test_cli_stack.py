@@ -38,12 +38,11 @@ def stack():
 
 def _env(stack) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRAINYARD_")}
-    token = getattr(stack, "token", None)
-    return {**env, "TRAINYARD_URL": stack.url, **({"TRAINYARD_TOKEN": token} if token else {})}
+    return {**env, "TRAINYARD_URL": stack.url, "TRAINYARD_TOKEN": stack.token}
 
 
 def _client(stack) -> Client:
-    return Client(stack.url, getattr(stack, "token", None))
+    return Client(stack.url, stack.token)
 
 
 def _no_control_characters(text: str) -> None:
@@ -216,12 +215,15 @@ def test_gpus_and_token(stack):
     assert gpus.returncode == 0, gpus.stderr
     assert any(json.loads(line)["backend"] == "torch" for line in gpus.stdout.splitlines())
     me = trainyard("token", env=_env(stack))
-    if getattr(stack, "token", None):
-        assert me.returncode == 0, me.stderr
-        assert "user:" in me.stdout
-    else:  # the accounts branch has not landed: the route is not there
-        assert me.returncode == 1 and "has no accounts" in me.stderr and "404" in me.stderr
-
+    assert me.returncode == 0, me.stderr
+    assert me.stdout.startswith("user: ") and "admin" in me.stdout.splitlines()[0]
+    who = json.loads(trainyard("token", "--json", env=_env(stack)).stdout)
+    assert who["user"]["is_admin"] is True and "projects" in who
+    anonymous = {k: v for k, v in _env(stack).items() if k != "TRAINYARD_TOKEN"}
+    refused = trainyard("token", env=anonymous)
+    assert refused.returncode == 1 and "401" in refused.stderr and "no token was sent" in refused.stderr
+    listing = trainyard("ls", env=anonymous)
+    assert listing.returncode == 1 and "401" in listing.stderr
 
 def test_deploy_waits_until_ready_and_predict_reads_a_file(stack, sweep_run, tmp_path):
     from tests.serving.harness import Serving
