@@ -55,6 +55,7 @@ class Task(Base):
     epochs_total: Mapped[int] = mapped_column(Integer, default=0)
     epochs_done: Mapped[int] = mapped_column(Integer, default=0)
     parent_task_id: Mapped[str | None] = mapped_column(ForeignKey("tasks.id"), nullable=True)
+    sweep_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # tasks of one hyper-parameter search
     worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
     device: Mapped[str | None] = mapped_column(String(64), nullable=True)
     result: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
@@ -74,6 +75,7 @@ class Task(Base):
         Index("ix_tasks_proj_created", "proj_id", "created_at", "id"),
         Index("ix_tasks_created", "created_at", "id"),
         Index("ix_tasks_status_queue_created_id", "status", "queue", "created_at", "id"),
+        Index("ix_tasks_sweep", "sweep_id"),
     )
 
 

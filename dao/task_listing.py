@@ -35,6 +35,7 @@ class TaskFilter:
     status: str | None = None
     model: str | None = None
     task_type: str | None = None
+    sweep_id: str | None = None
     projects: frozenset[str] | None = None  # only these projects' tasks; None: every project
 
 
@@ -63,7 +64,7 @@ def _filtered(flt: TaskFilter) -> Select:
     stmt = select(Task)
     for column, value in (
         (Task.proj_id, flt.proj_id), (Task.status, flt.status),
-        (Task.model, flt.model), (Task.task_type, flt.task_type),
+        (Task.model, flt.model), (Task.task_type, flt.task_type), (Task.sweep_id, flt.sweep_id),
     ):
         if value is not None:
             stmt = stmt.where(column == value)

@@ -190,6 +190,7 @@ def poll_row(session: Session, task_id: str, metric_keys: Iterable[str]):  # noq
     stmt = select(
         Task.id, Task.status, Task.task_type, Task.model, Task.backend, Task.attempt, Task.epochs_total,
         Task.epochs_done, Task.error, Task.waiting_reason, Task.created_at, Task.started_at, Task.finished_at,
+        Task.sweep_id,
         Task.form["source"].as_string().label("source"),
         case((Task.status == S.QUEUED.value, ahead + 1), else_=None).label("queue_position"), *metrics,
     ).where(Task.id == task_id)

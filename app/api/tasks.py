@@ -72,6 +72,7 @@ def _row(checked: CheckedForm) -> dict:
         epochs_total=0 if form.task_type == "dl_ev" else
         (form.param_set.epochs if checked.model.iterative else 1) * checked.folds,
         parent_task_id=None if checked.parent is None else checked.parent.id,
+        sweep_id=form.sweep_id,
     )
 
 
@@ -101,7 +102,7 @@ def get_epochs(task_id: str):
 
 @bp.get("/tasks")
 def list_all():
-    flt = TaskFilter(**{k: request.args.get(k) or None for k in ("proj_id", "status", "model", "task_type")},
+    flt = TaskFilter(**{k: request.args.get(k) or None for k in ("proj_id", "status", "model", "task_type", "sweep_id")},
                      projects=visible_projects())
     if flt.status is not None and flt.status not in STATUSES:
         raise bad_query("status", f"must be one of {', '.join(sorted(STATUSES))}")

@@ -9,6 +9,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 from app.schemas.numbers import Float, Int
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# A sweep id groups the tasks of one hyper-parameter search (``trainyard sweep`` makes one).
+SweepId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
 DatasetName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
@@ -91,6 +93,7 @@ class NewTaskForm(BaseModel):
     cv_repeats: Int = Field(default=1, ge=1, le=10)
     # > 0: retrain this many times on shuffled labels for a p-value of the test accuracy.
     n_permutations: Int = Field(default=0, ge=0, le=1000)
+    sweep_id: Annotated[SweepId | None, BeforeValidator(_empty_is_none)] = None
 
     @property
     def cross_validated(self) -> bool:

@@ -54,7 +54,7 @@ def summary(task: Task) -> dict[str, Any]:
         "param_set": form.get("param_set", {}),
         "train_data": form.get("train_data", []), "val_data": form.get("val_data", []),
         "enable_test": form.get("enable_test", False), "test_data": form.get("test_data", []),
-        "parent_task_id": task.parent_task_id,
+        "parent_task_id": task.parent_task_id, "sweep_id": task.sweep_id,
         "metrics": _headline(task.result),
         "test_on_seen_subjects": bool((task.result or {}).get("test_on_seen_subjects")),
         "created_at": iso(task.created_at), "finished_at": iso(task.finished_at),
@@ -86,6 +86,7 @@ def light(task, recent: list[TaskEpoch], metrics: dict[str, Any]) -> dict[str, A
     view = {
         "task_id": task.id, "status": task.status, "task_status": neuro_learn_status(task),
         "task_type": task.task_type, "model": task.model, "backend": task.backend, "attempt": task.attempt,
+        "sweep_id": task.sweep_id,
         "progress": progress(task, recent),
         "latest_epoch": recent[0].metrics if recent else None,
         "metrics": _headline(metrics), "error": task.error,

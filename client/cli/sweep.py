@@ -1,0 +1,78 @@
+"""``trainyard sweep FORM --grid param=v1,v2 ...``: a grid or random search as tasks sharing a
+sweep id, followed together, ending with the leaderboard."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from client.api import Client
+from client.cli.common import EXIT, api_call, client_of, echo_json, example, mode, table
+from client.cli.follow import follow_many
+from client.cli.tasks import interval_text
+from client.sweep import BadGrid, parse_grid, short_name
+
+# The sweep's exit code is its worst task's: any FAILED → 10, else any STOPPED → 11, else 0.
+WORST = ("FAILED", "STOPPED", "SUCCEEDED")
+
+
+def _value(row: dict, path: str):
+    node = row
+    for key in path.split("."):
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
+
+
+def leaderboard_rows(rows: list[dict], params: list[str], metric: str) -> list[list]:
+    return [[n + 1, r["task_id"], r["status"], *(_value(r, p) for p in params),
+             interval_text(r.get("metrics") or {}, metric)] for n, r in enumerate(rows)]
+
+
+@click.command(epilog=example(
+    "trainyard sweep form.yaml --grid learning_rate=0.01,0.05 --grid batch_size=8,16",
+    "trainyard sweep form.yaml --grid learning_rate=0.001,0.01,0.1 --grid model=GNN,GAT --random 4 --seed 1",
+    "trainyard sweep form.yaml --grid seed=0,1,2,3,4 --sort -test_balanced_accuracy --json"))
+@click.argument("form_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--grid", "grids", multiple=True, required=True, metavar="PARAM=V1,V2,...",
+              help="Values to try; a bare name is a param_set field (learning_rate), a dotted path or a "
+                   "top-level field (model) is set as named. Repeat for a grid.")
+@click.option("--random", "sample", type=int, help="Try only N combinations of the grid, drawn at random.")
+@click.option("--seed", type=int, default=0, show_default=True, help="The random draw's seed.")
+@click.option("--sort", default="-test_accuracy", show_default=True, help="The leaderboard's order (the listing's sort keys).")
+@click.option("--no-follow", is_flag=True, help="Submit, print the sweep id and task ids, and return.")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines: the sweep, each epoch, the leaderboard.")
+@click.pass_context
+@api_call
+def sweep(ctx, form_file, grids, sample, seed, sort, no_follow, as_json):
+    """Run a hyper-parameter sweep: one task per combination, all sharing one sweep id.
+
+    Exit code: 0 when every task SUCCEEDED, 10 when any FAILED, 11 when any STOPPED."""
+    try:
+        grid = parse_grid(list(grids))
+    except BadGrid as exc:
+        raise click.BadParameter(str(exc), param_hint="--grid") from None
+    client = client_of(ctx)
+    try:
+        sweep_id, task_ids = client.sweep(Client.load_form(form_file), grid, sample, seed)
+    except BadGrid as exc:
+        raise click.UsageError(str(exc)) from None
+    if as_json:
+        echo_json({"sweep_id": sweep_id, "task_ids": task_ids, "grid": grid})
+    else:
+        click.echo(f"sweep {sweep_id}: {len(task_ids)} tasks")
+    if no_follow:
+        if not as_json:
+            click.echo("\n".join(task_ids))
+        return
+    final = follow_many(client, task_ids, mode(as_json))
+    rows = client.leaderboard(sweep_id, sort)
+    metric = sort.lstrip("+-")
+    if as_json:
+        echo_json({"leaderboard": rows, "sweep_id": sweep_id, "sort": sort})
+    else:
+        params = list(grid)
+        table(["rank", "task_id", "status", *map(short_name, params), f"{metric} [95%]"],
+              leaderboard_rows(rows, params, metric), title=f"leaderboard of sweep {sweep_id} by {sort}")
+    worst = next(s for s in WORST if s in final.values() or s == "SUCCEEDED")
+    sys.exit(EXIT[worst])
