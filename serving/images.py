@@ -37,10 +37,13 @@ def decode(model: LoadedModel, data: bytes, field: str = "file") -> tuple[np.nda
             if img.width * img.height > limit:
                 raise BadInput(f"{field}: the image is {img.width}×{img.height} pixels, more than the limit of "
                                f"{limit}", field=field)
+            img.load()
             img = img.convert("L" if c == 1 else "RGB")
     except BadInput:
         raise
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning, Image.DecompressionBombError):
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):  # Pillow's own, larger limit
+        raise BadInput(f"{field}: the image has more pixels than the limit of {limit}", field=field) from None
+    except (OSError, ValueError, SyntaxError):
         raise BadInput(f"{field}: not a readable PNG or JPEG image", field=field) from None
     resized = img.size != (w, h)
     if resized:
