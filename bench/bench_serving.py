@@ -139,7 +139,7 @@ def measure(name: str, proc, url: str, path: str, body: bytes, rates, seconds: f
                        **extra))
         row["server_cpu_us_per_request"] = (cpu_seconds(proc) - before) / max(row["ok"], 1) * 1e6
         rows.append(row)
-        print(f"  {name:22s} {rate:6.0f}/s  ok {row['ok']:6d} failed {row['failed']:5d}  "
+        print(f"  {name:24s} {rate:6.0f}/s  ok {row['ok']:6d} failed {row['failed']:5d}  "
               f"p50 {row['p50_ms']:8.2f} ms  p99 {row['p99_ms']:8.2f} ms  cpu {row['server_cpu_us_per_request']:7.0f} µs/req",
               flush=True)
     held = [r["rate"] for r in rows if r["p99_ms"] <= P99_GOAL_MS and r["failed"] == 0]
@@ -316,9 +316,9 @@ def print_ratios(summary: dict) -> None:
     print("\nvs the thin baseline (highest rate held: ratio; per rate: p50, p99, CPU/request ratios)")
     for name, ratio in summary["ratio_vs_baseline"].items():
         held = "n/a (baseline held no rate)" if ratio is None else f"{ratio:.2f}x"
-        print(f"  {name:22s} highest rate {held}")
+        print(f"  {name:24s} highest rate {held}")
         for rate, r in summary["per_rate_vs_baseline"].get(name, {}).items():
-            print(f"  {'':22s} {rate:>6s}/s  p50 {r['p50_ms']}x  p99 {r['p99_ms']}x  cpu {r['server_cpu_us_per_request']}x")
+            print(f"  {'':24s} {rate:>6s}/s  p50 {r['p50_ms']}x  p99 {r['p99_ms']}x  cpu {r['server_cpu_us_per_request']}x")
 
 
 if __name__ == "__main__":
