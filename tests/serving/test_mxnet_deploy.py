@@ -12,6 +12,7 @@ import subprocess
 
 import numpy as np
 import pytest
+import requests
 
 from models.mxnet_backend.demo import DEMO_CLASSES, make_demo_images
 from models.mxnet_backend.png import encode_png
@@ -41,6 +42,7 @@ def mx(tmp_path_factory):
         assert described["status"] == "READY", (described, s.log("mx0")[-3000:])
         serving.wait_model("shapes")
         fresh = make_demo_images(per_class=2, seed=77)
+        s.mx_task_id = task_id
         yield s, serving, described, fresh, _mxnet_reference(s, task_id, fresh.images, tmp_path_factory.mktemp("mx"))
 
 
@@ -139,6 +141,18 @@ def test_kserve_infer_with_arrays_and_binary_png_files(mx):
     assert r.status_code == 200, r.text
     labels = [text.split(":")[2] for text in r.json()["outputs"][0]["data"]]
     assert labels == [DEMO_CLASSES[k] for k in want.argmax(1)]
+
+
+def test_mms_management_registers_an_mxnet_task_too(mx):
+    s, serving, _, fresh, want = mx
+    r = s.post(f"/models?url=task:{s.mx_task_id}&model_name=shapes-mms&synchronous=true")
+    assert r.status_code == 200, r.text
+    assert s.get("/models/shapes-mms").json()[0]["status"] == "READY"
+    serving.wait_model("shapes-mms")
+    r = serving.post("/predictions/shapes-mms", data=encode_png(fresh.images[3]), headers={"Content-Type": "image/png"})
+    np.testing.assert_allclose(probs([r.json()]), want[3:4], atol=TOL)
+    r = requests.delete(s.url + "/models/shapes-mms", headers=getattr(s, "headers", None), timeout=30)
+    assert r.status_code == 200, r.text
 
 
 def test_fractal_values_are_pixels(mx):
