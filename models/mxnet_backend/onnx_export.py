@@ -96,7 +96,8 @@ def export_checkpoint(blob: bytes) -> Exported:
 
 
 def _renamed(data: bytes) -> bytes:
-    """The graph's one input and output named ``image`` and ``probabilities``, as the contract says."""
+    """The graph's one input and output named ``image`` and ``probabilities``, as the contract
+    says; parameters only as initializers, and only those some node uses."""
     import onnx
 
     model = onnx.load_from_string(data)
@@ -106,10 +107,21 @@ def _renamed(data: bytes) -> bytes:
     if len(inputs) != 1 or len(graph.output) != 1:
         raise ExportFailed(f"the exported graph has {len(inputs)} inputs and {len(graph.output)} outputs, not 1 and 1")
     names = {inputs[0].name: INPUT, graph.output[0].name: OUTPUT}
+    kept = onnx.ValueInfoProto()
+    kept.CopyFrom(inputs[0])
+    kept.name = INPUT
+    # mx2onnx lists every parameter as a graph input too, which makes onnxruntime treat them as
+    # overridable and skip constant folding: the parameters are initializers only
+    del graph.input[:]
+    graph.input.append(kept)
     for node in graph.node:
         node.input[:] = [names.get(n, n) for n in node.input]
         node.output[:] = [names.get(n, n) for n in node.output]
-    inputs[0].name, graph.output[0].name = INPUT, OUTPUT
+    graph.output[0].name = OUTPUT
+    used = {n for node in graph.node for n in node.input}
+    unused = [t for t in graph.initializer if t.name not in used]  # mx2onnx's leftovers (softmax axes)
+    for t in unused:
+        graph.initializer.remove(t)
     onnx.checker.check_model(model)
     return model.SerializeToString()
 
