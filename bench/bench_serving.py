@@ -128,6 +128,23 @@ def session_cpu_us(path: Path, matrix: np.ndarray, n: int = 2000) -> float:
     return (time.process_time() - started) / n * 1e6
 
 
+def parse_cpu_us(body: bytes, n: int = 200) -> dict:
+    """CPU per parse of the request body: json.loads (what the baseline's Flask uses) and orjson
+    (what the serving role uses); the best of three rounds, less sensitive to a shared machine."""
+    import orjson
+
+    def best(loads) -> float:
+        rounds = []
+        for _ in range(3):
+            started = time.process_time()
+            for _ in range(n):
+                loads(body)
+            rounds.append((time.process_time() - started) / n * 1e6)
+        return min(rounds)
+
+    return {"body_bytes": len(body), "json.loads": best(json.loads), "orjson.loads": best(orjson.loads)}
+
+
 def measure(name: str, proc, url: str, path: str, body: bytes, rates, seconds: float, args, headers=None) -> dict:
     extra = {"headers": tuple(headers.items())} if headers else {}
     run(Shot(url, path, body, rate=min(rates), seconds=1.0, processes=args.processes, threads=args.threads,
@@ -206,6 +223,7 @@ def main() -> None:
         ts = "ran: TorchServe from bench/.venv-torchserve, the same ONNX file in a custom onnxruntime handler"
     own = session_cpu_us(onnx_path, matrix)
     summary = summarise(results, own, ts)
+    summary["json_body_parse_cpu_us"] = parse_cpu_us(body)
     print(json.dumps(summary, indent=2))
     print_ratios(summary)
     out = ROOT / "bench" / "out"
