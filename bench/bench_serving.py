@@ -29,9 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.openloop import Shot, run  # noqa: E402
-from tests.service.stack import free_port  # noqa: E402
+from tests.service.stack import ADMIN_TOKEN, free_port  # noqa: E402
 
 P99_GOAL_MS = 10.0
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}  # the serving role's admin token; the baseline ignores it
+JSON = {"Content-Type": "application/json", **AUTH}
 
 
 def build_onnx(path: Path) -> np.ndarray:
@@ -76,7 +78,7 @@ def kserve_binary_body(matrix: np.ndarray) -> tuple[bytes, dict]:
     head = json.dumps({"inputs": [{"name": "conn", "shape": list(conn.shape), "datatype": "FP32",
                                    "parameters": {"binary_data_size": conn.nbytes}}]}).encode()
     return head + conn.tobytes(), {"Inference-Header-Content-Length": str(len(head)),
-                                   "Content-Type": "application/octet-stream"}
+                                   "Content-Type": "application/octet-stream", **AUTH}
 
 
 def start(cmd: list[str], env: dict, log: Path, ready_url: str) -> subprocess.Popen:
@@ -146,7 +148,7 @@ def parse_cpu_us(body: bytes, n: int = 200) -> dict:
 
 
 def measure(name: str, proc, url: str, path: str, body: bytes, rates, seconds: float, args, headers=None) -> dict:
-    extra = {"headers": tuple(headers.items())} if headers else {}
+    extra = {"headers": tuple((headers or JSON).items())}
     run(Shot(url, path, body, rate=min(rates), seconds=1.0, processes=args.processes, threads=args.threads,
              **extra))  # warm
     rows = []
@@ -178,6 +180,7 @@ def main() -> None:
     matrix, contract = build_onnx(onnx_path)
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("TRAINYARD_")}
     base_env.update(TRAINYARD_VAR_DIR=str(tmp / "var"), TRAINYARD_NO_VENV="1", OMP_NUM_THREADS="1",
+                    TRAINYARD_ADMIN_TOKEN=ADMIN_TOKEN,
                     PATH=f"{Path(sys.executable).parent}:{base_env.get('PATH', '')}",
                     TRAINYARD_GUNICORN_WORKERS=str(args.workers), TRAINYARD_GUNICORN_THREADS=str(args.server_threads))
     subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT, env=base_env, check=True,
