@@ -58,8 +58,12 @@ def build_onnx(path: Path) -> np.ndarray:
 
 
 def register(env: dict, onnx: bytes, contract: dict) -> None:
-    """Two registry rows for the same file: "sgn" (no batching) and "sgn-batched"."""
+    """Two registry rows for the same file: "sgn" (no batching) and "sgn-batched"; the admin
+    whose token (TRAINYARD_ADMIN_TOKEN) the load sends, as ``start.sh migrate`` makes it."""
     os.environ.update(env)
+    from app.auth.bootstrap import ensure_admin
+
+    ensure_admin()
     from dao import model_queries
     from dao.db import session_scope
     from dao.model_queries import Registration
