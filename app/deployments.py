@@ -1,4 +1,5 @@
-"""Registering models from the API: deploy a SUCCEEDED torch task (a worker exports it), register
+"""Registering models from the API: deploy a SUCCEEDED torch or MXNet task (a worker of its
+backend exports it), register
 an uploaded ONNX file, copy an uploaded model under another name, and describe a registry row
 with what the live serving processes hold of it. Shared by the deploy route, MMS's management
 API and Fractal's model routes."""
@@ -24,15 +25,15 @@ LIVE_WITHIN_SECONDS = 30.0
 
 def check_deployable(session: Session, task_id: str) -> None:
     """Raises TaskNotFound, ApiError 409 (not SUCCEEDED, no weights) or 422 (a backend or a
-    network that cannot be exported)."""
+    network that cannot be exported). An MXNet network that mx2onnx cannot convert faithfully
+    is refused by its export job (the row FAILED with the reason)."""
     task = task_queries.get_task(session, task_id)
     if task.status != TaskStatus.SUCCEEDED.value:
         raise ApiError(409, f"task {task_id!r} is {task.status}; only a SUCCEEDED task can be deployed")
-    if task.backend != "torch":
-        raise ApiError(422, f"task {task_id!r} is an MXNet task; deploying MXNet models is not supported yet "
-                            "(only torch connectome models are exported to ONNX)",
-                       [{"field": "task_id", "problem": "MXNet models cannot be deployed yet"}])
-    if task.model in NO_DENSE_TWIN:
+    if task.backend not in ("torch", "mxnet"):
+        raise ApiError(422, f"task {task_id!r} has backend {task.backend!r}, which cannot be deployed",
+                       [{"field": "task_id", "problem": f"{task.backend} models cannot be deployed"}])
+    if task.backend == "torch" and task.model in NO_DENSE_TWIN:
         raise ApiError(422, f"{task.model} has no dense twin; only dense networks export to ONNX",
                        [{"field": "task_id", "problem": f"{task.model} cannot be exported to ONNX"}])
     if artifact_queries.get_artifact(session, task_id, artifact_queries.WEIGHTS, with_data=False) is None:
@@ -69,8 +70,12 @@ def start_export(model_id: int) -> None:
     ApiError 503 then."""
     from dao.db import session_scope
 
+    with session_scope() as session:
+        row = model_queries.get_by_id(session, model_id)
+        task = task_queries.get_task(session, row.source_task_id)
+        backend = task.backend
     try:
-        publish_export(model_id)
+        publish_export(model_id, backend)
     except PublishError:
         with session_scope() as session:
             model_queries.mark_failed(session, model_id, "the queue was unreachable; deploy again")

@@ -32,6 +32,7 @@ class Shot:
     seconds: float
     processes: int = 2
     threads: int = 16
+    headers: tuple[tuple[str, str], ...] = (("Content-Type", "application/json"),)
 
 
 def _thread(shot: Shot, start: float, slots: range, hist: HdrHistogram, counts: dict, lock) -> None:
@@ -48,7 +49,7 @@ def _thread(shot: Shot, start: float, slots: range, hist: HdrHistogram, counts: 
                 counts["dropped"] += 1
             continue
         try:
-            conn.request("POST", shot.path, body=shot.body, headers={"Content-Type": "application/json"})
+            conn.request("POST", shot.path, body=shot.body, headers=dict(shot.headers))
             resp = conn.getresponse()
             resp.read()
             ok = resp.status == 200

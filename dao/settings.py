@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     serve_heartbeat_seconds: float = Field(5.0, gt=0)
     serve_cache_entries: int = Field(0, ge=0)
     serve_max_body_mb: int = Field(32, gt=0)
+    serve_max_image_pixels: int = Field(4096 * 4096, gt=0)  # per image sent for prediction, from its header
     max_onnx_mb: int = Field(64, gt=0)
 
     # Prometheus: a worker's or the reaper's own metrics port (0: none; on the embedded default

@@ -28,6 +28,10 @@ requirements=(
     "prometheus-client>=0.20"
     "nvidia-ml-py>=12"
     "matplotlib>=3.5,<3.9"
+    # mx2onnx (deploying an MXNet task) and verifying its export; these resolve with numpy < 1.24
+    # and still have the onnx.mapping module mx2onnx imports.
+    "onnx>=1.14,<1.15"
+    "onnxruntime>=1.18,<1.20"
     "pytest>=8"
 )
 

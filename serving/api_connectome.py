@@ -1,12 +1,13 @@
 """Connectome-native prediction: ``POST /api/v0/models/<m>/predict`` (optional ``?version=``)
 with one matrix, a list, or an uploaded ``.npz`` / DPABI ``.zip`` → per-subject class and
+probabilities; for an image model, PNG/JPEG files or pixel values → per-image class and
 probabilities. Errors in the API's ``{"error_num", "msg", "errors"}`` envelope."""
 
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from serving import predict, subjects
+from serving import images, predict, subjects
 from serving.bodies import json_value, uploaded_file
 from serving.errors import ServingError
 
@@ -25,7 +26,9 @@ def _error(exc: ServingError):
 @bp.post("/<name>/predict")
 def predict_subjects(name: str):
     model = predict.resolve(name, request.args.get("version") or None)
-    predict.need_connectome(model)
+    predict.need_classifier(model)
+    if model.is_image:
+        return _predict_images(model)
     upload = uploaded_file()
     if upload is not None:
         feeds, ids = subjects.from_file(model, *upload)
@@ -35,3 +38,13 @@ def predict_subjects(name: str):
     return jsonify({"error_num": 0, "model": model.name, "version": model.version,
                     "class_names": list(model.contract.get("class_names", [])),
                     "predictions": predict.class_results(model, probabilities, ids)})
+
+
+def _predict_images(model):
+    feeds, names, resized = images.from_request(model)
+    results = predict.class_results(model, predict.run(model, feeds, "connectome")[0], names, key="image")
+    for item, was in zip(results, resized or []):
+        item["resized"] = was
+    return jsonify({"error_num": 0, "model": model.name, "version": model.version,
+                    "class_names": list(model.contract.get("class_names", [])),
+                    "image_shape": model.contract["image_shape"], "predictions": results})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from serving import predict, subjects
+from serving import images, predict, subjects
 from serving.bodies import json_object, uploaded_file
 from serving.errors import BadInput, ServingError
 from serving.inputs import values_feeds
@@ -32,8 +32,10 @@ def _error(exc: ServingError):
 def prediction(name: str):
     model = predict.resolve(name)
     upload = uploaded_file()
-    if model.is_connectome:
-        if upload is not None:
+    if model.is_classifier:
+        if model.is_image:
+            feeds = images.from_request(model)[0] if upload is not None else images.from_array(model, _values(), "values")
+        elif upload is not None:
             feeds, _ = subjects.from_file(model, *upload)
         else:
             feeds = values_feeds(model, _values())

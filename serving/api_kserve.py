@@ -1,16 +1,19 @@
 """KServe v2 / Open Inference Protocol: health, server and model metadata, model readiness,
-inference. Errors are ``{"error": "..."}``."""
+inference, with Triton's binary tensor data and classification extensions (``serving.tensors``).
+Errors are ``{"error": "..."}``."""
 
 from __future__ import annotations
 
 import numpy as np
-from flask import Blueprint, jsonify
+import orjson
+from flask import Blueprint, Response, jsonify
 
 from serving import predict
-from serving.bodies import json_object
+from serving.bodies import HEADER_LENGTH, header_and_binary
 from serving.errors import BadInput, ServingError
 from serving.inputs import kserve_feeds
 from serving.loaded import ORT_TYPES
+from serving.tensors import BinaryReader, classification, encode_bytes, to_binary
 
 bp = Blueprint("kserve", __name__, url_prefix="/v2")
 PLATFORM = "onnxruntime_onnx"
@@ -26,7 +29,7 @@ def _error(exc: ServingError):
 @bp.get("")
 @bp.get("/")
 def server_metadata():
-    return jsonify({"name": "trainyard", "version": "0.1.0", "extensions": []})
+    return jsonify({"name": "trainyard", "version": "0.1.0", "extensions": ["binary_tensor_data", "classification"]})
 
 
 @bp.get("/health/live")
@@ -62,32 +65,61 @@ def model_ready(name: str, version: str | None = None):
 @bp.post("/models/<name>/versions/<version>/infer")
 def infer(name: str, version: str | None = None):
     model = predict.resolve(name, version)
-    body = json_object()
-    feeds = kserve_feeds(model, body.get("inputs"))
+    body, binary = header_and_binary()
+    feeds = kserve_feeds(model, body.get("inputs"), BinaryReader(binary))
     wanted = _wanted_outputs(model, body.get("outputs"))
-    outputs = predict.run(model, feeds, "kserve")
-    reply = {"model_name": model.name, "model_version": model.version,
-             "outputs": [_tensor(p.name, out) for p, out in zip(model.outputs, outputs) if p.name in wanted]}
+    binary_all = _flag(body.get("parameters"), "binary_data_output")
+    outputs = dict(zip((p.name for p in model.outputs), predict.run(model, feeds, "kserve")))
+    tensors, blobs = [], []
+    for i, (out_name, params) in enumerate(wanted.items()):
+        arr = outputs[out_name]
+        if "classification" in params:
+            arr = classification(arr, params["classification"], list(model.contract.get("class_names") or []),
+                                 f"outputs[{i}]")
+        tensor, blob = _tensor(out_name, arr, binary_all or _flag(params, "binary_data"))
+        tensors.append(tensor)
+        if blob is not None:
+            blobs.append(blob)
+    reply = {"model_name": model.name, "model_version": model.version, "outputs": tensors}
     if isinstance(body.get("id"), str):
         reply["id"] = body["id"]
-    return jsonify(reply)
+    if not blobs:
+        return _json(reply)
+    header = orjson.dumps(reply)
+    return Response(header + b"".join(blobs), mimetype="application/octet-stream",
+                    headers={HEADER_LENGTH: str(len(header))})
 
 
-def _wanted_outputs(model, requested) -> set[str]:
-    names = {p.name for p in model.outputs}
+def _flag(params, key: str) -> bool:
+    return isinstance(params, dict) and params.get(key) is True
+
+
+def _json(reply: dict) -> Response:
+    return Response(orjson.dumps(reply), mimetype="application/json")
+
+
+def _wanted_outputs(model, requested) -> dict[str, dict]:
+    """Output name → its request parameters (binary_data, classification), in answer order."""
+    names = [p.name for p in model.outputs]
     if requested is None:
-        return names
+        return {n: {} for n in names}
     if not isinstance(requested, list) or not all(isinstance(o, dict) and isinstance(o.get("name"), str)
                                                  for o in requested):
-        raise BadInput("outputs: expected a list of {name}", field="outputs")
+        raise BadInput("outputs: expected a list of {name, parameters}", field="outputs")
     unknown = [o["name"] for o in requested if o["name"] not in names]
     if unknown:
         raise BadInput(f"outputs: the model has no output {unknown[0]!r}; its outputs: {', '.join(sorted(names))}",
                        field="outputs")
-    return {o["name"] for o in requested}
+    return {o["name"]: (o.get("parameters") if isinstance(o.get("parameters"), dict) else {}) for o in requested}
 
 
-def _tensor(name: str, arr: np.ndarray) -> dict:
+def _tensor(name: str, arr: np.ndarray, binary: bool) -> tuple[dict, bytes | None]:
     arr = np.asarray(arr)
-    return {"name": name, "shape": list(arr.shape), "datatype": DATATYPE_OF.get(arr.dtype, "FP32"),
-            "data": arr.reshape(-1).tolist()}
+    datatype = "BYTES" if arr.dtype == np.object_ else DATATYPE_OF.get(arr.dtype, "FP32")
+    out = {"name": name, "shape": list(arr.shape), "datatype": datatype}
+    if not binary:
+        out["data"] = arr.reshape(-1).tolist()
+        return out, None
+    blob = encode_bytes(arr.reshape(-1).tolist()) if datatype == "BYTES" else to_binary(arr)
+    out["parameters"] = {"binary_data_size": len(blob)}
+    return out, blob

@@ -1,7 +1,8 @@
 """MMS / TorchServe inference: ``POST /predictions/<m>[/<v>]`` (JSON or a file) and ``GET /ping``.
 Errors as TorchServe writes them: ``{"code", "type", "message"}``.
 
-A connectome model answers TorchServe's classifier shape: ``{"<class>": probability, ...}`` for
+An image model (a deployed MXNet task) takes a PNG/JPEG file (the raw body or multipart) or
+pixel values as JSON. A connectome or image model answers TorchServe's classifier shape: ``{"<class>": probability, ...}`` for
 one subject, a list of those for several. An uploaded ONNX model answers its first output.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from serving import predict, subjects
+from serving import images, predict, subjects
 from serving.bodies import json_value, raw_body, uploaded_file
 from serving.errors import BadInput, ServingError
 from serving.inputs import values_feeds
@@ -36,8 +37,8 @@ def ping():
 @bp.post("/predictions/<name>/<version>")
 def predictions(name: str, version: str | None = None):
     model = predict.resolve(name, version)
-    if model.is_connectome:
-        feeds, _ = _connectome_feeds(model)
+    if model.is_classifier:
+        feeds = images.from_request(model)[0] if model.is_image else _connectome_feeds(model)[0]
         probabilities = predict.run(model, feeds, "mms")[0]
         rows = [r["probabilities"] for r in predict.class_results(model, probabilities)]
         return jsonify(rows[0] if len(rows) == 1 else rows)

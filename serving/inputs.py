@@ -9,6 +9,7 @@ import numpy as np
 
 from serving.errors import BadInput
 from serving.loaded import LoadedModel, Port
+from serving.tensors import BinaryReader, binary_array, bytes_elements
 
 # KServe v2 datatypes → numpy
 DATATYPES = {
@@ -77,13 +78,17 @@ def _port(name: str, shape) -> Port:
     return Port(name, "FP32", np.float32, tuple(shape))
 
 
-def kserve_feeds(model: LoadedModel, inputs) -> dict:
-    """KServe v2 ``inputs``: ``[{name, shape, datatype, data}]``. Raises BadInput."""
+def kserve_feeds(model: LoadedModel, inputs, binary: BinaryReader | None = None) -> dict:
+    """KServe v2 ``inputs``: ``[{name, shape, datatype, data | parameters.binary_data_size}]``
+    (``binary``: the bytes after the JSON header, for the binary tensor extension). Raises
+    BadInput, BadRequest."""
+    binary = binary or BinaryReader(memoryview(b""))
     if not isinstance(inputs, list) or not inputs:
         raise BadInput("inputs: expected a non-empty list of {name, shape, datatype, data}", field="inputs")
     feeds = {}
     for i, item in enumerate(inputs):
-        feeds.update(_kserve_input(model, item, f"inputs[{i}]"))
+        feeds.update(_kserve_input(model, item, f"inputs[{i}]", binary))
+    binary.finish()
     missing = [p.name for p in model.inputs if p.name not in feeds]
     if missing:
         raise BadInput(f"inputs: missing {', '.join(missing)}; the model takes "
@@ -95,25 +100,62 @@ def kserve_feeds(model: LoadedModel, inputs) -> dict:
     return feeds
 
 
-def _kserve_input(model: LoadedModel, item, field: str) -> dict:
+def _kserve_input(model: LoadedModel, item, field: str, binary: BinaryReader) -> dict:
     if not isinstance(item, dict):
         raise BadInput(f"{field}: expected an object", field=field)
     name, shape, datatype = item.get("name"), item.get("shape"), item.get("datatype")
+    params = item.get("parameters") if isinstance(item.get("parameters"), dict) else {}
     port = model.input(name) if isinstance(name, str) else None
     if port is None:
         known = ", ".join(p.name for p in model.inputs)
         raise BadInput(f"{field}.name: the model has no input {name!r}; its inputs: {known}", field=f"{field}.name")
-    if datatype != port.datatype:
-        raise BadInput(f"{field}.datatype: input {port.name!r} takes {port.datatype}, got {datatype!r}",
-                       field=f"{field}.datatype")
     if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
                                               for d in shape):
         raise BadInput(f"{field}.shape: expected a list of non-negative integers", field=f"{field}.shape")
-    arr = numeric_array(item.get("data"), f"{field}.data", DATATYPES.get(datatype, np.float32))
-    if arr.size != math.prod(shape):
-        raise BadInput(f"{field}.data: holds {arr.size} values, shape {shape} needs {math.prod(shape)}",
-                       field=f"{field}.data")
-    return {port.name: check_shape(arr.reshape(shape), port, f"{field}.shape")}
+    if datatype == "BYTES" and model.is_image and port.name == "image":
+        return _encoded_images(model, item, params, shape, field, binary)
+    if datatype != port.datatype:
+        raise BadInput(f"{field}.datatype: input {port.name!r} takes {port.datatype}"
+                       + (" (or BYTES: PNG/JPEG files)" if model.is_image else "") + f", got {datatype!r}",
+                       field=f"{field}.datatype")
+    dtype = DATATYPES.get(datatype, np.float32)
+    if "binary_data_size" in params:
+        arr = binary_array(binary.take(params["binary_data_size"], field), shape, dtype, field)
+    else:
+        arr = numeric_array(item.get("data"), f"{field}.data", dtype)
+        if arr.size != math.prod(shape):
+            raise BadInput(f"{field}.data: holds {arr.size} values, shape {shape} needs {math.prod(shape)}",
+                           field=f"{field}.data")
+        arr = arr.reshape(shape)
+    return {port.name: check_shape(arr, port, f"{field}.shape")}
+
+
+def _encoded_images(model: LoadedModel, item: dict, params: dict, shape: list[int], field: str,
+                    binary: BinaryReader) -> dict:
+    """An image model's ``image`` input as BYTES: PNG/JPEG files, shape [N] or [N, 1]."""
+    from serving.images import from_files
+
+    if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != 1):
+        raise BadInput(f"{field}.shape: BYTES images take shape [N] or [N, 1], got {shape}", field=f"{field}.shape")
+    if "binary_data_size" in params:
+        files = bytes_elements(binary.take(params["binary_data_size"], field), math.prod(shape), f"{field}.data")
+    else:
+        data = item.get("data")
+        if not isinstance(data, list) or len(data) != math.prod(shape) or not all(isinstance(d, str) for d in data):
+            raise BadInput(f"{field}.data: BYTES images as JSON are {math.prod(shape)} base64 strings; or send "
+                           "them with the binary tensor extension", field=f"{field}.data")
+        files = [_base64(d, f"{field}.data") for d in data]
+    return from_files(model, [(f"{field}[{i}]", f) for i, f in enumerate(files)])[0]
+
+
+def _base64(text: str, field: str) -> bytes:
+    import base64
+    import binascii
+
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadInput(f"{field}: not base64", field=field) from None
 
 
 def values_feeds(model: LoadedModel, values, field: str = "values") -> dict:
@@ -121,6 +163,10 @@ def values_feeds(model: LoadedModel, values, field: str = "values") -> dict:
     a batch, for a model with one input."""
     if model.is_connectome:
         return connectome_feeds(model, values, field=field)
+    if model.is_image:
+        from serving.images import from_array
+
+        return from_array(model, values, field)
     if len(model.inputs) != 1:
         raise BadInput(f"{field}: the model takes several inputs ({', '.join(p.name for p in model.inputs)}); "
                        "use the KServe v2 /infer route", field=field)

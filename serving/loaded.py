@@ -88,5 +88,14 @@ class LoadedModel:
     def is_connectome(self) -> bool:
         return "regions" in self.contract and "class_names" in self.contract
 
+    @property
+    def is_image(self) -> bool:
+        """A deployed image classifier (an MXNet task): takes ``image`` (N, H, W, C) pixels."""
+        return self.contract.get("input") == "image" and "image_shape" in self.contract
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.is_connectome or self.is_image
+
     def unload(self) -> None:
         self.batcher.stop()

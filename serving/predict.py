@@ -69,19 +69,21 @@ def _as_serving_error(exc: Exception) -> ServingError:
     return BadInput(f"the model refused the input: {str(exc).splitlines()[0][:300]}")
 
 
-def need_connectome(model: LoadedModel) -> None:
-    if not model.is_connectome:
-        raise Unsupported(f"model {model.name!r} is an uploaded ONNX model without a connectome contract "
-                          "(regions, class names); use the KServe v2 /infer or Fractal prediction route")
+def need_classifier(model: LoadedModel) -> None:
+    if not model.is_classifier:
+        raise Unsupported(f"model {model.name!r} is an uploaded ONNX model without a connectome or image contract "
+                          "(regions or image shape, class names); use the KServe v2 /infer or Fractal prediction "
+                          "route")
 
 
-def class_results(model: LoadedModel, probabilities: np.ndarray, subjects: list[str] | None = None) -> list[dict]:
-    """Per subject: predicted class (name and index) and every class's probability."""
+def class_results(model: LoadedModel, probabilities: np.ndarray, subjects: list[str] | None = None,
+                  key: str = "subject") -> list[dict]:
+    """Per subject (or image: ``key``): predicted class (name and index) and every class's probability."""
     names = list(model.contract.get("class_names") or range(probabilities.shape[1]))
     out = []
     for i, row in enumerate(np.asarray(probabilities, dtype=np.float64)):
         best = int(row.argmax())
-        item = {"subject": subjects[i] if subjects else str(i), "class": str(names[best]), "class_index": best,
+        item = {key: subjects[i] if subjects else str(i), "class": str(names[best]), "class_index": best,
                 "probabilities": {str(n): float(p) for n, p in zip(names, row)}}
         out.append(item)
     return out

@@ -13,6 +13,7 @@ RUN_TORCH_TASK = "trainyard.run_task"
 RUN_MXNET_TASK = "trainyard.run_mx_task"
 IMPORT_IMAGES = "trainyard.import_images"  # validates a stored image upload, on the MXNet queue
 EXPORT_MODEL = "trainyard.export_model"  # exports a deployed torch task to ONNX, on the torch queue
+EXPORT_MX_MODEL = "trainyard.export_mx_model"  # exports a deployed MXNet task, on the MXNet imports queue
 
 
 def _transport_options(settings: Settings) -> dict:

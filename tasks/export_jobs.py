@@ -1,12 +1,15 @@
-"""The torch worker's export job: a deployed task's network → a verified ONNX file in the
-model registry. The row is EXPORTING until this job makes it READY or FAILED; a re-delivered
-message finds it decided and does nothing."""
+"""Export jobs: a deployed task's network → a verified ONNX file in the model registry. The
+torch worker exports torch tasks (``export_model``); the MXNet worker exports MXNet tasks
+(``tasks.mx_export``), both through ``run_export``. The row is EXPORTING until a job makes it
+READY or FAILED; a re-delivered message finds it decided and does nothing."""
 
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 from celery import shared_task
+from sqlalchemy.orm import Session
 
 from dao import artifact_queries, model_queries
 from dao.db import session_scope
@@ -14,6 +17,12 @@ from dao.tables import ModelStatus, Task
 from tasks.celery_app import EXPORT_MODEL
 
 log = logging.getLogger(__name__)
+
+# (onnx bytes, contract, verification record): what a converter hands back
+Converted = tuple[bytes, dict, dict]
+# Reads what the export needs while the session is open (raises for data that cannot be
+# loaded) and returns the work to run after it closes.
+Prepare = Callable[[Session, Task, bytes], Callable[[], Converted]]
 
 
 @shared_task(name=EXPORT_MODEL, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -30,28 +39,43 @@ def _verification_subjects(spec):
     raise ValueError("the task has no subjects to verify the export on")
 
 
-def export_here(model_id: int) -> str:
-    """Export and verify; returns the row's new status, or "skipped". Never raises for a model
-    that cannot be exported: the row becomes FAILED with the reason."""
-    from models.onnx_export import export_weights, verify
+def _prepare_torch(session: Session, task: Task, blob: bytes) -> Callable[[], Converted]:
     from tasks.job_inputs import load_inputs
 
+    spec = load_inputs(session, task).spec
+
+    def convert() -> Converted:
+        from models.onnx_export import export_weights, verify
+
+        ds, role = _verification_subjects(spec)
+        exported = export_weights(blob, ds.n_features)
+        return exported.onnx, exported.contract, verify(blob, exported, ds, role)
+
+    return convert
+
+
+def export_here(model_id: int) -> str:
+    """Export a torch task and verify it; see ``run_export``."""
+    return run_export(model_id, _prepare_torch)
+
+
+def run_export(model_id: int, prepare: Prepare) -> str:
+    """Export and verify; returns the row's new status, or "skipped". Never raises for a model
+    that cannot be exported: the row becomes FAILED with the reason."""
     with session_scope() as session:
         row = model_queries.get_by_id(session, model_id)
         if row is None or row.status != ModelStatus.EXPORTING.value or row.source_task_id is None:
             return "skipped"
         task = session.get(Task, row.source_task_id)
         blob = artifact_queries.get_model(session, row.source_task_id)
+        if blob is None or task is None:
+            return _fail(model_id, "the task has no stored weights")
         try:
-            spec = load_inputs(session, task).spec if task is not None else None
+            convert = prepare(session, task, blob)
         except Exception as exc:  # noqa: BLE001 - missing data fails the export, not the worker
             return _fail(model_id, f"the task's data could not be loaded: {exc}")
-    if blob is None or spec is None:
-        return _fail(model_id, "the task has no stored weights")
     try:
-        ds, role = _verification_subjects(spec)
-        exported = export_weights(blob, ds.n_features)
-        record = verify(blob, exported, ds, role)
+        onnx, contract, record = convert()
     except Exception as exc:  # noqa: BLE001 - ExportFailed, BadWeights, exporter errors
         log.exception("model %s: export failed", model_id)
         return _fail(model_id, f"{type(exc).__name__}: {exc}")
@@ -59,9 +83,9 @@ def export_here(model_id: int) -> str:
         row = model_queries.get_by_id(session, model_id)
         if row is None or row.status != ModelStatus.EXPORTING.value:
             return "skipped"
-        model_queries.store_onnx(session, row, exported.onnx, exported.contract, record)
+        model_queries.store_onnx(session, row, onnx, contract, record)
     log.info("model %s: exported and verified (max abs diff %.3g on %d %s subjects)", model_id,
-             record["max_abs_diff"], record["n_subjects"], role)
+             record["max_abs_diff"], record["n_subjects"], record["subjects"])
     return ModelStatus.READY.value
 
 

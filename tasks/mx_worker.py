@@ -9,4 +9,4 @@ from tasks.celery_app import get_celery
 
 celery = get_celery()
 
-from tasks import mx_jobs, shutdown, task_logging, worker_identity  # noqa: E402,F401 - registers jobs and signal handlers
+from tasks import mx_export, mx_jobs, shutdown, task_logging, worker_identity  # noqa: E402,F401 - registers jobs and signal handlers

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from dao.settings import get_settings
-from tasks.celery_app import EXPORT_MODEL, IMPORT_IMAGES, RUN_MXNET_TASK, RUN_TORCH_TASK, get_celery
+from tasks.celery_app import EXPORT_MODEL, EXPORT_MX_MODEL, IMPORT_IMAGES, RUN_MXNET_TASK, RUN_TORCH_TASK, get_celery
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +51,14 @@ def publish_image_import(dataset_name: str) -> None:
     _send(IMPORT_IMAGES, dataset_name, imports_queue(), f"dataset {dataset_name}")
 
 
-def publish_export(model_id: int) -> None:
-    """Send ``export_model(model_id)`` (ONNX export and verification of a deployed torch task)
-    to the torch queue. Raises PublishError."""
-    _send(EXPORT_MODEL, str(model_id), get_settings().torch_queue, f"model {model_id}")
+def publish_export(model_id: int, backend: str = "torch") -> None:
+    """Send the ONNX export and verification of a deployed task: ``export_model(model_id)`` to
+    the torch queue, or ``export_mx_model`` to the MXNet imports queue (every MXNet worker
+    consumes it; an export is short, as a validation is). Raises PublishError."""
+    if backend == "mxnet":
+        _send(EXPORT_MX_MODEL, str(model_id), imports_queue(), f"model {model_id}")
+    else:
+        _send(EXPORT_MODEL, str(model_id), get_settings().torch_queue, f"model {model_id}")
 
 
 def broker_queue_depth(queue: str) -> int | None:

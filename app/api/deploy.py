@@ -1,5 +1,5 @@
-"""``POST /api/v0/tasks/<id>/deploy``: a SUCCEEDED torch task becomes a served model; a torch
-worker exports it to ONNX and verifies it (the row is EXPORTING until then)."""
+"""``POST /api/v0/tasks/<id>/deploy``: a SUCCEEDED torch or MXNet task becomes a served model; a
+worker of its backend exports it to ONNX and verifies it (the row is EXPORTING until then)."""
 
 from __future__ import annotations
 

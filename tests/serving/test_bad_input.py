@@ -129,7 +129,8 @@ def test_a_model_still_exporting_answers_503_with_retry_after(served):
     assert stack.delete("/models/pending", timeout=30).status_code == 200
 
 
-def test_mxnet_tasks_are_refused_with_a_reason(served):
+def test_an_mxnet_task_without_weights_is_refused_with_a_reason(served):
+    """MXNet tasks deploy (tests/serving/test_mxnet_deploy.py); one that kept no weights cannot."""
     from dao.db import session_scope
     from dao.tables import Task
 
@@ -138,7 +139,8 @@ def test_mxnet_tasks_are_refused_with_a_reason(served):
         session.add(Task(id="TASKMXNET0001", proj_id="p", proj_name="p", task_name="mx", task_type="dl_ts",
                          model="small-cnn", backend="mxnet", queue="mxnet", form={}, status="SUCCEEDED"))
     r = stack.post("/api/v0/tasks/TASKMXNET0001/deploy", json={})
-    assert r.status_code == 422 and "MXNet" in r.json()["msg"], r.text
+    assert r.status_code == 409 and "no stored weights" in r.json()["msg"], r.text
+    assert stack.get("/models/TASKMXNET0001").status_code == 404
 
 
 def test_a_zip_with_code_is_not_a_dataset_either(served):
