@@ -17,13 +17,15 @@ def create_app() -> Flask:
     app.json.sort_keys = False
     from app import metrics
     from app.api import (catalog, checkpoints, datasets, deploy, fractal_models, gpus, health, mms_management,
-                         mxserver, task_logs, tasks)
+                         mxserver, queues, task_logs, tasks)
     from app.errors import register_error_handlers
+    from app.web import bp as web_bp
     from app.nul_bytes import refuse_nul_bytes
 
     for module in (health, tasks, task_logs, checkpoints, datasets, catalog, mxserver, gpus, deploy,
-                   mms_management, fractal_models):
+                   mms_management, fractal_models, queues):
         app.register_blueprint(module.bp)
+    app.register_blueprint(web_bp)  # the dashboard's page shells at / and /ui/
     app.before_request(refuse_nul_bytes)
     metrics.install(app)
     register_error_handlers(app)
