@@ -7,7 +7,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dao.queue_depth import ACTIVE
-from dao.tables import Task
+from dao.tables import Task, TaskStatus
+
+HELD = (TaskStatus.RUNNING.value, TaskStatus.STOPPING.value)
 
 
 def status_counts(session: Session) -> dict[tuple[str, str], dict[str, int]]:
@@ -18,3 +20,11 @@ def status_counts(session: Session) -> dict[tuple[str, str], dict[str, int]]:
     for queue, backend, status, n in rows:
         out.setdefault((queue, backend), {})[status] = int(n)
     return out
+
+
+def held_tasks(session: Session) -> list[tuple[str, str | None, str | None, str, str]]:
+    """(task id, worker, device, queue, status) of every task a worker holds (RUNNING,
+    STOPPING), oldest first: a worker without a GPU reservation is busy with these."""
+    rows = session.execute(select(Task.id, Task.worker, Task.device, Task.queue, Task.status)
+                           .where(Task.status.in_(HELD)).order_by(Task.started_at, Task.id))
+    return [tuple(r) for r in rows]

@@ -1,5 +1,6 @@
 """GET /api/v0/queues: each queue's depth (what the metrics export as trainyard_queue_depth),
-split into waiting and held tasks and into pools, for the dashboard's fleet page."""
+split into waiting and held tasks and into pools, and the tasks workers hold (``held``), for the
+dashboard's fleet page."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from flask import Blueprint, jsonify
 
 from dao.db import session_scope
 from dao.queue_depth import queue_depths
-from dao.queue_summary import status_counts
+from dao.queue_summary import held_tasks, status_counts
 
 bp = Blueprint("queues", __name__, url_prefix="/api/v0")
 
@@ -16,6 +17,8 @@ bp = Blueprint("queues", __name__, url_prefix="/api/v0")
 def list_queues():
     with session_scope() as session:
         counts = status_counts(session)
+        held = [{"task_id": t, "worker": w, "device": d, "queue": q, "status": s}
+                for t, w, d, q, s in held_tasks(session)]
         pools: dict[tuple[str, str], dict[str, int]] = {}
         for d in queue_depths(session):
             pools.setdefault((d.queue, d.backend), {})[d.pool] = d.tasks
@@ -25,4 +28,4 @@ def list_queues():
         depth = sum(by_status.values())
         rows.append({"queue": queue, "backend": backend, "depth": depth, "queued": queued,
                      "running": depth - queued, "pools": pools.get((queue, backend), {})})
-    return jsonify({"queues": rows})
+    return jsonify({"queues": rows, "held": held})

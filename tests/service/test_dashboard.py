@@ -142,6 +142,14 @@ def test_stop_a_running_task_from_its_page(dash, stack):
     page = dash.open(f"/ui/tasks/{task_id}")
     dash.wait_text("#status", lambda s: s == "RUNNING", timeout=120)
     page.wait_for_selector("#stop:not([disabled])")
+    queues = stack.get("/api/v0/queues").json()["queues"]
+    assert [(q["queue"], q["running"], q["queued"], q["depth"]) for q in queues] == [(stack.queue, 1, 0, 1)]
+    fleet = dash.open("/ui/fleet")
+    fleet.wait_for_selector(f"#workers a[href='/ui/tasks/{task_id}']")
+    assert stack.queue in fleet.inner_text("#queues")
+    dash.shot("fleet-busy")
+    page = dash.open(f"/ui/tasks/{task_id}")
+    page.wait_for_selector("#stop:not([disabled])")
     page.click("#stop")
     dash.wait_text("#status", lambda s: s == "STOPPED", timeout=60)
     assert stack.task(task_id)["status"] == "STOPPED"
@@ -233,3 +241,27 @@ def test_a_page_shows_only_the_selected_projects_tasks(browser, stack, pair):
         assert "[" in page.locator(f"tr[data-task='{pair[0]}'] td:nth-child(8)").inner_text()  # its interval
     finally:
         d.close()
+
+
+def test_fine_tune_from_a_task_page_and_see_the_lineage(dash, stack, pair):
+    page = dash.open(f"/ui/tasks/{pair[0]}")
+    page.click("#finetune")
+    page.wait_for_url("**/ui/new?from=*")
+    dash.wait_ready()
+    assert page.input_value("#param_set-trained_task_id") == pair[0]
+    assert page.input_value("#task_type") == "dl_ft"
+    page.fill("#param_set-epochs", "2")
+    page.click("#submit")
+    page.wait_for_url("**/ui/tasks/TASK*")
+    child = page.url.rsplit("/", 1)[1]
+    stack.unfinished.add(child)
+    dash.wait_ready()
+    dash.wait_text("#status", lambda s: s == "SUCCEEDED", timeout=120)
+    assert pair[0] in page.inner_text("#lineage")
+    assert [t["task_id"] for t in stack.get(f"/api/v0/tasks?parent={pair[0]}").json()["tasks"]] == [child]
+    page = dash.open(f"/ui/tasks/{pair[0]}")
+    page.wait_for_selector(f"#lineage a[href='/ui/tasks/{child}']")
+    # the listing's dataset filter, as the experiments page uses it
+    named = {t["task_id"] for t in stack.get(f"/api/v0/tasks?dataset={DEMO}&limit=500").json()["tasks"]}
+    assert set(pair) | {child} <= named
+    assert stack.get("/api/v0/tasks?dataset=NO_SUCH_DATASET").json()["tasks"] == []

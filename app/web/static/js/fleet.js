@@ -13,9 +13,10 @@ async function refresh() {
       [q.queue, q.backend, fmt(q.queued), fmt(q.running), fmt(q.depth),
         Object.entries(q.pools || {}).map(([p, n]) => `${p}: ${n}`).join(", ")]), { className: "grid", caption: "Queued and running tasks per queue" })
     : h("p", { class: "muted" }, "No queued or running task."));
+  const holding = Object.fromEntries((queues.held || []).map((t) => [t.worker, t.task_id]));
   $("#workers").replaceChildren(fleet.workers.length
     ? table(["worker", "host", "backend", "queues", "task", "GPUs", "heartbeat"], fleet.workers.map((w) => [
-      w.worker, w.host, w.backend, (w.queues || []).join(", "), taskLink(w.current_task_id),
+      w.worker, w.host, w.backend, (w.queues || []).join(", "), taskLink(w.current_task_id || holding[w.worker]),
       w.gpus.length ? h("ul", { class: "plain" }, w.gpus.map((g) => h("li", {},
         `#${g.index} ${g.name || ""}: ${mib(g.used_bytes)} / ${mib(g.total_bytes)} used, ${fmt(g.utilization_percent)}% busy, ${fmt(g.temperature_c)} °C`))) : "CPU",
       when(w.heartbeat_at)]), { className: "grid" })

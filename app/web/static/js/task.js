@@ -89,7 +89,7 @@ function renderFull(t) {
 }
 
 function kv(obj) {
-  return h("dl", { class: "kv" }, Object.entries(obj).flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, fmt(v, 6))]));
+  return h("dl", { class: "kv" }, Object.entries(obj).flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, typeof v === "number" ? String(v) : fmt(v))]));
 }
 
 async function renderLineage(t) {
