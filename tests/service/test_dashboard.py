@@ -53,7 +53,7 @@ def test_sign_in_with_a_token_lands_on_the_experiments(browser, stack, pair):
         else:
             page = d.open("/ui/signin")
         page.fill("#token", getattr(stack, "token", "no-accounts-yet"))
-        page.click("button[type=submit]")
+        page.keyboard.press("Enter")  # the form works from the keyboard
         page.wait_for_url("**/ui/experiments")
         d.wait_ready()
         rows = page.locator("#tasks tbody tr")
@@ -171,6 +171,13 @@ def test_compare_two_tasks(dash, stack, pair):
     assert page.locator("#c-parallel svg polyline").count() == 2
     assert page.locator("#compare-table thead th").count() == 3
     dash.shot("compare")
+    page = dash.open("/ui/experiments?status=SUCCEEDED")  # a sweep: every task shown
+    shown = page.locator("#tasks tbody tr").count()
+    page.click("#compare-shown")
+    page.wait_for_url("**/ui/compare?ids=*")
+    dash.wait_ready()
+    assert page.locator("#compare-table thead th").count() == shown + 1
+    assert page.locator("#c-parallel svg polyline").count() == shown
 
 
 def _npz(**arrays) -> bytes:

@@ -91,5 +91,7 @@ boot(async () => {
   $("#filters").addEventListener("change", () => { syncUrl(); load(true); });
   document.addEventListener("project-changed", () => load(true));
   $("#more").addEventListener("click", () => load(false));
-  $("#compare").addEventListener("click", () => location.assign(`/ui/compare?ids=${[...selected].map(encodeURIComponent).join(",")}`));
+  const compare = (ids) => location.assign(`/ui/compare?ids=${ids.map(encodeURIComponent).join(",")}`);
+  $("#compare").addEventListener("click", () => compare([...selected]));
+  $("#compare-shown").addEventListener("click", () => compare($$("#tasks tbody tr").slice(0, 50).map((tr) => tr.dataset.task)));
 });

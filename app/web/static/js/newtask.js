@@ -1,7 +1,7 @@
 // The NEURO-LEARN form. Values go to the API as typed (numbers as numeric strings), so the
 // API's own checks decide, and its field errors are shown beside their fields.
 import { api, ApiError, project } from "./api.js";
-import { $, $$, h, markReady } from "./dom.js";
+import { $, $$, h, markReady, notice } from "./dom.js";
 import { boot } from "./shell.js";
 
 const DEFAULTS = { task_name: "baseline", task_type: "dl_ts", "param_set.learning_rate": "0.05", "param_set.batch_size": "10",
@@ -20,7 +20,7 @@ boot(async () => {
   $("#proj_id").value = project() || "PROJ20191217104136";
   $("#proj_name").value = "SZ with sfMRI";
   if (names.length) for (const list of LISTS) setList(list, [names[0]]);
-  await prefill();
+  await prefill().catch((err) => notice(`Cannot start from ${new URLSearchParams(location.search).get("from")}: ${err.message}`));
   $("#model").addEventListener("change", showModelHint);
   showModelHint();
   form.addEventListener("submit", submit);
