@@ -13,7 +13,7 @@ export function lineChart(el, title, xs, series) {
     const opts = {
       title, width: Math.max(el.clientWidth, 280), height: 220,
       scales: { x: { time: false } },
-      axes: [{ label: "epoch" }, {}],
+      axes: [{ label: "epoch", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] }, {}],
       series: [{ label: "epoch" }, ...series2.map((s, i) => ({
         label: s.label, stroke: s.color || color(i), width: 2, dash: s.dash, spanGaps: true,
         value: (u, v) => fmt(v, 4),
@@ -51,8 +51,8 @@ export function heatmap(matrix, names) {
 
 // axes: [{key, label}], rows: [{label, values: {key: number}}]; the last axis is the metric.
 export function parallel(axes, rows) {
-  const W = Math.max(420, axes.length * 140), H = 260, pad = 40;
-  const x = (i) => pad + (i * (W - 2 * pad)) / Math.max(1, axes.length - 1);
+  const W = Math.max(480, axes.length * 160), H = 280, pad = 40, side = 80;
+  const x = (i) => side + (i * (W - 2 * side)) / Math.max(1, axes.length - 1);
   const ranges = axes.map((a) => {
     const vs = rows.map((r) => r.values[a.key]).filter((v) => typeof v === "number");
     const lo = Math.min(...vs), hi = Math.max(...vs);

@@ -9,19 +9,32 @@ const DEFAULTS = { task_name: "baseline", task_type: "dl_ts", "param_set.learnin
 const LISTS = ["train_data", "val_data", "test_data"];
 const form = $("#task-form");
 let models = [];
+let datasets = [];
+
+// The datasets the chosen model can read (connectomes or images), keeping what was selected.
+function fillDatasets() {
+  const kind = models.find((x) => x.name === $("#model").value)?.input || "connectome";
+  for (const list of LISTS) {
+    const select = $(`#${list}`);
+    const keep = new Set([...select.selectedOptions].map((o) => o.value));
+    select.replaceChildren(...datasets.filter((x) => (x.kind || "connectome") === kind)
+      .map((x) => h("option", { value: x.name, selected: keep.has(x.name) }, x.name)));
+  }
+}
 
 boot(async () => {
   const [m, d] = await Promise.all([api("/api/v0/models"), api("/api/v0/datasets")]);
   models = m.models || [];
   for (const x of models) $("#model").append(h("option", { value: x.name }, x.aliases?.length ? `${x.name} (${x.aliases.join(", ")})` : x.name));
-  const names = (d.datasets || []).filter((x) => !x.status || x.status === "READY").map((x) => x.name);
-  for (const list of LISTS) for (const n of names) $(`#${list}`).append(h("option", { value: n }, n));
+  datasets = (d.datasets || []).filter((x) => !x.status || x.status === "READY");
   fill(DEFAULTS);
+  fillDatasets();
+  const names = [...$("#train_data").options].map((o) => o.value);
   $("#proj_id").value = project() || "PROJ20191217104136";
   $("#proj_name").value = "SZ with sfMRI";
   if (names.length) for (const list of LISTS) setList(list, [names[0]]);
   await prefill().catch((err) => notice(`Cannot start from ${new URLSearchParams(location.search).get("from")}: ${err.message}`));
-  $("#model").addEventListener("change", showModelHint);
+  $("#model").addEventListener("change", () => { showModelHint(); fillDatasets(); });
   showModelHint();
   form.addEventListener("submit", submit);
   markReady();
@@ -52,6 +65,7 @@ async function prefill() {
   const type = u.get("task_type") || "dl_ft";
   fill({ proj_id: t.proj_id, proj_name: t.proj_name, task_name: `${t.task_name} ${type === "dl_ev" ? "eval" : "fine-tune"}`,
     task_type: type, model: t.model });
+  fillDatasets();
   for (const [k, v] of Object.entries(t.param_set || {})) fill({ [`param_set.${k}`]: v });
   fill({ "param_set.trained_task_id": from });
   for (const list of LISTS) setList(list, t[list] || []);
