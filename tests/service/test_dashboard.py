@@ -223,6 +223,12 @@ def test_every_page_renders_and_is_screenshotted(dash, stack, pair):
     ):
         page = dash.open(path)
         page.wait_for_selector(check)
+        unlabelled = page.evaluate("""[...document.querySelectorAll('input, select, textarea, button')]
+            .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())
+            .map(e => e.outerHTML.slice(0, 80))""")
+        assert unlabelled == [], (path, unlabelled)  # every control is named for a screen reader
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= 1366, (path, wide)  # fits a laptop screen: no sideways scrolling
         dash.shot(name)
     page = dash.open(f"/ui/new?from={pair[0]}&task_type=dl_ft")
     assert page.input_value("#param_set-trained_task_id") == pair[0]
