@@ -22,9 +22,9 @@ def status_counts(session: Session) -> dict[tuple[str, str], dict[str, int]]:
     return out
 
 
-def held_tasks(session: Session) -> list[tuple[str, str | None, str | None, str, str]]:
-    """(task id, worker, device, queue, status) of every task a worker holds (RUNNING,
+def held_tasks(session: Session) -> list[tuple[str, str | None, str | None, str, str, str]]:
+    """(task id, worker, device, queue, status, project) of every task a worker holds (RUNNING,
     STOPPING), oldest first: a worker without a GPU reservation is busy with these."""
-    rows = session.execute(select(Task.id, Task.worker, Task.device, Task.queue, Task.status)
+    rows = session.execute(select(Task.id, Task.worker, Task.device, Task.queue, Task.status, Task.proj_id)
                            .where(Task.status.in_(HELD)).order_by(Task.started_at, Task.id))
     return [tuple(r) for r in rows]

@@ -40,6 +40,7 @@ class TaskFilter:
     task_type: str | None = None
     dataset: str | None = None  # named in any role: train, val or test
     parent: str | None = None  # the task it fine-tunes or evaluates
+    projects: frozenset[str] | None = None  # only these projects' tasks; None: every project
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ def _filtered(flt: TaskFilter) -> Select:
     ):
         if value is not None:
             stmt = stmt.where(column == value)
+    if flt.projects is not None:
+        stmt = stmt.where(Task.proj_id.in_(sorted(flt.projects)))
     if flt.parent is not None:
         stmt = stmt.where(Task.parent_task_id == flt.parent)
     if flt.dataset is not None:

@@ -37,7 +37,7 @@ def pair(stack):
     """Two finished tasks that differ in learning rate."""
     ids = [stack.submit(form(epochs=3, learning_rate=lr, task_name=f"lr {lr}")) for lr in (0.05, 0.01)]
     for task_id in ids:
-        assert stack.wait_task(task_id, timeout=180)["status"] == "SUCCEEDED"
+        assert stack.wait_task(task_id, timeout=600)["status"] == "SUCCEEDED"  # a loaded CI box is slow to start torch
     return ids
 
 
@@ -278,3 +278,37 @@ def test_fine_tune_from_a_task_page_and_see_the_lineage(dash, stack, pair):
     named = {t["task_id"] for t in stack.get(f"/api/v0/tasks?dataset={DEMO}&limit=500").json()["tasks"]}
     assert set(pair) | {child} <= named
     assert stack.get("/api/v0/tasks?dataset=NO_SUCH_DATASET").json()["tasks"] == []
+
+
+def _token_for(stack, user: str, project: str, role: str = "editor") -> str:
+    """A member of one project and a token of that user limited to it (made by the admin)."""
+    r = stack.post(f"/api/v0/projects/{project}/members", json={"user": user, "role": role})
+    assert r.status_code == 201, r.text
+    r = stack.post("/api/v0/tokens", json={"user": user, "name": "dashboard test", "projects": [project]})
+    assert r.status_code == 201, r.text
+    return r.json()["secret"]
+
+
+def test_a_page_never_shows_another_projects_data(browser, stack, pair):
+    other = stack.submit(form(epochs=1, proj_id="PROJ_OTHER", task_name="someone else's"))
+    stack.wait_task(other, timeout=120)
+    secret = _token_for(stack, "dash-alice", PROJECT)
+    d = Dashboard(browser, stack.url, secret)
+    try:
+        page = d.open("/ui/experiments")
+        assert [o for o in page.locator("#project-switch option").all_inner_texts() if "PROJ_OTHER" in o] == []
+        text = page.inner_text("#tasks")
+        assert pair[0] in text and other not in text
+        assert "dash-alice" in page.inner_text("#who-name")
+        page = d.open(f"/ui/tasks/{other}", ready=False)
+        page.wait_for_selector("#notice:not([hidden])")
+        assert "someone else's" not in page.inner_text("body")
+        assert page.inner_text("#params").strip() == ""
+        page = d.open(f"/ui/compare?ids={pair[0]},{other}")
+        assert other in page.inner_text("#notice")  # named as not found, nothing of it shown
+        assert page.locator("#compare-table thead th").count() == 2
+        page = d.open(f"/ui/new?from={other}&task_type=dl_ft", ready=False)
+        page.wait_for_selector("#notice:not([hidden])")
+        assert page.input_value("#param_set-trained_task_id") != other
+    finally:
+        d.close()

@@ -1,6 +1,6 @@
 // Datasets: the list with each one's class balance, and an upload with a progress bar
 // (XMLHttpRequest: fetch cannot report upload progress) whose rejection lists every problem.
-import { api, authHeaders } from "./api.js";
+import { api, authHeaders, project } from "./api.js";
 import { $, h, fmt, markReady, when } from "./dom.js";
 import { boot } from "./shell.js";
 import { color } from "./charts.js";
@@ -17,7 +17,7 @@ async function refresh() {
     h("td", {}, d.name), h("td", {}, d.kind), h("td", {}, d.status || "READY"),
     h("td", { class: "num" }, fmt(d.n_subjects ?? d.n_images)), h("td", { class: "num" }, fmt(d.n_regions)),
     h("td", { class: "num" }, fmt(d.n_features)), h("td", {}, balance(d.class_counts)),
-    h("td", {}, d.source_filename), h("td", {}, when(d.created_at)))));
+    h("td", {}, d.proj_id || "shared"), h("td", {}, d.source_filename), h("td", {}, when(d.created_at)))));
 }
 
 function balance(counts) {
@@ -40,6 +40,7 @@ function upload(event) {
   data.append("file", file);
   if ($("#ds-name").value.trim()) data.append("name", $("#ds-name").value.trim());
   data.append("kind", $("#ds-kind").value);
+  if (project()) data.append("proj_id", project());  // the switcher's project owns it; none: shared
   const xhr = new XMLHttpRequest();
   xhr.open("POST", "/api/v0/datasets");
   for (const [k, v] of Object.entries(authHeaders())) xhr.setRequestHeader(k, v);
