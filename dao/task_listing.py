@@ -106,8 +106,8 @@ def _names_pg(node: _NamesDataset, compiler, **kw) -> str:  # noqa: ANN001
 
 @compiles(_NamesDataset)
 def _names_text(node: _NamesDataset, compiler, **kw) -> str:  # noqa: ANN001
-    pattern = "%" + json.dumps(node.dataset) + "%"
-    expr = func.json_extract(Task.form, f"$.{node.role}").like(literal(pattern))
+    quoted = json.dumps(node.dataset).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    expr = func.json_extract(Task.form, f"$.{node.role}").like(literal(f"%{quoted}%"), escape="\\")
     return compiler.process(expr, **kw)
 
 
