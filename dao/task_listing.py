@@ -8,7 +8,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Boolean, Select, and_, cast, func, literal, or_, select
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.orm import Session
 
 from dao.tables import Task
@@ -36,6 +39,8 @@ class TaskFilter:
     model: str | None = None
     task_type: str | None = None
     sweep_id: str | None = None
+    dataset: str | None = None  # named in any role: train, val or test
+    parent: str | None = None  # the task it fine-tunes or evaluates
     projects: frozenset[str] | None = None  # only these projects' tasks; None: every project
 
 
@@ -70,7 +75,41 @@ def _filtered(flt: TaskFilter) -> Select:
             stmt = stmt.where(column == value)
     if flt.projects is not None:
         stmt = stmt.where(Task.proj_id.in_(sorted(flt.projects)))
+    if flt.parent is not None:
+        stmt = stmt.where(Task.parent_task_id == flt.parent)
+    if flt.dataset is not None:
+        stmt = stmt.where(or_(*(_names(role, flt.dataset) for role in DATA_ROLES)))
     return stmt
+
+
+DATA_ROLES = ("train_data", "val_data", "test_data")
+
+
+def _names(role: str, dataset: str) -> "_NamesDataset":
+    return _NamesDataset(role, dataset)
+
+
+class _NamesDataset(ColumnElement):
+    """The form's ``role`` list names the dataset: JSONB containment on PostgreSQL, a match
+    in the list's JSON text elsewhere (SQLite)."""
+    inherit_cache = True
+    type = Boolean()
+
+    def __init__(self, role: str, dataset: str):
+        self.role, self.dataset = role, dataset
+
+
+@compiles(_NamesDataset, "postgresql")
+def _names_pg(node: _NamesDataset, compiler, **kw) -> str:  # noqa: ANN001
+    expr = cast(Task.form, JSONB)[node.role].contains([node.dataset])
+    return compiler.process(expr, **kw)
+
+
+@compiles(_NamesDataset)
+def _names_text(node: _NamesDataset, compiler, **kw) -> str:  # noqa: ANN001
+    quoted = json.dumps(node.dataset).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    expr = func.json_extract(Task.form, f"$.{node.role}").like(literal(f"%{quoted}%"), escape="\\")
+    return compiler.process(expr, **kw)
 
 
 def list_tasks(session: Session, flt: TaskFilter, *, sort: str = "-created_at",

@@ -102,7 +102,8 @@ def get_epochs(task_id: str):
 
 @bp.get("/tasks")
 def list_all():
-    flt = TaskFilter(**{k: request.args.get(k) or None for k in ("proj_id", "status", "model", "task_type", "sweep_id")},
+    flt = TaskFilter(**{k: request.args.get(k) or None
+                        for k in ("proj_id", "status", "model", "task_type", "sweep_id", "dataset", "parent")},
                      projects=visible_projects())
     if flt.status is not None and flt.status not in STATUSES:
         raise bad_query("status", f"must be one of {', '.join(sorted(STATUSES))}")

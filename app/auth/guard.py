@@ -27,8 +27,11 @@ from dao.db import session_scope
 from dao.settings import get_settings
 
 log = logging.getLogger(__name__)
-OPEN_PATHS = frozenset({"/ping", "/healthz"})
-OPEN_PREFIXES = ("/v2/health/",)
+# The dashboard's page shells and scripts (app/web) are open too: a browser cannot send a
+# bearer token when it navigates, and they hold no data; everything they show they fetch from
+# the API with the signed-in token.
+OPEN_PATHS = frozenset({"/ping", "/healthz", "/"})
+OPEN_PREFIXES = ("/v2/health/", "/ui/")
 METRICS_PATHS = frozenset({"/metrics", "/serving/metrics"})
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

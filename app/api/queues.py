@@ -1,0 +1,34 @@
+"""GET /api/v0/queues: each queue's depth (what the metrics export as trainyard_queue_depth),
+split into waiting and held tasks and into pools, and the tasks workers hold (``held``), for the
+dashboard's fleet page. The counts are the shared fleet's; ``held`` names only tasks of projects
+the caller may see."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from app.auth.principal import visible_projects
+from dao.db import session_scope
+from dao.queue_depth import queue_depths
+from dao.queue_summary import held_tasks, status_counts
+
+bp = Blueprint("queues", __name__, url_prefix="/api/v0")
+
+
+@bp.get("/queues")
+def list_queues():
+    with session_scope() as session:
+        counts = status_counts(session)
+        visible = visible_projects()
+        held = [{"task_id": t, "worker": w, "device": d, "queue": q, "status": s}
+                for t, w, d, q, s, p in held_tasks(session) if visible is None or p in visible]
+        pools: dict[tuple[str, str], dict[str, int]] = {}
+        for d in queue_depths(session):
+            pools.setdefault((d.queue, d.backend), {})[d.pool] = d.tasks
+    rows = []
+    for (queue, backend), by_status in sorted(counts.items()):
+        queued = by_status.get("QUEUED", 0)
+        depth = sum(by_status.values())
+        rows.append({"queue": queue, "backend": backend, "depth": depth, "queued": queued,
+                     "running": depth - queued, "pools": pools.get((queue, backend), {})})
+    return jsonify({"queues": rows, "held": held})
