@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
+from dao.db import plain_rows
 from dao.tables import TaskEpoch
 
 
@@ -45,3 +46,13 @@ def recent_epochs(session: Session, task_id: str, n: int = 6) -> list[TaskEpoch]
     return list(session.scalars(
         select(TaskEpoch).where(TaskEpoch.task_id == task_id).order_by(TaskEpoch.epoch.desc()).limit(n)
     ))
+
+
+_RECENT = (select(TaskEpoch.epoch, TaskEpoch.attempt, TaskEpoch.metrics, TaskEpoch.created_at)
+           .where(TaskEpoch.task_id == bindparam("task_id"))
+           .order_by(TaskEpoch.epoch.desc()).limit(bindparam("n")))
+
+
+def recent_epoch_rows(conn, task_id: str, n: int = 6) -> list:  # noqa: ANN001 - session or connection
+    """``recent_epochs`` as plain rows (the same attribute names), from one prebuilt statement."""
+    return plain_rows(conn, _RECENT, {"task_id": task_id, "n": n})

@@ -79,7 +79,8 @@ def _links(task: Task) -> dict[str, str]:
     }
 
 
-def light(task, recent: list[TaskEpoch], metrics: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN001
+def light(task, recent: list[TaskEpoch], metrics: dict[str, Any],  # noqa: ANN001
+          queue_position: int | None) -> dict[str, Any]:
     """The default poll from ``task_queries.poll_row`` (a row with the task's attribute names):
     what changes while a task runs, its headline metrics, links to the rest. Nothing in it
     changes unless the task does (no heartbeat, no clock), so its ETag is stable."""
@@ -90,7 +91,7 @@ def light(task, recent: list[TaskEpoch], metrics: dict[str, Any]) -> dict[str, A
         "latest_epoch": recent[0].metrics if recent else None,
         "metrics": _headline(metrics), "error": task.error,
         "waiting_reason": task.waiting_reason if task.status == "QUEUED" else None,
-        "queue_position": task.queue_position,
+        "queue_position": queue_position,
         "created_at": iso(task.created_at), "started_at": iso(task.started_at),
         "finished_at": iso(task.finished_at), "links": _links(task),
     }
