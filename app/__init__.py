@@ -17,11 +17,11 @@ def create_app() -> Flask:
     app.json.sort_keys = False
     from app import metrics
     from app.api import (catalog, checkpoints, datasets, deploy, fractal_models, gpus, health, mms_management,
-                         mxserver, task_logs, tasks)
+                         mxserver, task_events, task_logs, tasks)
     from app.errors import register_error_handlers
     from app.nul_bytes import refuse_nul_bytes
 
-    for module in (health, tasks, task_logs, checkpoints, datasets, catalog, mxserver, gpus, deploy,
+    for module in (health, tasks, task_events, task_logs, checkpoints, datasets, catalog, mxserver, gpus, deploy,
                    mms_management, fractal_models):
         app.register_blueprint(module.bp)
     app.before_request(refuse_nul_bytes)

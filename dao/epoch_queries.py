@@ -56,3 +56,16 @@ _RECENT = (select(TaskEpoch.epoch, TaskEpoch.attempt, TaskEpoch.metrics, TaskEpo
 def recent_epoch_rows(conn, task_id: str, n: int = 6) -> list:  # noqa: ANN001 - session or connection
     """``recent_epochs`` as plain rows (the same attribute names), from one prebuilt statement."""
     return plain_rows(conn, _RECENT, {"task_id": task_id, "n": n})
+
+
+EPOCHS_PER_READ = 500
+_AFTER = (select(TaskEpoch.epoch, TaskEpoch.attempt, TaskEpoch.metrics)
+          .where(TaskEpoch.task_id == bindparam("task_id"),
+                 (TaskEpoch.epoch > bindparam("epoch")) | (TaskEpoch.attempt > bindparam("attempt")))
+          .order_by(TaskEpoch.epoch).limit(EPOCHS_PER_READ))
+
+
+def epochs_after(conn, task_id: str, attempt: int, epoch: int) -> list:  # noqa: ANN001
+    """The epochs a client that has seen up to (attempt, epoch) has not: later epochs, and
+    epochs a later attempt redid. At most EPOCHS_PER_READ at a time, oldest first."""
+    return plain_rows(conn, _AFTER, {"task_id": task_id, "attempt": attempt, "epoch": epoch})

@@ -32,6 +32,12 @@ RECENT_EPOCHS = 6  # the ETA's window: the rate over the last five epoch interva
 HEADLINE = tuple(sorted(SORTABLE_METRICS | {"final_train_accuracy"}))  # the light view's metrics
 
 
+def read_light_view(task_id: str) -> dict:
+    """The light view as a dict. Raises TaskNotFound."""
+    task, recent, position = read(lambda conn: _light_rows(conn, task_id))
+    return light(task, recent, task.headline or {}, position)
+
+
 def _render(task_id: str, full: bool) -> bytes:
     """The view as JSON bytes. Raises TaskNotFound."""
     if full:
@@ -41,8 +47,7 @@ def _render(task_id: str, full: bool) -> bytes:
             recent = epoch_queries.recent_epochs(session, task_id, RECENT_EPOCHS) if task.epochs_done else []
             view = detail(task, recent, position)
     else:
-        task, recent, position = read(lambda conn: _light_rows(conn, task_id))
-        view = light(task, recent, task.headline or {}, position)
+        view = read_light_view(task_id)
     return json.dumps(view, separators=(",", ":")).encode()
 
 
