@@ -88,6 +88,15 @@ class Settings(BaseSettings):
     def stream_slots_per_worker(self) -> int:
         return self.stream_slots or max(1, self.gunicorn_threads - 1)
 
+    # Access (README "Accounts and tokens"): "off" only on a trusted network (a warning at every
+    # start); the service admin's token (else the first start writes one to var/admin-token);
+    # networks (CIDRs, comma-separated) whose scrapers read /metrics without a token; how long a
+    # process trusts a verified token (a revocation reaches other processes within this).
+    auth: Literal["on", "off"] = "on"
+    admin_token: str = ""
+    metrics_open_networks: str = ""
+    token_cache_seconds: float = Field(5.0, ge=0)
+
     def auto_device_for(self, backend: str) -> str:
         """``auto_device`` for the torch pools only: an MXNet ``auto`` task takes a GPU when a
         live MXNet worker has one (no cluster here runs MXNet GPU workers scaled from zero)."""

@@ -32,7 +32,8 @@ class Events:
     """A server-sent-events client over one streamed response, as an EventSource parses it."""
 
     def __init__(self, stack, task_id: str, last_event_id: str | None = None):
-        headers = {"Accept": "text/event-stream"} | ({"Last-Event-ID": last_event_id} if last_event_id else {})
+        headers = stack.headers | {"Accept": "text/event-stream"} | (
+            {"Last-Event-ID": last_event_id} if last_event_id else {})
         self.response = requests.get(f"{stack.url}/api/v0/tasks/{task_id}/events", headers=headers,
                                      stream=True, timeout=30)
         self.lines = self.response.iter_lines(decode_unicode=True) if self.response.status_code == 200 else None
@@ -175,7 +176,7 @@ def test_waiting_requests_are_bounded_per_worker_with_a_clear_503(stack):
     streams = [Events(stack, task_id) for _ in range(SLOTS)]
     for s in streams:
         assert s.response.status_code == 200 and s.next()["event"] == "status"
-    full = requests.get(f"{stack.url}/api/v0/tasks/{task_id}/events", timeout=30)
+    full = stack.get(f"/api/v0/tasks/{task_id}/events")
     assert full.status_code == 503 and full.headers["Retry-After"] == "5"
     assert "waiting requests" in full.json()["msg"]
     etag = stack.get(f"/api/v0/tasks/{task_id}").headers["ETag"]  # short requests still answer
