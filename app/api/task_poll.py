@@ -20,7 +20,7 @@ from flask import Response, request
 from app import stream_slots
 from app.api.requests import choice_arg, float_arg
 from app.schemas.task_view import detail, light
-from dao import epoch_queries, queue_positions, task_queries
+from dao import epoch_queries, log_queries, queue_positions, task_queries
 from dao.db import read, session_scope
 from dao.errors import TaskNotFound
 from dao.tables import TaskStatus
@@ -34,8 +34,8 @@ HEADLINE = tuple(sorted(SORTABLE_METRICS | {"final_train_accuracy"}))  # the lig
 
 def read_light_view(task_id: str) -> dict:
     """The light view as a dict. Raises TaskNotFound."""
-    task, recent, position = read(lambda conn: _light_rows(conn, task_id))
-    return light(task, recent, task.headline or {}, position)
+    task, recent, position, phases = read(lambda conn: _light_rows(conn, task_id))
+    return light(task, recent, task.headline or {}, position, phases)
 
 
 def _render(task_id: str, full: bool) -> bytes:
@@ -45,7 +45,8 @@ def _render(task_id: str, full: bool) -> bytes:
             task = task_queries.get_task(session, task_id)
             position = task_queries.queue_position(session, task)
             recent = epoch_queries.recent_epochs(session, task_id, RECENT_EPOCHS) if task.epochs_done else []
-            view = detail(task, recent, position)
+            phases = log_queries.mxserver_states(session, task_id) if task.form.get("source") == "mxserver" else []
+            view = detail(task, recent, position, phases)
     else:
         view = read_light_view(task_id)
     return json.dumps(view, separators=(",", ":")).encode()
@@ -58,7 +59,8 @@ def _light_rows(conn, task_id: str):  # noqa: ANN001, ANN202 - a Core connection
     recent = epoch_queries.recent_epoch_rows(conn, task_id, RECENT_EPOCHS) if task.epochs_done else []
     position = (queue_positions.position(conn, task.queue, task.created_at, task.id)
                 if task.status == TaskStatus.QUEUED.value else None)
-    return task, recent, position
+    phases = log_queries.mxserver_states(conn, task_id) if task.source == "mxserver" else []
+    return task, recent, position, phases
 
 
 def _etag(body: bytes) -> str:
