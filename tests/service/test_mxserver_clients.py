@@ -7,13 +7,14 @@ epoch, and resumed; what cannot be honoured is refused by MXServer's field name.
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 from models.mxnet_backend.demo import make_demo_images
 from tests.service.mxserver_requests import TEST_REQUEST, TRAIN_REQUEST, eval_request, train_request, wrapped
 from tests.service.recordio_files import recordio_pair
-from tests.service.stack import MXNET_VENV, running_stack
+from tests.service.stack import MXNET_VENV, TERMINAL, running_stack
 from tests.service.test_mxserver import wait_dataset
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
@@ -48,9 +49,12 @@ def trained(mx):
     r = mx.post("/train", data=json.dumps(wrapped("19700101", TRAIN_REQUEST)))
     assert r.status_code == 200, r.text
     assert r.json() == {"task_id": "19700101", "state_code": "0", "state_desc": "OK_TO_RUN"}
-    seen = set()
-    done = mx.wait_task("19700101", timeout=240,  # MXServer's states while it runs, as it polls
-                        until=lambda t: seen.add(t["mxserver"]["state_desc"]) or True)
+    seen, deadline = set(), time.monotonic() + 240  # MXServer's states while it runs, as a client polls
+    while (light := mx.get("/api/v0/tasks/19700101").json())["status"] not in TERMINAL:
+        seen.add(light["mxserver"]["state_desc"])
+        assert time.monotonic() < deadline, light
+        time.sleep(0.05)
+    done = mx.wait_task("19700101", timeout=10)
     assert done["status"] == "SUCCEEDED", done["error"]
     done["states_seen"] = seen
     return done

@@ -200,3 +200,17 @@ def test_a_bad_last_event_id_answers_400_naming_it(stack, last_event_id):
     assert r.status_code == 400 and r.json()["errors"][0]["field"] == "Last-Event-ID", r.text
     assert stack.get("/api/v0/tasks/NO-SUCH-TASK/events").status_code == 404
     stack.post(f"/api/v0/tasks/{task_id}/stop")
+
+
+def test_the_light_views_queue_position_follows_the_queue_within_a_second(stack):
+    first, second = waiting_task(stack), waiting_task(stack)
+    assert stack.get(f"/api/v0/tasks/{first}").json()["queue_position"] == 1
+    assert stack.get(f"/api/v0/tasks/{second}").json()["queue_position"] == 2
+    assert stack.task(second)["queue_position"] == 2  # the full view counts exactly
+    stack.post(f"/api/v0/tasks/{first}/stop")
+    assert stack.task(second)["queue_position"] == 1
+    deadline = time.monotonic() + 10  # the light view's snapshot is at most 1 s old
+    while stack.get(f"/api/v0/tasks/{second}").json()["queue_position"] != 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    stack.post(f"/api/v0/tasks/{second}/stop")
