@@ -17,15 +17,15 @@ def create_app() -> Flask:
     app.json.sort_keys = False
     from app import metrics
     from app.api import (accounts, catalog, checkpoints, datasets, deploy, fractal_models, gpus, health, mms_management,
-                         mxserver, queues, task_logs, tasks)
+                         mxserver, queues, task_events, task_logs, tasks)
     from app.auth import guard
     from app.auth.resources import API_RESOURCES
     from app.errors import register_error_handlers
     from app.web import bp as web_bp
     from app.nul_bytes import refuse_nul_bytes
 
-    for module in (health, accounts, tasks, task_logs, checkpoints, datasets, catalog, mxserver, gpus, deploy,
-                   mms_management, fractal_models, queues):
+    for module in (health, accounts, tasks, task_events, task_logs, checkpoints, datasets, catalog, mxserver, gpus,
+                   deploy, mms_management, fractal_models, queues):
         app.register_blueprint(module.bp)
     app.register_blueprint(web_bp)  # the dashboard's page shells at / and /ui/
     metrics.install(app)  # first: its timer sees requests the guard refuses

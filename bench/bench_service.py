@@ -71,6 +71,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="TRAINYARD_GUNICORN_WORKERS for both apps (default: gunicorn.conf.py's own)")
     p.add_argument("--dispatch-tasks", type=int, default=30, help="sequential tasks for dispatch latency")
     p.add_argument("--dispatch-warmup", type=int, default=3, help="unmeasured tasks first (imports)")
+    p.add_argument("--poll-only", action="store_true",
+                   help="step 2 alone: one new_task round on trainyard to make QUEUED tasks, then the "
+                        "alternating poll / hello-world rounds (about a minute)")
     p.add_argument("--out", type=Path, default=None, help="JSON file (default bench/out/service-<time>.json)")
     return p.parse_args(argv)
 
@@ -315,6 +318,39 @@ def settings_of(args: argparse.Namespace, workers: int) -> dict:
             "cpus": os.cpu_count(), "load_avg_after": os.getloadavg()}
 
 
+def run_poll_only(args: argparse.Namespace) -> dict:
+    """Step 2 alone, on tasks made by one unmeasured-for-the-verdict new_task round."""
+    workers = args.gunicorn_workers or default_gunicorn_workers()
+    stack = BenchStack(gunicorn_workers=workers).create()
+    try:
+        made = serve_and_measure(stack, "trainyard", args)
+        polled = poll_rounds(stack, task_ids(made), args)
+        hello, polls = merge(polled["baseline"]), merge(polled["trainyard"])
+    finally:
+        stack.close()
+    p = ratios(hello, polls)
+    return {
+        "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "settings": settings_of(args, workers), "queued_tasks": made.requests,
+        "hello_baseline": hello.as_dict(), "poll_trainyard": polls.as_dict(), "poll_ratios": p,
+        "poll_round_ratios": round_ratios(polled), "goals": GOALS,
+        "verdicts": {"poll_ratio_ok": p["throughput"] >= GOALS["poll_ratio_min"]},
+    }
+
+
+def print_poll_only(report: dict) -> None:
+    print(f"\n{report['queued_tasks']} QUEUED tasks; {'load test':<20}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+          f"{'cpu ms/req':>12}")
+    for name, key in (("GET /ping hello", "hello_baseline"), ("GET QUEUED task", "poll_trainyard")):
+        r = report[key]
+        print(f"{name:<20}{r['rps']:>9.1f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['server_cpu_ms_per_req']:>12.2f}")
+    p, v = report["poll_ratios"], report["verdicts"]
+    print(f"poll / hello-world req/s {p['throughput']:.3f}x (goal >= {GOALS['poll_ratio_min']}) "
+          f"{ok(v['poll_ratio_ok'])}; server CPU per request {p['server_cpu_per_request']:.2f}x; per round: "
+          + ", ".join(f"{x['throughput']:.2f}x" for x in report["poll_round_ratios"])
+          + f"; load average after {report['settings']['load_avg_after']}")
+
+
 def run(args: argparse.Namespace) -> dict:
     workers = args.gunicorn_workers or default_gunicorn_workers()
     stack = BenchStack(gunicorn_workers=workers).create()
@@ -347,8 +383,8 @@ def run(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    report = run(args)
-    print_table(report)
+    report = run_poll_only(args) if args.poll_only else run(args)
+    (print_poll_only if args.poll_only else print_table)(report)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     path = args.out or OUT_DIR / f"service-{stamp}.json"

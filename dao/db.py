@@ -4,13 +4,18 @@ never commit; the caller owns the transaction through ``session_scope()``."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Executable, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dao.settings import get_settings
+
+T = TypeVar("T")
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -93,9 +98,61 @@ def session_scope() -> Iterator[Session]:
         session.close()
 
 
+_read_engines: dict[str, Engine] = {}
+
+
+def _read_engine() -> Engine:
+    """For reads that need no transaction (the status poll): autocommit, so no BEGIN and no
+    ROLLBACK round trip, and no pre-ping round trip at checkout (``read`` retries once instead
+    when the connection turns out dead). A small pool of its own beside the main one."""
+    url = get_settings().resolved_database_url()
+    if url.startswith("sqlite"):
+        return engine_for(url)
+    if url not in _read_engines:
+        settings = get_settings()
+        _read_engines[url] = create_engine(
+            url, isolation_level="AUTOCOMMIT", pool_size=4, max_overflow=8,
+            pool_timeout=settings.db_pool_timeout_seconds, connect_args=_postgres_timeouts(settings))
+    return _read_engines[url]
+
+
+def read(work: Callable[[Connection], T]) -> T:
+    """``work(connection)`` on an autocommit connection; once more on a fresh connection when
+    the first was found dead (the database restarted since it was pooled)."""
+    try:
+        with _read_engine().connect() as conn:
+            return work(conn)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    with _read_engine().connect() as conn:
+        return work(conn)
+
+
+def plain_rows(conn: Connection, stmt: Executable, params: dict[str, Any]) -> list[Any]:
+    """The rows of a prebuilt SELECT, as named tuples, for a hot read path. On PostgreSQL the
+    statement runs on the driver's own cursor with its SQL compiled once: SQLAlchemy's result
+    machinery costs as much CPU as the query itself there, and psycopg already returns
+    datetimes and JSONB as Python values. Elsewhere (SQLite) through SQLAlchemy as usual."""
+    if conn.dialect.name != "postgresql":
+        return list(conn.execute(stmt, params))
+    from psycopg.rows import namedtuple_row
+
+    sql, defaults = _pg_compiled(stmt, conn.dialect)
+    with conn.connection.driver_connection.cursor(row_factory=namedtuple_row) as cur:
+        return cur.execute(sql, {**defaults, **params}).fetchall()
+
+
+@functools.lru_cache(maxsize=32)
+def _pg_compiled(stmt: Executable, dialect) -> tuple[str, dict[str, Any]]:  # noqa: ANN001 - a Dialect
+    compiled = stmt.compile(dialect=dialect)
+    return str(compiled), dict(compiled.params)
+
+
 def reset_engines() -> None:
     """Dispose and forget every engine (tests that switch databases; processes after fork)."""
-    for engine in _engines.values():
+    for engine in [*_engines.values(), *_read_engines.values()]:
         engine.dispose()
     _engines.clear()
+    _read_engines.clear()
     _factories.clear()

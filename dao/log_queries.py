@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
+from dao.db import plain_rows
 from dao.tables import TaskLogLine
+
+# The logger whose lines are MXServer's states of a task (tasks/mx_backend.py writes them).
+MXSERVER_STATE_LOGGER = "trainyard.mxserver.state"
+_STATES = (select(TaskLogLine.attempt, TaskLogLine.at, TaskLogLine.message)
+           .where(TaskLogLine.task_id == bindparam("task_id"), TaskLogLine.logger == MXSERVER_STATE_LOGGER)
+           .order_by(TaskLogLine.seq).limit(200))
 
 
 def next_seq(session: Session, task_id: str) -> int:
@@ -30,3 +37,10 @@ def lines_after(session: Session, task_id: str, cursor: int, limit: int,
     if attempt is not None:
         stmt = stmt.where(TaskLogLine.attempt == attempt)
     return list(session.scalars(stmt.order_by(TaskLogLine.seq).limit(limit)))
+
+
+def mxserver_states(conn, task_id: str) -> list:  # noqa: ANN001 - a connection or a session
+    """(attempt, at, message) of each MXServer state line of the task, in order."""
+    if isinstance(conn, Session):
+        return list(conn.execute(_STATES, {"task_id": task_id}))
+    return plain_rows(conn, _STATES, {"task_id": task_id})

@@ -76,6 +76,19 @@ class Settings(BaseSettings):
     task_log_max_kb: int = Field(512, gt=16)
     log_follow_seconds: float = Field(60.0, gt=0)
 
+    # Waiting requests (GET /api/v0/tasks/<id>/events and ?wait= polls) hold one gunicorn thread
+    # each: at most ``stream_slots`` of them per worker process (0: threads - 1, so one thread
+    # always answers short requests); past it they answer 503 with Retry-After. One event
+    # stream lasts ``events_stream_seconds`` (the client reconnects with Last-Event-ID) and
+    # sends a heartbeat comment after ``events_heartbeat_seconds`` of silence.
+    gunicorn_threads: int = Field(4, gt=0)
+    stream_slots: int = Field(0, ge=0)
+    events_stream_seconds: float = Field(120.0, gt=0)
+    events_heartbeat_seconds: float = Field(15.0, gt=0)
+
+    def stream_slots_per_worker(self) -> int:
+        return self.stream_slots or max(1, self.gunicorn_threads - 1)
+
     # Access (README "Accounts and tokens"): "off" only on a trusted network (a warning at every
     # start); the service admin's token (else the first start writes one to var/admin-token);
     # networks (CIDRs, comma-separated) whose scrapers read /metrics without a token; how long a

@@ -5,15 +5,18 @@ never races a finish. Functions take a session and never commit."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import re
 import secrets
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import case, func, select, tuple_, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import bindparam, func, literal_column, select, tuple_, update
+from sqlalchemy.orm import Session
 
+from dao.db import plain_rows
 from dao.errors import InvalidTransition, TaskNotFound
-from dao.tables import Task, TaskStatus, utcnow
+from dao.tables import JsonColumn, Task, TaskStatus, utcnow
 
 S = TaskStatus
 
@@ -178,20 +181,38 @@ def with_save_prefix(session: Session, prefix: str, limit: int = 50) -> list[str
                                 .order_by(Task.created_at.desc(), Task.id.desc()).limit(limit)))
 
 
-def poll_row(session: Session, task_id: str, metric_keys: Iterable[str]):  # noqa: ANN201 - a Row
+def poll_row(conn, task_id: str, metric_keys: Iterable[str]):  # noqa: ANN001, ANN201 - a Row
     """What the light poll shows, in one statement: the task's columns that change while it
-    runs, the named numeric result keys (not the whole result, which grows with every epoch)
-    and its queue position while QUEUED. None when there is no such task."""
-    ahead_of = aliased(Task)
-    ahead = (select(func.count()).select_from(ahead_of).where(
-        ahead_of.status == S.QUEUED.value, ahead_of.queue == Task.queue,
-        tuple_(ahead_of.created_at, ahead_of.id) < tuple_(Task.created_at, Task.id)).scalar_subquery())
-    metrics = [Task.result[k].label(f"m_{k}") for k in metric_keys]
-    stmt = select(
-        Task.id, Task.status, Task.task_type, Task.model, Task.backend, Task.attempt, Task.epochs_total,
-        Task.epochs_done, Task.error, Task.waiting_reason, Task.created_at, Task.started_at, Task.finished_at,
-        Task.sweep_id,
-        Task.form["source"].as_string().label("source"),
-        case((Task.status == S.QUEUED.value, ahead + 1), else_=None).label("queue_position"), *metrics,
-    ).where(Task.id == task_id)
-    return session.execute(stmt).first()
+    runs and ``headline`` (the named result keys as one object, not the whole result, which
+    grows with every epoch). None when there is no such task.
+    ``conn`` is a Core connection (the poll reads in autocommit: no BEGIN, no ROLLBACK)."""
+    rows = plain_rows(conn, _poll_statement(conn.dialect.name, tuple(sorted(metric_keys))), {"task_id": task_id})
+    return rows[0] if rows else None
+
+
+_KEY = re.compile(r"^[a-z0-9_]+$")
+
+
+def _headline_sql(dialect: str, keys: tuple[str, ...]) -> str:
+    """The named keys of the result in one pass over it. One ``result -> key`` per key would
+    read (and on PostgreSQL de-TOAST) the whole result once per key. The keys are our own
+    constants, inlined so the statement has one parameter and stays in psycopg's cache."""
+    assert all(_KEY.match(k) for k in keys), keys
+    listed = ", ".join(f"'{k}'" for k in keys)
+    if dialect == "postgresql":
+        return (f"(SELECT jsonb_object_agg(m.key, m.value) FROM jsonb_each(tasks.result) AS m "
+                f"WHERE m.key IN ({listed}))")
+    return (f"(SELECT json_group_object(m.key, m.value) FROM json_each(tasks.result) AS m "
+            f"WHERE m.key IN ({listed}))")
+
+
+@functools.lru_cache(maxsize=8)
+def _poll_statement(dialect: str, metric_keys: tuple[str, ...]):  # noqa: ANN202 - a Select
+    """Built once: building it costs more than running it, and the same object hits
+    SQLAlchemy's compiled cache. The queue position comes from dao.queue_positions."""
+    headline = literal_column(_headline_sql(dialect, metric_keys), type_=JsonColumn).label("headline")
+    return select(
+        Task.id, Task.status, Task.task_type, Task.model, Task.backend, Task.queue, Task.attempt,
+        Task.epochs_total, Task.epochs_done, Task.error, Task.waiting_reason, Task.created_at,
+        Task.started_at, Task.finished_at, Task.sweep_id, Task.form["source"].as_string().label("source"), headline,
+    ).where(Task.id == bindparam("task_id"))

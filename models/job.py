@@ -71,6 +71,14 @@ class JobHooks(Protocol):
     # checkpoint; True ends the job there, so nothing is lost (a worker shutting down).
 
 
+def report_phase(hooks: JobHooks, phase: str) -> None:
+    """The hooks' optional ``on_phase(phase)``: "built" once the network (and its weights) is
+    ready, "training" as the first epoch begins, "evaluating" as a test pass begins."""
+    on_phase = getattr(hooks, "on_phase", None)
+    if on_phase is not None:
+        on_phase(phase)
+
+
 def pause_requested(hooks: JobHooks) -> bool:
     """The hooks' ``should_pause()``, False for hooks that have none."""
     pause = getattr(hooks, "should_pause", None)

@@ -6,11 +6,21 @@ before the worker forks), torch never.
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy.orm import Session
+
+from dao.log_queries import MXSERVER_STATE_LOGGER
 
 from dao.tables import Task
 from models.job import JobHooks, JobOutcome
 from tasks.backends import Backend, JobInputs
+
+# MXServer's executor states, as its worker records them while a task runs (its
+# task_progresses); stored as log lines of the task, read back by the task view.
+states = logging.getLogger(MXSERVER_STATE_LOGGER)
+PHASE_STATES = {"built": "TASK_EXECUTOR_CREATION_DONE", "training": "TASK_BEGIN_RUNNING",
+                "evaluating": "TASK_BEGIN_RUNNING"}
 
 
 def wanted_device(form: dict) -> str:
@@ -34,7 +44,10 @@ def _load(session: Session, task: Task, device: str) -> JobInputs:
     """Raises what tasks.mx_inputs.load_mx_inputs raises."""
     from tasks.mx_inputs import load_mx_inputs
 
-    return load_mx_inputs(session, task, device)
+    states.info("TASK_BEGIN_PREPARE_DATA")
+    inputs = load_mx_inputs(session, task, device)
+    states.info("TASK_PREPARE_DATA_DONE")
+    return inputs
 
 
 def _flat_metrics(result: dict) -> dict:
@@ -79,9 +92,25 @@ def _run(spec, hooks: JobHooks, _device: str) -> JobOutcome:  # noqa: ANN001 - a
     """Raises what run_mx_job raises (MxSpecError, CheckpointError, DeviceUnavailable)."""
     from models.mxnet_backend.engine import run_mx_job
 
-    outcome = run_mx_job(spec, hooks)
+    outcome = run_mx_job(spec, _StateHooks(hooks))
+    if not outcome.stopped:
+        states.info("TASK_SAVING_RESULTS")  # trainyard's: result, weights, checkpoints, pictures
     outcome.result = {**outcome.result, **_flat_metrics(outcome.result), "task_type": spec.task_type}
     return outcome
+
+
+class _StateHooks:
+    """The runner's hooks, plus ``on_phase``: each phase of the job logged as MXServer's state."""
+
+    def __init__(self, hooks: JobHooks):
+        self._hooks = hooks
+
+    def __getattr__(self, name: str):  # noqa: ANN204 - the wrapped hooks' methods
+        return getattr(self._hooks, name)
+
+    def on_phase(self, phase: str) -> None:
+        if phase in PHASE_STATES:
+            states.info(PHASE_STATES[phase])
 
 
 def _pictures(task_id: str, outcome: JobOutcome) -> None:

@@ -64,13 +64,13 @@ def _refused(task_id: str | None, problems: list[tuple[str, str]]) -> ApiError:
 
 @bp.post("/train")
 def train():
-    return _handle(json_body(), training=True)
+    return _handle(json_body(any_content_type=True), training=True)
 
 
 @bp.post("/eval")
 @bp.post("/test")
 def evaluate():
-    return _handle(json_body(), training=False)
+    return _handle(json_body(any_content_type=True), training=False)
 
 
 def _unwrap(body: dict[str, Any]) -> tuple[str | None, dict[str, Any], str]:
@@ -247,7 +247,7 @@ def _may_stop(session, task_id: str) -> None:  # noqa: ANN001
 
 @bp.post("/stop")
 def stop():
-    req = StopRequest.model_validate(json_body())
+    req = StopRequest.model_validate(json_body(any_content_type=True))
     try:
         with session_scope() as session:
             _may_stop(session, req.task_id)

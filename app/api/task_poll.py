@@ -4,8 +4,9 @@ task answers 304 to ``If-None-Match``; and ``?wait=S`` (up to 60 s) to wait for 
 instead of polling: with an ETag that is still current the answer comes when the task changes,
 or as 304 after S seconds.
 
-Waiting holds one gunicorn thread (gthread workers, see gunicorn.conf.py), not a process; the
-wait re-reads the task every WAIT_STEP_SECONDS.
+Waiting holds one gunicorn thread (gthread workers, see gunicorn.conf.py), not a process, and
+one of the worker's bounded waiting slots (app.stream_slots); the wait re-reads the task every
+WAIT_STEP_SECONDS.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import time
 
 from flask import Response, request
 
+from app import stream_slots
 from app.api.requests import choice_arg, float_arg
 from app.schemas.task_view import detail, light
-from dao import epoch_queries, task_queries
-from dao.db import session_scope
+from dao import epoch_queries, log_queries, queue_positions, task_queries
+from dao.db import read, session_scope
 from dao.errors import TaskNotFound
+from dao.tables import TaskStatus
 from dao.task_listing import SORTABLE_METRICS
 
 MAX_WAIT_SECONDS = 60.0
@@ -29,22 +32,35 @@ RECENT_EPOCHS = 6  # the ETA's window: the rate over the last five epoch interva
 HEADLINE = tuple(sorted(SORTABLE_METRICS | {"final_train_accuracy"}))  # the light view's metrics
 
 
+def read_light_view(task_id: str) -> dict:
+    """The light view as a dict. Raises TaskNotFound."""
+    task, recent, position, phases = read(lambda conn: _light_rows(conn, task_id))
+    return light(task, recent, task.headline or {}, position, phases)
+
+
 def _render(task_id: str, full: bool) -> bytes:
     """The view as JSON bytes. Raises TaskNotFound."""
-    with session_scope() as session:
-        if full:
+    if full:
+        with session_scope() as session:
             task = task_queries.get_task(session, task_id)
             position = task_queries.queue_position(session, task)
-        else:
-            task = task_queries.poll_row(session, task_id, HEADLINE)
-            if task is None:
-                raise TaskNotFound(task_id)
-        recent = epoch_queries.recent_epochs(session, task_id, RECENT_EPOCHS) if task.epochs_done else []
-        if full:
-            view = detail(task, recent, position)
-        else:
-            view = light(task, recent, {k: getattr(task, f"m_{k}") for k in HEADLINE})
+            recent = epoch_queries.recent_epochs(session, task_id, RECENT_EPOCHS) if task.epochs_done else []
+            phases = log_queries.mxserver_states(session, task_id) if task.form.get("source") == "mxserver" else []
+            view = detail(task, recent, position, phases)
+    else:
+        view = read_light_view(task_id)
     return json.dumps(view, separators=(",", ":")).encode()
+
+
+def _light_rows(conn, task_id: str):  # noqa: ANN001, ANN202 - a Core connection; (row, rows, position)
+    task = task_queries.poll_row(conn, task_id, HEADLINE)
+    if task is None:
+        raise TaskNotFound(task_id)
+    recent = epoch_queries.recent_epoch_rows(conn, task_id, RECENT_EPOCHS) if task.epochs_done else []
+    position = (queue_positions.position(conn, task.queue, task.created_at, task.id)
+                if task.status == TaskStatus.QUEUED.value else None)
+    phases = log_queries.mxserver_states(conn, task_id) if task.source == "mxserver" else []
+    return task, recent, position, phases
 
 
 def _etag(body: bytes) -> str:
@@ -52,14 +68,26 @@ def _etag(body: bytes) -> str:
 
 
 def poll_task(task_id: str) -> Response:
-    """Raises TaskNotFound (404) and ApiError 400 for a bad ``view`` or ``wait``."""
+    """Raises TaskNotFound (404) and ApiError 400 for a bad ``view`` or ``wait``; 503 when a
+    wait finds this worker's waiting slots all taken (app.stream_slots)."""
     full = choice_arg("view", "light", ("light", "full")) == "full"
     wait = float_arg("wait", 0.0, 0.0, MAX_WAIT_SECONDS)
     body = _render(task_id, full)
-    deadline = time.monotonic() + wait
-    while wait and request.if_none_match.contains(_etag(body)) and time.monotonic() < deadline:
-        time.sleep(min(WAIT_STEP_SECONDS, max(0.0, deadline - time.monotonic())))
-        body = _render(task_id, full)
+    if wait and request.if_none_match.contains(_etag(body)):
+        slot = stream_slots.take_slot()
+        if slot is None:
+            return stream_slots.busy()
+        try:
+            body = _wait_for_change(task_id, full, body, time.monotonic() + wait)
+        finally:
+            slot.release()
     response = Response(body, mimetype="application/json", headers={"Cache-Control": "no-cache"})
     response.set_etag(_etag(body))
     return response.make_conditional(request)
+
+
+def _wait_for_change(task_id: str, full: bool, body: bytes, deadline: float) -> bytes:
+    while request.if_none_match.contains(_etag(body)) and time.monotonic() < deadline:
+        time.sleep(min(WAIT_STEP_SECONDS, max(0.0, deadline - time.monotonic())))
+        body = _render(task_id, full)
+    return body

@@ -79,7 +79,8 @@ def _links(task: Task) -> dict[str, str]:
     }
 
 
-def light(task, recent: list[TaskEpoch], metrics: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN001
+def light(task, recent: list[TaskEpoch], metrics: dict[str, Any],  # noqa: ANN001
+          queue_position: int | None, mx_phases: list | None = None) -> dict[str, Any]:
     """The default poll from ``task_queries.poll_row`` (a row with the task's attribute names):
     what changes while a task runs, its headline metrics, links to the rest. Nothing in it
     changes unless the task does (no heartbeat, no clock), so its ETag is stable."""
@@ -91,16 +92,17 @@ def light(task, recent: list[TaskEpoch], metrics: dict[str, Any]) -> dict[str, A
         "latest_epoch": recent[0].metrics if recent else None,
         "metrics": _headline(metrics), "error": task.error,
         "waiting_reason": task.waiting_reason if task.status == "QUEUED" else None,
-        "queue_position": task.queue_position,
+        "queue_position": queue_position,
         "created_at": iso(task.created_at), "started_at": iso(task.started_at),
         "finished_at": iso(task.finished_at), "links": _links(task),
     }
     if task.source == "mxserver":
-        view["mxserver"] = mxserver_state(task, iso)
+        view["mxserver"] = mxserver_state(task, iso, mx_phases or [])
     return view
 
 
-def detail(task: Task, recent: list[TaskEpoch], queue_position: int | None) -> dict[str, Any]:
+def detail(task: Task, recent: list[TaskEpoch], queue_position: int | None,
+           mx_phases: list | None = None) -> dict[str, Any]:
     """``?view=full``: the listing's row, the light view's progress, the whole result."""
     latest = recent[0] if recent else None
     view = summary(task)
@@ -115,5 +117,5 @@ def detail(task: Task, recent: list[TaskEpoch], queue_position: int | None) -> d
         links=_links(task),
     )
     if task.form.get("source") == "mxserver":
-        view["mxserver"] = mxserver_state(task, iso)
+        view["mxserver"] = mxserver_state(task, iso, mx_phases or [])
     return view

@@ -19,7 +19,7 @@ import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
-from models.job import EpochMetrics, JobHooks, JobOutcome, pause_requested
+from models.job import EpochMetrics, JobHooks, JobOutcome, pause_requested, report_phase
 from models.mxnet_backend.checkpoint import (
     CheckpointError, CheckpointMeta, load_params, load_states, pack_checkpoint, unpack_checkpoint,
 )
@@ -125,6 +125,8 @@ def _checkpoint_now(run: _Run, hooks: JobHooks) -> None:
 def _train(spec: MxJobSpec, hooks: JobHooks, ctx: mx.Context) -> JobOutcome:
     mx.random.seed(spec.params.seed)
     run = _start(spec, ctx)
+    report_phase(hooks, "built")
+    report_phase(hooks, "training")
     history, stopped = [], False
     while run.epoch < spec.params.num_epoch:
         if pause_requested(hooks):
@@ -165,7 +167,8 @@ def evaluate_checkpoint(blob: bytes, network: str, ds, device: str = "cpu", batc
     return evaluate_dataset(net, info, ds, batch_size, ctx)
 
 
-def _evaluate_job(spec: MxJobSpec) -> JobOutcome:
+def _evaluate_job(spec: MxJobSpec, hooks: JobHooks) -> JobOutcome:
+    report_phase(hooks, "evaluating")
     res = evaluate_checkpoint(spec.init_weights, spec.network, spec.test, spec.device, spec.params.batch_size)
     meta = unpack_checkpoint(spec.init_weights).meta
     result = {"backend": "mxnet", "network": meta.network, "device": spec.device, "test": res.public(),
@@ -181,5 +184,5 @@ def run_mx_job(spec: MxJobSpec, hooks: JobHooks) -> JobOutcome:
     """
     check_spec(spec)
     if spec.task_type == "dl_ev":
-        return _evaluate_job(spec)
+        return _evaluate_job(spec, hooks)
     return _train(spec, hooks, resolve_context(spec.device))
