@@ -41,7 +41,9 @@ def test_sigkill_mid_training_resumes_from_checkpoint(stack2):
     done = stack2.wait_task(task_id, timeout=180)
     assert done["status"] == "SUCCEEDED", done
     assert done["attempt"] == 2
-    assert done["result"]["resumed_from_epoch"] >= 3
+    # Epoch e is reported before its checkpoint is written, so a kill seen at epoch e may find
+    # e - 1 as the newest checkpoint (a loaded machine widens that gap); never an older one.
+    assert done["result"]["resumed_from_epoch"] >= running["progress"]["epoch"] - 1 >= 2
     assert _label_of(stack2, done) != victim
     assert [e["epoch"] for e in _epochs(stack2, task_id)] == list(range(1, 41))
     stack2.start_worker(victim)
@@ -57,7 +59,9 @@ def test_sigterm_hands_the_task_back_and_nothing_runs_twice(stack2):
     done = stack2.wait_task(task_id, timeout=180)
     assert done["status"] == "SUCCEEDED", done
     assert done["attempt"] == 1, "a graceful hand-back is not a failed attempt"
-    assert done["result"]["resumed_from_epoch"] >= 3
+    # Epoch e is reported before its checkpoint is written, so a kill seen at epoch e may find
+    # e - 1 as the newest checkpoint (a loaded machine widens that gap); never an older one.
+    assert done["result"]["resumed_from_epoch"] >= running["progress"]["epoch"] - 1 >= 2
     epochs = _epochs(stack2, task_id)
     assert [e["epoch"] for e in epochs] == list(range(1, 41))
     stack2.start_worker(victim)
