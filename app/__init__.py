@@ -11,7 +11,7 @@ from dao.settings import get_settings
 
 def create_app() -> Flask:
     settings = get_settings()
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no static files: no /static route
     # Uploads are the largest bodies; JSON endpoints enforce their own, smaller limit.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_mb * 1024 * 1024
     app.json.sort_keys = False
@@ -20,10 +20,12 @@ def create_app() -> Flask:
                          mxserver, task_logs, tasks)
     from app.errors import register_error_handlers
     from app.nul_bytes import refuse_nul_bytes
+    from app.openapi.views import bp as openapi_bp
 
     for module in (health, tasks, task_logs, checkpoints, datasets, catalog, mxserver, gpus, deploy,
                    mms_management, fractal_models):
         app.register_blueprint(module.bp)
+    app.register_blueprint(openapi_bp)
     app.before_request(refuse_nul_bytes)
     metrics.install(app)
     register_error_handlers(app)
