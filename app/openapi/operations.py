@@ -67,7 +67,7 @@ API: dict[tuple[str, str], Op] = {
                                   {200: r.Health, 503: r.Health}, open=True, database=False),
     ("metrics.metrics", "GET"): Op("Prometheus metrics", HEALTH, {200: PROMETHEUS}, database=False),
     ("tasks.new_task", "POST"): Op(
-        "Submit a task (NEURO-LEARN's form)", TASKS, {201: r.NewTaskReply}, (*JSON_ERRORS, 409, 422),
+        "Submit a task (NEURO-LEARN's form)", TASKS, {201: r.NewTaskReply}, (*JSON_ERRORS, 422),
         body=NewTaskForm, json_any_content_type=True,
         description="A JSON body is read whatever its Content-Type says (NEURO-LEARN's client labels it "
                     "form-urlencoded)."),
@@ -148,7 +148,8 @@ API: dict[tuple[str, str], Op] = {
         "Edit a model's description (Fractal)", FRACTAL, {200: f.FractalReply}, (*JSON_ERRORS, 404, 422),
         body=r.Open),
     ("fractal_models.upload", "PUT"): Op("Upload an ONNX model (Fractal)", FRACTAL, {201: f.FractalModel},
-                                         (409, 413, 422), body=ONNX_UPLOAD),
+                                         (413, 422), body=ONNX_UPLOAD,
+                                         description="An existing name gets a new version."),
     ("fractal_models.delete", "DELETE"): Op("Delete a model (Fractal)", FRACTAL, {200: f.FractalReply}, (404,)),
 }
 
