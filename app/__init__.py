@@ -16,18 +16,21 @@ def create_app() -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_mb * 1024 * 1024
     app.json.sort_keys = False
     from app import metrics
-    from app.api import (catalog, checkpoints, datasets, deploy, fractal_models, gpus, health, mms_management,
+    from app.api import (accounts, catalog, checkpoints, datasets, deploy, fractal_models, gpus, health, mms_management,
                          mxserver, task_logs, tasks)
+    from app.auth import guard
+    from app.auth.resources import API_RESOURCES
     from app.errors import register_error_handlers
     from app.nul_bytes import refuse_nul_bytes
     from app.openapi.views import bp as openapi_bp
 
-    for module in (health, tasks, task_logs, checkpoints, datasets, catalog, mxserver, gpus, deploy,
+    for module in (health, accounts, tasks, task_logs, checkpoints, datasets, catalog, mxserver, gpus, deploy,
                    mms_management, fractal_models):
         app.register_blueprint(module.bp)
     app.register_blueprint(openapi_bp)
-    app.before_request(refuse_nul_bytes)
-    metrics.install(app)
+    metrics.install(app)  # first: its timer sees requests the guard refuses
+    app.before_request(refuse_nul_bytes)  # before the guard looks a URL's object up
+    guard.install(app, API_RESOURCES)
     register_error_handlers(app)
     logging.getLogger("trainyard").setLevel(logging.INFO)
     return app

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from app.auth.principal import can_see, require
 from app.errors import ApiError
 from app.schemas.deploy import ServingSettings
-from dao import artifact_queries, model_queries, task_queries
+from dao import artifact_queries, auth_queries, model_queries, task_queries
 from dao.model_queries import Registration
 from dao.settings import get_settings
 from dao.tables import ModelStatus, ServedModel, TaskStatus
@@ -43,9 +44,24 @@ def register_task(session: Session, task_id: str, name: str | None, version: str
     """An EXPORTING row for the task (commit, then ``start_export``). Raises what
     check_deployable raises, ModelExists."""
     check_deployable(session, task_id)
+    project = task_queries.get_task(session, task_id).proj_id
+    model_name = name or task_id
+    may_add_version(session, model_name, project)
     return model_queries.register(session, Registration(
-        name=name or task_id, version=version, source_kind="task", source_task_id=task_id,
-        description=description, **settings.columns()))
+        name=model_name, version=version, source_kind="task", source_task_id=task_id,
+        description=description, project_id=project, **settings.columns()))
+
+
+def may_add_version(session: Session, name: str, project: str | None) -> None:
+    """A name's versions stay in one project. Raises ApiError 409 (the name is another
+    project's, or hidden), 403 (the caller may not change that project's models)."""
+    current = auth_queries.project_of_model(session, name)
+    if current is auth_queries.MISSING:
+        return
+    if not can_see(current) or current != project:
+        raise ApiError(409, f"model name {name!r} is taken by another project; choose another name",
+                       [{"field": "name", "problem": "is taken by another project"}])
+    require(current, "write")
 
 
 def start_export(model_id: int) -> None:
@@ -62,24 +78,28 @@ def start_export(model_id: int) -> None:
 
 
 def register_upload(session: Session, name: str, filename: str, data: bytes, signature: dict,
-                    settings: ServingSettings, description: str = "") -> ServedModel:
+                    settings: ServingSettings, description: str = "", project: str | None = None) -> ServedModel:
     """A READY row for a checked ONNX upload (a new version when the name exists; it becomes
     the default, as a Fractal PUT replaces the model)."""
+    may_add_version(session, name, project)
     row = model_queries.register(session, Registration(
         name=name, version=None, source_kind="upload", source_filename=filename, description=description,
-        contract=signature, onnx=data, **settings.columns()))
+        contract=signature, onnx=data, project_id=project, **settings.columns()))
     return model_queries.set_default(session, name, row.version)
 
 
 def copy_model(session: Session, source: ServedModel, name: str, settings: ServingSettings) -> ServedModel:
-    """Register a READY model's ONNX file under another name (MMS ``POST /models?url=onnx:x``)."""
+    """Register a READY model's ONNX file under another name (MMS ``POST /models?url=onnx:x``),
+    in the source's project."""
+    may_add_version(session, name, source.project_id)
+    require(source.project_id, "write")
     if source.status != ModelStatus.READY.value:
         raise ApiError(409, f"model {source.name!r} version {source.version!r} is {source.status}")
     full = model_queries.get_by_id(session, source.id, with_onnx=True)
     row = model_queries.register(session, Registration(
         name=name, version=None, source_kind=source.source_kind, source_task_id=source.source_task_id,
         source_filename=source.source_filename, description=source.description, contract=dict(source.contract),
-        onnx=full.onnx, **settings.columns()))
+        onnx=full.onnx, project_id=source.project_id, **settings.columns()))
     row.verification = source.verification
     return row
 
@@ -104,6 +124,7 @@ def describe(session: Session, row: ServedModel) -> dict:
     """A registry row for people and clients (no blob)."""
     return {
         "name": row.name, "version": row.version, "default": row.is_default, "status": row.status,
+        "proj_id": row.project_id,
         "error": row.error, "description": row.description,
         "source": {"kind": row.source_kind, "task_id": row.source_task_id, "filename": row.source_filename,
                    "url": source_url(row)},

@@ -80,6 +80,12 @@ def register_error_handlers(app: Flask) -> None:
     def _not_found(exc: NotFound):
         return body(404, str(exc))
 
+    from app.auth.principal import Hidden
+
+    @app.errorhandler(Hidden)
+    def _hidden(exc: Hidden):
+        return body(404, "no such resource")
+
     @app.errorhandler(InvalidTransition)
     def _conflict(exc: InvalidTransition):
         return body(409, str(exc), status=exc.status)

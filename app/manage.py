@@ -1,5 +1,5 @@
-"""Operator commands: ``python -m app.manage register-demo`` (the demo connectome dataset and
-the demo image dataset)."""
+"""Operator commands: ``python -m app.manage register-demo`` (the service admin on a first start,
+the demo connectome dataset and the demo image dataset)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
     if args.command == "register-demo":
+        from app.auth.bootstrap import ensure_admin
+
+        print(f"trainyard: {ensure_admin()}")
         print("registered" if register_demo() else "already registered")
         print("images: registered" if register_demo_images() else "images: already registered")
 

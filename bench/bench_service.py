@@ -43,10 +43,12 @@ if str(ROOT) not in sys.path:
 
 from bench.loadgen import Load, Result, merge, percentile, run_load  # noqa: E402
 from bench.service_stack import BenchStack  # noqa: E402
+from tests.service.stack import ADMIN_TOKEN  # noqa: E402
 from tests.service.forms import form  # noqa: E402
 
 OUT_DIR = ROOT / "bench" / "out"
 BASELINE_APP = "bench.baseline_app:create_app()"
+AUTH = (("Authorization", f"Bearer {ADMIN_TOKEN}"),)  # the stack's admin token (the baseline ignores it)
 GOALS = {"throughput_ratio_min": 0.6, "p99_ratio_max": 2.0, "dispatch_p50_ms_max": 20.0,
          "poll_ratio_min": 0.5}
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
@@ -79,7 +81,8 @@ def task_body() -> bytes:
 
 
 def new_task_load(url: str) -> Load:
-    return Load(url=url, method="POST", paths=("/api/v0/new_task",), body=task_body(), expect=(201,))
+    return Load(url=url, method="POST", paths=("/api/v0/new_task",), body=task_body(),
+                headers=(("Content-Type", "application/json"), *AUTH), expect=(201,))
 
 
 def measure(stack: BenchStack, label: str, load: Load, args: argparse.Namespace, seconds: float,
@@ -128,7 +131,7 @@ def task_ids(result: Result, limit: int = 2000) -> list[str]:
 
 def poll_load(url: str, ids: list[str], query: str = "") -> Load:
     return Load(url=url, method="GET", paths=tuple(f"/api/v0/tasks/{i}{query}" for i in ids), body=None,
-                headers=(), expect=(200,))
+                headers=AUTH, expect=(200,))
 
 
 def hello_load(url: str) -> Load:
@@ -169,7 +172,7 @@ def dispatch_one(session: requests.Session, url: str, body: bytes) -> dict:
     """Submit one task to an idle worker and wait for its end; returns its dispatch times in ms."""
     sent = time.time()
     reply = session.post(f"{url}/api/v0/new_task", data=body,
-                         headers={"Content-Type": "application/json"}, timeout=30)
+                         headers={"Content-Type": "application/json", **dict(AUTH)}, timeout=30)
     reply.raise_for_status()
     task = wait_terminal(session, url, reply.json()["task_form"]["task_id"])
     if not task.get("started_at"):
@@ -195,6 +198,7 @@ def dispatch_phase(stack: BenchStack, args: argparse.Namespace) -> tuple[dict, l
     """Dispatch latencies, and the ids of the finished tasks."""
     stack.start_worker()
     session, body = requests.Session(), task_body()
+    session.headers.update(dict(AUTH))
     for i in range(args.dispatch_warmup):
         dispatch_one(session, stack.url, body)
         wait_worker_idle(stack, i + 1)

@@ -20,7 +20,7 @@ import psycopg
 import redis
 import requests
 
-from tests.service.stack import PG_ADMIN, free_port
+from tests.service.stack import ADMIN_TOKEN, PG_ADMIN, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -49,7 +49,7 @@ class BenchStack:
             TRAINYARD_VAR_DIR=str(self.tmp / "var"), TRAINYARD_BIND=f"127.0.0.1:{self.port}",
             TRAINYARD_GUNICORN_WORKERS=str(self.gunicorn_workers), TRAINYARD_NO_VENV="1",
             PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
-            BENCH_REDIS_URL=REDIS_URL, BENCH_REDIS_KEY=self.baseline_key,
+            BENCH_REDIS_URL=REDIS_URL, BENCH_REDIS_KEY=self.baseline_key, TRAINYARD_ADMIN_TOKEN=ADMIN_TOKEN,
             OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1", CUDA_VISIBLE_DEVICES="",
         )
         return env

@@ -15,13 +15,13 @@ from dao.task_queries import tasks_using_dataset
 
 def insert_dataset(session: Session, name: str, kind: str, meta: dict[str, Any], data: bytes,
                    source_filename: str | None = None,
-                   status: str = DatasetStatus.READY.value) -> Dataset:
+                   status: str = DatasetStatus.READY.value, project_id: str | None = None) -> Dataset:
     """Raises DatasetExists."""
     if session.get(Dataset, name) is not None:
         raise DatasetExists(name)
     row = Dataset(name=name, kind=kind, meta=meta, data=data, size=len(data),
                   checksum=meta.get("checksum") or hashlib.sha256(data).hexdigest(),
-                  source_filename=source_filename, status=status)
+                  source_filename=source_filename, status=status, project_id=project_id)
     session.add(row)
     session.flush()
     return row

@@ -34,6 +34,7 @@ class Registration:
     max_batch_delay_ms: float = 5.0
     min_worker: int = 1
     max_worker: int = 1
+    project_id: str | None = None
 
 
 def register(session: Session, reg: Registration) -> ServedModel:
@@ -50,12 +51,18 @@ def register(session: Session, reg: Registration) -> ServedModel:
         description=reg.description, contract=reg.contract or {},
         status=ModelStatus.EXPORTING.value, batch_size=reg.batch_size,
         max_batch_delay_ms=reg.max_batch_delay_ms, min_worker=reg.min_worker, max_worker=reg.max_worker,
+        project_id=reg.project_id if first else _project_of_name(session, reg.name),
     )
     session.add(row)
     session.flush()
     if reg.onnx is not None:
         store_onnx(session, row, reg.onnx, reg.contract or {}, verification=None)
     return row
+
+
+def _project_of_name(session: Session, name: str) -> str | None:
+    return session.scalar(select(ServedModel.project_id).where(ServedModel.name == name)
+                          .order_by(ServedModel.id).limit(1))
 
 
 def _next_version(session: Session, name: str) -> int:
@@ -170,6 +177,7 @@ class Entry:
     min_worker: int
     max_worker: int
     updated_at: Any
+    project_id: str | None = None
 
 
 def snapshot(session: Session) -> list[Entry]:
@@ -177,7 +185,7 @@ def snapshot(session: Session) -> list[Entry]:
     cols = (ServedModel.id, ServedModel.name, ServedModel.version, ServedModel.is_default, ServedModel.status,
             ServedModel.onnx_sha256, ServedModel.contract, ServedModel.batch_size,
             ServedModel.max_batch_delay_ms, ServedModel.min_worker, ServedModel.max_worker,
-            ServedModel.updated_at)
+            ServedModel.updated_at, ServedModel.project_id)
     return [Entry(*r) for r in session.execute(select(*cols).order_by(ServedModel.id))]
 
 

@@ -75,6 +75,15 @@ class Settings(BaseSettings):
     task_log_max_kb: int = Field(512, gt=16)
     log_follow_seconds: float = Field(60.0, gt=0)
 
+    # Access (README "Accounts and tokens"): "off" only on a trusted network (a warning at every
+    # start); the service admin's token (else the first start writes one to var/admin-token);
+    # networks (CIDRs, comma-separated) whose scrapers read /metrics without a token; how long a
+    # process trusts a verified token (a revocation reaches other processes within this).
+    auth: Literal["on", "off"] = "on"
+    admin_token: str = ""
+    metrics_open_networks: str = ""
+    token_cache_seconds: float = Field(5.0, ge=0)
+
     def auto_device_for(self, backend: str) -> str:
         """``auto_device`` for the torch pools only: an MXNet ``auto`` task takes a GPU when a
         live MXNet worker has one (no cluster here runs MXNet GPU workers scaled from zero)."""

@@ -143,6 +143,8 @@ class Dataset(Base):
     checksum: Mapped[str] = mapped_column(String(64))
     data: Mapped[bytes] = deferred(mapped_column(Blob, nullable=False))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # None: shared (every user reads it, only a service admin changes it), like the demo dataset.
+    project_id: Mapped[str | None] = mapped_column(ForeignKey("projects.id"), nullable=True)
 
 
 class Worker(Base):
@@ -203,6 +205,8 @@ class ServedModel(Base):
     max_worker: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    # None: shared, as for datasets. Every version of a name is in the project of its first.
+    project_id: Mapped[str | None] = mapped_column(ForeignKey("projects.id"), nullable=True)
 
     __table_args__ = (
         UniqueConstraint("name", "version", name="uq_served_models_name_version"),
@@ -223,5 +227,65 @@ class ServingProcess(Base):
     heartbeat_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-__all__ = ["Base", "ServedModel", "ServingProcess", "ModelStatus", "Task", "TaskEpoch", "TaskLogLine", "TaskArtifact", "Dataset", "DatasetStatus", "Worker", "TaskStatus",
+class Role(str, enum.Enum):
+    """A member's role in a project: viewer reads; editor also submits, stops, uploads and
+    deploys; admin also manages members and deletes."""
+
+    VIEWER = "viewer"
+    EDITOR = "editor"
+    ADMIN = "admin"
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)  # the service admin, above projects
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Project(Base):
+    """``id`` is the task form's ``proj_id``; tasks keep it in their ``proj_id`` column."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (Index("ix_memberships_user", "user_id"),)
+
+
+class ApiToken(Base):
+    """A bearer token: only the SHA-256 of its secret is kept (the secret is shown once).
+    ``projects`` None: every project of its user; else only those. Revoked and expired tokens
+    stay listed and never authenticate."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    projects: Mapped[list[Any] | None] = mapped_column(nullable=True)
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    __table_args__ = (Index("ix_api_tokens_user", "user_id"),)
+
+
+__all__ = ["User", "Project", "Membership", "ApiToken", "Role", "Base", "ServedModel", "ServingProcess", "ModelStatus", "Task", "TaskEpoch", "TaskLogLine", "TaskArtifact", "Dataset", "DatasetStatus", "Worker", "TaskStatus",
            "utcnow"]

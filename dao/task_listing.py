@@ -35,6 +35,7 @@ class TaskFilter:
     status: str | None = None
     model: str | None = None
     task_type: str | None = None
+    projects: frozenset[str] | None = None  # only these projects' tasks; None: every project
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ def _filtered(flt: TaskFilter) -> Select:
     ):
         if value is not None:
             stmt = stmt.where(column == value)
+    if flt.projects is not None:
+        stmt = stmt.where(Task.proj_id.in_(sorted(flt.projects)))
     return stmt
 
 

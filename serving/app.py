@@ -25,6 +25,7 @@ def create_serving_app(registry: Registry | None = None) -> Flask:
     app.extensions["trainyard_registry"] = (registry or Registry()).start()
     app.extensions["trainyard_cache"] = PredictionCache(settings.serve_cache_entries)
     register_routes(app)
+    _guard(app)
     _errors(app)
     logging.getLogger("trainyard").setLevel(logging.INFO)
     return app
@@ -47,6 +48,25 @@ def routes_only() -> Flask:
     app = Flask("trainyard.serving.routes", static_folder=None)
     register_routes(app)
     return app
+
+
+def _guard(app: Flask) -> None:
+    """The API's token check (app.auth.guard): every route but /ping and /v2/health/* needs a
+    token, and a model of a project the caller may not see is unknown. The model's project
+    comes from the registry this process follows (no database read per prediction)."""
+    from app.auth import guard
+    from dao.auth_queries import MISSING
+    from serving.errors import UnknownModel
+
+    registry: Registry = app.extensions["trainyard_registry"]
+
+    def project_of(name: str):  # noqa: ANN202
+        slots = registry.versions(name)
+        return min(slots, key=lambda s: s.entry.id).entry.project_id if slots else MISSING
+
+    model = guard.Resource(project_of, lambda name: UnknownModel(f"model {name!r} is not registered"))
+    resources = {(bp, "name"): model for bp in ("kserve", "mms", "fractal", "connectome")}
+    guard.install(app, resources, all_reads=True, unauthenticated=lambda msg: jsonify({"error": msg}))
 
 
 def _metrics():

@@ -18,6 +18,8 @@ from pathlib import PurePath
 from flask import Blueprint, jsonify, request
 
 from app import dataset_cache
+from app.auth.principal import can_see
+from app.auth.submit import owner_for_upload
 from app.errors import ApiError, invalid
 from app.schemas.task_view import iso
 from dao import dataset_queries
@@ -37,6 +39,7 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
 def public(row: Dataset) -> dict:
     return {"name": row.name, "kind": row.kind, "status": row.status, "source_filename": row.source_filename,
             "size": row.size, "checksum": row.checksum, "created_at": iso(row.created_at),
+            "proj_id": row.project_id,
             **row.meta}
 
 
@@ -46,6 +49,12 @@ def source_filename(names: list[str]) -> str:
     if len(joined) > limit:
         raise invalid([("file", f"the file name is longer than {limit} characters")])
     return joined
+
+
+def _proj_id() -> str | None:
+    """The upload's project: a form field or query argument ``proj_id`` (optional, see
+    app.auth.submit.owner_for_upload)."""
+    return (request.form.get("proj_id") or request.args.get("proj_id") or "").strip() or None
 
 
 @bp.post("")
@@ -68,8 +77,9 @@ def upload():
                        [{"field": "file", "problem": p} for p in exc.problems]) from None
     meta = describe(dataset)
     with session_scope() as session:
+        project = owner_for_upload(session, _proj_id())
         row = dataset_queries.insert_dataset(session, name, "connectome", meta, dataset.to_npz_bytes(),
-                                             source_filename=filename)
+                                             source_filename=filename, project_id=project)
         return jsonify({"error_num": 0, "msg": "dataset registered", "dataset": public(row)}), 201
 
 
@@ -118,8 +128,9 @@ def upload_images():
     blob = next(iter(files.values())) if len(files) == 1 else _bundle(files)
     meta = {"upload_files": list(files), "import_options": _image_options()}
     with session_scope() as session:
-        row = dataset_queries.insert_dataset(session, name, "image", meta, blob,
-                                             source_filename=filename, status=DatasetStatus.VALIDATING.value)
+        project = owner_for_upload(session, _proj_id())
+        row = dataset_queries.insert_dataset(session, name, "image", meta, blob, source_filename=filename,
+                                             status=DatasetStatus.VALIDATING.value, project_id=project)
         reply = public(row)
     try:
         publish_image_import(name)
@@ -133,7 +144,8 @@ def upload_images():
 @bp.get("")
 def list_all():
     with session_scope() as session:
-        return jsonify({"datasets": [public(r) for r in dataset_queries.list_datasets(session)]})
+        rows = [r for r in dataset_queries.list_datasets(session) if can_see(r.project_id)]
+        return jsonify({"datasets": [public(r) for r in rows]})
 
 
 @bp.get("/<name>")

@@ -15,7 +15,9 @@ from app.api.requests import json_body
 from app.errors import ApiError, register_model_errors
 from app.onnx_upload import check_onnx
 from app.schemas.deploy import NAME, ServingSettings
-from dao import model_queries
+from app.auth.principal import can_see
+from app.auth.submit import owner_for_upload
+from dao import auth_queries, model_queries
 from dao.db import session_scope
 
 bp = Blueprint("fractal_models", __name__, url_prefix="/api/v1/models")
@@ -40,14 +42,14 @@ register_model_errors(bp, envelope)
 @bp.get("")
 def list_names():
     with session_scope() as session:
-        names = sorted({r.name for r in model_queries.list_models(session)})
+        names = sorted({r.name for r in model_queries.list_models(session) if can_see(r.project_id)})
     return envelope(200, "OK", model_list=names)
 
 
 @bp.get("/information")
 def information():
     with session_scope() as session:
-        rows = [r for r in model_queries.list_models(session) if r.is_default]
+        rows = [r for r in model_queries.list_models(session) if r.is_default and can_see(r.project_id)]
         listed = [{"model": r.name, "description": r.description, "version": r.version, "status": r.status}
                   for r in rows]
     return envelope(200, "OK", model_list=listed)
@@ -82,7 +84,11 @@ def upload(name: str):
     signature = check_onnx(data, deployments.upload_limit_mb())
     description = request.form.get("description", "")[:2000]
     with session_scope() as session:
-        row = deployments.register_upload(session, name, filename, data, signature, ServingSettings(), description)
+        existing = auth_queries.project_of_model(session, name)
+        project = existing if existing is not auth_queries.MISSING else \
+            owner_for_upload(session, (request.form.get("proj_id") or request.args.get("proj_id") or "").strip() or None)
+        row = deployments.register_upload(session, name, filename, data, signature, ServingSettings(), description,
+                                          project=project)
         described = deployments.describe(session, row)
     return envelope(201, "Model uploaded", model=described)
 

@@ -18,7 +18,9 @@ from pydantic import ValidationError
 from app import deployments
 from app.errors import ApiError, register_model_errors, pydantic_problems
 from app.schemas.deploy import NAME, ServingSettings
-from dao import model_queries
+from app.auth.principal import can_see
+from dao import auth_queries, model_queries
+from dao.errors import ModelNotFound, TaskNotFound
 from dao.db import session_scope
 from dao.tables import ModelStatus
 
@@ -88,8 +90,10 @@ def register():
     timeout = _number("response_timeout", 120.0, 1.0, 600.0)  # read before anything is written
     with session_scope() as session:
         if kind == "task":
+            _visible(session, auth_queries.project_of_task(session, ref), TaskNotFound(ref))
             row = deployments.register_task(session, ref, name, None, settings)
         else:
+            _visible(session, auth_queries.project_of_model(session, ref), ModelNotFound(ref, version))
             row = deployments.copy_model(session, model_queries.get(session, ref, version), name, settings)
         model_id, version = row.id, row.version
     if kind == "task":
@@ -103,6 +107,12 @@ def register():
     if not done:
         return jsonify({"status": f"{text}; exporting to ONNX: GET /models/{name} shows when it is READY"}), 202
     return jsonify({"status": text})
+
+
+def _visible(session, project, hidden: Exception) -> None:  # noqa: ANN001
+    """Raises ``hidden`` when the source named by ``url`` is in a project the caller may not see."""
+    if project is not auth_queries.MISSING and not can_see(project):
+        raise hidden
 
 
 def _valid_name(name: str) -> bool:
@@ -141,7 +151,7 @@ def list_models():
     limit = _int("limit", 100, 1, 1000)
     start = _int("next_page_token", 0, 0, 10**9)
     with session_scope() as session:
-        rows = [r for r in model_queries.list_models(session) if r.is_default]
+        rows = [r for r in model_queries.list_models(session) if r.is_default and can_see(r.project_id)]
         page = rows[start:start + limit]
         reply = {"models": [{"modelName": r.name, "modelUrl": deployments.source_url(r)} for r in page]}
     if start + limit < len(rows):

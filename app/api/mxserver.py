@@ -33,12 +33,14 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from app.api.requests import json_body
+from app.auth.principal import Hidden, require
+from app.auth.submit import ROLES, hidden_refs, project_for_submit
 from app.errors import ApiError, field_errors, pydantic_problems
 from app.mx_checks import check_datasets, check_lineage, check_network, check_parent, contract_problems
 from app.mxserver_translate import Translated, find_checkpoint, shape_problems, translate_test, translate_train
 from app.schemas.mxserver import ClientTaskId, EvalRequest, StopRequest, TrainRequest, param_set, requirements
 from app.schemas.mxserver_desc import Checkpoint, TestDesc, TrainDesc, is_mxserver_desc
-from dao import task_queries
+from dao import auth_queries, task_queries
 from dao.db import session_scope
 from dao.errors import InvalidTransition, TaskNotFound
 from dao.tables import Task, TaskStatus
@@ -114,12 +116,30 @@ def _handle(body: dict[str, Any], training: bool):  # noqa: ANN202
                 problems += _checks(session, req, tr)
             if problems:
                 raise _refused(task_id, tr.rename(problems, prefix))
-            new_id, sendable, _waiting = queue_new_task(session, task_id=task_id, **_row(req, tr, desc if nested else None))
+            row = _row(req, tr, desc if nested else None)
+            _access(session, row, tr, task_id, prefix)
+            new_id, sendable, _waiting = queue_new_task(session, task_id=task_id, **row)
     except IntegrityError:
         raise _taken(task_id) from None
     if sendable is not None:
         send(sendable)  # False: the broker is away; the dispatcher's sweep sends it later
     return _state(new_id, OK, "OK_TO_RUN")
+
+
+def _access(session, row: dict, tr: Translated, task_id: str | None, prefix: str) -> None:  # noqa: ANN001
+    """The project (a service admin's new proj_id creates it), parent and datasets against the
+    caller's projects. Raises ApiError 422 (403 for a viewer or a read-only token)."""
+    try:
+        project_for_submit(session, row["proj_id"], row["proj_name"])
+    except ApiError as exc:
+        if exc.status != 422:
+            raise
+        raise _refused(task_id, tr.rename([("proj_id", exc.errors[0]["problem"])], prefix)) from None
+    form = row["form"]
+    problems = hidden_refs(session, row["parent_task_id"], {r: form.get(r) or [] for r in ROLES},
+                           parent_field="trained_task_id")
+    if problems:
+        raise _refused(task_id, tr.rename(problems, prefix))
 
 
 def _taken(task_id: str | None) -> ApiError:
@@ -214,11 +234,23 @@ def _row(req: TrainRequest | EvalRequest, tr: Translated, original: dict | None)
     )
 
 
+def _may_stop(session, task_id: str) -> None:  # noqa: ANN001
+    """Raises TaskNotFound for a task of a project the caller may not see, ApiError 403."""
+    project = auth_queries.project_of_task(session, task_id)
+    if project is auth_queries.MISSING:
+        return
+    try:
+        require(project, "write")
+    except Hidden:
+        raise TaskNotFound(task_id) from None
+
+
 @bp.post("/stop")
 def stop():
     req = StopRequest.model_validate(json_body())
     try:
         with session_scope() as session:
+            _may_stop(session, req.task_id)
             status = task_queries.request_stop(session, req.task_id)
     except TaskNotFound:
         return _state(req.task_id, FAILED, "TASK_NOT_EXIST", 404)

@@ -8,6 +8,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from app.api.requests import bad_query, choice_arg, int_arg, json_body
 from app.api.task_poll import poll_task
+from app.auth.principal import visible_projects
+from app.auth.submit import hidden_refs, project_for_submit
 from app.errors import ApiError, invalid
 from app.form_checks import CheckedForm, check_form
 from app.schemas.task_form import NewTaskForm
@@ -44,6 +46,11 @@ WEIGHT_FORMATS = {
 def new_task():
     form = NewTaskForm.model_validate(json_body(any_content_type=True))
     with session_scope() as session:
+        project_for_submit(session, form.proj_id, form.proj_name)
+        problems = hidden_refs(session, form.param_set.trained_task_id,
+                               {role: getattr(form, role) for role in ("train_data", "val_data", "test_data")})
+        if problems:
+            raise invalid(problems)
         checked, problems = check_form(session, form)
         if problems:
             raise invalid(problems)
@@ -94,7 +101,8 @@ def get_epochs(task_id: str):
 
 @bp.get("/tasks")
 def list_all():
-    flt = TaskFilter(**{k: request.args.get(k) or None for k in ("proj_id", "status", "model", "task_type")})
+    flt = TaskFilter(**{k: request.args.get(k) or None for k in ("proj_id", "status", "model", "task_type")},
+                     projects=visible_projects())
     if flt.status is not None and flt.status not in STATUSES:
         raise bad_query("status", f"must be one of {', '.join(sorted(STATUSES))}")
     limit = int_arg("limit", 50, 1, 500)

@@ -18,6 +18,7 @@ from werkzeug.routing import Map, Rule
 from app.openapi.convert import REF_PREFIX, lift_defs, to_openapi30
 from app.openapi.operations import DEFAULT_ERROR, ERROR_SHAPES
 from app.openapi.spec_types import Op, Raw, Shape
+from app.schemas.foreign_replies import KServeError
 from app.schemas.replies import ApiErrorReply
 
 VERSION = "0.1.0"
@@ -27,7 +28,8 @@ _CONVERTERS = {"int": {"type": "integer", "minimum": 0}, "float": {"type": "numb
                "path": {"type": "string"}, "default": {"type": "string"}}
 REASONS = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 304: "Not Modified",
            400: "Bad request: a bad query parameter, an unreadable body, or a NUL character anywhere",
-           401: "No valid bearer token", 404: "Not found (or not visible to this token)",
+           401: "No valid bearer token (WWW-Authenticate: Bearer)", 403: "The caller may not change this",
+           404: "Not found (or not visible to this token)",
            409: "Conflict with the resource's state", 413: "Too large", 415: "Unsupported media type",
            422: "Invalid fields, each named", 500: "Not ready", 503: "A dependency is unavailable; try again"}
 
@@ -94,8 +96,10 @@ def _content(shape: Shape, shapes: _Shapes, mode: str = "serialization") -> dict
             for media, schemas in content.items()}
 
 
-def _statuses(op: Op, has_path_params: bool, auth: bool, nul_hook: bool) -> set[int]:
+def _statuses(op: Op, method: str, auth: bool, nul_hook: bool) -> set[int]:
     codes = set(op.errors)
+    if auth and nul_hook and not op.open and method != "GET":
+        codes.add(403)  # a viewer, or a read-only token, may not change (app.auth.guard)
     if nul_hook:
         codes.add(400)
     if auth and not op.open:
@@ -114,7 +118,7 @@ def _operation(rule: Rule, method: str, op: Op, shapes: _Shapes, path_params: li
     responses: dict[str, Any] = {}
     for code, shape in sorted(op.replies.items()):
         responses[str(code)] = {"description": REASONS.get(code, "answer"), **_content_block(shape, shapes)}
-    for code in sorted(_statuses(op, bool(path_params), auth, nul_hook)):
+    for code in sorted(_statuses(op, method, auth, nul_hook)):
         shape = _error_shape(error, code, nul_hook)
         responses[str(code)] = {"description": REASONS.get(code, "error"), "content": _content(shape, shapes)}
     out: dict[str, Any] = {
@@ -138,6 +142,8 @@ def _content_block(shape: Shape, shapes: _Shapes) -> dict[str, Any]:
 def _error_shape(error: type[BaseModel], code: int, nul_hook: bool) -> Shape:
     """The blueprint's envelope; on the API app a 503 (database down, a handler of the app) and
     the NUL hook's 400/422 may come in the API's own envelope where the blueprint has another."""
+    if code == 401:  # app.auth.guard's answer, whatever the blueprint
+        return ApiErrorReply if nul_hook else KServeError
     if nul_hook and error is not ApiErrorReply and code in (400, 422, 503):
         return (error, ApiErrorReply)
     return error

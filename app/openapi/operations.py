@@ -13,6 +13,7 @@ from __future__ import annotations
 from app.openapi.spec_types import Op, Param, Raw, choice, integer, number, string
 from app.schemas import foreign_replies as f
 from app.schemas import replies as r
+from app.schemas.accounts import MemberForm, ProjectForm, TokenForm
 from app.schemas.deploy import DeployForm
 from app.schemas.mxserver import StopRequest
 from app.schemas.mxserver_desc import TestDesc, TrainDesc
@@ -26,7 +27,7 @@ EVENTS = Raw("text/event-stream", {"type": "string"})
 NOT_MODIFIED = Raw("", {})  # no body
 JSON_ERRORS = (400, 413, 415)  # app.api.requests.json_body: unparseable, too large, not JSON
 
-TASKS, DATA, MODELS, FLEET, HEALTH = "tasks", "datasets", "models", "fleet", "health"
+TASKS, DATA, MODELS, FLEET, HEALTH, ACCOUNTS = "tasks", "datasets", "models", "fleet", "health", "accounts"
 MX, MMS, FRACTAL, KSERVE, SERVE = "MXServer", "TorchServe / MMS", "Fractal", "KServe v2", "serving"
 
 DATASET_UPLOAD = Raw("multipart/form-data", {
@@ -66,6 +67,19 @@ API: dict[tuple[str, str], Op] = {
     ("health.healthz", "GET"): Op("Readiness: the database and the broker", HEALTH,
                                   {200: r.Health, 503: r.Health}, open=True, database=False),
     ("metrics.metrics", "GET"): Op("Prometheus metrics", HEALTH, {200: PROMETHEUS}, database=False),
+    ("accounts.whoami", "GET"): Op("The caller: its user, token and projects", ACCOUNTS, {200: r.Whoami}),
+    ("accounts.list_projects", "GET"): Op("The projects the caller sees, with its role", ACCOUNTS, {200: r.Projects}),
+    ("accounts.create_project", "POST"): Op("Make a project (a service admin)", ACCOUNTS, {201: r.ProjectCreated},
+                                            (*JSON_ERRORS, 409, 422), body=ProjectForm),
+    ("accounts.list_members", "GET"): Op("A project's members", ACCOUNTS, {200: r.Members}, (404,)),
+    ("accounts.add_member", "POST"): Op("Add or change a member (a project admin)", ACCOUNTS,
+                                        {201: r.MemberAdded}, (*JSON_ERRORS, 404, 422), body=MemberForm),
+    ("accounts.remove_member", "DELETE"): Op("Remove a member", ACCOUNTS, {200: r.Done}, (404,)),
+    ("accounts.create_token", "POST"): Op("Make a token (its secret is in this answer only)", ACCOUNTS,
+                                          {201: r.TokenCreated}, (*JSON_ERRORS, 422), body=TokenForm),
+    ("accounts.list_tokens", "GET"): Op("The caller's tokens (a service admin's: everyone's)", ACCOUNTS,
+                                        {200: r.Tokens}),
+    ("accounts.revoke_token", "DELETE"): Op("Revoke a token", ACCOUNTS, {200: r.TokenRevoked}, (404,)),
     ("tasks.new_task", "POST"): Op(
         "Submit a task (NEURO-LEARN's form)", TASKS, {201: r.NewTaskReply}, (*JSON_ERRORS, 422),
         body=NewTaskForm, json_any_content_type=True,
@@ -148,7 +162,7 @@ API: dict[tuple[str, str], Op] = {
         "Edit a model's description (Fractal)", FRACTAL, {200: f.FractalReply}, (*JSON_ERRORS, 404, 422),
         body=r.Open),
     ("fractal_models.upload", "PUT"): Op("Upload an ONNX model (Fractal)", FRACTAL, {201: f.FractalModel},
-                                         (413, 422), body=ONNX_UPLOAD,
+                                         (409, 413, 422), body=ONNX_UPLOAD,
                                          description="An existing name gets a new version."),
     ("fractal_models.delete", "DELETE"): Op("Delete a model (Fractal)", FRACTAL, {200: f.FractalReply}, (404,)),
 }

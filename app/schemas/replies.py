@@ -239,6 +239,7 @@ class Dataset(Open):
     size: int
     checksum: str | None
     created_at: Iso | None
+    proj_id: str | None = Field(None, description="its project (None: shared with everyone)")
 
 
 class DatasetReply(Closed):
@@ -355,3 +356,92 @@ class DeployReply(Closed):
 
 class MxGpus(RootModel[list[MxGpu]]):
     """MXServer's ``GET /gpu``: ``[]`` when no live worker has a GPU."""
+
+
+Role = Literal["viewer", "editor", "admin"]
+
+
+class ProjectRole(Closed):
+    id: str
+    name: str | None
+    role: Role | None = Field(description="the caller's role (None: a service admin who is no member)")
+
+
+class WhoamiUser(Closed):
+    id: int
+    name: str
+    is_admin: bool
+
+
+class WhoamiToken(Closed):
+    id: int | None
+    name: str | None
+    read_only: bool
+    projects: list[str] | None
+    expires_at: Iso | None
+
+
+class Whoami(Closed):
+    user: WhoamiUser
+    token: WhoamiToken
+    projects: list[ProjectRole]
+
+
+class Projects(Closed):
+    projects: list[ProjectRole]
+
+
+class Project(Closed):
+    id: str
+    name: str | None
+
+
+class ProjectCreated(Closed):
+    error_num: Literal[0]
+    msg: str
+    project: Project
+
+
+class Member(Open):
+    user_id: int
+    role: Role
+
+
+class Members(Closed):
+    project: str
+    members: list[Member]
+
+
+class MemberAdded(Closed):
+    error_num: Literal[0]
+    msg: str
+    member: Member
+
+
+class Token(Closed):
+    id: int
+    name: str
+    user_id: int
+    read_only: bool
+    projects: list[str] | None
+    created_at: Iso | None
+    expires_at: Iso | None
+    revoked_at: Iso | None
+    last_used_at: Iso | None
+
+
+class TokenCreated(Closed):
+    error_num: Literal[0]
+    msg: str
+    token: Token
+    secret: str = Field(description="shown in this answer only")
+
+
+class Tokens(Closed):
+    tokens: list[Token]
+
+
+class TokenRevoked(Closed):
+    error_num: Literal[0]
+    msg: str
+    token: Token

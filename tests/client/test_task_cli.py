@@ -28,7 +28,7 @@ def stack():
 
 
 def _env(stack) -> dict:
-    return {**os.environ, "TRAINYARD_URL": stack.url}
+    return {**os.environ, "TRAINYARD_URL": stack.url, "TRAINYARD_TOKEN": stack.token}
 
 
 def test_submit_follow_json_reports_every_epoch_once_and_exits_by_state(stack, tmp_path):
@@ -58,12 +58,12 @@ def test_a_rejected_form_lists_its_field_errors(stack, tmp_path):
     assert out.returncode == 1 and "HTTP 422" in out.stderr
     assert "param_set.epochs" in out.stderr and "param_set.batch_size" in out.stderr  # every field listed
     with pytest.raises(ApiError) as err:
-        Client(stack.url).submit(form(epochs=-1))
+        Client(stack.url, token=stack.token).submit(form(epochs=-1))
     assert err.value.status == 422 and any(e["field"] == "param_set.epochs" for e in err.value.errors)
 
 
 def test_wait_exits_with_the_stopped_code(stack):
-    client = Client(stack.url)
+    client = Client(stack.url, token=stack.token)
     task_id = client.submit(form(epochs=50))
     client.stop(task_id)
     out = trainyard("wait", task_id, env=_env(stack), timeout=600)

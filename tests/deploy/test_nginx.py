@@ -118,7 +118,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
             nginx = subprocess.Popen([NGINX, "-c", str(conf), "-p", str(tmp), "-g", "daemon off;"],
                                      stdout=fh, stderr=subprocess.STDOUT)
         wait_for(f"http://127.0.0.1:{nginx_port}/nginx-health", nginx, nginx_log)
-        yield {"url": f"http://127.0.0.1:{nginx_port}", "api_log": api_log, "nginx_log": nginx_log}
+        token = (tmp / "var" / "admin-token").read_text().strip()  # the first start's admin token
+        yield {"url": f"http://127.0.0.1:{nginx_port}", "api_log": api_log, "nginx_log": nginx_log,
+               "headers": {"Authorization": f"Bearer {token}"}}
     finally:
         if nginx is not None:
             stop(nginx)
@@ -131,7 +133,7 @@ def test_ping_and_nginx_health(stack) -> None:
     assert r.status_code == 200 and r.json() == {"health": "healthy!"}
     r = requests.get(f"{stack['url']}/nginx-health", timeout=10)
     assert r.status_code == 200 and r.text == "ok\n"
-    r = requests.get(f"{stack['url']}/healthz", timeout=10)
+    r = requests.get(f"{stack['url']}/healthz", timeout=10, headers=stack["headers"])
     assert r.status_code == 200, r.text
 
 
@@ -147,17 +149,17 @@ DEMO_FORM = {
 
 
 def test_a_task_form_goes_through(stack) -> None:
-    r = requests.post(f"{stack['url']}/api/v0/new_task", json=DEMO_FORM, timeout=30)
+    r = requests.post(f"{stack['url']}/api/v0/new_task", json=DEMO_FORM, timeout=30, headers=stack["headers"])
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["error_num"] == 0, body
     task_id = body["task_form"]["task_id"]
-    r = requests.get(f"{stack['url']}/api/v0/tasks/{task_id}", timeout=10)
+    r = requests.get(f"{stack['url']}/api/v0/tasks/{task_id}", timeout=10, headers=stack["headers"])
     assert r.status_code == 200, r.text
 
 
 def test_a_bad_form_gets_the_apps_error_not_nginxs(stack) -> None:
-    r = requests.post(f"{stack['url']}/api/v0/new_task", json={**DEMO_FORM, "task_type": "nope"}, timeout=30)
+    r = requests.post(f"{stack['url']}/api/v0/new_task", json={**DEMO_FORM, "task_type": "nope"}, timeout=30, headers=stack["headers"])
     assert r.status_code == 422, r.text
     assert r.json()["error_num"] == 422
     assert [e["field"] for e in r.json()["errors"]] == ["task_type"]
@@ -170,7 +172,7 @@ def test_a_large_dataset_upload_passes_nginx(stack) -> None:
     assert len(data) > 1024 * 1024, "the upload must exceed nginx's 1 MB default body limit"
     r = requests.post(f"{stack['url']}/api/v0/datasets",
                       files={"file": ("deploy_upload.npz", io.BytesIO(data), "application/octet-stream")},
-                      data={"name": "deploy_upload"}, timeout=120)
+                      data={"name": "deploy_upload"}, timeout=120, headers=stack["headers"])
     assert r.status_code != 413, "nginx refused the upload"
     assert r.status_code == 201, r.text
     assert r.json()["dataset"]["name"] == "deploy_upload"
@@ -198,8 +200,8 @@ def test_forwarded_headers_reach_gunicorn(stack) -> None:
 
 def test_json_is_gzipped(stack) -> None:
     for _ in range(3):  # a task list long enough for gzip_min_length
-        assert requests.post(f"{stack['url']}/api/v0/new_task", json=DEMO_FORM, timeout=30).ok
-    r = requests.get(f"{stack['url']}/api/v0/tasks", headers={"Accept-Encoding": "gzip"}, timeout=10)
+        assert requests.post(f"{stack['url']}/api/v0/new_task", json=DEMO_FORM, timeout=30, headers=stack["headers"]).ok
+    r = requests.get(f"{stack['url']}/api/v0/tasks", headers={**stack["headers"], "Accept-Encoding": "gzip"}, timeout=10)
     assert r.status_code == 200
     assert len(r.content) > 1024, "the reply is too short for gzip_min_length; pick a longer one"
     assert r.headers.get("Content-Encoding") == "gzip"
@@ -216,10 +218,10 @@ def test_nginx_logs_requests_with_its_format(stack) -> None:
 def test_inference_paths_reach_the_serving_role(stack) -> None:
     r = requests.get(f"{stack['url']}/v2/health/live", timeout=10)
     assert r.status_code == 200 and r.json() == {"live": True}
-    r = requests.post(f"{stack['url']}/predictions/nope", json=[[1.0]], timeout=10)
+    r = requests.post(f"{stack['url']}/predictions/nope", json=[[1.0]], timeout=10, headers=stack["headers"])
     assert r.status_code == 404 and r.json()["type"] == "ModelNotFoundException"  # TorchServe's shape
-    r = requests.post(f"{stack['url']}/api/v0/models/nope/predict", json={"matrix": [[1.0]]}, timeout=10)
+    r = requests.post(f"{stack['url']}/api/v0/models/nope/predict", json={"matrix": [[1.0]]}, timeout=10, headers=stack["headers"])
     assert r.status_code == 404 and "nope" in r.json()["msg"]
     # control-plane paths stay on the API
-    assert requests.get(f"{stack['url']}/api/v0/models", timeout=10).status_code == 200
-    assert requests.get(f"{stack['url']}/models", timeout=10).json() == {"models": []}
+    assert requests.get(f"{stack['url']}/api/v0/models", timeout=10, headers=stack["headers"]).status_code == 200
+    assert requests.get(f"{stack['url']}/models", timeout=10, headers=stack["headers"]).json() == {"models": []}

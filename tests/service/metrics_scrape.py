@@ -9,7 +9,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 
 def scrape(url: str) -> list:
-    r = requests.get(url, timeout=30)
+    """The API's /metrics takes the stacks' admin token; a worker's or the reaper's own port
+    ignores it."""
+    from tests.service.stack import AUTH_HEADERS
+
+    r = requests.get(url, timeout=30, headers=AUTH_HEADERS)
     assert r.status_code == 200, r.text
     assert r.headers["Content-Type"].startswith("text/plain"), r.headers
     return list(text_string_to_metric_families(r.text))

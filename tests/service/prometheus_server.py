@@ -12,7 +12,7 @@ from pathlib import Path
 import requests
 import yaml
 
-from tests.service.stack import ROOT, free_port
+from tests.service.stack import ADMIN_TOKEN, ROOT, free_port
 
 RULES = ROOT / "docker" / "prometheus" / "rules.yml"
 
@@ -25,7 +25,9 @@ class Prometheus:
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
             "rule_files": [str(RULES)],
-            "scrape_configs": [{"job_name": job, "static_configs": [{"targets": hosts}]}
+            # The API's /metrics takes a token; the workers' and the reaper's ports ignore it.
+            "scrape_configs": [{"job_name": job, "static_configs": [{"targets": hosts}],
+                                "authorization": {"type": "Bearer", "credentials": ADMIN_TOKEN}}
                                for job, hosts in targets.items()],
         }
         (self.tmp / "prometheus.yml").write_text(yaml.safe_dump(config))

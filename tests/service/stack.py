@@ -27,6 +27,9 @@ PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/15"
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 SUBMIT_PATHS = ("/api/v0/new_task", "/train", "/eval")
+# Every stack's service admin token (TRAINYARD_ADMIN_TOKEN): tests send it as stack.headers.
+ADMIN_TOKEN = "ty_test-stack-admin-0123456789abcdef"
+AUTH_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 LIVE: list["Stack"] = []  # started stacks of this process, cleaned after every test (conftest)
 
 FAST_LEASES = {
@@ -76,6 +79,8 @@ class Stack:
         self.unfinished: set[str] = set()  # tasks submitted and not yet seen finished
         self.db_name = f"trainyard_test_{uuid.uuid4().hex[:8]}"
         self.env = self._env() | (env or {})
+        self.token = self.env.get("TRAINYARD_ADMIN_TOKEN", ADMIN_TOKEN)
+        self.headers = {"Authorization": f"Bearer {self.token}"}
 
     # -- environment -------------------------------------------------------------------
     def _env(self) -> dict[str, str]:
@@ -83,7 +88,7 @@ class Stack:
         env.update(FAST_LEASES)
         env.update(
             TRAINYARD_VAR_DIR=str(self.tmp / "var"), TRAINYARD_TORCH_QUEUE=self.queue,
-            TRAINYARD_MXNET_QUEUE=self.mx_queue,
+            TRAINYARD_MXNET_QUEUE=self.mx_queue, TRAINYARD_ADMIN_TOKEN=ADMIN_TOKEN,
             TRAINYARD_BIND=f"127.0.0.1:{self.port}", TRAINYARD_GUNICORN_WORKERS="2",
             TRAINYARD_NO_VENV="1", PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
             OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1", CUDA_VISIBLE_DEVICES="",
@@ -242,11 +247,24 @@ class Stack:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     # -- HTTP ----------------------------------------------------------------------------
+    def authed(self, kw: dict) -> dict:
+        """``kw`` with the admin's token added to its headers (a test's own headers win)."""
+        return {**kw, "headers": {**self.headers, **(kw.get("headers") or {})}}
+
     def get(self, path: str, **kw) -> requests.Response:
-        return requests.get(self.url + path, timeout=30, **kw)
+        return requests.get(self.url + path, **{"timeout": 30, **self.authed(kw)})
+
+    def put(self, path: str, **kw) -> requests.Response:
+        return requests.put(self.url + path, **{"timeout": 60, **self.authed(kw)})
+
+    def delete(self, path: str, **kw) -> requests.Response:
+        return requests.delete(self.url + path, **{"timeout": 30, **self.authed(kw)})
+
+    def request(self, method: str, path: str, **kw) -> requests.Response:
+        return requests.request(method, self.url + path, **{"timeout": 60, **self.authed(kw)})
 
     def post(self, path: str, **kw) -> requests.Response:
-        r = requests.post(self.url + path, timeout=60, **kw)
+        r = requests.post(self.url + path, **{"timeout": 60, **self.authed(kw)})
         if path in SUBMIT_PATHS and r.ok:
             with contextlib.suppress(ValueError, AttributeError):
                 body = r.json()

@@ -91,4 +91,4 @@ def test_datasets_that_disagree_are_refused_before_queueing(stack):
 def requests_delete(stack, path):
     import requests
 
-    return requests.delete(stack.url + path, timeout=30)
+    return stack.delete(path, timeout=30)

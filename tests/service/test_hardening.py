@@ -82,10 +82,10 @@ def test_a_file_name_longer_than_its_column_is_a_422(api, kind):
 
 
 def test_a_405_says_which_methods_are_allowed(api):
-    r = requests.delete(api.url + "/api/v0/new_task", timeout=30)
+    r = api.delete("/api/v0/new_task", timeout=30)
     assert r.status_code == 405 and r.json()["error_num"] == 405
     assert set(r.headers["Allow"].split(", ")) == {"OPTIONS", "POST"}
-    r = requests.put(api.url + "/api/v0/datasets/demo", timeout=30)
+    r = api.put("/api/v0/datasets/demo", timeout=30)
     assert r.status_code == 405 and {"GET", "DELETE"} <= set(r.headers["Allow"].split(", "))
 
 
@@ -123,9 +123,9 @@ def test_a_database_that_never_answers_gives_a_prompt_503_and_ping_still_answers
             assert requests.get(url + "/ping", timeout=5).json() == {"health": "healthy!"}
             # The guard is below the 10 s connect wait this service had before: an unbounded (or
             # that) wait times out here. The bound itself is TRAINYARD_DB_CONNECT_TIMEOUT_SECONDS.
-            r = requests.get(url + "/api/v0/tasks/TASK20012912454500", timeout=8)
+            r = requests.get(url + "/api/v0/tasks/TASK20012912454500", timeout=8, headers=api.headers)
             assert r.status_code == 503 and r.json()["error_num"] == 503
-            r = requests.post(url + "/api/v0/new_task", json=form(), timeout=8)
+            r = requests.post(url + "/api/v0/new_task", json=form(), timeout=8, headers=api.headers)
             assert r.status_code == 503
             assert requests.get(url + "/ping", timeout=5).status_code == 200
         finally:

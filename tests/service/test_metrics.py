@@ -47,7 +47,7 @@ def test_api_counts_add_up_across_gunicorn_workers(mstack):
     api = mstack.url + "/metrics"
     before = value(api, "trainyard_http_requests_total", route="/ping", method="GET", status="200")
     with ThreadPoolExecutor(8) as pool:
-        codes = list(pool.map(lambda _: requests.get(mstack.url + "/ping", timeout=30).status_code, range(60)))
+        codes = list(pool.map(lambda _: mstack.get("/ping", timeout=30).status_code, range(60)))
         missing = list(pool.map(lambda i: mstack.get(f"/api/v0/tasks/TASK-none-{i}").status_code, range(9)))
     assert set(codes) == {200} and set(missing) == {404}
     assert value(api, "trainyard_http_requests_total", route="/ping", method="GET", status="200") == before + 60

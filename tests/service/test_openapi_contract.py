@@ -58,7 +58,7 @@ schema = C.schema
 # Statuses this module cannot cause cheaply, each produced by the test named.
 ELSEWHERE = {
     503: "a database that drops packets: tests/service/test_hardening.py; a broker outage: test_outages.py",
-    401: "no or a bad token: the access tests (issue 11)",
+    403: "a viewer's or a read-only token's write: tests/service/test_access.py",
 }
 ELSEWHERE_PAIRS = {
     ("POST", "/train", 200): "needs a READY image dataset (the MXNet worker): tests/service/test_mxserver.py",
@@ -120,6 +120,37 @@ def test_every_operation_refuses_a_nul_character(stack, trained):  # noqa: ANN00
 
 
 VALID_BODIES = {"/api/v1/models/{name}": {"model_description": "a model"}}
+
+
+def test_every_operation_but_the_health_ones_needs_a_token(stack, trained):  # noqa: ANN001
+    for path, item in DOC["paths"].items():
+        for method, op in item.items():
+            r = call(stack, method.upper(), _concrete(path, trained), headers={"Authorization": "Bearer nope"})
+            if op.get("security") == []:
+                assert r.status_code != 401, (method, path)
+            else:
+                assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Bearer"), (method, path)
+
+
+def test_accounts(stack):  # noqa: ANN001
+    me = call(stack, "GET", "/api/v0/whoami").json()
+    assert me["user"]["is_admin"]
+    assert call(stack, "GET", "/api/v0/projects").status_code == 200
+    assert call(stack, "POST", "/api/v0/projects", json={"id": "tour", "name": "Tour"}).status_code == 201
+    assert call(stack, "POST", "/api/v0/projects", json={"id": "tour"}).status_code == 409
+    assert call(stack, "POST", "/api/v0/projects", json={"id": "no way!"}).status_code == 422
+    assert call(stack, "POST", "/api/v0/projects/tour/members", json={"user": "ann", "role": "viewer"}).status_code == 201
+    assert call(stack, "POST", "/api/v0/projects/tour/members", json={"user": "ann", "role": "boss"}).status_code == 422
+    assert call(stack, "GET", "/api/v0/projects/tour/members").json()["members"]
+    assert call(stack, "DELETE", "/api/v0/projects/tour/members/ann").status_code == 200
+    assert call(stack, "DELETE", "/api/v0/projects/tour/members/ann").status_code == 404
+    made = call(stack, "POST", "/api/v0/tokens", json={"name": "tour", "read_only": True})
+    assert made.status_code == 201
+    assert call(stack, "POST", "/api/v0/tokens", json={"name": ""}).status_code == 422
+    assert call(stack, "GET", "/api/v0/tokens").json()["tokens"]
+    token_id = made.json()["token"]["id"]
+    assert call(stack, "DELETE", f"/api/v0/tokens/{token_id}").status_code == 200
+    assert call(stack, "DELETE", "/api/v0/tokens/999999").status_code == 404
 
 
 def test_every_path_parameter_that_names_nothing_is_404(stack, trained):  # noqa: ANN001

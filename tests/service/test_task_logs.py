@@ -45,7 +45,7 @@ def test_follow_streams_lines_while_running_and_ends_with_the_task(stack):
     seen, statuses_at_line, end = [], [], None
     for _ in range(20):  # one stream lasts TRAINYARD_LOG_FOLLOW_SECONDS; reconnect as EventSource does
         headers = {"Last-Event-ID": str(seen[-1]["seq"])} if seen else {}
-        with requests.get(f"{stack.url}/api/v0/tasks/{task_id}/logs", params={"follow": 1},
+        with stack.get(f"/api/v0/tasks/{task_id}/logs", params={"follow": 1},
                           headers=headers, stream=True, timeout=120) as r:
             if r.status_code == 204:
                 break

@@ -44,11 +44,18 @@ class Serving:
         path = f"/v2/models/{name}" + (f"/versions/{version}" if version else "") + "/ready"
         self.wait(lambda: self.get(path).status_code == 200, f"never loaded {name}")
 
+    @property
+    def headers(self) -> dict[str, str]:
+        return self.stack.headers
+
     def get(self, path: str, **kw) -> requests.Response:
-        return requests.get(self.url + path, timeout=60, **kw)
+        return requests.get(self.url + path, **{"timeout": 60, **self.stack.authed(kw)})
 
     def post(self, path: str, **kw) -> requests.Response:
-        return requests.post(self.url + path, timeout=60, **kw)
+        return requests.post(self.url + path, **{"timeout": 60, **self.stack.authed(kw)})
+
+    def request(self, method: str, path: str, **kw) -> requests.Response:
+        return requests.request(method, self.url + path, **{"timeout": 60, **self.stack.authed(kw)})
 
 
 def train_task(stack: Stack, **changes) -> str:

@@ -92,7 +92,7 @@ def test_serving_refuses(served, case):
     stack, serving, _ = served
     _, method, path, kwargs, status, words = case
     before = _registry(stack)
-    r = requests.request(method, serving.url + path, timeout=60, **kwargs)
+    r = serving.request(method, path, timeout=60, **kwargs)
     assert r.status_code == status, r.text[:500]
     assert words in r.text, r.text[:500]
     assert serving.get("/v2/health/live").status_code == 200
@@ -104,7 +104,7 @@ def test_control_plane_refuses(served, case):
     stack, _, _ = served
     _, method, path, kwargs, status, words = case
     before = _registry(stack)
-    r = requests.request(method, stack.url + path, timeout=60, **kwargs)
+    r = stack.request(method, path, timeout=60, **kwargs)
     assert r.status_code == status, r.text[:500]
     assert words in r.text, r.text[:500]
     assert _registry(stack) == before
@@ -126,7 +126,7 @@ def test_a_model_still_exporting_answers_503_with_retry_after(served):
         r = serving.post(path, json={"inputs": []} if "v2" in path else GOOD)
         assert r.status_code == 503 and r.headers["Retry-After"], r.text
         assert "exported" in r.text
-    assert requests.delete(stack.url + "/models/pending", timeout=30).status_code == 200
+    assert stack.delete("/models/pending", timeout=30).status_code == 200
 
 
 def test_mxnet_tasks_are_refused_with_a_reason(served):

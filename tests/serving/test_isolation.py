@@ -26,6 +26,7 @@ assert "onnxruntime" in sys.modules
 def test_serving_never_imports_torch_or_mxnet(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRAINYARD_")}
     env["TRAINYARD_VAR_DIR"] = str(tmp_path)
+    env["TRAINYARD_AUTH"] = "off"  # the probe goes down the prediction path, not to the 401
     subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT, env=env, check=True,
                    capture_output=True)
     out = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True,

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 def test_onnx_upload_describe_predict_delete(served):
     stack, serving, _ = served
-    up = requests.put(stack.url + "/api/v1/models/iris.onnx", timeout=30,
+    up = stack.put("/api/v1/models/iris.onnx", timeout=30,
                       files={"path": ("iris.onnx", linear_model())}, data={"description": "four numbers in"})
     assert up.status_code == 201, up.text
     model = up.json()["model"]
@@ -38,7 +38,7 @@ def test_onnx_upload_describe_predict_delete(served):
     pred = serving.get("/api/v1/models/iris.onnx/prediction", json={"values": x[0]})
     assert pred.status_code == 200, pred.text
     np.testing.assert_allclose(pred.json()["values"], np.array(x, np.float32) @ W + B, rtol=1e-6)
-    gone = requests.delete(stack.url + "/api/v1/models/iris.onnx", timeout=30)
+    gone = stack.delete("/api/v1/models/iris.onnx", timeout=30)
     assert gone.json()["http_status"]["code"] == 200
     serving.wait(lambda: serving.get("/v2/models/iris.onnx").status_code == 404, "kept a deleted model")
     assert "iris.onnx" not in stack.get("/api/v1/models").json()["model_list"]
@@ -54,21 +54,21 @@ def test_mms_register_list_describe_unregister(served):
     (d,) = stack.get("/models/sgn-copy").json()
     # a copy keeps its provenance: the task the file was exported from
     assert d["modelVersion"] == "1" and d["runtime"] == "onnxruntime" and d["modelUrl"].startswith("task:TASK")
-    bye = requests.delete(stack.url + "/models/sgn-copy", timeout=30)
+    bye = stack.delete("/models/sgn-copy", timeout=30)
     assert bye.json() == {"status": 'Model "sgn-copy" unregistered'}
     assert stack.get("/models/sgn-copy").status_code == 404
 
 
 def test_scaling_changes_the_workers_shown(served):
     stack, serving, _ = served
-    r = requests.put(stack.url + "/models/sgn?min_worker=2&max_worker=3&synchronous=true", timeout=60)
+    r = stack.put("/models/sgn?min_worker=2&max_worker=3&synchronous=true", timeout=60)
     assert r.status_code == 200, r.text
     assert r.json() == {"status": "Workers scaled to 2 for model: sgn"}
     (d,) = stack.get("/models/sgn").json()
     assert (d["minWorkers"], d["maxWorkers"]) == (2, 3)
     assert len(d["processes"]) == 1 and 2 <= d["processes"][0]["instances"] <= 3
     assert len(d["workers"]) == d["processes"][0]["instances"]
-    back = requests.put(stack.url + "/models/sgn?min_worker=1&max_worker=2&synchronous=true", timeout=60)
+    back = stack.put("/models/sgn?min_worker=1&max_worker=2&synchronous=true", timeout=60)
     assert back.status_code == 200, back.text
 
 

@@ -1,0 +1,168 @@
+"""Accounts: ``whoami``, projects and their members, API tokens (the secret shown once)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, jsonify
+
+from app.api.requests import json_body
+from app.auth import tokens
+from app.auth.principal import current, require, require_service_admin, role_in, visible_projects
+from app.errors import ApiError
+from app.schemas.accounts import MemberForm, ProjectForm, TokenForm
+from app.schemas.task_view import iso
+from dao import auth_queries
+from dao.db import session_scope
+from dao.tables import ApiToken, utcnow
+
+bp = Blueprint("accounts", __name__, url_prefix="/api/v0")
+
+
+def _projects_of(session) -> list[dict]:  # noqa: ANN001
+    ident = current()
+    rows = auth_queries.list_projects(session, visible_projects(ident))
+    return [{"id": p.id, "name": p.name, "role": role_in(ident, p.id)} for p in rows]
+
+
+def token_view(row: ApiToken) -> dict:
+    return {"id": row.id, "name": row.name, "user_id": row.user_id, "read_only": row.read_only,
+            "projects": row.projects, "created_at": iso(row.created_at), "expires_at": iso(row.expires_at),
+            "revoked_at": iso(row.revoked_at), "last_used_at": iso(row.last_used_at)}
+
+
+@bp.get("/whoami")
+def whoami():
+    ident = current()
+    with session_scope() as session:
+        projects = _projects_of(session)
+    return jsonify({
+        "user": {"id": ident.user_id, "name": ident.user_name, "is_admin": ident.is_admin},
+        "token": {"id": ident.token_id, "name": ident.token_name, "read_only": ident.read_only,
+                  "projects": None if ident.token_projects is None else sorted(ident.token_projects),
+                  "expires_at": iso(ident.expires_at)},
+        "projects": projects,
+    })
+
+
+@bp.get("/projects")
+def list_projects():
+    with session_scope() as session:
+        return jsonify({"projects": _projects_of(session)})
+
+
+@bp.post("/projects")
+def create_project():
+    """A service admin makes a project (then adds its members)."""
+    require_service_admin()
+    form = ProjectForm.model_validate(json_body())
+    with session_scope() as session:
+        if auth_queries.find_project(session, form.id) is not None:
+            raise ApiError(409, f"project {form.id!r} already exists", [{"field": "id", "problem": "is taken"}])
+        row = auth_queries.create_project(session, form.id, form.name)
+        return jsonify({"error_num": 0, "msg": "project created", "project": {"id": row.id, "name": row.name}}), 201
+
+
+@bp.get("/projects/<project_id>/members")
+def list_members(project_id: str):
+    with session_scope() as session:
+        _project(session, project_id)
+        return jsonify({"project": project_id, "members": auth_queries.members(session, project_id)})
+
+
+@bp.post("/projects/<project_id>/members")
+def add_member(project_id: str):
+    require(project_id, "admin")
+    form = MemberForm.model_validate(json_body())
+    with session_scope() as session:
+        _project(session, project_id)
+        user = auth_queries.get_or_create_user(session, form.user)
+        auth_queries.set_member(session, project_id, user.id, form.role)
+    tokens.forget()  # cached identities carry their roles
+    return jsonify({"error_num": 0, "msg": f"{form.user} is {form.role} of {project_id}",
+                    "member": {"user_id": user.id, "user": form.user, "role": form.role}}), 201
+
+
+@bp.delete("/projects/<project_id>/members/<user>")
+def remove_member(project_id: str, user: str):
+    with session_scope() as session:
+        _project(session, project_id)
+        row = auth_queries.find_user(session, user)
+        if row is None or not auth_queries.remove_member(session, project_id, row.id):
+            raise ApiError(404, f"{user!r} is not a member of project {project_id!r}")
+    tokens.forget()
+    return jsonify({"error_num": 0, "msg": f"{user} removed from {project_id}"})
+
+
+def _project(session, project_id: str):  # noqa: ANN001, ANN202
+    row = auth_queries.find_project(session, project_id)
+    if row is None:
+        raise auth_queries.ProjectNotFound(project_id)
+    return row
+
+
+@bp.post("/tokens")
+def create_token():
+    """The new token's secret is in this answer only."""
+    form = TokenForm.model_validate(json_body())
+    ident = current()
+    expires = utcnow() + dt.timedelta(seconds=form.expires_in_seconds) if form.expires_in_seconds else None
+    with session_scope() as session:
+        user_id = ident.user_id if form.user is None else _other_user(session, form)
+        if form.user is None and form.projects is not None and ident.token_projects is not None \
+                and not set(form.projects) <= ident.token_projects:
+            raise ApiError(403, "a token cannot reach projects beyond the token that makes it",
+                           [{"field": "projects", "problem": "outside this token's projects"}])
+        if ident.token_projects is not None and form.projects is None:
+            form.projects = sorted(ident.token_projects)
+        row, secret = auth_queries.create_token(session, user_id, form.name, projects=form.projects,
+                                                read_only=form.read_only or ident.read_only, expires_at=expires)
+        view = token_view(row)
+    return jsonify({"error_num": 0, "msg": "token created; keep the secret now: it is never shown again",
+                    "token": view, "secret": secret}), 201
+
+
+def _other_user(session, form: TokenForm) -> int:  # noqa: ANN001
+    """A token for another user: a service admin's, or a project admin's for a member of each
+    project named (``projects`` is then required)."""
+    ident = current()
+    target = auth_queries.find_user(session, form.user)
+    if ident.is_admin and ident.token_projects is None:
+        if target is None:
+            target = auth_queries.get_or_create_user(session, form.user)
+        return target.id
+    if not form.projects:
+        raise ApiError(403, "only a service admin makes another user's token for all its projects",
+                       [{"field": "projects", "problem": "name the projects you administer"}])
+    for project_id in form.projects:
+        if role_in(ident, project_id) != "admin":
+            raise ApiError(403, f"you are not an admin of project {project_id!r}",
+                           [{"field": "projects", "problem": f"{project_id!r}: not yours to administer"}])
+    joined = set() if target is None else {
+        p for p in form.projects if any(m["user_id"] == target.id for m in auth_queries.members(session, p))}
+    if joined != set(form.projects):
+        raise ApiError(422, f"{form.user!r} is not a member of every project named",
+                       [{"field": "user", "problem": "not a member of every project named"}])
+    return target.id
+
+
+@bp.get("/tokens")
+def list_tokens():
+    """The caller's tokens (a service admin's: everyone's)."""
+    ident = current()
+    with session_scope() as session:
+        mine = None if ident.is_admin and ident.token_projects is None else ident.user_id
+        return jsonify({"tokens": [token_view(r) for r in auth_queries.list_tokens(session, mine)]})
+
+
+@bp.delete("/tokens/<int:token_id>")
+def revoke_token(token_id: int):
+    ident = current()
+    with session_scope() as session:
+        row = session.get(ApiToken, token_id)
+        if row is None or (row.user_id != ident.user_id and not (ident.is_admin and ident.token_projects is None)):
+            raise ApiError(404, f"token {token_id} does not exist")
+        auth_queries.revoke(session, row)
+        token_hash, view = row.token_hash, token_view(row)
+    tokens.forget(token_hash)
+    return jsonify({"error_num": 0, "msg": "token revoked", "token": view})

@@ -1,0 +1,166 @@
+"""The one place requests are authenticated and their URL's object checked, for the API and the
+serving apps alike: a ``before_request`` hook that denies by default. Only ``/ping``,
+``/healthz`` and ``/v2/health/*`` are open (and ``/metrics`` from the scrape networks named in
+``TRAINYARD_METRICS_OPEN_NETWORKS``); everything else needs ``Authorization: Bearer <token>``.
+
+The object a URL names (a ``<task_id>``, a dataset's or a model's ``<name>``) is looked up for
+its project: a project the caller may not see answers the route's own not-found error, a
+visible one the caller may not change 403. What a request names in its body (new_task's
+proj_id, trained_task_id and datasets, MXServer's /stop) its handler checks with
+``app.auth.principal.require``; listings filter by ``visible_projects()``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+
+from app.auth import tokens
+from app.auth.principal import Hidden, current, require, token_may
+from dao import auth_queries
+from dao.db import session_scope
+from dao.settings import get_settings
+
+log = logging.getLogger(__name__)
+OPEN_PATHS = frozenset({"/ping", "/healthz"})
+OPEN_PREFIXES = ("/v2/health/",)
+METRICS_PATHS = frozenset({"/metrics", "/serving/metrics"})
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class Unauthenticated(Exception):
+    """No token, or one that is unknown, revoked or expired: 401."""
+
+
+@dataclass(frozen=True)
+class Resource:
+    """How to find the project of the object a view argument names, and the error the route
+    gives for an object that does not exist (so a hidden one looks the same)."""
+
+    project_of: Callable[[str], Any]  # key → project id, None (shared) or auth_queries.MISSING
+    not_found: Callable[[str], Exception]
+
+
+def in_database(lookup: Callable[[Any, str], Any]) -> Callable[[str], Any]:
+    """A ``project_of`` that asks the database (``lookup(session, key)``)."""
+    def project_of(key: str) -> Any:
+        with session_scope() as session:
+            return lookup(session, key)
+    return project_of
+
+
+def reads(view: Callable) -> Callable:
+    """Marks a POST route that only reads (inference): viewers and read-only tokens may call it."""
+    view.trainyard_reads = True
+    return view
+
+
+def install(app: Flask, resources: dict[tuple[str, str], Resource], *, all_reads: bool = False,
+            unauthenticated: Callable[[str], Response] | None = None) -> None:
+    """``resources``: (blueprint name or "*", view argument) → Resource."""
+    settings = get_settings()
+    if settings.auth == "off":
+        log.warning("TRAINYARD_AUTH=off: every request is let in as a service admin; use it only on a "
+                    "trusted network")
+        return
+    app.extensions["trainyard_auth_resources"] = resources
+    open_networks = _networks(settings.metrics_open_networks)
+
+    @app.before_request
+    def _guard():  # noqa: ANN202
+        if _is_open(open_networks):
+            return None
+        g.identity = _authenticate()
+        _authorize(app, resources, all_reads)
+        return None
+
+    @app.errorhandler(Unauthenticated)
+    def _unauthenticated(exc: Unauthenticated):  # noqa: ANN202
+        if unauthenticated is not None:
+            response = unauthenticated(str(exc))
+        else:
+            response = jsonify({"error_num": 401, "msg": str(exc)})
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Bearer realm="trainyard"'
+        return response
+
+
+def _networks(spec: str) -> tuple:
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in spec.split(",") if part.strip())
+
+
+def _is_open(open_networks: tuple) -> bool:
+    path = request.path
+    if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
+        return True
+    if path in METRICS_PATHS and open_networks and request.remote_addr:
+        try:
+            addr = ipaddress.ip_address(request.remote_addr)
+        except ValueError:
+            return False
+        return any(addr in net for net in open_networks)
+    return False
+
+
+def bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def _authenticate():  # noqa: ANN202 - an Identity
+    secret = bearer()
+    if secret is None:
+        raise Unauthenticated("a token is required: send Authorization: Bearer <token> (see README, "
+                              "Accounts and tokens)")
+    ident = tokens.identify(secret)
+    if ident is None:
+        raise Unauthenticated("the token is unknown, revoked or expired")
+    return ident
+
+
+def _need(app: Flask, all_reads: bool) -> str:
+    if all_reads or request.method in READ_METHODS:
+        return "read"
+    view = app.view_functions.get(request.endpoint or "")
+    if view is not None and getattr(view, "trainyard_reads", False):
+        return "read"
+    return "admin" if request.method == "DELETE" else "write"
+
+
+def _authorize(app: Flask, resources: dict[tuple[str, str], Resource], all_reads: bool) -> None:
+    """Raises the route's not-found error for a hidden object, ApiError 403 for a forbidden one."""
+    need = _need(app, all_reads)
+    named = _named(resources)
+    if not named:
+        require_token_may(need)
+        return
+    for resource, key in named:
+        project = resource.project_of(key)
+        if project is auth_queries.MISSING:
+            continue  # the route answers its own 404
+        try:
+            require(project, need)
+        except Hidden:
+            raise resource.not_found(key) from None
+
+
+def _named(resources: dict[tuple[str, str], Resource]) -> list[tuple[Resource, str]]:
+    out = []
+    for arg, value in (request.view_args or {}).items():
+        resource = resources.get((request.blueprint or "", arg)) or resources.get(("*", arg))
+        if resource is not None:
+            out.append((resource, str(value)))
+    return out
+
+
+def require_token_may(need: str) -> None:
+    """A route naming no object: a read-only token may still not write through it."""
+    token_may(current(), need)

@@ -1,0 +1,78 @@
+"""What a submitted task names in its body, checked against the caller's projects: the project
+it goes into (a service admin's submit to a new proj_id creates it), the task it fine-tunes or
+evaluates, and its datasets. Anything the caller may not see reads as not existing."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from app.auth.principal import Hidden, can_see, current, require
+from app.errors import ApiError
+from dao import auth_queries
+
+Problems = list[tuple[str, str]]
+ROLES = ("train_data", "val_data", "test_data")
+
+
+def project_for_submit(session: Session, proj_id: str, proj_name: str | None = None,
+                       field: str = "proj_id") -> None:
+    """The project a new object goes into, made when a service admin names a new one. Raises
+    ApiError 422 naming ``field`` (a project the caller may not see or that does not exist),
+    403 (a viewer, a read-only token)."""
+    ident = current()
+    if auth_queries.find_project(session, proj_id) is None:
+        if ident.is_admin and (ident.token_projects is None or proj_id in ident.token_projects) \
+                and not ident.read_only:
+            auth_queries.create_project(session, proj_id, proj_name or proj_id)
+            return
+        raise _no_project(proj_id, field)
+    try:
+        require(proj_id, "write")
+    except Hidden:
+        raise _no_project(proj_id, field) from None
+
+
+def _no_project(proj_id: str, field: str) -> ApiError:
+    return ApiError(422, f"{field}: project {proj_id!r} does not exist or is not yours; ask a service "
+                         "admin to create it (POST /api/v0/projects) or to add you to it",
+                    [{"field": field, "problem": f"project {proj_id!r} does not exist or is not yours"}])
+
+
+def hidden_refs(session: Session, parent_task_id: str | None, roles: dict[str, list[str]],
+                parent_field: str = "param_set.trained_task_id") -> Problems:
+    """Problems for a parent task or datasets the caller may not see, worded as for ones that
+    do not exist."""
+    problems: Problems = []
+    if parent_task_id:
+        project = auth_queries.project_of_task(session, parent_task_id)
+        if project is not auth_queries.MISSING and not can_see(project):
+            problems.append((parent_field, f"task {parent_task_id!r} does not exist"))
+    for role, names in roles.items():
+        for i, name in enumerate(names or []):
+            project = auth_queries.project_of_dataset(session, name)
+            if project is not auth_queries.MISSING and not can_see(project):
+                problems.append((f"{role}[{i}]", f"dataset {name!r} does not exist"))
+    return problems
+
+
+def owner_for_upload(session: Session, proj_id: str | None) -> str | None:
+    """The project an upload (dataset, ONNX model) goes into: the one named, else the caller's
+    only writable project; a service admin's upload without one is shared (None). Raises
+    ApiError 422 naming proj_id, 403."""
+    ident = current()
+    if proj_id:
+        project_for_submit(session, proj_id)
+        return proj_id
+    if ident.is_admin and ident.token_projects is None:
+        require(None, "write")
+        return None
+    writable = [p for p, role in ident.roles.items() if role in ("editor", "admin")
+                and (ident.token_projects is None or p in ident.token_projects)]
+    if ident.is_admin and ident.token_projects is not None:
+        writable = sorted(ident.token_projects)
+    if len(writable) != 1:
+        raise ApiError(422, "proj_id is required: name the project this upload belongs to",
+                       [{"field": "proj_id", "problem": "is required (you can write to "
+                                                        f"{len(writable)} projects)"}])
+    require(writable[0], "write")
+    return writable[0]
