@@ -339,6 +339,7 @@ class ServedModel(Closed):
     serving: list[Instance]
     created_at: Iso
     updated_at: Iso
+    proj_id: str | None = Field(None, description="its project (None: shared with everyone)")
 
 
 class DeployLinks(Closed):

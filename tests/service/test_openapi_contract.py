@@ -109,7 +109,8 @@ def trained(stack) -> str:  # noqa: ANN001
 
 def _concrete(template: str, task_id: str) -> str:
     return (template.replace("{task_id}", task_id).replace("{epoch}", "1").replace("{name}", "nothing-here")
-            .replace("{version}", "9"))
+            .replace("{version}", "9").replace("{project_id}", "nothing-here").replace("{user}", "nobody")
+            .replace("{token_id}", "999999"))
 
 
 def test_every_operation_refuses_a_nul_character(stack, trained):  # noqa: ANN001
@@ -119,7 +120,8 @@ def test_every_operation_refuses_a_nul_character(stack, trained):  # noqa: ANN00
             assert r.status_code == 400, (method, path, r.text)
 
 
-VALID_BODIES = {"/api/v1/models/{name}": {"model_description": "a model"}}
+VALID_BODIES = {"/api/v1/models/{name}": {"model_description": "a model"},
+                "/api/v0/projects/{project_id}/members": {"user": "ann", "role": "viewer"}}
 
 
 def test_every_operation_but_the_health_ones_needs_a_token(stack, trained):  # noqa: ANN001
