@@ -82,7 +82,7 @@ API: dict[tuple[str, str], Op] = {
     ("accounts.revoke_token", "DELETE"): Op("Revoke a token", ACCOUNTS, {200: r.TokenRevoked}, (404,)),
     ("tasks.new_task", "POST"): Op(
         "Submit a task (NEURO-LEARN's form)", TASKS, {201: r.NewTaskReply}, (*JSON_ERRORS, 422),
-        body=NewTaskForm, json_any_content_type=True,
+        body=NewTaskForm,
         description="A JSON body is read whatever its Content-Type says (NEURO-LEARN's client labels it "
                     "form-urlencoded)."),
     ("tasks.get_task", "GET"): Op(

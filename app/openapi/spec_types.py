@@ -43,7 +43,6 @@ class Op:
     open: bool = False  # no bearer token needed (health routes)
     database: bool = True  # reads the database: 503 when it is unreachable
     description: str = ""
-    json_any_content_type: bool = False  # the body is read as JSON whatever its Content-Type
 
 
 def string(**extra: Any) -> dict[str, Any]:

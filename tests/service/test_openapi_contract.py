@@ -91,7 +91,6 @@ def _npz(n: int = 12, r: int = 6) -> bytes:
 
 
 def _onnx() -> bytes:
-    import onnx
     from onnx import TensorProto, helper
 
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4])
@@ -280,7 +279,23 @@ def test_models(stack, trained):  # noqa: ANN001
     assert call(stack, "POST", "/api/v1/models/tour", json={"model_description": "a tour"}).status_code == 200
     assert call(stack, "POST", "/api/v1/models/tour", json={"model_description": 3}).status_code == 422
     assert call(stack, "PUT", "/api/v1/models/tour-onnx", files={"path": ("m.onnx", _onnx())}).status_code == 201
+    assert call(stack, "PUT", "/api/v1/models/tour-onnx-p", files={"path": ("m.onnx", _onnx())},
+                data={"proj_id": "tour"}).status_code == 201
+    assert call(stack, "POST", "/api/v0/projects", json={"id": "tour2"}).status_code == 201
+    assert call(stack, "POST", "/api/v0/projects/tour2/members", json={"user": "bob", "role": "editor"}
+                ).status_code == 201
+    bob = call(stack, "POST", "/api/v0/tokens", json={"user": "bob"}).json()["secret"]
+    assert call(stack, "PUT", "/api/v1/models/tour-onnx-p", files={"path": ("m.onnx", _onnx())},
+                headers={"Authorization": f"Bearer {bob}"}).status_code == 409  # a project bob cannot see
     assert call(stack, "PUT", "/api/v1/models/tour-onnx", files={"path": ("m.onnx", _onnx())}).status_code == 201
+    assert call(stack, "PUT", "/api/v1/models/tour-onnx-p", files={"path": ("m.onnx", _onnx())},
+                data={"proj_id": "tour"}).status_code == 201
+    assert call(stack, "POST", "/api/v0/projects", json={"id": "tour2"}).status_code == 201
+    assert call(stack, "POST", "/api/v0/projects/tour2/members", json={"user": "bob", "role": "editor"}
+                ).status_code == 201
+    bob = call(stack, "POST", "/api/v0/tokens", json={"user": "bob"}).json()["secret"]
+    assert call(stack, "PUT", "/api/v1/models/tour-onnx-p", files={"path": ("m.onnx", _onnx())},
+                headers={"Authorization": f"Bearer {bob}"}).status_code == 409  # a project bob cannot see
     assert call(stack, "PUT", "/api/v1/models/tour-big", files={"path": ("m.onnx", b"0" * (3 << 20))}
                 ).status_code == 413
     assert call(stack, "PUT", "/api/v1/models/tour-bad", files={"path": ("m.onnx", b"garbage")}).status_code == 422
