@@ -162,8 +162,9 @@ API: dict[tuple[str, str], Op] = {
         "Edit a model's description (Fractal)", FRACTAL, {200: f.FractalReply}, (*JSON_ERRORS, 404, 422),
         body=r.Open),
     ("fractal_models.upload", "PUT"): Op("Upload an ONNX model (Fractal)", FRACTAL, {201: f.FractalModel},
-                                         (409, 413, 422), body=ONNX_UPLOAD,
-                                         description="An existing name gets a new version."),
+                                         (404, 413, 422), body=ONNX_UPLOAD,
+                                         description="An existing name gets a new version, in its project; "
+                                                     "a name of a project the caller cannot see is 404."),
     ("fractal_models.delete", "DELETE"): Op("Delete a model (Fractal)", FRACTAL, {200: f.FractalReply}, (404,)),
 }
 

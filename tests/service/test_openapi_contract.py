@@ -286,7 +286,7 @@ def test_models(stack, trained):  # noqa: ANN001
                 ).status_code == 201
     bob = call(stack, "POST", "/api/v0/tokens", json={"user": "bob"}).json()["secret"]
     assert call(stack, "PUT", "/api/v1/models/tour-onnx-p", files={"path": ("m.onnx", _onnx())},
-                headers={"Authorization": f"Bearer {bob}"}).status_code == 409  # a project bob cannot see
+                headers={"Authorization": f"Bearer {bob}"}).status_code == 404  # a project bob cannot see
     assert call(stack, "PUT", "/api/v1/models/tour-onnx", files={"path": ("m.onnx", _onnx())}).status_code == 201
     assert call(stack, "PUT", "/api/v1/models/tour-onnx-p", files={"path": ("m.onnx", _onnx())},
                 data={"proj_id": "tour"}).status_code == 201
@@ -295,7 +295,7 @@ def test_models(stack, trained):  # noqa: ANN001
                 ).status_code == 201
     bob = call(stack, "POST", "/api/v0/tokens", json={"user": "bob"}).json()["secret"]
     assert call(stack, "PUT", "/api/v1/models/tour-onnx-p", files={"path": ("m.onnx", _onnx())},
-                headers={"Authorization": f"Bearer {bob}"}).status_code == 409  # a project bob cannot see
+                headers={"Authorization": f"Bearer {bob}"}).status_code == 404  # a project bob cannot see
     assert call(stack, "PUT", "/api/v1/models/tour-big", files={"path": ("m.onnx", b"0" * (3 << 20))}
                 ).status_code == 413
     assert call(stack, "PUT", "/api/v1/models/tour-bad", files={"path": ("m.onnx", b"garbage")}).status_code == 422
