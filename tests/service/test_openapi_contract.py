@@ -119,6 +119,7 @@ def test_every_operation_refuses_a_nul_character(stack, trained):  # noqa: ANN00
             assert r.status_code == 400, (method, path, r.text)
 
 
+CREATES = {("put", "/api/v1/models/{name}")}  # 404 there only for a name of a hidden project (test_models)
 VALID_BODIES = {"/api/v1/models/{name}": {"model_description": "a model"},
                 "/api/v0/projects/{project_id}/members": {"user": "ann", "role": "viewer"}}
 
@@ -281,7 +282,7 @@ def test_models(stack, trained):  # noqa: ANN001
     assert call(stack, "PUT", "/api/v1/models/tour-onnx", files={"path": ("m.onnx", _onnx())}).status_code == 201
     assert call(stack, "PUT", "/api/v1/models/tour-onnx-p", files={"path": ("m.onnx", _onnx())},
                 data={"proj_id": "tour"}).status_code == 201
-    assert call(stack, "POST", "/api/v0/projects", json={"id": "tour2"}).status_code == 201
+    assert call(stack, "POST", "/api/v0/projects", json={"id": "tour2"}).status_code in (201, 409)
     assert call(stack, "POST", "/api/v0/projects/tour2/members", json={"user": "bob", "role": "editor"}
                 ).status_code == 201
     bob = call(stack, "POST", "/api/v0/tokens", json={"user": "bob"}).json()["secret"]
@@ -290,7 +291,7 @@ def test_models(stack, trained):  # noqa: ANN001
     assert call(stack, "PUT", "/api/v1/models/tour-onnx", files={"path": ("m.onnx", _onnx())}).status_code == 201
     assert call(stack, "PUT", "/api/v1/models/tour-onnx-p", files={"path": ("m.onnx", _onnx())},
                 data={"proj_id": "tour"}).status_code == 201
-    assert call(stack, "POST", "/api/v0/projects", json={"id": "tour2"}).status_code == 201
+    assert call(stack, "POST", "/api/v0/projects", json={"id": "tour2"}).status_code in (201, 409)
     assert call(stack, "POST", "/api/v0/projects/tour2/members", json={"user": "bob", "role": "editor"}
                 ).status_code == 201
     bob = call(stack, "POST", "/api/v0/tokens", json={"user": "bob"}).json()["secret"]
