@@ -11,7 +11,7 @@ from dao.settings import get_settings
 
 def create_app() -> Flask:
     settings = get_settings()
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no static files: no /static route
     # Uploads are the largest bodies; JSON endpoints enforce their own, smaller limit.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_mb * 1024 * 1024
     app.json.sort_keys = False
@@ -23,11 +23,13 @@ def create_app() -> Flask:
     from app.errors import register_error_handlers
     from app.web import bp as web_bp
     from app.nul_bytes import refuse_nul_bytes
+    from app.openapi.views import bp as openapi_bp
 
     for module in (health, accounts, tasks, task_events, task_logs, checkpoints, datasets, catalog, mxserver, gpus,
                    deploy, mms_management, fractal_models, queues):
         app.register_blueprint(module.bp)
     app.register_blueprint(web_bp)  # the dashboard's page shells at / and /ui/
+    app.register_blueprint(openapi_bp)  # /openapi.json and /docs
     metrics.install(app)  # first: its timer sees requests the guard refuses
     app.before_request(refuse_nul_bytes)  # before the guard looks a URL's object up
     guard.install(app, API_RESOURCES)

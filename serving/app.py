@@ -19,20 +19,34 @@ log = logging.getLogger(__name__)
 
 def create_serving_app(registry: Registry | None = None) -> Flask:
     settings = get_settings()
-    app = Flask("trainyard.serving")
+    app = Flask("trainyard.serving", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.serve_max_body_mb * 1024 * 1024
     app.json.sort_keys = False
     app.extensions["trainyard_registry"] = (registry or Registry()).start()
     app.extensions["trainyard_cache"] = PredictionCache(settings.serve_cache_entries)
+    register_routes(app)
+    _guard(app)
+    _errors(app)
+    logging.getLogger("trainyard").setLevel(logging.INFO)
+    return app
+
+
+def register_routes(app: Flask) -> None:
+    """The serving role's routes (also read, without a registry, by the OpenAPI document)."""
+    from app.openapi.views import serving_bp
     from serving import api_connectome, api_fractal, api_kserve, api_mms
 
     for module in (api_kserve, api_mms, api_fractal, api_connectome):
         app.register_blueprint(module.bp)
+    app.register_blueprint(serving_bp)
     app.add_url_rule("/metrics", "metrics", _metrics)
     app.add_url_rule("/serving/metrics", "serving_metrics", _metrics)
-    _guard(app)
-    _errors(app)
-    logging.getLogger("trainyard").setLevel(logging.INFO)
+
+
+def routes_only() -> Flask:
+    """An app with the serving routes and nothing started: for reading its URL map."""
+    app = Flask("trainyard.serving.routes", static_folder=None)
+    register_routes(app)
     return app
 
 

@@ -87,6 +87,7 @@ def register():
     if not _valid_name(name):
         raise ApiError(400, f"model_name {name!r} must be 1-200 letters, digits, '.', '_' or '-'")
     settings = _settings()
+    timeout = _number("response_timeout", 120.0, 1.0, 600.0)  # read before anything is written
     with session_scope() as session:
         if kind == "task":
             _visible(session, auth_queries.project_of_task(session, ref), TaskNotFound(ref))
@@ -97,7 +98,7 @@ def register():
         model_id, version = row.id, row.version
     if kind == "task":
         deployments.start_export(model_id)
-    status = _wait_export(model_id) if kind == "task" and _bool("synchronous") else None
+    status = _wait_export(model_id, timeout) if kind == "task" and _bool("synchronous") else None
     if status == ModelStatus.FAILED.value:
         with session_scope() as session:
             return _error(422, f"Model \"{name}\" failed: {model_queries.get_by_id(session, model_id).error}")
@@ -120,9 +121,23 @@ def _valid_name(name: str) -> bool:
     return bool(re.match(NAME, name))
 
 
-def _wait_export(model_id: int) -> str:
-    timeout = float(request.args.get("response_timeout") or 120)
-    deadline = time.monotonic() + min(max(timeout, 1), 600)
+def _number(name: str, default: float, low: float, high: float) -> float:
+    """A number from the query. Raises ApiError 400 naming it (not a number, nan, out of range)."""
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:
+        raise ApiError(400, f"{name} must be a number between {low:g} and {high:g}",
+                       [{"field": name, "problem": f"must be a number between {low:g} and {high:g}"}])
+    return value
+
+
+def _wait_export(model_id: int, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
     while True:
         with session_scope() as session:
             status = model_queries.get_by_id(session, model_id).status

@@ -1,0 +1,211 @@
+"""Every operation of the API and the serving role, keyed by (Flask endpoint, method): what it
+takes, what it answers with each status. ``app.openapi.document`` turns this table and the apps'
+URL maps into the OpenAPI document; a route missing here fails the document's build (and the
+test that builds it), so a new route cannot go undocumented.
+
+The statuses are what the route's code can answer; the ones every route shares are added by the
+document: 400 (a NUL character in the URL or query, ``app.nul_bytes``), 401 (no valid token, on
+every route but the health ones) and 503 (the database is unreachable, where the route reads it).
+"""
+
+from __future__ import annotations
+
+from app.openapi.spec_types import Op, Param, Raw, choice, integer, number, string
+from app.schemas import foreign_replies as f
+from app.schemas import replies as r
+from app.schemas.accounts import MemberForm, ProjectForm, TokenForm
+from app.schemas.deploy import DeployForm
+from app.schemas.mxserver import StopRequest
+from app.schemas.mxserver_desc import TestDesc, TrainDesc
+from app.schemas.mxserver import EvalRequest, TrainRequest
+from app.schemas.task_form import NewTaskForm
+
+BINARY = Raw("application/octet-stream")
+PNG = Raw("image/png")
+PROMETHEUS = Raw("text/plain", {"type": "string"})
+EVENTS = Raw("text/event-stream", {"type": "string"})
+NOT_MODIFIED = Raw("", {})  # no body
+JSON_ERRORS = (400, 413, 415)  # app.api.requests.json_body: unparseable, too large, not JSON
+
+TASKS, DATA, MODELS, FLEET, HEALTH, ACCOUNTS = "tasks", "datasets", "models", "fleet", "health", "accounts"
+MX, MMS, FRACTAL, KSERVE, SERVE = "MXServer", "TorchServe / MMS", "Fractal", "KServe v2", "serving"
+
+DATASET_UPLOAD = Raw("multipart/form-data", {
+    "type": "object", "required": ["file"],
+    "properties": {
+        "file": {"type": "string", "format": "binary",
+                 "description": "an .npz or DPABI .zip (connectome); an image .npz, zip/tar of class "
+                                "folders, or .rec + .idx (image): up to 3 files"},
+        "name": {"type": "string", "description": "defaults to the file's stem"},
+        "kind": {"type": "string", "enum": ["connectome", "image"], "default": "connectome"},
+        "channels": {"type": "string", "enum": ["1", "3"], "default": "3"},
+        "image_size": {"type": "string", "description": "HxW, each 8..4096, e.g. 28x28"},
+    }})
+ONNX_UPLOAD = Raw("multipart/form-data", {
+    "type": "object", "required": ["path"],
+    "properties": {"path": {"type": "string", "format": "binary", "description": "the .onnx file"},
+                   "description": {"type": "string", "maxLength": 2000}}})
+PREDICT_UPLOAD = Raw("multipart/form-data", {
+    "type": "object", "properties": {"file": {"type": "string", "format": "binary",
+                                              "description": "an .npz or DPABI .zip of subjects"}}})
+ANY_JSON = Raw("application/json", {"description": "any JSON value"})
+
+SERVING_SETTINGS = (
+    Param("batch_size", integer(1, 1024)), Param("max_batch_delay", number(0, 10_000)),
+    Param("min_worker", integer(1, 32)), Param("max_worker", integer(1, 32)),
+    Param("synchronous", choice("true", "false", "1", "0")),
+)
+
+HTML = Raw("text/html", {"type": "string"})
+DOCUMENT = Raw("application/json", {"type": "object", "description": "this OpenAPI 3.0.3 document"})
+
+API: dict[tuple[str, str], Op] = {
+    ("openapi.spec", "GET"): Op("This document", HEALTH, {200: DOCUMENT}, database=False),
+    ("openapi.docs", "GET"): Op("This document as a page", HEALTH, {200: HTML}, database=False),
+    ("health.ping", "GET"): Op("Liveness: answers without the database", HEALTH, {200: r.Ping},
+                               open=True, database=False),
+    ("health.healthz", "GET"): Op("Readiness: the database and the broker", HEALTH,
+                                  {200: r.Health, 503: r.Health}, open=True, database=False),
+    ("metrics.metrics", "GET"): Op("Prometheus metrics", HEALTH, {200: PROMETHEUS}, database=False),
+    ("accounts.whoami", "GET"): Op("The caller: its user, token and projects", ACCOUNTS, {200: r.Whoami}),
+    ("accounts.list_projects", "GET"): Op("The projects the caller sees, with its role", ACCOUNTS, {200: r.Projects}),
+    ("accounts.create_project", "POST"): Op("Make a project (a service admin)", ACCOUNTS, {201: r.ProjectCreated},
+                                            (*JSON_ERRORS, 409, 422), body=ProjectForm),
+    ("accounts.list_members", "GET"): Op("A project's members", ACCOUNTS, {200: r.Members}, (404,)),
+    ("accounts.add_member", "POST"): Op("Add or change a member (a project admin)", ACCOUNTS,
+                                        {201: r.MemberAdded}, (*JSON_ERRORS, 404, 422), body=MemberForm),
+    ("accounts.remove_member", "DELETE"): Op("Remove a member", ACCOUNTS, {200: r.Done}, (404,)),
+    ("accounts.create_token", "POST"): Op("Make a token (its secret is in this answer only)", ACCOUNTS,
+                                          {201: r.TokenCreated}, (*JSON_ERRORS, 422), body=TokenForm),
+    ("accounts.list_tokens", "GET"): Op("The caller's tokens (a service admin's: everyone's)", ACCOUNTS,
+                                        {200: r.Tokens}),
+    ("accounts.revoke_token", "DELETE"): Op("Revoke a token", ACCOUNTS, {200: r.TokenRevoked}, (404,)),
+    ("tasks.new_task", "POST"): Op(
+        "Submit a task (NEURO-LEARN's form)", TASKS, {201: r.NewTaskReply}, (*JSON_ERRORS, 422),
+        body=NewTaskForm,
+        description="A JSON body is read whatever its Content-Type says (NEURO-LEARN's client labels it "
+                    "form-urlencoded)."),
+    ("tasks.get_task", "GET"): Op(
+        "Poll a task", TASKS, {200: (r.TaskLight, r.TaskFull), 304: NOT_MODIFIED}, (404,),
+        query=(Param("view", choice("light", "full")),
+               Param("wait", number(0, 60), description="seconds to wait for a change of the If-None-Match ETag"),
+               Param("If-None-Match", string(), "header"))),
+    ("tasks.get_epochs", "GET"): Op("A task's epochs", TASKS, {200: r.Epochs}, (404,)),
+    ("tasks.list_all", "GET"): Op(
+        "List tasks, filtered and sorted, a page at a time", TASKS, {200: r.TaskPage},
+        query=(Param("proj_id", string()), Param("status", choice(*r.Status.__args__)),
+               Param("model", string()), Param("task_type", string()), Param("limit", integer(1, 500)),
+               Param("sort", string(), description="-created_at (default), created_at, or ±a sortable metric"),
+               Param("cursor", string()))),
+    ("tasks.stop", "POST"): Op("Stop a task", TASKS, {200: r.StopReply}, (404, 409)),
+    ("tasks.download_model", "GET"): Op(
+        "Download a task's weights", TASKS, {200: BINARY}, (404,),
+        query=(Param("kind", choice("weights", "best_weights")),)),
+    ("tasks.model_info", "GET"): Op("How to load a task's weights", TASKS, {200: r.ModelInfo}, (404,)),
+    ("tasks.plot", "GET"): Op("A task's curves or confusion picture", TASKS, {200: PNG}, (404,)),
+    ("task_logs.get_logs", "GET"): Op(
+        "A task's log, a page at a time or followed (server-sent events)", TASKS,
+        {200: (r.LogPage, EVENTS), 204: NOT_MODIFIED}, (404,),
+        query=(Param("cursor", integer(0, 2**31 - 1)), Param("limit", integer(1, 1000)),
+               Param("attempt", integer(0, 10_000)), Param("follow", choice("0", "1", "true", "false")),
+               Param("Last-Event-ID", string(), "header"))),
+    ("checkpoints.list_checkpoints", "GET"): Op("An MXNet task's kept checkpoints", TASKS,
+                                                {200: r.Checkpoints}, (404,)),
+    ("checkpoints.download_checkpoint", "GET"): Op("Download a checkpoint", TASKS, {200: BINARY}, (404,)),
+    ("deploy.deploy", "POST"): Op(
+        "Serve a SUCCEEDED task's model (exported to ONNX by a worker)", MODELS, {202: r.DeployReply},
+        (*JSON_ERRORS, 404, 409, 422), body=DeployForm, body_required=False),
+    ("datasets.upload", "POST"): Op(
+        "Register a dataset", DATA, {201: r.DatasetReply, 202: r.DatasetReply}, (409, 413, 422),
+        body=DATASET_UPLOAD,
+        description="Connectome uploads are validated at once (201); image uploads are checked by the "
+                    "MXNet worker (202, VALIDATING)."),
+    ("datasets.list_all", "GET"): Op("List datasets", DATA, {200: r.Datasets}),
+    ("datasets.show", "GET"): Op("Describe a dataset", DATA, {200: r.Dataset}, (404,)),
+    ("datasets.delete", "DELETE"): Op("Delete a dataset no task uses", DATA, {200: r.Done}, (404, 409)),
+    ("catalog.list_models", "GET"): Op("The networks tasks can train", MODELS, {200: r.Catalog}, database=False),
+    ("gpus.list_gpus", "GET"): Op("Live workers and their GPUs", FLEET, {200: r.Fleet}),
+    ("gpus.mxserver_gpu", "GET"): Op("GPUs in MXServer's shape", MX, {200: r.MxGpus}),
+    ("mxserver.train", "POST"): Op(
+        "Train (MXServer)", MX, {200: f.MxState}, (*JSON_ERRORS, 409, 422),
+        body=(TrainRequest, TrainDesc, r.Open)),
+    ("mxserver.evaluate", "POST"): Op(
+        "Evaluate a trained task (MXServer)", MX, {200: f.MxState}, (*JSON_ERRORS, 409, 422),
+        body=(EvalRequest, TestDesc, r.Open)),
+    ("mxserver.stop", "POST"): Op(
+        "Stop a task (MXServer)", MX, {200: f.MxState, 404: f.MxState, 409: f.MxState}, (*JSON_ERRORS, 422),
+        body=StopRequest),
+    ("mms_management.register", "POST"): Op(
+        "Register a model (TorchServe)", MMS, {200: f.TorchServeStatus, 202: f.TorchServeStatus},
+        (400, 404, 409, 422),
+        query=(Param("url", string(), required=True,
+                     description="task:<id> (or the bare id) or onnx:<name>[/<version>]"),
+               Param("model_name", string()), Param("initial_workers", integer(1, 32)),
+               Param("response_timeout", number(1, 600)), *SERVING_SETTINGS)),
+    ("mms_management.list_models", "GET"): Op(
+        "List models (TorchServe)", MMS, {200: f.TorchServeList}, (400,),
+        query=(Param("limit", integer(1, 1000)), Param("next_page_token", integer(0, 10**9)))),
+    ("mms_management.describe", "GET"): Op("Describe a model (TorchServe)", MMS,
+                                           {200: f.TorchServeModels}, (404,)),
+    ("mms_management.scale", "PUT"): Op(
+        "Scale a model's workers (TorchServe)", MMS, {200: f.TorchServeStatus, 202: f.TorchServeStatus},
+        (400, 404), query=SERVING_SETTINGS),
+    ("mms_management.set_default", "PUT"): Op("Set the default version (TorchServe)", MMS,
+                                              {200: f.TorchServeStatus}, (404,)),
+    ("mms_management.unregister", "DELETE"): Op("Unregister a model (TorchServe)", MMS,
+                                                {200: f.TorchServeStatus}, (404,)),
+    ("fractal_models.list_names", "GET"): Op("Model names (Fractal)", FRACTAL, {200: f.FractalNames}),
+    ("fractal_models.information", "GET"): Op("Models with their descriptions (Fractal)", FRACTAL,
+                                              {200: f.FractalInformation}),
+    ("fractal_models.describe", "GET"): Op("Describe a model (Fractal)", FRACTAL, {200: f.FractalModel}, (404,)),
+    ("fractal_models.edit_description", "POST"): Op(
+        "Edit a model's description (Fractal)", FRACTAL, {200: f.FractalReply}, (*JSON_ERRORS, 404, 422),
+        body=r.Open),
+    ("fractal_models.upload", "PUT"): Op("Upload an ONNX model (Fractal)", FRACTAL, {201: f.FractalModel},
+                                         (404, 413, 422), body=ONNX_UPLOAD,
+                                         description="An existing name gets a new version, in its project; "
+                                                     "a name of a project the caller cannot see is 404."),
+    ("fractal_models.delete", "DELETE"): Op("Delete a model (Fractal)", FRACTAL, {200: f.FractalReply}, (404,)),
+}
+
+_PREDICT_ERRORS = (400, 404, 409, 413, 422, 503)
+SERVING: dict[tuple[str, str], Op] = {
+    ("serving_openapi.serving_spec", "GET"): Op("This document", SERVE, {200: DOCUMENT}, database=False),
+    ("serving_openapi.serving_docs", "GET"): Op("This document as a page", SERVE, {200: HTML}, database=False),
+    ("kserve.server_metadata", "GET"): Op("Server metadata", KSERVE, {200: f.KServeServer}, database=False),
+    ("kserve.live", "GET"): Op("Liveness", KSERVE, {200: f.KServeLive}, open=True, database=False),
+    ("kserve.ready", "GET"): Op("Readiness: every registered model loaded", KSERVE,
+                                {200: f.KServeReady, 503: f.KServeReady}, open=True, database=False),
+    ("kserve.model_metadata", "GET"): Op("Model metadata", KSERVE, {200: f.KServeModel}, (404, 409, 503),
+                                         database=False),
+    ("kserve.model_ready", "GET"): Op("Model readiness", KSERVE, {200: f.KServeModelReady, 503: f.KServeModelReady},
+                                      (404,), database=False),
+    ("kserve.infer", "POST"): Op("Inference", KSERVE, {200: f.KServeInferReply}, _PREDICT_ERRORS,
+                                 body=f.KServeInferRequest, database=False),
+    ("mms.ping", "GET"): Op("Liveness (MMS / TorchServe): 500 until the registry is read", MMS,
+                            {200: f.ServingPing, 500: f.ServingPing}, open=True, database=False),
+    ("mms.predictions", "POST"): Op(
+        "Prediction (TorchServe)", MMS, {200: f.MmsPrediction}, _PREDICT_ERRORS,
+        body=(ANY_JSON, PREDICT_UPLOAD, BINARY), body_required=False, database=False),
+    ("fractal.prediction", "GET"): Op(
+        "Prediction (Fractal; its README sends a body with GET)", FRACTAL, {200: f.FractalPrediction},
+        _PREDICT_ERRORS, database=False),
+    ("fractal.prediction", "POST"): Op(
+        "Prediction (Fractal)", FRACTAL, {200: f.FractalPrediction}, _PREDICT_ERRORS,
+        body=(r.Open, PREDICT_UPLOAD), database=False),
+    ("connectome.predict_subjects", "POST"): Op(
+        "Predict subjects' classes", SERVE, {200: f.ConnectomePrediction}, _PREDICT_ERRORS,
+        body=(ANY_JSON, PREDICT_UPLOAD), query=(Param("version", string()),), database=False),
+    ("metrics", "GET"): Op("Prometheus metrics of this serving process", SERVE, {200: PROMETHEUS},
+                           database=False),
+    ("serving_metrics", "GET"): Op("Prometheus metrics of this serving process", SERVE, {200: PROMETHEUS},
+                                   database=False),
+}
+
+# The envelope each blueprint refuses in (the first part of the endpoint name).
+ERROR_SHAPES = {
+    "mms_management": f.TorchServeError, "fractal_models": f.FractalReply, "mxserver": r.ApiErrorReply,
+    "kserve": f.KServeError, "mms": f.TorchServeError, "fractal": f.FractalReply,
+    "connectome": f.ServingError, "serving_openapi": f.KServeError, "metrics": f.KServeError, "serving_metrics": f.KServeError,
+}
+DEFAULT_ERROR = r.ApiErrorReply

@@ -1,0 +1,66 @@
+"""What the document says about one operation, as data: its shapes, parameters, statuses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A body that is not one of our pydantic shapes: bytes, text, a picture, a stream."""
+
+    media_type: str
+    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string", "format": "binary"})
+
+
+Shape = type[BaseModel] | Raw | tuple  # a tuple: any of those shapes (anyOf)
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    schema: dict[str, Any]
+    where: str = "query"
+    description: str = ""
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Op:
+    """One method of one URL rule. ``replies``: status → shape, the successful ones and the
+    refusals particular to it; ``errors`` adds refusals in the protocol's error envelope."""
+
+    summary: str
+    tag: str
+    replies: dict[int, Shape]
+    errors: tuple[int, ...] = ()
+    body: Shape | None = None
+    body_required: bool = True
+    query: tuple[Param, ...] = ()
+    open: bool = False  # no bearer token needed (health routes)
+    database: bool = True  # reads the database: 503 when it is unreachable
+    description: str = ""
+
+
+def string(**extra: Any) -> dict[str, Any]:
+    return {"type": "string", **extra}
+
+
+def integer(low: int | None = None, high: int | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "integer"}
+    if low is not None:
+        schema["minimum"] = low
+    if high is not None:
+        schema["maximum"] = high
+    return schema
+
+
+def number(low: float, high: float) -> dict[str, Any]:
+    return {"type": "number", "minimum": low, "maximum": high}
+
+
+def choice(*values: str) -> dict[str, Any]:
+    return {"type": "string", "enum": list(values)}

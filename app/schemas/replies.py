@@ -1,0 +1,448 @@
+"""The shapes of the native API's answers (``/api/v0``, ``/ping``, ``/healthz``), for the
+OpenAPI document (``app.openapi``). The views build plain dicts; the tests validate real answers
+against the document generated from these, so a view and its shape cannot drift apart silently.
+
+``Open`` models allow keys they do not name: the dataset's metadata, a task's result and an
+epoch's metrics carry keys that depend on the model and the data.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+Status = Literal["QUEUED", "RUNNING", "STOPPING", "SUCCEEDED", "FAILED", "STOPPED"]
+Iso = str  # an ISO 8601 time with its UTC offset
+
+
+class Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class FieldProblem(Closed):
+    field: str = Field(description="the field path: param_set.epochs, train_data[0], a query parameter")
+    problem: str
+
+
+class ApiErrorReply(Open):
+    """Every refusal of the native API (and MXServer's routes, which add their state fields)."""
+
+    error_num: int = Field(description="the HTTP status")
+    msg: str
+    errors: list[FieldProblem] = Field(default_factory=list, description="one entry per bad field")
+    status: Status | None = Field(None, description="409 on a stop: the task's state")
+
+
+class Ping(Closed):
+    health: Literal["healthy!"]
+
+
+class Health(Closed):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, Literal["ok", "unreachable"]]
+
+
+class ParamSetView(Open):
+    learning_rate: float | None = None
+    batch_size: int | None = None
+    epochs: int | None = None
+
+
+class Progress(Closed):
+    epoch: int
+    epochs: int
+    percent: float
+    eta_seconds: float | None
+    eta_at: Iso | None
+
+
+class Links(Closed):
+    self: str
+    full: str
+    epochs: str
+    stop: str
+    model: str
+    curves: str
+    confusion: str
+
+
+class MxProgress(Closed):
+    time: Iso | None
+    task_state: str
+
+
+class MxServerState(Closed):
+    task_id: str
+    state_code: Literal["0", "1"]
+    state_desc: str
+    task_progresses: list[MxProgress]
+
+
+class Metrics(Open):
+    """A task's headline numbers (test_accuracy, test_auc, ...): whatever its result holds as a number."""
+
+
+class TaskSummary(Closed):
+    task_id: str
+    proj_id: str
+    proj_name: str
+    task_name: str
+    task_type: Literal["dl_ts", "dl_ft", "dl_ev"]
+    model: str
+    backend: Literal["torch", "mxnet"]
+    status: Status
+    task_status: Literal["Submitted", "Running", "Success", "Failed"]
+    attempt: int
+    param_set: dict[str, Any]
+    train_data: list[str]
+    val_data: list[str]
+    enable_test: bool
+    test_data: list[str]
+    parent_task_id: str | None
+    metrics: dict[str, float]
+    test_on_seen_subjects: bool
+    created_at: Iso | None
+    finished_at: Iso | None
+
+
+class TaskLight(Closed):
+    """``GET /api/v0/tasks/<id>``: what changes while it runs, headline metrics, links."""
+
+    task_id: str
+    status: Status
+    task_status: str
+    task_type: str
+    model: str
+    backend: str
+    attempt: int
+    progress: Progress
+    latest_epoch: dict[str, Any] | None
+    metrics: dict[str, float]
+    error: str | None
+    waiting_reason: str | None
+    queue_position: int | None
+    created_at: Iso | None
+    started_at: Iso | None
+    finished_at: Iso | None
+    links: Links
+    mxserver: MxServerState | None = None
+
+
+class TaskFull(TaskSummary):
+    """``?view=full``: the listing's row, the progress and the whole result."""
+
+    progress: Progress
+    latest_epoch: dict[str, Any] | None
+    result: dict[str, Any] | None
+    error: str | None
+    waiting_reason: str | None
+    queue_position: int | None
+    worker: str | None
+    device: str | None
+    started_at: Iso | None
+    heartbeat_at: Iso | None
+    updated_at: Iso | None
+    links: Links
+    mxserver: MxServerState | None = None
+
+
+class TaskForm(Open):
+    task_id: str
+    model: Any = None
+
+
+class NewTaskReply(Closed):
+    error_num: Literal[0]
+    msg: str
+    task_form: TaskForm
+
+
+class TaskPage(Closed):
+    tasks: list[TaskSummary]
+    next_cursor: str | None
+    sort: str
+    limit: int
+
+
+class Epoch(Open):
+    epoch: int
+    attempt: int
+
+
+class Epochs(Closed):
+    task_id: str
+    status: Status
+    epochs: list[Epoch]
+
+
+class StopReply(Closed):
+    error_num: Literal[0]
+    msg: str
+    task_id: str
+    status: Status
+
+
+class ModelInfo(Closed):
+    task_id: str
+    model: str
+    backend: str
+    format: str
+    size: int
+    sha256: str
+    contract: dict[str, Any] | None
+    param_set: dict[str, Any] | None
+    download: str
+    how_to_load: str
+
+
+class LogLine(Closed):
+    seq: int
+    attempt: int
+    at: Iso
+    level: str
+    logger: str
+    message: str
+
+
+class LogPage(Closed):
+    task_id: str
+    status: Status
+    lines: list[LogLine]
+    next_cursor: int
+    done: bool
+
+
+class Checkpoint(Closed):
+    epoch: int
+    size: int
+    sha256: str
+    download: str
+
+
+class Checkpoints(Closed):
+    task_id: str
+    checkpoints: list[Checkpoint]
+
+
+class Dataset(Open):
+    """A registered dataset; its metadata (subjects, regions, classes, ...) sits beside these."""
+
+    name: str
+    kind: Literal["connectome", "image"]
+    status: Literal["READY", "VALIDATING", "REJECTED"]
+    source_filename: str | None
+    size: int
+    checksum: str | None
+    created_at: Iso | None
+    proj_id: str | None = Field(None, description="its project (None: shared with everyone)")
+
+
+class DatasetReply(Closed):
+    error_num: Literal[0]
+    msg: str
+    dataset: Dataset
+
+
+class Datasets(Closed):
+    datasets: list[Dataset]
+
+
+class Done(Closed):
+    error_num: Literal[0]
+    msg: str
+
+
+class CatalogModel(Closed):
+    name: str
+    aliases: list[str]
+    backend: Literal["torch", "mxnet"]
+    input: Literal["connectome", "image"]
+    description: str
+    contract: list[str]
+    iterative: bool
+
+
+class Catalog(Closed):
+    models: list[CatalogModel]
+
+
+class Gpu(Closed):
+    index: int
+    name: str
+    uuid: str
+    total_bytes: int
+    used_bytes: int
+    free_bytes: int
+    utilization_percent: int | None
+    temperature_c: int | None
+    task_id: str | None
+
+
+class FleetGpu(Gpu):
+    worker: str
+    host: str | None
+
+
+class WorkerView(Closed):
+    worker: str
+    host: str | None
+    backend: str | None
+    queues: Any
+    current_task_id: str | None
+    heartbeat_at: Iso | None
+    gpus: list[Gpu]
+
+
+class Fleet(Closed):
+    gpus: list[FleetGpu]
+    workers: list[WorkerView]
+
+
+class MxGpu(Closed):
+    """MXServer's ``GET /gpu`` entry: every figure a string, memory in bytes."""
+
+    free_mem: str
+    used_mem: str
+    total_mem: str
+    device_id: str
+
+
+class Instance(Closed):
+    process: str
+    host: str | None
+    pid: int | None
+    state: str
+    instances: int
+    waiting: int
+    heartbeat_at: Iso
+
+
+class ServedModel(Closed):
+    """A model registry row (no blob)."""
+
+    name: str
+    version: str
+    default: bool
+    status: Literal["EXPORTING", "READY", "FAILED"]
+    error: str | None
+    description: str | None
+    source: dict[str, Any]
+    onnx: dict[str, Any]
+    contract: dict[str, Any] | None
+    verification: dict[str, Any] | None
+    settings: dict[str, Any]
+    serving: list[Instance]
+    created_at: Iso
+    updated_at: Iso
+    proj_id: str | None = Field(None, description="its project (None: shared with everyone)")
+
+
+class DeployLinks(Closed):
+    status: str
+    predict: str
+    kserve: str
+
+
+class DeployReply(Closed):
+    error_num: Literal[0]
+    msg: str
+    model: ServedModel
+    links: DeployLinks
+
+
+class MxGpus(RootModel[list[MxGpu]]):
+    """MXServer's ``GET /gpu``: ``[]`` when no live worker has a GPU."""
+
+
+Role = Literal["viewer", "editor", "admin"]
+
+
+class ProjectRole(Closed):
+    id: str
+    name: str | None
+    role: Role | None = Field(description="the caller's role (None: a service admin who is no member)")
+
+
+class WhoamiUser(Closed):
+    id: int
+    name: str
+    is_admin: bool
+
+
+class WhoamiToken(Closed):
+    id: int | None
+    name: str | None
+    read_only: bool
+    projects: list[str] | None
+    expires_at: Iso | None
+
+
+class Whoami(Closed):
+    user: WhoamiUser
+    token: WhoamiToken
+    projects: list[ProjectRole]
+
+
+class Projects(Closed):
+    projects: list[ProjectRole]
+
+
+class Project(Closed):
+    id: str
+    name: str | None
+
+
+class ProjectCreated(Closed):
+    error_num: Literal[0]
+    msg: str
+    project: Project
+
+
+class Member(Open):
+    user_id: int
+    role: Role
+
+
+class Members(Closed):
+    project: str
+    members: list[Member]
+
+
+class MemberAdded(Closed):
+    error_num: Literal[0]
+    msg: str
+    member: Member
+
+
+class Token(Closed):
+    id: int
+    name: str
+    user_id: int
+    read_only: bool
+    projects: list[str] | None
+    created_at: Iso | None
+    expires_at: Iso | None
+    revoked_at: Iso | None
+    last_used_at: Iso | None
+
+
+class TokenCreated(Closed):
+    error_num: Literal[0]
+    msg: str
+    token: Token
+    secret: str = Field(description="shown in this answer only")
+
+
+class Tokens(Closed):
+    tokens: list[Token]
+
+
+class TokenRevoked(Closed):
+    error_num: Literal[0]
+    msg: str
+    token: Token
