@@ -56,6 +56,11 @@ _SHAPES = {
 }
 
 
+def backend_of(pool: Pool) -> str:
+    """The backend whose workers make up the pool."""
+    return _SHAPES[pool].backend
+
+
 def _live_gpu_worker(backend: str, cutoff: ColumnElement) -> ColumnElement[bool]:
     """Some live worker of the backend has a GPU (placement's ``auto`` test)."""
     return exists().where(Worker.backend == backend, Worker.heartbeat_at >= cutoff,

@@ -1,5 +1,6 @@
 """GET /api/v0/queues: each queue's depth (what the metrics export as trainyard_queue_depth),
-split into waiting and held tasks and into pools, and the tasks workers hold (``held``), for the
+split into waiting and held tasks, the pending work of each worker pool of its backend (what
+KEDA scales on, ``dao/pending_work.py``), and the tasks workers hold (``held``), for the
 dashboard's fleet page. The counts are the shared fleet's; ``held`` names only tasks of projects
 the caller may see."""
 
@@ -9,7 +10,7 @@ from flask import Blueprint, jsonify
 
 from app.auth.principal import visible_projects
 from dao.db import session_scope
-from dao.queue_depth import queue_depths
+from dao.pending_work import Pool, backend_of, pending_work
 from dao.queue_summary import held_tasks, status_counts
 
 bp = Blueprint("queues", __name__, url_prefix="/api/v0")
@@ -22,13 +23,13 @@ def list_queues():
         visible = visible_projects()
         held = [{"task_id": t, "worker": w, "device": d, "queue": q, "status": s}
                 for t, w, d, q, s, p in held_tasks(session) if visible is None or p in visible]
-        pools: dict[tuple[str, str], dict[str, int]] = {}
-        for d in queue_depths(session):
-            pools.setdefault((d.queue, d.backend), {})[d.pool] = d.tasks
+        pools: dict[str, dict[str, int]] = {}
+        for pool in Pool:
+            pools.setdefault(backend_of(pool), {})[pool.value] = pending_work(session, pool)
     rows = []
     for (queue, backend), by_status in sorted(counts.items()):
         queued = by_status.get("QUEUED", 0)
         depth = sum(by_status.values())
         rows.append({"queue": queue, "backend": backend, "depth": depth, "queued": queued,
-                     "running": depth - queued, "pools": pools.get((queue, backend), {})})
+                     "running": depth - queued, "pools": pools.get(backend, {})})
     return jsonify({"queues": rows, "held": held})

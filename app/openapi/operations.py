@@ -29,6 +29,7 @@ JSON_ERRORS = (400, 413, 415)  # app.api.requests.json_body: unparseable, too la
 
 TASKS, DATA, MODELS, FLEET, HEALTH, ACCOUNTS = "tasks", "datasets", "models", "fleet", "health", "accounts"
 MX, MMS, FRACTAL, KSERVE, SERVE = "MXServer", "TorchServe / MMS", "Fractal", "KServe v2", "serving"
+WEB = "dashboard"
 
 DATASET_UPLOAD = Raw("multipart/form-data", {
     "type": "object", "required": ["file"],
@@ -94,7 +95,10 @@ API: dict[tuple[str, str], Op] = {
     ("tasks.list_all", "GET"): Op(
         "List tasks, filtered and sorted, a page at a time", TASKS, {200: r.TaskPage},
         query=(Param("proj_id", string()), Param("status", choice(*r.Status.__args__)),
-               Param("model", string()), Param("task_type", string()), Param("limit", integer(1, 500)),
+               Param("model", string()), Param("task_type", string()), Param("sweep_id", string()),
+               Param("dataset", string(), description="named in any role (train, val or test)"),
+               Param("parent", string(), description="the task it fine-tunes or evaluates"),
+               Param("limit", integer(1, 500)),
                Param("sort", string(), description="-created_at (default), created_at, or ±a sortable metric"),
                Param("cursor", string()))),
     ("tasks.stop", "POST"): Op("Stop a task", TASKS, {200: r.StopReply}, (404, 409)),
@@ -109,6 +113,21 @@ API: dict[tuple[str, str], Op] = {
         query=(Param("cursor", integer(0, 2**31 - 1)), Param("limit", integer(1, 1000)),
                Param("attempt", integer(0, 10_000)), Param("follow", choice("0", "1", "true", "false")),
                Param("Last-Event-ID", string(), "header"))),
+    ("task_events.task_events", "GET"): Op(
+        "A task's status and epochs as server-sent events, ending at its final state", TASKS,
+        {200: EVENTS, 204: NOT_MODIFIED}, (404,),
+        query=(Param("Last-Event-ID", string(), "header",
+                     description="<attempt>.<epoch> of the last event seen: resume after it"),)),
+    ("queues.list_queues", "GET"): Op("Each queue's depth, its pools' pending work, the tasks workers hold",
+                                      FLEET, {200: r.Queues}),
+    ("web.index", "GET"): Op("The dashboard (redirects to its experiments page)", WEB, {302: NOT_MODIFIED},
+                             open=True, database=False),
+    ("web.signin", "GET"): Op("The dashboard's sign-in page", WEB, {200: HTML}, open=True, database=False),
+    ("web.page", "GET"): Op("A dashboard page (a shell; its data come from this API)", WEB, {200: HTML},
+                            (404,), open=True, database=False),
+    ("web.task", "GET"): Op("The dashboard's page of a task", WEB, {200: HTML}, open=True, database=False),
+    ("web.static", "GET"): Op("The dashboard's scripts and styles", WEB, {200: Raw("application/octet-stream")},
+                              (404,), open=True, database=False),
     ("checkpoints.list_checkpoints", "GET"): Op("An MXNet task's kept checkpoints", TASKS,
                                                 {200: r.Checkpoints}, (404,)),
     ("checkpoints.download_checkpoint", "GET"): Op("Download a checkpoint", TASKS, {200: BINARY}, (404,)),

@@ -104,6 +104,7 @@ class TaskSummary(Closed):
     enable_test: bool
     test_data: list[str]
     parent_task_id: str | None
+    sweep_id: str | None = None
     metrics: dict[str, float]
     test_on_seen_subjects: bool
     created_at: Iso | None
@@ -120,6 +121,7 @@ class TaskLight(Closed):
     model: str
     backend: str
     attempt: int
+    sweep_id: str | None = None
     progress: Progress
     latest_epoch: dict[str, Any] | None
     metrics: dict[str, float]
@@ -301,6 +303,28 @@ class WorkerView(Closed):
 class Fleet(Closed):
     gpus: list[FleetGpu]
     workers: list[WorkerView]
+
+
+class QueueView(Closed):
+    queue: str
+    backend: str
+    depth: int
+    queued: int
+    running: int
+    pools: dict[str, int]
+
+
+class HeldTask(Closed):
+    task_id: str
+    worker: str | None
+    device: str | None
+    queue: str | None
+    status: str
+
+
+class Queues(Closed):
+    queues: list[QueueView]
+    held: list[HeldTask]
 
 
 class MxGpu(Closed):
