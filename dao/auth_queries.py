@@ -202,6 +202,13 @@ def project_of_dataset(session: Session, name: str) -> Any:
     return MISSING if found is None else found[0]
 
 
+def projects_of_datasets(session: Session, names: set[str]) -> dict[str, str | None]:
+    """name → project (None: shared) of the named datasets that exist."""
+    if not names:
+        return {}
+    return dict(session.execute(select(Dataset.name, Dataset.project_id).where(Dataset.name.in_(sorted(names)))).all())
+
+
 def project_of_model(session: Session, name: str) -> Any:
     """Every version of a name is in one project: that of its first version."""
     found = session.execute(select(ServedModel.project_id).where(ServedModel.name == name)
@@ -212,5 +219,5 @@ def project_of_model(session: Session, name: str) -> Any:
 __all__ = ["Identity", "MISSING", "ProjectNotFound", "ROLES", "TokenNotFound", "UserNotFound", "any_admin",
            "create_project", "create_token", "find_project", "find_user", "get_or_create_user", "get_token",
            "hash_secret", "list_projects", "list_tokens", "members", "new_secret", "project_of_dataset",
-           "project_of_model", "project_of_task", "remove_member", "revoke", "set_member", "token_by_hash",
+           "project_of_model", "project_of_task", "projects_of_datasets", "remove_member", "revoke", "set_member", "token_by_hash",
            "touch", "verify"]
