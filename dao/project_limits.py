@@ -5,6 +5,7 @@ QUEUED, unsent, with the reason, and is placed when its project's work finishes.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import and_, func, not_, or_, select
@@ -26,13 +27,36 @@ class Limits:
     max_gpus: int | None
 
 
+CACHE_SECONDS = 5.0  # a limit changed through the API applies everywhere within this
+_cache: dict[str, tuple[tuple[int | None, int | None] | None, float]] = {}
+
+
+def _own_limits(session: Session, project_id: str) -> tuple[int | None, int | None] | None:
+    """The project row's (max_running, max_gpus), None without a row; remembered briefly per
+    process, so the submit path does not read it every time."""
+    now = time.monotonic()
+    hit = _cache.get(project_id)
+    if hit is not None and hit[1] > now:
+        return hit[0]
+    row = session.execute(select(Project.max_running, Project.max_gpus).where(Project.id == project_id)).first()
+    own = None if row is None else (row.max_running, row.max_gpus)
+    if len(_cache) > 10_000:
+        _cache.clear()
+    _cache[project_id] = (own, now + CACHE_SECONDS)
+    return own
+
+
+def forget(project_id: str) -> None:
+    _cache.pop(project_id, None)
+
+
 def limits_of(session: Session, project_id: str, default_running: int, default_gpus: int) -> Limits | None:
     """The project's limits, None when it has none (or no row)."""
-    row = session.execute(select(Project.max_running, Project.max_gpus).where(Project.id == project_id)).first()
-    if row is None:
+    own = _own_limits(session, project_id)
+    if own is None:
         return None
-    running = row.max_running if row.max_running is not None else default_running
-    gpus = row.max_gpus if row.max_gpus is not None else default_gpus
+    running = own[0] if own[0] is not None else default_running
+    gpus = own[1] if own[1] is not None else default_gpus
     if not running and not gpus:
         return None
     return Limits(running or None, gpus or None)

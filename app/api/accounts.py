@@ -88,6 +88,7 @@ def set_limits(project_id: str):
         row = _project(session, project_id)
         for field in form.model_fields_set:
             setattr(row, field, getattr(form, field))
+    project_limits.forget(project_id)
     return show_project(project_id)
 
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from app.auth.audit import note_project
-from app.auth.principal import Hidden, can_see, current, require
+from app.auth.principal import Hidden, can_see, current, require, visible_projects
 from app.errors import ApiError
 from dao import auth_queries
 
 Problems = list[tuple[str, str]]
+_known: set[str] = set()  # projects seen to exist (projects are never deleted)
 ROLES = ("train_data", "val_data", "test_data")
 
 
@@ -22,12 +23,14 @@ def project_for_submit(session: Session, proj_id: str, proj_name: str | None = N
     403 (a viewer, a read-only token)."""
     ident = current()
     note_project(proj_id)
-    if auth_queries.find_project(session, proj_id) is None:
+    if proj_id not in _known and auth_queries.find_project(session, proj_id) is None:
         if ident.is_admin and (ident.token_projects is None or proj_id in ident.token_projects) \
                 and not ident.read_only:
             auth_queries.create_project(session, proj_id, proj_name or proj_id)
             return
         raise _no_project(proj_id, field)
+    if len(_known) < 100_000:
+        _known.add(proj_id)
     try:
         require(proj_id, "write")
     except Hidden:
@@ -45,6 +48,8 @@ def hidden_refs(session: Session, parent_task_id: str | None, roles: dict[str, l
     """Problems for a parent task or datasets the caller may not see, worded as for ones that
     do not exist."""
     problems: Problems = []
+    if visible_projects() is None:
+        return problems  # an unscoped service admin sees every project's objects
     if parent_task_id:
         project = auth_queries.project_of_task(session, parent_task_id)
         if project is not auth_queries.MISSING and not can_see(project):

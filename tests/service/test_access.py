@@ -272,8 +272,12 @@ def test_the_audit_log_records_each_change(acc):
     r = acc.post("/api/v0/datasets", files={"file": ("g.npz", _npz())}, data={"name": "data-gone", "proj_id": "A"})
     assert r.status_code == 201
     assert acc.delete("/api/v0/datasets/data-gone").status_code == 200
-    entries = acc.get("/api/v0/audit", params={"limit": 1000}).json()["entries"]
-    seen = {(e["action"], e["proj_id"], e["target"]) for e in entries}
+    for _ in range(50):  # each API process writes its queued entries every 0.2 s
+        entries = acc.get("/api/v0/audit", params={"limit": 1000}).json()["entries"]
+        seen = {(e["action"], e["proj_id"], e["target"]) for e in entries}
+        if ("datasets.delete", "A", "name=data-gone") in seen:
+            break
+        time.sleep(0.1)
     assert ("tasks.new_task", "A", f"task_id={acc.task_a}") in seen
     assert ("datasets.upload", "A", "name=data-gone") in seen and ("datasets.delete", "A", "name=data-gone") in seen
     assert ("fractal_models.upload", "A", "name=model-a") in seen

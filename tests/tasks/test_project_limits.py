@@ -8,7 +8,7 @@ import datetime as dt
 
 from sqlalchemy import select, update
 
-from dao import auth_queries, worker_queries
+from dao import auth_queries, project_limits, worker_queries
 from dao.db import session_scope
 from dao.tables import Project, Task, TaskStatus
 from tasks.dispatch import dispatch_waiting, queue_new_task, send
@@ -35,6 +35,7 @@ def _projects(**limits: tuple[int | None, int | None]) -> None:
         for project, (running, gpus) in limits.items():
             auth_queries.create_project(session, project)
             session.get(Project, project).max_running, session.get(Project, project).max_gpus = running, gpus
+            project_limits.forget(project)  # this process may remember a previous test's project
 
 
 def _sent(project: str) -> list[str]:
