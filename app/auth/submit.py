@@ -26,7 +26,7 @@ def project_for_submit(session: Session, proj_id: str, proj_name: str | None = N
     if proj_id not in _known and auth_queries.find_project(session, proj_id) is None:
         if ident.is_admin and (ident.token_projects is None or proj_id in ident.token_projects) \
                 and not ident.read_only:
-            auth_queries.create_project(session, proj_id, proj_name or proj_id)
+            auth_queries.ensure_project(session, proj_id, proj_name or proj_id)
             return
         raise _no_project(proj_id, field)
     if len(_known) < 100_000:
