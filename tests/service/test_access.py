@@ -296,6 +296,9 @@ def test_a_projects_limit_holds_its_work_back(acc):
     assert acc.patch("/api/v0/projects/B", json={"max_running": 1}, headers=acc.bob).status_code == 403
     r = acc.patch("/api/v0/projects/B", json={"max_running": 1})
     assert r.status_code == 200 and r.json()["limits"] == {"max_running": 1, "max_gpus": None}, r.text
+    from dao.project_limits import CACHE_SECONDS
+
+    time.sleep(CACHE_SECONDS + 0.2)  # the other gunicorn worker may remember B's limits that long
     first = acc.submit(form(proj_id="B"))
     r = acc.post("/api/v0/new_task", json=form(proj_id="B"), headers=acc.bob)
     assert r.status_code == 201 and "waiting for project 'B'" in r.json()["msg"], r.text
