@@ -18,7 +18,7 @@ def create_app() -> Flask:
     from app import metrics
     from app.api import (accounts, catalog, checkpoints, datasets, deploy, fractal_models, gpus, health, mms_management,
                          mxserver, queues, task_events, task_logs, tasks)
-    from app.auth import guard
+    from app.auth import audit, guard
     from app.auth.resources import API_RESOURCES
     from app.errors import register_error_handlers
     from app.web import bp as web_bp
@@ -33,6 +33,7 @@ def create_app() -> Flask:
     metrics.install(app)  # first: its timer sees requests the guard refuses
     app.before_request(refuse_nul_bytes)  # before the guard looks a URL's object up
     guard.install(app, API_RESOURCES)
+    audit.install(app)
     register_error_handlers(app)
     logging.getLogger("trainyard").setLevel(logging.INFO)
     return app

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dao.errors import NotFound
@@ -160,6 +161,18 @@ def create_project(session: Session, project_id: str, name: str | None = None) -
     return row
 
 
+def ensure_project(session: Session, project_id: str, name: str | None = None) -> None:
+    """Create the project unless it exists; safe when concurrent requests create the same one
+    (the loser's insert is undone to a savepoint and the winner's row stands)."""
+    if session.get(Project, project_id) is not None:
+        return
+    try:
+        with session.begin_nested():
+            session.add(Project(id=project_id, name=name or project_id))
+    except IntegrityError:
+        pass
+
+
 def list_projects(session: Session, ids: frozenset[str] | None = None) -> list[Project]:
     """Every project, or those named in ``ids``."""
     stmt = select(Project).order_by(Project.id)
@@ -202,6 +215,13 @@ def project_of_dataset(session: Session, name: str) -> Any:
     return MISSING if found is None else found[0]
 
 
+def projects_of_datasets(session: Session, names: set[str]) -> dict[str, str | None]:
+    """name → project (None: shared) of the named datasets that exist."""
+    if not names:
+        return {}
+    return dict(session.execute(select(Dataset.name, Dataset.project_id).where(Dataset.name.in_(sorted(names)))).all())
+
+
 def project_of_model(session: Session, name: str) -> Any:
     """Every version of a name is in one project: that of its first version."""
     found = session.execute(select(ServedModel.project_id).where(ServedModel.name == name)
@@ -210,7 +230,7 @@ def project_of_model(session: Session, name: str) -> Any:
 
 
 __all__ = ["Identity", "MISSING", "ProjectNotFound", "ROLES", "TokenNotFound", "UserNotFound", "any_admin",
-           "create_project", "create_token", "find_project", "find_user", "get_or_create_user", "get_token",
+           "create_project", "create_token", "ensure_project", "find_project", "find_user", "get_or_create_user", "get_token",
            "hash_secret", "list_projects", "list_tokens", "members", "new_secret", "project_of_dataset",
-           "project_of_model", "project_of_task", "remove_member", "revoke", "set_member", "token_by_hash",
+           "project_of_model", "project_of_task", "projects_of_datasets", "remove_member", "revoke", "set_member", "token_by_hash",
            "touch", "verify"]

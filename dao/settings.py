@@ -97,6 +97,12 @@ class Settings(BaseSettings):
     admin_token: str = ""
     metrics_open_networks: str = ""
     token_cache_seconds: float = Field(5.0, ge=0)
+    # A project's default limits (a project's own max_running / max_gpus override them; 0: none),
+    # and how many bad tokens one client address may send a minute before it is refused (429).
+    project_max_running: int = Field(0, ge=0)
+    project_max_gpus: int = Field(0, ge=0)
+    auth_failures_per_minute: int = Field(30, ge=1)
+    forwarded_allow_ips: str = "127.0.0.1"  # gunicorn's setting too: proxies whose X-Forwarded-For counts
 
     def auto_device_for(self, backend: str) -> str:
         """``auto_device`` for the torch pools only: an MXNet ``auto`` task takes a GPU when a

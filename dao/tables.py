@@ -255,6 +255,10 @@ class Project(Base):
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # At most this many tasks dispatched at once (sent or running) / GPUs held; None: the
+    # service's default (TRAINYARD_PROJECT_MAX_RUNNING / _MAX_GPUS; 0 there: no limit).
+    max_running: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_gpus: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Membership(Base):
@@ -289,5 +293,28 @@ class ApiToken(Base):
     __table_args__ = (Index("ix_api_tokens_user", "user_id"),)
 
 
-__all__ = ["User", "Project", "Membership", "ApiToken", "Role", "Base", "ServedModel", "ServingProcess", "ModelStatus", "Task", "TaskEpoch", "TaskLogLine", "TaskArtifact", "Dataset", "DatasetStatus", "Worker", "TaskStatus",
+class AuditEntry(Base):
+    """Who changed what: every accepted change (submit, stop, delete, deploy, uploads, tokens,
+    members, projects), written by the API after it answered."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    user_name: Mapped[str] = mapped_column(String(100))
+    token_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    action: Mapped[str] = mapped_column(String(100))  # the route's endpoint, e.g. tasks.stop
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(500))
+    status: Mapped[int] = mapped_column(Integer)
+    project_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    target: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    client: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+    __table_args__ = (Index("ix_audit_project_at", "project_id", "at"), Index("ix_audit_at", "at"))
+
+
+__all__ = ["AuditEntry", "User", "Project", "Membership", "ApiToken", "Role", "Base", "ServedModel", "ServingProcess", "ModelStatus", "Task", "TaskEpoch", "TaskLogLine", "TaskArtifact", "Dataset", "DatasetStatus", "Worker", "TaskStatus",
            "utcnow"]

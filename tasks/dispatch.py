@@ -9,10 +9,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from dao import task_queries, worker_queries
+from dao import project_limits, task_queries, worker_queries
 from dao.db import session_scope
 from dao.settings import get_settings
 from dao.tables import Task, TaskStatus, utcnow
@@ -40,7 +40,7 @@ def queue_new_task(session: Session, task_id: str | None = None,
     IntegrityError). Returns (task id, what to send after commit or None, why it waits)."""
     task_id = task_id or task_queries.new_task_id()
     placement = reserve_placement(session, task_id, fields["backend"], fields["queue"],
-                                  Requirements.from_form(fields["form"]))
+                                  Requirements.from_form(fields["form"]), fields.get("proj_id"))
     placed, now = placement.queue is not None, utcnow()
     task_queries.insert_new_task(
         session, id=task_id, status=QUEUED, attempt=1, epochs_done=0, worker=placement.worker,
@@ -51,13 +51,19 @@ def queue_new_task(session: Session, task_id: str | None = None,
 
 
 def reserve_placement(session: Session, task_id: str, backend: str, base_queue: str,
-                      req: Requirements) -> Placement:
-    """Decide where the task goes and, for a GPU worker, reserve it (compare-and-set)."""
+                      req: Requirements, proj_id: str | None = None) -> Placement:
+    """Decide where the task goes and, for a GPU worker, reserve it (compare-and-set). A task
+    whose project is at its limit (dao.project_limits) waits."""
     settings = get_settings()
     workers = _worker_slots(session, settings.lease_seconds, backend)
     taken: set[str] = set()
     for _ in range(3):
         placement = place(base_queue, req, workers, frozenset(taken), settings.auto_device_for(backend))
+        if placement.queue is not None and proj_id is not None:
+            reason = project_limits.refusal(session, proj_id, placement.worker is not None,
+                                            settings.project_max_running, settings.project_max_gpus)
+            if reason is not None:
+                return Placement(None, None, reason)
         if placement.worker is None or worker_queries.reserve_worker(session, placement.worker, task_id):
             return placement
         taken.add(placement.worker)
@@ -85,7 +91,7 @@ def place_in_session(session: Session, task: Task) -> tuple[Sendable | None, str
     """Choose a queue for a QUEUED, unpublished task and mark it published (same transaction).
     Returns (what to send after commit, or None with the reason it waits)."""
     placement = reserve_placement(session, task.id, task.backend, task.queue,
-                                  Requirements.from_form(task.form))
+                                  Requirements.from_form(task.form), task.proj_id)
     return _mark(session, task, placement)
 
 
@@ -123,11 +129,11 @@ def send(item: Sendable) -> bool:
 
 
 def dispatch_waiting(limit: int = 200) -> list[str]:
-    """Place and publish QUEUED tasks that have no message yet, oldest first."""
+    """Place and publish QUEUED tasks that have no message yet, projects taking turns (a burst
+    from one project does not hold back another's work)."""
     sent = []
     with session_scope() as session:
-        ids = session.scalars(select(Task.id).where(Task.status == QUEUED, Task.published_at.is_(None))
-                              .order_by(Task.created_at, Task.id).limit(limit)).all()
+        ids = session.scalars(_in_turn(limit)).all()
     for task_id in ids:
         with session_scope() as session:
             task = session.scalars(select(Task).where(Task.id == task_id, Task.status == QUEUED,
@@ -137,6 +143,21 @@ def dispatch_waiting(limit: int = 200) -> list[str]:
         if item is not None and send(item):
             sent.append(task_id)
     return sent
+
+
+def _in_turn(limit: int):  # noqa: ANN202 - a Select
+    """Waiting tasks in the order projects take turns: every project's oldest waiting task
+    before any project's second, ...; among projects on the same turn, the one served longest
+    ago (its latest dispatch the oldest, never first), then the oldest task."""
+    waiting = (select(Task.id, Task.proj_id, Task.created_at,
+                      func.row_number().over(partition_by=Task.proj_id,
+                                             order_by=(Task.created_at, Task.id)).label("turn"))
+               .where(Task.status == QUEUED, Task.published_at.is_(None)).subquery())
+    served = (select(Task.proj_id, func.max(Task.published_at).label("last"))
+              .where(Task.proj_id.in_(select(waiting.c.proj_id))).group_by(Task.proj_id).subquery())
+    return (select(waiting.c.id).outerjoin(served, served.c.proj_id == waiting.c.proj_id)
+            .order_by(waiting.c.turn, served.c.last.asc().nulls_first(), waiting.c.created_at, waiting.c.id)
+            .limit(limit))
 
 
 def message_queue(task: Task) -> str:

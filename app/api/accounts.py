@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 
-from app.api.requests import json_body
+from app.api.requests import int_arg, json_body
 from app.auth import tokens
 from app.auth.principal import current, require, require_service_admin, role_in, visible_projects
 from app.errors import ApiError
-from app.schemas.accounts import MemberForm, ProjectForm, TokenForm
+from app.schemas.accounts import LimitsForm, MemberForm, ProjectForm, TokenForm
 from app.schemas.task_view import iso
-from dao import auth_queries
+from dao import audit_queries, auth_queries, project_limits
 from dao.db import session_scope
+from dao.settings import get_settings
 from dao.tables import ApiToken, utcnow
 
 bp = Blueprint("accounts", __name__, url_prefix="/api/v0")
@@ -61,6 +62,56 @@ def create_project():
             raise ApiError(409, f"project {form.id!r} already exists", [{"field": "id", "problem": "is taken"}])
         row = auth_queries.create_project(session, form.id, form.name)
         return jsonify({"error_num": 0, "msg": "project created", "project": {"id": row.id, "name": row.name}}), 201
+
+
+@bp.get("/projects/<project_id>")
+def show_project(project_id: str):
+    """The project, its limits (own and in force) and what it runs now."""
+    settings = get_settings()
+    with session_scope() as session:
+        row = _project(session, project_id)
+        running, gpus = project_limits.usage(session, project_id)
+        limits = project_limits.limits_of(session, project_id, settings.project_max_running,
+                                          settings.project_max_gpus)
+        return jsonify({"id": row.id, "name": row.name, "role": role_in(current(), row.id),
+                        "max_running": row.max_running, "max_gpus": row.max_gpus,
+                        "limits": {"max_running": limits and limits.max_running, "max_gpus": limits and limits.max_gpus},
+                        "usage": {"running": running, "gpus": gpus}})
+
+
+@bp.patch("/projects/<project_id>")
+def set_limits(project_id: str):
+    """A service admin sets a project's limits (``max_running``, ``max_gpus``)."""
+    require_service_admin()
+    form = LimitsForm.model_validate(json_body())
+    with session_scope() as session:
+        row = _project(session, project_id)
+        for field in form.model_fields_set:
+            setattr(row, field, getattr(form, field))
+    project_limits.forget(project_id)
+    return show_project(project_id)
+
+
+@bp.get("/audit")
+def audit_log():
+    """Newest first: everything for a service admin, the projects it administers for a project
+    admin. ``?proj_id=&action=&before_id=&limit=`` narrow it."""
+    ident = current()
+    if ident.is_admin and ident.token_projects is None:
+        scope = None
+    else:
+        scope = frozenset(p for p in (visible_projects(ident) or ()) if role_in(ident, p) == "admin")
+        if not scope:
+            raise ApiError(403, "the audit log is for admins: the service admin, or a project's admins")
+    limit = int_arg("limit", 100, 1, 1000)
+    before = int_arg("before_id", 0, 0, 2**62) or None
+    with session_scope() as session:
+        rows = audit_queries.list_entries(session, scope, project=request.args.get("proj_id") or None,
+                                          action=request.args.get("action") or None, before_id=before, limit=limit)
+        entries = [{"id": r.id, "at": iso(r.at), "user": r.user_name, "user_id": r.user_id, "token_id": r.token_id,
+                    "action": r.action, "method": r.method, "path": r.path, "status": r.status,
+                    "proj_id": r.project_id, "target": r.target, "client": r.client} for r in rows]
+    return jsonify({"entries": entries, "next_before_id": entries[-1]["id"] if len(entries) == limit else None})
 
 
 @bp.get("/projects/<project_id>/members")

@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 
-from app.auth import tokens
+from app.auth import failures, tokens
 from app.auth.principal import Hidden, current, require, token_may
 from dao import auth_queries
 from dao.db import session_scope
@@ -40,6 +40,14 @@ class Unauthenticated(Exception):
     """No token, or one that is unknown, revoked or expired: 401."""
 
 
+class Throttled(Exception):
+    """Too many bad tokens from this client address lately: 429 (app.auth.failures)."""
+
+    def __init__(self, retry_after: int):
+        super().__init__(f"too many requests with bad tokens from your address; try again in {retry_after} s")
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class Resource:
     """How to find the project of the object a view argument names, and the error the route
@@ -55,12 +63,6 @@ def in_database(lookup: Callable[[Any, str], Any]) -> Callable[[str], Any]:
         with session_scope() as session:
             return lookup(session, key)
     return project_of
-
-
-def reads(view: Callable) -> Callable:
-    """Marks a POST route that only reads (inference): viewers and read-only tokens may call it."""
-    view.trainyard_reads = True
-    return view
 
 
 def install(app: Flask, resources: dict[tuple[str, str], Resource], *, all_reads: bool = False,
@@ -79,7 +81,7 @@ def install(app: Flask, resources: dict[tuple[str, str], Resource], *, all_reads
         if _is_open(open_networks):
             return None
         g.identity = _authenticate()
-        _authorize(app, resources, all_reads)
+        _authorize(resources, all_reads)
         return None
 
     @app.errorhandler(Unauthenticated)
@@ -90,6 +92,14 @@ def install(app: Flask, resources: dict[tuple[str, str], Resource], *, all_reads
             response = jsonify({"error_num": 401, "msg": str(exc)})
         response.status_code = 401
         response.headers["WWW-Authenticate"] = 'Bearer realm="trainyard"'
+        return response
+
+    @app.errorhandler(Throttled)
+    def _throttled(exc: Throttled):  # noqa: ANN202
+        response = unauthenticated(str(exc)) if unauthenticated is not None else \
+            jsonify({"error_num": 429, "msg": str(exc)})
+        response.status_code = 429
+        response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
 
@@ -121,26 +131,31 @@ def bearer() -> str | None:
 def _authenticate():  # noqa: ANN202 - an Identity
     secret = bearer()
     if secret is None:
+        failures.FAILURES.labels("missing").inc()
         raise Unauthenticated("a token is required: send Authorization: Bearer <token> (see README, "
                               "Accounts and tokens)")
+    address = failures.client_address()
+    if failures.throttled(address):
+        failures.FAILURES.labels("throttled").inc()
+        raise Throttled(failures.retry_after(address))
     ident = tokens.identify(secret)
     if ident is None:
+        failures.failed(address)
+        failures.FAILURES.labels("invalid").inc()
         raise Unauthenticated("the token is unknown, revoked or expired")
     return ident
 
 
-def _need(app: Flask, all_reads: bool) -> str:
+def _need(all_reads: bool) -> str:
+    """What the request does: the serving app only reads (inference is reading)."""
     if all_reads or request.method in READ_METHODS:
-        return "read"
-    view = app.view_functions.get(request.endpoint or "")
-    if view is not None and getattr(view, "trainyard_reads", False):
         return "read"
     return "admin" if request.method == "DELETE" else "write"
 
 
-def _authorize(app: Flask, resources: dict[tuple[str, str], Resource], all_reads: bool) -> None:
+def _authorize(resources: dict[tuple[str, str], Resource], all_reads: bool) -> None:
     """Raises the route's not-found error for a hidden object, ApiError 403 for a forbidden one."""
-    need = _need(app, all_reads)
+    need = _need(all_reads)
     named = _named(resources)
     if not named:
         require_token_may(need)
@@ -149,6 +164,7 @@ def _authorize(app: Flask, resources: dict[tuple[str, str], Resource], all_reads
         project = resource.project_of(key)
         if project is auth_queries.MISSING:
             continue  # the route answers its own 404
+        g.audit_project = project
         try:
             require(project, need)
         except Hidden:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from app.auth.principal import Hidden, can_see, current, require
+from app.auth.audit import note_project
+from app.auth.principal import Hidden, can_see, current, require, visible_projects
 from app.errors import ApiError
 from dao import auth_queries
 
 Problems = list[tuple[str, str]]
+_known: set[str] = set()  # projects seen to exist (projects are never deleted)
 ROLES = ("train_data", "val_data", "test_data")
 
 
@@ -20,12 +22,15 @@ def project_for_submit(session: Session, proj_id: str, proj_name: str | None = N
     ApiError 422 naming ``field`` (a project the caller may not see or that does not exist),
     403 (a viewer, a read-only token)."""
     ident = current()
-    if auth_queries.find_project(session, proj_id) is None:
+    note_project(proj_id)
+    if proj_id not in _known and auth_queries.find_project(session, proj_id) is None:
         if ident.is_admin and (ident.token_projects is None or proj_id in ident.token_projects) \
                 and not ident.read_only:
-            auth_queries.create_project(session, proj_id, proj_name or proj_id)
+            auth_queries.ensure_project(session, proj_id, proj_name or proj_id)
             return
         raise _no_project(proj_id, field)
+    if len(_known) < 100_000:
+        _known.add(proj_id)
     try:
         require(proj_id, "write")
     except Hidden:
@@ -43,14 +48,16 @@ def hidden_refs(session: Session, parent_task_id: str | None, roles: dict[str, l
     """Problems for a parent task or datasets the caller may not see, worded as for ones that
     do not exist."""
     problems: Problems = []
+    if visible_projects() is None:
+        return problems  # an unscoped service admin sees every project's objects
     if parent_task_id:
         project = auth_queries.project_of_task(session, parent_task_id)
         if project is not auth_queries.MISSING and not can_see(project):
             problems.append((parent_field, f"task {parent_task_id!r} does not exist"))
+    projects = auth_queries.projects_of_datasets(session, {n for names in roles.values() for n in names or []})
     for role, names in roles.items():
         for i, name in enumerate(names or []):
-            project = auth_queries.project_of_dataset(session, name)
-            if project is not auth_queries.MISSING and not can_see(project):
+            if name in projects and not can_see(projects[name]):
                 problems.append((f"{role}[{i}]", f"dataset {name!r} does not exist"))
     return problems
 
@@ -70,6 +77,8 @@ def owner_for_upload(session: Session, proj_id: str | None) -> str | None:
                 and (ident.token_projects is None or p in ident.token_projects)]
     if ident.is_admin and ident.token_projects is not None:
         writable = sorted(ident.token_projects)
+    if len(writable) == 1:
+        note_project(writable[0])
     if len(writable) != 1:
         raise ApiError(422, "proj_id is required: name the project this upload belongs to",
                        [{"field": "proj_id", "problem": "is required (you can write to "

@@ -38,3 +38,12 @@ class TokenForm(BaseModel):
     projects: list[str] | None = Field(None, max_length=100)
     read_only: bool = False
     expires_in_seconds: int | None = Field(None, ge=1, le=10 * 365 * 86400)
+
+
+class LimitsForm(BaseModel):
+    """A project's limits; null: the service's default (TRAINYARD_PROJECT_MAX_*); 0: none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_running: int | None = Field(None, ge=0, le=100_000)
+    max_gpus: int | None = Field(None, ge=0, le=100_000)

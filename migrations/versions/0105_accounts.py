@@ -1,5 +1,7 @@
-"""users, projects, memberships, api_tokens: access by bearer token, scoped by project; every
-existing proj_id becomes a project, datasets and models join the project that uses them
+"""accounts: users, projects (with limits), memberships, api_tokens, audit_log; proj_ids become projects
+
+Access by bearer token, scoped by project; every existing proj_id becomes a project, datasets
+and models join the project that uses them.
 
 Revision ID: 0105
 Revises: 0104
@@ -33,6 +35,8 @@ def upgrade() -> None:
         sa.Column("id", sa.String(200), primary_key=True),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("max_running", sa.Integer(), nullable=True),
+        sa.Column("max_gpus", sa.Integer(), nullable=True),
     )
     op.create_table(
         "memberships",
@@ -56,6 +60,23 @@ def upgrade() -> None:
         sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_api_tokens_user", "api_tokens", ["user_id"])
+    op.create_table(
+        "audit_log",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("user_name", sa.String(100), nullable=False),
+        sa.Column("token_id", sa.Integer(), nullable=True),
+        sa.Column("action", sa.String(100), nullable=False),
+        sa.Column("method", sa.String(10), nullable=False),
+        sa.Column("path", sa.String(500), nullable=False),
+        sa.Column("status", sa.Integer(), nullable=False),
+        sa.Column("project_id", sa.String(200), nullable=True),
+        sa.Column("target", sa.String(300), nullable=True),
+        sa.Column("client", sa.String(100), nullable=True),
+    )
+    op.create_index("ix_audit_project_at", "audit_log", ["project_id", "at"])
+    op.create_index("ix_audit_at", "audit_log", ["at"])
     with op.batch_alter_table("datasets") as batch:
         batch.add_column(sa.Column("project_id", sa.String(200), nullable=True))
         batch.create_foreign_key("fk_datasets_project", "projects", ["project_id"], ["id"])
@@ -105,6 +126,7 @@ def downgrade() -> None:
     with op.batch_alter_table("datasets") as batch:
         batch.drop_constraint("fk_datasets_project", type_="foreignkey")
         batch.drop_column("project_id")
+    op.drop_table("audit_log")
     op.drop_table("api_tokens")
     op.drop_table("memberships")
     op.drop_table("projects")

@@ -257,6 +257,9 @@ class Stack:
     def put(self, path: str, **kw) -> requests.Response:
         return requests.put(self.url + path, **{"timeout": 60, **self.authed(kw)})
 
+    def patch(self, path: str, **kw) -> requests.Response:
+        return requests.patch(self.url + path, **{"timeout": 30, **self.authed(kw)})
+
     def delete(self, path: str, **kw) -> requests.Response:
         return requests.delete(self.url + path, **{"timeout": 30, **self.authed(kw)})
 

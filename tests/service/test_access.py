@@ -19,6 +19,7 @@ from tests.serving.onnx_builders import linear_model
 pytestmark = pytest.mark.slow
 OPEN = {"/ping", "/healthz", "/v2/health/live", "/v2/health/ready"}
 DASHBOARD = ("/", "/ui/")  # page shells without data (app/web): they fetch it with the token
+BAD_TOKENS = 20  # a client address's bad tokens a minute (per gunicorn worker) before 429
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,8 @@ def acc():
     and a model; bob edits B, carol views A. Tokens are not cached, so a revocation is seen by
     every gunicorn worker at once."""
     with running_stack(workers=0, reaper=False, env={"TRAINYARD_TOKEN_CACHE_SECONDS": "0",
-                                                     "TRAINYARD_SERVE_POLL_SECONDS": "0.2"}) as s:
+                                                     "TRAINYARD_SERVE_POLL_SECONDS": "0.2",
+                                                     "TRAINYARD_AUTH_FAILURES_PER_MINUTE": str(BAD_TOKENS)}) as s:
         serving = Serving(s).start()
         for project in ("A", "B"):
             assert s.post("/api/v0/projects", json={"id": project, "name": f"project {project}"}).status_code == 201
@@ -88,9 +90,10 @@ def test_every_route_but_health_needs_a_token(acc):
     api, serving = _api_and_serving_routes()
     assert len(api) > 40 and len(serving) > 10
     for base, routes in ((acc.url, api), (acc.serving.url, serving)):
-        for method, path in routes:
+        for i, (method, path) in enumerate(routes):
             for headers in ({}, {"Authorization": "Bearer ty_not-a-token"}, {"Authorization": "Basic eDp5"}):
-                r = requests.request(method, base + path, headers=headers, timeout=30)
+                client = {"X-Forwarded-For": f"198.51.{i // 250}.{i % 250}"}  # not throttled: one address each
+                r = requests.request(method, base + path, headers={**headers, **client}, timeout=30)
                 if path in OPEN:
                     assert r.status_code in (200, 503), (method, path, r.text)
                     continue
@@ -250,3 +253,62 @@ def test_mxservers_train_goes_into_a_project_the_caller_edits(acc):
     assert r.status_code == 200 and r.json()["state_desc"] == "OK_TO_RUN", r.text
     assert acc.get(f"/api/v0/tasks/{r.json()['task_id']}", headers=acc.carol).status_code == 404
     assert acc.post("/stop", json={"task_id": r.json()["task_id"]}, headers=acc.bob).status_code == 200
+
+
+def test_bad_tokens_are_counted_and_throttled_per_client_address(acc):
+    guesser = {"X-Forwarded-For": "203.0.113.9"}  # as nginx passes the client's address on
+    codes = [acc.get("/api/v0/whoami", headers={**guesser, "Authorization": f"Bearer ty_guess-{i}"}).status_code
+             for i in range(2 * BAD_TOKENS + 2)]  # two gunicorn workers, each counting its own
+    assert codes[:BAD_TOKENS] == [401] * BAD_TOKENS and 429 in codes, codes
+    for _ in range(10):  # until the worker that throttles answers again
+        r = acc.get("/api/v0/whoami", headers=guesser)  # the admin's own token: refused from there too
+        if r.status_code == 429:
+            break
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1, r.text
+    assert acc.get("/api/v0/whoami").status_code == 200  # another address is not slowed
+    from tests.service.metrics_scrape import value
+
+    assert value(acc.url + "/metrics", "trainyard_auth_failures_total", reason="throttled") >= 1
+    assert value(acc.url + "/metrics", "trainyard_auth_failures_total", reason="invalid") >= BAD_TOKENS
+    assert value(acc.url + "/metrics", "trainyard_auth_failures_total", reason="missing") >= 1
+
+
+def test_the_audit_log_records_each_change(acc):
+    r = acc.post("/api/v0/datasets", files={"file": ("g.npz", _npz())}, data={"name": "data-gone", "proj_id": "A"})
+    assert r.status_code == 201
+    assert acc.delete("/api/v0/datasets/data-gone").status_code == 200
+    for _ in range(50):  # each API process writes its queued entries every 0.2 s
+        entries = acc.get("/api/v0/audit", params={"limit": 1000}).json()["entries"]
+        seen = {(e["action"], e["proj_id"], e["target"]) for e in entries}
+        if ("datasets.delete", "A", "name=data-gone") in seen:
+            break
+        time.sleep(0.1)
+    assert ("tasks.new_task", "A", f"task_id={acc.task_a}") in seen
+    assert ("datasets.upload", "A", "name=data-gone") in seen and ("datasets.delete", "A", "name=data-gone") in seen
+    assert ("fractal_models.upload", "A", "name=model-a") in seen
+    assert ("accounts.add_member", "B", "project_id=B") in seen
+    actions = {e["action"] for e in entries}
+    assert {"accounts.create_project", "accounts.create_token", "accounts.revoke_token",
+            "accounts.remove_member", "mxserver.train", "mxserver.stop"} <= actions
+    assert all(e["user"] and e["status"] < 400 and e["method"] != "GET" for e in entries)
+    assert acc.get("/api/v0/audit", headers=acc.carol).status_code == 403  # a viewer
+    dave = _member_token(acc, "B", "dave2", "admin")
+    theirs = acc.get("/api/v0/audit", headers=dave).json()["entries"]
+    assert theirs and {e["proj_id"] for e in theirs} == {"B"}
+
+
+def test_a_projects_limit_holds_its_work_back(acc):
+    assert acc.patch("/api/v0/projects/B", json={"max_running": 1}, headers=acc.bob).status_code == 403
+    r = acc.patch("/api/v0/projects/B", json={"max_running": 1})
+    assert r.status_code == 200 and r.json()["limits"] == {"max_running": 1, "max_gpus": None}, r.text
+    from dao.project_limits import CACHE_SECONDS
+
+    time.sleep(CACHE_SECONDS + 0.2)  # the other gunicorn worker may remember B's limits that long
+    first = acc.submit(form(proj_id="B"))
+    r = acc.post("/api/v0/new_task", json=form(proj_id="B"), headers=acc.bob)
+    assert r.status_code == 201 and "waiting for project 'B'" in r.json()["msg"], r.text
+    second = r.json()["task_form"]["task_id"]
+    assert "1 of its 1 tasks" in acc.task(second)["waiting_reason"]
+    assert acc.get("/api/v0/projects/B").json()["usage"] == {"running": 1, "gpus": 0}
+    for task_id in (first, second):
+        acc.post(f"/api/v0/tasks/{task_id}/stop")
