@@ -13,7 +13,7 @@ from __future__ import annotations
 from app.openapi.spec_types import Op, Param, Raw, choice, integer, number, string
 from app.schemas import foreign_replies as f
 from app.schemas import replies as r
-from app.schemas.accounts import MemberForm, ProjectForm, TokenForm
+from app.schemas.accounts import LimitsForm, MemberForm, ProjectForm, TokenForm
 from app.schemas.deploy import DeployForm
 from app.schemas.mxserver import StopRequest
 from app.schemas.mxserver_desc import TestDesc, TrainDesc
@@ -72,6 +72,15 @@ API: dict[tuple[str, str], Op] = {
     ("accounts.list_projects", "GET"): Op("The projects the caller sees, with its role", ACCOUNTS, {200: r.Projects}),
     ("accounts.create_project", "POST"): Op("Make a project (a service admin)", ACCOUNTS, {201: r.ProjectCreated},
                                             (*JSON_ERRORS, 409, 422), body=ProjectForm),
+    ("accounts.show_project", "GET"): Op("A project: its limits and what it runs now", ACCOUNTS,
+                                         {200: r.ProjectDetail}, (404,)),
+    ("accounts.set_limits", "PATCH"): Op("Set a project's limits (a service admin)", ACCOUNTS, {200: r.ProjectDetail},
+                                         (*JSON_ERRORS, 404, 422), body=LimitsForm),
+    ("accounts.audit_log", "GET"): Op(
+        "Who did what, newest first (service admin: everything; project admin: its projects)", ACCOUNTS,
+        {200: r.AuditLog},
+        query=(Param("proj_id", string()), Param("action", string()), Param("before_id", integer(0, 2**62)),
+               Param("limit", integer(1, 1000)))),
     ("accounts.list_members", "GET"): Op("A project's members", ACCOUNTS, {200: r.Members}, (404,)),
     ("accounts.add_member", "POST"): Op("Add or change a member (a project admin)", ACCOUNTS,
                                         {201: r.MemberAdded}, (*JSON_ERRORS, 404, 422), body=MemberForm),

@@ -421,6 +421,48 @@ class Project(Closed):
     name: str | None
 
 
+class ProjectLimits(Closed):
+    max_running: int | None
+    max_gpus: int | None
+
+
+class ProjectUsage(Closed):
+    running: int
+    gpus: int
+
+
+class ProjectDetail(Closed):
+    """A project, its own limits (null: the service's default), the limits in force, its usage."""
+
+    id: str
+    name: str | None
+    role: str | None
+    max_running: int | None
+    max_gpus: int | None
+    limits: ProjectLimits
+    usage: ProjectUsage
+
+
+class AuditEntry(Closed):
+    id: int
+    at: Iso | None
+    user: str | None
+    user_id: int | None
+    token_id: int | None
+    action: str
+    method: str
+    path: str
+    status: int
+    proj_id: str | None
+    target: str | None
+    client: str | None
+
+
+class AuditLog(Closed):
+    entries: list[AuditEntry]
+    next_before_id: int | None
+
+
 class ProjectCreated(Closed):
     error_num: Literal[0]
     msg: str
