@@ -195,12 +195,15 @@ _KEY = re.compile(r"^[a-z0-9_]+$")
 
 def _headline_sql(dialect: str, keys: tuple[str, ...]) -> str:
     """The named keys of the result in one pass over it. One ``result -> key`` per key would
-    read (and on PostgreSQL de-TOAST) the whole result once per key. The keys are our own
-    constants, inlined so the statement has one parameter and stays in psycopg's cache."""
+    read (and on PostgreSQL de-TOAST) the whole result once per key. A task without a result
+    may hold JSON ``null`` rather than SQL NULL, which ``jsonb_each`` refuses (hence the CASE).
+    The keys are our own constants, inlined so the statement has one parameter and stays in
+    psycopg's cache."""
     assert all(_KEY.match(k) for k in keys), keys
     listed = ", ".join(f"'{k}'" for k in keys)
     if dialect == "postgresql":
-        return (f"(SELECT jsonb_object_agg(m.key, m.value) FROM jsonb_each(tasks.result) AS m "
+        only_objects = "CASE WHEN jsonb_typeof(tasks.result) = 'object' THEN tasks.result END"
+        return (f"(SELECT jsonb_object_agg(m.key, m.value) FROM jsonb_each({only_objects}) AS m "
                 f"WHERE m.key IN ({listed}))")
     return (f"(SELECT json_group_object(m.key, m.value) FROM json_each(tasks.result) AS m "
             f"WHERE m.key IN ({listed}))")

@@ -31,7 +31,8 @@ REASONS = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 304: "
            401: "No valid bearer token (WWW-Authenticate: Bearer)", 403: "The caller may not change this",
            404: "Not found (or not visible to this token)",
            409: "Conflict with the resource's state", 413: "Too large", 415: "Unsupported media type",
-           422: "Invalid fields, each named", 500: "Not ready", 503: "A dependency is unavailable; try again"}
+           422: "Invalid fields, each named",
+           429: "Too many bad tokens from this address (app.auth.failures); Retry-After says when", 500: "Not ready", 503: "A dependency is unavailable; try again"}
 
 
 class MissingOperation(LookupError):
@@ -103,7 +104,7 @@ def _statuses(op: Op, method: str, auth: bool, nul_hook: bool) -> set[int]:
     if nul_hook:
         codes.add(400)
     if auth and not op.open:
-        codes.add(401)
+        codes.update((401, 429))
     if op.database and nul_hook:
         codes.add(503)
     if nul_hook and op.body is not None:
@@ -142,7 +143,7 @@ def _content_block(shape: Shape, shapes: _Shapes) -> dict[str, Any]:
 def _error_shape(error: type[BaseModel], code: int, nul_hook: bool) -> Shape:
     """The blueprint's envelope; on the API app a 503 (database down, a handler of the app) and
     the NUL hook's 400/422 may come in the API's own envelope where the blueprint has another."""
-    if code == 401:  # app.auth.guard's answer, whatever the blueprint
+    if code in (401, 429):  # app.auth.guard's answers, whatever the blueprint
         return ApiErrorReply if nul_hook else KServeError
     if nul_hook and error is not ApiErrorReply and code in (400, 422, 503):
         return (error, ApiErrorReply)
