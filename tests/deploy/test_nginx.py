@@ -92,6 +92,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
         TRAINYARD_VAR_DIR=str(tmp / "var"),
         TRAINYARD_BIND=f"127.0.0.1:{api_port}",
         TRAINYARD_GUNICORN_WORKERS="2",
+        TRAINYARD_METRICS_OPEN_NETWORKS="127.0.0.0/8",  # as compose names its network
     )
     migrate = subprocess.run([str(ROOT / "start.sh"), "migrate"], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=300)
@@ -120,7 +121,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
         wait_for(f"http://127.0.0.1:{nginx_port}/nginx-health", nginx, nginx_log)
         token = (tmp / "var" / "admin-token").read_text().strip()  # the first start's admin token
         yield {"url": f"http://127.0.0.1:{nginx_port}", "api_log": api_log, "nginx_log": nginx_log,
-               "headers": {"Authorization": f"Bearer {token}"}}
+               "headers": {"Authorization": f"Bearer {token}"}, "api_url": f"http://127.0.0.1:{api_port}"}
     finally:
         if nginx is not None:
             stop(nginx)
@@ -135,6 +136,15 @@ def test_ping_and_nginx_health(stack) -> None:
     assert r.status_code == 200 and r.text == "ok\n"
     r = requests.get(f"{stack['url']}/healthz", timeout=10, headers=stack["headers"])
     assert r.status_code == 200, r.text
+
+
+def test_metrics_are_not_passed_on_to_outside_callers(stack) -> None:
+    # The API lets its scrape network (here loopback, nginx's own address) in without a token;
+    # callers through nginx would borrow that address, so nginx answers 404 itself.
+    assert requests.get(f"{stack['api_url']}/metrics", timeout=10).status_code == 200
+    for path in ("/metrics", "/serving/metrics"):
+        r = requests.get(f"{stack['url']}{path}", timeout=10)
+        assert r.status_code == 404 and "trainyard_" not in r.text, path
 
 
 DEMO_FORM = {
