@@ -161,6 +161,13 @@ def test_accounts(stack):  # noqa: ANN001
     token_id = made.json()["token"]["id"]
     assert call(stack, "DELETE", f"/api/v0/tokens/{token_id}").status_code == 200
     assert call(stack, "DELETE", "/api/v0/tokens/999999").status_code == 404
+    limits = call(stack, "PATCH", "/api/v0/projects/tour", json={"max_running": 2})
+    assert limits.status_code == 200 and limits.json()["max_running"] == 2
+    assert call(stack, "GET", "/api/v0/projects/tour").json()["limits"]["max_running"] == 2
+    assert call(stack, "GET", "/api/v0/audit").json()["entries"]
+    assert call(stack, "GET", "/api/v0/queues").status_code == 200
+    for page in ("/", "/ui/"):
+        assert call(stack, "GET", page, allow_redirects=False).status_code == 302
 
 
 def test_every_path_parameter_that_names_nothing_is_404(stack, trained):  # noqa: ANN001
