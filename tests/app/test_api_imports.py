@@ -3,12 +3,7 @@ and a request to each kind of route leave torch, torch_geometric and mxnet out o
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.import_probe import heavy_modules_line
 
 PROBE = """
 import sys
@@ -26,12 +21,5 @@ print("HEAVY", heavy)
 
 
 def test_create_app_and_its_routes_import_no_framework(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAINYARD_")}
-    env["TRAINYARD_VAR_DIR"] = str(tmp_path)
-    env["TRAINYARD_AUTH"] = "off"  # the probe is about imports, not tokens
-    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
-    out = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=120)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert "HEAVY []" in out.stdout, out.stdout
+    out = heavy_modules_line(PROBE, tmp_path)
+    assert "HEAVY []" in out, out
