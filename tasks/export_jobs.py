@@ -30,13 +30,14 @@ def export_model(model_id: str) -> str:
     return export_here(int(model_id))
 
 
-def _verification_subjects(spec):
-    """The task's test subjects; its validation (then training) subjects when it had none."""
+def verification_data(spec, count: str = "n_subjects", what: str = "subjects"):  # noqa: ANN001, ANN201
+    """The task's test data; its validation (then training) data when it had none. ``count``
+    names the attribute that says how many items a dataset holds (MXNet's: ``n_images``)."""
     for role in ("test", "val", "train"):
         ds = getattr(spec, role)
-        if ds is not None and ds.n_subjects > 0:
+        if ds is not None and getattr(ds, count) > 0:
             return ds, role
-    raise ValueError("the task has no subjects to verify the export on")
+    raise ValueError(f"the task has no {what} to verify the export on")
 
 
 def _prepare_torch(session: Session, task: Task, blob: bytes) -> Callable[[], Converted]:
@@ -47,7 +48,7 @@ def _prepare_torch(session: Session, task: Task, blob: bytes) -> Callable[[], Co
     def convert() -> Converted:
         from models.onnx_export import export_weights, verify
 
-        ds, role = _verification_subjects(spec)
+        ds, role = verification_data(spec)
         exported = export_weights(blob, ds.n_features)
         return exported.onnx, exported.contract, verify(blob, exported, ds, role)
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from dao.tables import Task
 from tasks.celery_app import EXPORT_MX_MODEL
-from tasks.export_jobs import Converted, run_export
+from tasks.export_jobs import Converted, run_export, verification_data
 
 
 @shared_task(name=EXPORT_MX_MODEL, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -19,18 +19,10 @@ def export_mx_model(model_id: str) -> str:
     return run_export(int(model_id), _prepare)
 
 
-def _verification_images(spec):
-    for role in ("test", "val", "train"):
-        ds = getattr(spec, role)
-        if ds is not None and ds.n_images > 0:
-            return ds, role
-    raise ValueError("the task has no images to verify the export on")
-
-
 def _prepare(session: Session, task: Task, blob: bytes) -> Callable[[], Converted]:
     from tasks.mx_inputs import load_mx_inputs
 
-    ds, role = _verification_images(load_mx_inputs(session, task, "cpu").spec)
+    ds, role = verification_data(load_mx_inputs(session, task, "cpu").spec, "n_images", "images")
 
     def convert() -> Converted:
         from models.mxnet_backend.onnx_export import export_checkpoint, verify

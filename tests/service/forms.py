@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import io
+
+import numpy as np
 
 DEMO = "A_181210_140_SZ_sfMRI_AAL90"
 
@@ -38,3 +41,12 @@ def form(**changes) -> dict:
         else:
             out[key] = value
     return out
+
+
+def small_npz(n: int = 12, r: int = 6) -> bytes:
+    """A small valid connectome upload: n symmetric r×r matrices, NC and SZ alternating."""
+    rng = np.random.default_rng(0)
+    conn = rng.normal(size=(n, r, r)).astype(np.float32)
+    buf = io.BytesIO()
+    np.savez(buf, conn=(conn + conn.transpose(0, 2, 1)) / 2, labels=np.array(["NC", "SZ"] * (n // 2)))
+    return buf.getvalue()

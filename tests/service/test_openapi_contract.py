@@ -14,11 +14,9 @@ The inference routes are the serving role's (tests/serving/ covers them against 
 
 from __future__ import annotations
 
-import io
 import json
 import os
 
-import numpy as np
 import pytest
 import requests
 from hypothesis import HealthCheck, Phase, settings
@@ -30,7 +28,7 @@ from app import create_app
 from app.openapi import api_document
 from dao.db import session_scope
 from dao.tables import Task
-from tests.service.forms import DEMO, form
+from tests.service.forms import DEMO, form, small_npz
 from tests.service.openapi_conformance import TRACE, Conformance
 from tests.service.stack import running_stack
 
@@ -89,13 +87,6 @@ def call(stack, method: str, path: str, **kw) -> requests.Response:  # noqa: ANN
     headers = {**(getattr(stack, "headers", {}) or {}), **kw.pop("headers", {})}
     return C.check(requests.request(method, stack.url + path, headers=headers, timeout=60, **kw))
 
-
-def _npz(n: int = 12, r: int = 6) -> bytes:
-    rng = np.random.default_rng(0)
-    conn = rng.normal(size=(n, r, r)).astype(np.float32)
-    buf = io.BytesIO()
-    np.savez(buf, conn=(conn + conn.transpose(0, 2, 1)) / 2, labels=np.array(["NC", "SZ"] * (n // 2)))
-    return buf.getvalue()
 
 
 def _onnx() -> bytes:
@@ -242,13 +233,13 @@ def test_tasks(stack, trained):  # noqa: ANN001
 def test_datasets(stack):  # noqa: ANN001
     assert call(stack, "GET", f"/api/v0/datasets/{DEMO}").status_code == 200
     assert call(stack, "GET", "/api/v0/datasets").status_code == 200
-    files = {"file": ("tour.npz", _npz(n=40))}
+    files = {"file": ("tour.npz", small_npz(n=40))}
     assert call(stack, "POST", "/api/v0/datasets", files=files).status_code == 201
     assert call(stack, "POST", "/api/v0/datasets", files=files).status_code == 409
     assert call(stack, "POST", "/api/v0/datasets", files={"file": ("x.npz", b"garbage")}).status_code == 422
     assert call(stack, "POST", "/api/v0/datasets", files={"file": ("big.npz", b"0" * (3 << 20))}).status_code == 413
     assert call(stack, "POST", "/api/v0/datasets", data={"kind": "image"},
-                files={"file": ("imgs.npz", _npz())}).status_code == 202
+                files={"file": ("imgs.npz", small_npz())}).status_code == 202
     user = call(stack, "POST", "/api/v0/new_task", json=form(train_data=["tour"], val_data=["tour"],
                                                              test_data=["tour"], epochs=500))
     assert user.status_code == 201, user.text
