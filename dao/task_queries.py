@@ -215,7 +215,7 @@ def _poll_statement(dialect: str, metric_keys: tuple[str, ...]):  # noqa: ANN202
     SQLAlchemy's compiled cache. The queue position comes from dao.queue_positions."""
     headline = literal_column(_headline_sql(dialect, metric_keys), type_=JsonColumn).label("headline")
     return select(
-        Task.id, Task.status, Task.task_type, Task.model, Task.backend, Task.queue, Task.attempt,
+        Task.id, Task.proj_id, Task.status, Task.task_type, Task.model, Task.backend, Task.queue, Task.attempt,
         Task.epochs_total, Task.epochs_done, Task.error, Task.waiting_reason, Task.created_at,
         Task.started_at, Task.finished_at, Task.sweep_id, Task.form["source"].as_string().label("source"), headline,
     ).where(Task.id == bindparam("task_id"))

@@ -19,6 +19,7 @@ from flask import Response, request
 
 from app import stream_slots
 from app.api.requests import choice_arg, float_arg
+from app.auth.principal import Hidden, require
 from app.schemas.task_view import detail, light
 from dao import epoch_queries, log_queries, queue_positions, task_queries
 from dao.db import read, session_scope
@@ -34,22 +35,38 @@ HEADLINE = tuple(sorted(SORTABLE_METRICS | {"final_train_accuracy"}))  # the lig
 
 def read_light_view(task_id: str) -> dict:
     """The light view as a dict. Raises TaskNotFound."""
+    return _light_view(task_id)[1]
+
+
+def _light_view(task_id: str) -> tuple[str, dict]:
+    """(the task's project, its light view). Raises TaskNotFound."""
     task, recent, position, phases = read(lambda conn: _light_rows(conn, task_id))
-    return light(task, recent, task.headline or {}, position, phases)
+    return task.proj_id, light(task, recent, task.headline or {}, position, phases)
 
 
 def _render(task_id: str, full: bool) -> bytes:
-    """The view as JSON bytes. Raises TaskNotFound."""
+    """The view as JSON bytes. Raises TaskNotFound, also for a task the caller may not see:
+    the poll checks the project itself, from the row it reads anyway (the guard skips it, see
+    poll_task), so the busiest route costs one query rather than two."""
     if full:
         with session_scope() as session:
             task = task_queries.get_task(session, task_id)
+            _must_see(task.proj_id, task_id)
             position = task_queries.queue_position(session, task)
             recent = epoch_queries.recent_epochs(session, task_id, RECENT_EPOCHS) if task.epochs_done else []
             phases = log_queries.mxserver_states(session, task_id) if task.form.get("source") == "mxserver" else []
             view = detail(task, recent, position, phases)
     else:
-        view = read_light_view(task_id)
+        project, view = _light_view(task_id)
+        _must_see(project, task_id)
     return json.dumps(view, separators=(",", ":")).encode()
+
+
+def _must_see(project: str, task_id: str) -> None:
+    try:
+        require(project, "read")
+    except Hidden:
+        raise TaskNotFound(task_id) from None
 
 
 def _light_rows(conn, task_id: str):  # noqa: ANN001, ANN202 - a Core connection; (row, rows, position)
@@ -68,7 +85,8 @@ def _etag(body: bytes) -> str:
 
 
 def poll_task(task_id: str) -> Response:
-    """Raises TaskNotFound (404) and ApiError 400 for a bad ``view`` or ``wait``; 503 when a
+    """The view that calls this is marked ``checks_own_project("task_id")``: _render checks it.
+    Raises TaskNotFound (404) and ApiError 400 for a bad ``view`` or ``wait``; 503 when a
     wait finds this worker's waiting slots all taken (app.stream_slots)."""
     full = choice_arg("view", "light", ("light", "full")) == "full"
     wait = float_arg("wait", 0.0, 0.0, MAX_WAIT_SECONDS)

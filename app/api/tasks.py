@@ -8,6 +8,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from app.api.requests import bad_query, choice_arg, int_arg, json_body
 from app.api.task_poll import poll_task
+from app.auth.guard import checks_own_project
 from app.auth.principal import visible_projects
 from app.auth.submit import hidden_refs, project_for_submit
 from app.errors import ApiError, invalid
@@ -88,6 +89,7 @@ def _send(sendable: Sendable | None, waiting: str | None) -> str:
 
 
 @bp.get("/tasks/<task_id>")
+@checks_own_project("task_id")
 def get_task(task_id: str):
     return poll_task(task_id)
 

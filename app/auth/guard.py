@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 
 from app.auth import failures, tokens
 from app.auth.principal import Hidden, current, require, token_may
@@ -171,9 +171,23 @@ def _authorize(resources: dict[tuple[str, str], Resource], all_reads: bool) -> N
             raise resource.not_found(key) from None
 
 
+def checks_own_project(*args: str) -> Callable:
+    """Marks a view that checks the project of these view arguments itself, from a row it
+    reads anyway (the status poll: a second query for the guard would double its cost). The
+    view must call ``principal.require`` and answer a hidden object as its own not-found."""
+    def mark(view: Callable) -> Callable:
+        view.checks_own_project = frozenset(args)
+        return view
+    return mark
+
+
 def _named(resources: dict[tuple[str, str], Resource]) -> list[tuple[Resource, str]]:
     out = []
+    view = current_app.view_functions.get(request.endpoint or "")
+    checked_by_view = getattr(view, "checks_own_project", frozenset())
     for arg, value in (request.view_args or {}).items():
+        if arg in checked_by_view:
+            continue
         resource = resources.get((request.blueprint or "", arg)) or resources.get(("*", arg))
         if resource is not None:
             out.append((resource, str(value)))

@@ -7,11 +7,10 @@ from __future__ import annotations
 import re
 import time
 
-import numpy as np
 import pytest
 import requests
 
-from tests.service.forms import form
+from tests.service.forms import form, small_npz
 from tests.service.stack import running_stack
 from tests.serving.harness import Serving
 from tests.serving.onnx_builders import linear_model
@@ -36,7 +35,7 @@ def acc():
         s.bob = _member_token(s, "B", "bob", "editor")
         s.carol = _member_token(s, "A", "carol", "viewer")
         s.task_a = s.submit(form(proj_id="A"))
-        r = s.post("/api/v0/datasets", files={"file": ("a.npz", _npz())}, data={"name": "data-a", "proj_id": "A"})
+        r = s.post("/api/v0/datasets", files={"file": ("a.npz", small_npz())}, data={"name": "data-a", "proj_id": "A"})
         assert r.status_code == 201, r.text
         r = s.put("/api/v1/models/model-a", files={"path": ("m.onnx", linear_model())}, data={"proj_id": "A"})
         assert r.status_code == 201, r.text
@@ -52,15 +51,6 @@ def _member_token(s, project: str, user: str, role: str, **token) -> dict:
     assert r.status_code == 201, r.text
     return {"Authorization": f"Bearer {r.json()['secret']}"}
 
-
-def _npz(n: int = 12, r: int = 6) -> bytes:
-    import io
-
-    rng = np.random.default_rng(0)
-    conn = rng.normal(size=(n, r, r)).astype(np.float32)
-    buf = io.BytesIO()
-    np.savez(buf, conn=(conn + conn.transpose(0, 2, 1)) / 2, labels=np.array(["NC", "SZ"] * (n // 2)))
-    return buf.getvalue()
 
 
 def _routes(app) -> list[tuple[str, str]]:
@@ -128,7 +118,8 @@ def _state(acc) -> tuple:
 def test_another_projects_objects_are_404_and_unchanged(acc):
     before = _state(acc)
     bob, t = acc.bob, acc.task_a
-    for method, path in [("GET", f"/api/v0/tasks/{t}"), ("GET", f"/api/v0/tasks/{t}/epochs"),
+    for method, path in [("GET", f"/api/v0/tasks/{t}"), ("GET", f"/api/v0/tasks/{t}?view=full"),
+                         ("GET", f"/api/v0/tasks/{t}?wait=1"), ("GET", f"/api/v0/tasks/{t}/epochs"),
                          ("GET", f"/api/v0/tasks/{t}/logs"), ("GET", f"/api/v0/tasks/{t}/checkpoints"),
                          ("GET", f"/api/v0/tasks/{t}/model"), ("POST", f"/api/v0/tasks/{t}/stop"),
                          ("POST", f"/api/v0/tasks/{t}/deploy"), ("GET", "/api/v0/datasets/data-a"),
@@ -173,7 +164,7 @@ def test_a_viewer_reads_but_cannot_submit_stop_upload_deploy_or_delete(acc):
             ("POST", "/api/v0/new_task", {"json": form(proj_id="A")}),
             ("POST", f"/api/v0/tasks/{t}/stop", {}), ("POST", "/stop", {"json": {"task_id": t}}),
             ("POST", f"/api/v0/tasks/{t}/deploy", {}),
-            ("POST", "/api/v0/datasets", {"files": {"file": ("c.npz", _npz())}, "data": {"name": "by-carol",
+            ("POST", "/api/v0/datasets", {"files": {"file": ("c.npz", small_npz())}, "data": {"name": "by-carol",
                                                                                           "proj_id": "A"}}),
             ("PUT", "/api/v1/models/model-a", {"files": {"path": ("m.onnx", linear_model())}}),
             ("DELETE", "/api/v0/datasets/data-a", {}), ("DELETE", "/api/v1/models/model-a", {}),
@@ -274,7 +265,7 @@ def test_bad_tokens_are_counted_and_throttled_per_client_address(acc):
 
 
 def test_the_audit_log_records_each_change(acc):
-    r = acc.post("/api/v0/datasets", files={"file": ("g.npz", _npz())}, data={"name": "data-gone", "proj_id": "A"})
+    r = acc.post("/api/v0/datasets", files={"file": ("g.npz", small_npz())}, data={"name": "data-gone", "proj_id": "A"})
     assert r.status_code == 201
     assert acc.delete("/api/v0/datasets/data-gone").status_code == 200
     for _ in range(50):  # each API process writes its queued entries every 0.2 s
