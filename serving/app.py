@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from dao.settings import get_settings
-from serving import metrics
+from serving import arrivals, metrics
 from serving.cache import PredictionCache
 from serving.registry import Registry
 
@@ -26,6 +26,7 @@ def create_serving_app(registry: Registry | None = None) -> Flask:
     app.extensions["trainyard_cache"] = PredictionCache(settings.serve_cache_entries)
     register_routes(app)
     _guard(app)
+    _count_arrivals(app)
     _errors(app)
     logging.getLogger("trainyard").setLevel(logging.INFO)
     return app
@@ -67,6 +68,23 @@ def _guard(app: Flask) -> None:
     model = guard.Resource(project_of, lambda name: UnknownModel(f"model {name!r} is not registered"))
     resources = {(bp, "name"): model for bp in ("kserve", "mms", "fractal", "connectome")}
     guard.install(app, resources, all_reads=True, unauthenticated=lambda msg: jsonify({"error": msg}))
+
+
+INFERENCE_ENDPOINTS = frozenset({"kserve.infer", "mms.predictions", "fractal.prediction",
+                                 "connectome.predict_subjects"})
+
+
+def _count_arrivals(app: Flask) -> None:
+    """After the guard: a prediction request counts as on its way to its model's batcher from
+    here until it is queued there (serving.arrivals)."""
+    @app.before_request
+    def _begin():  # noqa: ANN202
+        if request.endpoint in INFERENCE_ENDPOINTS and request.view_args:
+            arrivals.begin(request.view_args["name"])
+
+    @app.teardown_request
+    def _end(_exc):  # noqa: ANN001, ANN202
+        arrivals.reached()
 
 
 def _metrics():

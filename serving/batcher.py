@@ -3,7 +3,9 @@
 Callers ``submit`` their feeds (arrays with a leading batch axis) and wait; each instance thread
 takes the oldest request, keeps collecting until the batch holds ``batch_size`` rows or
 ``max_batch_delay`` has passed since that request arrived, runs one ``session.run`` on the
-concatenated feeds and hands every caller its own slice of the outputs. Instances are threads,
+concatenated feeds and hands every caller its own slice of the outputs. Given an ``expecting``
+hook (how many requests for this model are still being read, serving.arrivals), an instance
+waits for more only while that is above zero: the delay is a bound, not a toll on every batch. Instances are threads,
 each with its own onnxruntime session: ``min_worker`` start at once, more start (up to
 ``max_worker``) while requests wait with every instance busy.
 """
@@ -19,6 +21,8 @@ from typing import Callable
 import numpy as np
 
 Feeds = dict[str, np.ndarray]
+EXPECTING_POLL_S = 0.0002  # how often a filling batch re-reads ``expecting`` while it waits
+_NOTHING = object()
 
 
 class BatcherStopped(RuntimeError):
@@ -52,8 +56,9 @@ class Batcher:
     """``run(feeds) -> list of outputs`` is what an instance does: ``session.run(None, feeds)``."""
 
     def __init__(self, make_runner: Callable[[], Callable[[Feeds], list[np.ndarray]]],
-                 settings: Settings, batchable: bool):
+                 settings: Settings, batchable: bool, expecting: Callable[[], int] | None = None):
         self._make_runner = make_runner
+        self._expecting = expecting
         self._queue: queue.Queue[Pending | None] = queue.Queue()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -66,14 +71,17 @@ class Batcher:
 
     # ------------------------------------------------------------ callers
 
-    def submit(self, feeds: Feeds, timeout: float) -> Pending:
-        """Queue ``feeds`` and wait for its outputs. Raises BatcherStopped, RequestTimeout, or
-        what the session raised for this batch."""
+    def submit(self, feeds: Feeds, timeout: float, queued: Callable[[], None] | None = None) -> Pending:
+        """Queue ``feeds`` and wait for its outputs; ``queued`` is called once they are in the
+        queue (before that, the caller still counts in ``expecting``). Raises BatcherStopped,
+        RequestTimeout, or what the session raised for this batch."""
         rows = int(next(iter(feeds.values())).shape[0]) if feeds else 1
         item = Pending(feeds, rows)
         if self._stopped:
             raise BatcherStopped("the model is being unloaded")
         self._queue.put(item)
+        if queued is not None:
+            queued()
         self._grow_if_backlogged()
         if not item.done.wait(timeout):
             raise RequestTimeout(f"no answer within {timeout:g} s")
@@ -149,10 +157,8 @@ class Batcher:
         limit = self.settings.batch_size if self.batchable else 1
         deadline = first.enqueued + self.settings.max_batch_delay_s
         while rows < limit:
-            wait = deadline - time.perf_counter()
-            try:
-                item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
-            except queue.Empty:
+            item = self._next_for_batch(deadline)
+            if item is _NOTHING:
                 break
             if item is None:  # a stop token: leave it for the next instance to take
                 self._queue.put(None)
@@ -163,6 +169,22 @@ class Batcher:
             batch.append(item)
             rows += item.rows
         return batch
+
+    def _next_for_batch(self, deadline: float):  # noqa: ANN202 - a Pending, None (stop) or _NOTHING
+        """The next queued item if one comes before ``deadline``; with an ``expecting`` hook,
+        waiting only while requests for this model are still on their way."""
+        while True:
+            try:
+                return self._queue.get_nowait()
+            except queue.Empty:
+                pass
+            wait = deadline - time.perf_counter()
+            if wait <= 0 or (self._expecting is not None and self._expecting() <= 0):
+                return _NOTHING
+            try:
+                return self._queue.get(timeout=wait if self._expecting is None else min(wait, EXPECTING_POLL_S))
+            except queue.Empty:
+                continue
 
     def _run(self, runner, batch: list[Pending], picked: float) -> None:
         """Timing per caller: queue (until an instance picked the batch up, or until it joined

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnxruntime as ort
 
+from serving import arrivals
 from serving.batcher import Batcher, Feeds, Pending, Settings
 
 # onnxruntime's type strings → (KServe v2 datatype, numpy dtype)
@@ -70,16 +71,16 @@ class LoadedModel:
         self.outputs = [_port(a) for a in first.get_outputs()]
         self._spare = [first]
         batchable = all(p.shape and p.shape[0] == -1 for p in self.inputs + self.outputs)
-        self.batcher = Batcher(self._make_runner, settings, batchable)
+        self.batcher = Batcher(self._make_runner, settings, batchable, expecting=lambda: arrivals.on_the_way(name))
 
     def _make_runner(self):
         session = self._spare.pop() if self._spare else new_session(self._onnx, self._threads, self._providers)
         names = [p.name for p in self.outputs]
         return lambda feeds: session.run(names, feeds)
 
-    def predict(self, feeds: Feeds, timeout: float) -> Pending:
+    def predict(self, feeds: Feeds, timeout: float, queued=None) -> Pending:  # noqa: ANN001
         """Raises BatcherStopped, RequestTimeout, onnxruntime errors for feeds it refuses."""
-        return self.batcher.submit(feeds, timeout)
+        return self.batcher.submit(feeds, timeout, queued)
 
     def input(self, name: str) -> Port | None:
         return next((p for p in self.inputs if p.name == name), None)

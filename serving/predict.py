@@ -9,7 +9,7 @@ import numpy as np
 from flask import current_app
 
 from dao.settings import get_settings
-from serving import metrics
+from serving import arrivals, metrics
 from serving.batcher import BatcherStopped, RequestTimeout
 from serving.errors import BadInput, NotLoaded, ServingError, Timeout, Unsupported
 from serving.loaded import LoadedModel
@@ -44,7 +44,7 @@ def run(model: LoadedModel, feeds: dict, interface: str) -> list[np.ndarray]:
             metrics.CACHE_HITS.labels(model.name, model.version).inc()
             timing = {}
         else:
-            pending = model.predict(feeds, get_settings().serve_request_timeout_seconds)
+            pending = model.predict(feeds, get_settings().serve_request_timeout_seconds, arrivals.reached)
             outputs, timing = pending.outputs, pending.timing
             if key:
                 cache.put(key, outputs)

@@ -79,3 +79,33 @@ def test_a_failing_batch_fails_its_callers_and_the_instance_lives():
     ok = b.submit({"x": np.ones((1, 1), np.float32)}, timeout=20)
     np.testing.assert_array_equal(ok.outputs[0], [[3.0]])
     b.stop()
+
+
+def test_a_lone_request_does_not_wait_out_the_delay_when_none_is_on_its_way():
+    log: list[int] = []
+    b = Batcher(_runner_factory(log), Settings(batch_size=8, max_batch_delay_s=30.0), batchable=True,
+                expecting=lambda: 0)
+    answer = b.submit({"x": np.ones((1, 2), np.float32)}, timeout=20)  # 30 s of delay would time it out
+    assert answer.timing["rows"] == 1 and log == [1]
+    b.stop()
+
+
+def test_a_batch_waits_for_a_request_still_on_its_way_and_shares_with_it():
+    log: list[int] = []
+    on_the_way = [2]  # both callers have begun; each stops counting once it is queued
+    b = Batcher(_runner_factory(log), Settings(batch_size=8, max_batch_delay_s=30.0), batchable=True,
+                expecting=lambda: on_the_way[0])
+
+    def caller(i: int, late: float):
+        threading.Event().wait(late)
+        return b.submit({"x": np.full((1, 2), float(i), np.float32)}, timeout=20,
+                        queued=lambda: on_the_way.__setitem__(0, on_the_way[0] - 1))
+
+    with cf.ThreadPoolExecutor(2) as pool:
+        first, second = pool.submit(caller, 0, 0.0), pool.submit(caller, 1, 0.3)
+        answers = [first.result(), second.result()]
+    assert log == [2]
+    for i, a in enumerate(answers):
+        assert a.timing["rows"] == 2
+        np.testing.assert_array_equal(a.outputs[0], np.full((1, 2), i * 2.0 + 1.0))
+    b.stop()

@@ -95,6 +95,11 @@ def test_batching_gives_each_caller_its_own_answer(served):
     assert count == 8 and rows_sum / count > 1, (rows_sum, count)  # callers shared batches
     for phase in ("queue", "batch", "compute", "total"):
         assert _sample(metrics, "trainyard_serving_latency_seconds_count", {**mine, "phase": phase}) == 8
+    started = time.monotonic()
+    lone = serving.post("/predictions/sgn-batched", json=ds.conn[0].tolist())
+    assert lone.status_code == 200, lone.text
+    # Nothing else was on its way to the model, so it did not wait out the 5 s max_batch_delay.
+    assert time.monotonic() - started < 4.0
 
 
 def _sample(text: str, name: str, labels: dict) -> float:
