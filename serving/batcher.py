@@ -21,7 +21,6 @@ from typing import Callable
 import numpy as np
 
 Feeds = dict[str, np.ndarray]
-EXPECTING_POLL_S = 0.0002  # how often a filling batch re-reads ``expecting`` while it waits
 _NOTHING = object()
 
 
@@ -171,20 +170,20 @@ class Batcher:
         return batch
 
     def _next_for_batch(self, deadline: float):  # noqa: ANN202 - a Pending, None (stop) or _NOTHING
-        """The next queued item if one comes before ``deadline``; with an ``expecting`` hook,
-        waiting only while requests for this model are still on their way."""
-        while True:
-            try:
-                return self._queue.get_nowait()
-            except queue.Empty:
-                pass
-            wait = deadline - time.perf_counter()
-            if wait <= 0 or (self._expecting is not None and self._expecting() <= 0):
-                return _NOTHING
-            try:
-                return self._queue.get(timeout=wait if self._expecting is None else min(wait, EXPECTING_POLL_S))
-            except queue.Empty:
-                continue
+        """The next queued item if one comes before ``deadline``. With an ``expecting`` hook it
+        waits only when a request for this model is on its way (it wakes when that one is
+        queued; one that never is, refused before it got here, costs at most the delay)."""
+        try:
+            return self._queue.get_nowait()
+        except queue.Empty:
+            pass
+        wait = deadline - time.perf_counter()
+        if wait <= 0 or (self._expecting is not None and self._expecting() <= 0):
+            return _NOTHING
+        try:
+            return self._queue.get(timeout=wait)
+        except queue.Empty:
+            return _NOTHING
 
     def _run(self, runner, batch: list[Pending], picked: float) -> None:
         """Timing per caller: queue (until an instance picked the batch up, or until it joined
