@@ -23,6 +23,7 @@ def create_app() -> Flask:
     from app.errors import register_error_handlers
     from app.web import bp as web_bp
     from app.nul_bytes import refuse_nul_bytes
+    from app.uploads import limit_body
     from app.openapi.views import bp as openapi_bp
 
     for module in (health, accounts, tasks, task_events, task_logs, checkpoints, datasets, catalog, mxserver, gpus,
@@ -31,6 +32,7 @@ def create_app() -> Flask:
     app.register_blueprint(web_bp)  # the dashboard's page shells at / and /ui/
     app.register_blueprint(openapi_bp)  # /openapi.json and /docs
     metrics.install(app)  # first: its timer sees requests the guard refuses
+    app.before_request(limit_body)  # before anything reads a body
     app.before_request(refuse_nul_bytes)  # before the guard looks a URL's object up
     guard.install(app, API_RESOURCES)
     audit.install(app)

@@ -120,10 +120,13 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def _http_message(exc: HTTPException) -> str:
+    if exc.code == 413:
+        from app.uploads import limit_message  # app.uploads raises ApiError from here
+
+        return limit_message()
     messages = {
         404: "no such resource",
         405: "method not allowed on this resource",
-        413: "the request body is too large",
         415: "the body must be JSON (Content-Type: application/json)",
     }
     return messages.get(exc.code or 0, exc.description or exc.name)

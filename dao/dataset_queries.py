@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+import struct
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
@@ -12,18 +13,51 @@ from dao.errors import DatasetExists, DatasetInUse, DatasetNotFound
 from dao.tables import Dataset, DatasetStatus
 from dao.task_queries import tasks_using_dataset
 
+_CHUNK = 1 << 20
+
 
 def insert_dataset(session: Session, name: str, kind: str, meta: dict[str, Any], data: bytes,
                    source_filename: str | None = None,
-                   status: str = DatasetStatus.READY.value, project_id: str | None = None) -> Dataset:
+                   status: str = DatasetStatus.READY.value, project_id: str | None = None,
+                   checksum: str | None = None) -> Dataset:
     """Raises DatasetExists."""
     if session.get(Dataset, name) is not None:
         raise DatasetExists(name)
     row = Dataset(name=name, kind=kind, meta=meta, data=data, size=len(data),
-                  checksum=meta.get("checksum") or hashlib.sha256(data).hexdigest(),
+                  checksum=checksum or meta.get("checksum") or hashlib.sha256(data).hexdigest(),
                   source_filename=source_filename, status=status, project_id=project_id)
     session.add(row)
     session.flush()
+    return row
+
+
+# PostgreSQL's binary COPY format for rows of one bytea column: signature, flags, extension.
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
+_COPY_TRAILER = struct.pack("!h", -1)
+
+
+def insert_dataset_file(session: Session, name: str, kind: str, meta: dict[str, Any], fh: BinaryIO, size: int,
+                        checksum: str, **columns: Any) -> Dataset:
+    """insert_dataset with the blob read from the binary file ``fh`` (``size`` bytes, its sha256
+    ``checksum``). On PostgreSQL the blob is streamed in chunks (a binary COPY into a temporary
+    table, then copied into the row by the server), so this process never holds it whole;
+    elsewhere (the embedded SQLite) it is read into memory. ``columns``: as insert_dataset.
+    Raises DatasetExists."""
+    fh.seek(0)
+    if session.connection().dialect.name != "postgresql":
+        return insert_dataset(session, name, kind, meta, fh.read(), checksum=checksum, **columns)
+    row = insert_dataset(session, name, kind, meta, b"", checksum=checksum, **columns)
+    row.size = size
+    session.flush()
+    cursor = session.connection().connection.driver_connection.cursor()
+    cursor.execute("CREATE TEMPORARY TABLE upload_blob (data bytea)")
+    with cursor.copy("COPY upload_blob (data) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(_COPY_HEADER + struct.pack("!hi", 1, size))
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            copy.write(chunk)
+        copy.write(_COPY_TRAILER)
+    cursor.execute("UPDATE datasets SET data = (SELECT data FROM upload_blob) WHERE name = %s", (name,))
+    cursor.execute("DROP TABLE upload_blob")
     return row
 
 

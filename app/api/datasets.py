@@ -10,14 +10,12 @@ GET /api/v0/datasets/<name>.
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
 from pathlib import PurePath
 
 from flask import Blueprint, jsonify, request
 
-from app import dataset_cache
+from app import dataset_cache, uploads
 from app.auth.principal import can_see
 from app.auth.submit import owner_for_upload
 from app.errors import ApiError, invalid
@@ -68,10 +66,9 @@ def upload():
     if not NAME.match(name):
         raise invalid([("name", "must be 1-200 letters, digits, '_', '.' or '-', starting with a letter or digit")])
     filename = source_filename([upload_file.filename])
-    data = upload_file.read()
     limit = get_settings().max_upload_mb * 1024 * 1024
-    try:
-        dataset = load_upload(upload_file.filename, data, max_bytes=limit)
+    try:  # read in place from werkzeug's spooled file: only validated members come into memory
+        dataset = load_upload(upload_file.filename, upload_file.stream, max_bytes=limit)
     except DatasetImportError as exc:
         raise ApiError(422, "the dataset file was rejected",
                        [{"field": "file", "problem": p} for p in exc.problems]) from None
@@ -99,38 +96,46 @@ def _image_options() -> dict:
     return options
 
 
-def _bundle(files: dict[str, bytes]) -> bytes:
-    """Several uploaded files (a .rec and its .idx) stored as one zip."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
-        for name, blob in files.items():
-            zf.writestr(name, blob)
-    return buf.getvalue()
+def _structure_problems(names: list[str], parts: list) -> list[str]:
+    """What the API can see wrong in image upload files without inflating them: a single file
+    that is not a zip (an .npz must be one) or a tar, and a zip's declared sizes and ratios
+    (zip bombs). The MXNet worker checks the rest."""
+    problems = []
+    for name, part in zip(names, parts):
+        fh = part.stream
+        if len(parts) == 1 and not uploads.is_archive(fh, zip_only=name.lower().endswith(".npz")):
+            kinds = "a zip (an .npz is one)" if name.lower().endswith(".npz") else "a zip or tar archive"
+            problems.append(f"{name}: not {kinds}")
+        problems += [f"{name}: {p}" for p in declared_problems(fh)]
+        fh.seek(0)
+    return problems
 
 
 def upload_images():
     """Store an image upload raw (VALIDATING) and queue its validation on the MXNet queue.
-    Answers 202; 422 for missing files or bad options; 503 when the queue is unreachable
-    (nothing is kept then)."""
-    uploads = [f for f in request.files.getlist("file") if f.filename]
-    if not uploads or len(uploads) > 3:
+    Answers 202; 422 for missing files, bad options, or files that are visibly not archives or
+    are zip bombs (nothing is stored then); 503 when the queue is unreachable (nothing is kept
+    then). The files are checked and stored from werkzeug's spooled files, never read whole."""
+    parts = [f for f in request.files.getlist("file") if f.filename]
+    if not parts or len(parts) > 3:
         raise invalid([("file", "is required: one .npz or archive, or a .rec with its .idx (and classes.txt)")])
-    name = (request.form.get("name") or PurePath(uploads[0].filename).stem).strip()
+    name = (request.form.get("name") or PurePath(parts[0].filename).stem).strip()
     if not NAME.match(name):
         raise invalid([("name", "must be 1-200 letters, digits, '_', '.' or '-', starting with a letter or digit")])
-    filename = source_filename([PurePath(f.filename).name for f in uploads])
-    files = {PurePath(f.filename).name: f.read() for f in uploads}
-    if len(files) != len(uploads):
+    filename = source_filename([PurePath(f.filename).name for f in parts])
+    names = [PurePath(f.filename).name for f in parts]
+    if len(set(names)) != len(names):
         raise invalid([("file", "two uploaded files have the same name")])
-    bombs = [f"{name}: {p}" for name, data in files.items() for p in declared_problems(data)]
-    if bombs:  # refused before anything is stored or inflated
-        raise ApiError(422, "the dataset file was rejected", [{"field": "file", "problem": p} for p in bombs])
-    blob = next(iter(files.values())) if len(files) == 1 else _bundle(files)
-    meta = {"upload_files": list(files), "import_options": _image_options()}
+    problems = _structure_problems(names, parts)
+    if problems:  # refused before anything is stored or inflated
+        raise ApiError(422, "the dataset file was rejected", [{"field": "file", "problem": p} for p in problems])
+    meta = {"upload_files": names, "import_options": _image_options()}
+    blob = parts[0].stream if len(parts) == 1 else uploads.bundle(parts, names)
     with session_scope() as session:
         project = owner_for_upload(session, _proj_id())
-        row = dataset_queries.insert_dataset(session, name, "image", meta, blob, source_filename=filename,
-                                             status=DatasetStatus.VALIDATING.value, project_id=project)
+        row = dataset_queries.insert_dataset_file(
+            session, name, "image", meta, blob, uploads.size_of(blob), uploads.sha256_of(blob),
+            source_filename=filename, status=DatasetStatus.VALIDATING.value, project_id=project)
         reply = public(row)
     try:
         publish_image_import(name)

@@ -10,7 +10,7 @@ import re
 from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app import deployments
+from app import deployments, uploads
 from app.api.requests import json_body
 from app.errors import ApiError, register_model_errors
 from app.onnx_upload import check_onnx
@@ -101,7 +101,10 @@ def _uploaded() -> tuple[str, bytes]:
     if storage is None:
         raise ApiError(422, "path: upload the ONNX file as multipart form field 'path' (-F path=@model.onnx)",
                        [{"field": "path", "problem": "is required"}])
-    return storage.filename or "model.onnx", storage.read(deployments.upload_limit_mb() * 1024 * 1024 + 1)
+    limit = deployments.upload_limit_mb()
+    if uploads.size_of(storage.stream) > limit * 1024 * 1024:  # spooled to disk: refused unread
+        raise ApiError(413, f"the ONNX file is larger than {limit} MiB")
+    return storage.filename or "model.onnx", storage.read()
 
 
 @bp.delete("/<name>")

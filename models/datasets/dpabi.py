@@ -25,6 +25,7 @@ import io
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 import numpy as np
 
@@ -230,7 +231,7 @@ def _region_problems(table: _Table, matrices: dict[str, np.ndarray]) -> list[str
             if len(cols) != regions]
 
 
-def load_dpabi_zip(data: bytes, *, max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTES,
+def load_dpabi_zip(data: bytes | BinaryIO, *, max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTES,
                    max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES) -> ConnectomeDataset:
     """The dataset in a DPABI-style zip (layout and subject id rule: module docstring).
 

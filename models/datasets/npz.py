@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import math
+from typing import BinaryIO
 
 import numpy as np
 
@@ -128,7 +129,7 @@ def _subjects(arrays: dict[str, np.ndarray], class_names: tuple[str, ...] | None
                     features=None if feats is None else feats[i]) for i in range(n)]
 
 
-def load_npz(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ConnectomeDataset:
+def load_npz(data: bytes | BinaryIO, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ConnectomeDataset:
     """The dataset in the ``.npz`` bytes ``data`` (see the module docstring for the arrays).
 
     ``max_bytes`` bounds the file, each array and all arrays together, uncompressed.

@@ -14,6 +14,7 @@ import zipfile
 import zlib
 from collections import Counter
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 
@@ -94,24 +95,35 @@ def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes
     return blob
 
 
-def read_archive(data: bytes, *, max_member_bytes: int, max_total_bytes: int) -> dict[str, bytes]:
-    """Every file member of the zip ``data`` by name (directories left out), read into memory.
+def binary_file(data: bytes | BinaryIO) -> tuple[BinaryIO, int]:
+    """``data`` (bytes, or a seekable binary file such as an upload spooled to disk) as a file
+    at its start, and its length."""
+    fh = io.BytesIO(data) if isinstance(data, (bytes, bytearray, memoryview)) else data
+    size = fh.seek(0, 2)
+    fh.seek(0)
+    return fh, size
+
+
+def read_archive(data: bytes | BinaryIO, *, max_member_bytes: int, max_total_bytes: int) -> dict[str, bytes]:
+    """Every file member of the zip ``data`` (bytes or a seekable file, read in place) by name
+    (directories left out), read into memory once its declared sizes passed the checks.
 
     Raises DatasetImportError: empty or oversized file, not a zip, unsafe member paths, duplicate
     names, members declared (or found) over the limits, suspicious compression ratios, members
     that cannot be decompressed (bad CRC, encryption, unknown compression).
     """
-    if not data:
+    fh, size = binary_file(data)
+    if not size:
         raise DatasetImportError(["file is empty"])
-    if len(data) > max_total_bytes:
-        raise DatasetImportError([f"file is {len(data)} bytes, over the limit of {max_total_bytes}"])
+    if size > max_total_bytes:
+        raise DatasetImportError([f"file is {size} bytes, over the limit of {max_total_bytes}"])
     try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
+        zf = zipfile.ZipFile(fh)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise DatasetImportError([f"not a readable zip archive ({exc})"]) from exc
     with zf:
         infos = [i for i in zf.infolist() if not i.is_dir()]
-        problems = _declared_problems(infos, len(data), max_member_bytes, max_total_bytes)
+        problems = _declared_problems(infos, size, max_member_bytes, max_total_bytes)
         if problems:
             raise DatasetImportError(problems)
         members: dict[str, bytes] = {}

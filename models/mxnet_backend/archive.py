@@ -14,9 +14,10 @@ import posixpath
 import tarfile
 import zipfile
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from models.datasets.types import DatasetImportError
-from models.datasets.validate import expansion_problem, ratio_problems, read_member
+from models.datasets.validate import binary_file, expansion_problem, ratio_problems, read_member
 
 
 @dataclass(frozen=True)
@@ -138,16 +139,20 @@ def _read_tar(blob: bytes, limits: ImportLimits) -> ArchiveContents:
     return contents
 
 
-def declared_problems(blob: bytes, limits: ImportLimits = ImportLimits()) -> list[str]:
-    """For a zip: what its central directory shows wrong (zip_header_problems), without
-    inflating anything; [] for anything else, or a zip too broken to list (the importer says)."""
-    if not zipfile.is_zipfile(io.BytesIO(blob)):
-        return []
+def declared_problems(blob: bytes | BinaryIO, limits: ImportLimits = ImportLimits()) -> list[str]:
+    """For a zip (bytes or a seekable file, read in place): what its central directory shows
+    wrong (zip_header_problems), without inflating anything; [] for anything else, or a zip too
+    broken to list (the importer says)."""
+    fh, size = binary_file(blob)
     try:
-        with zipfile.ZipFile(io.BytesIO(blob)) as zf:
-            return zip_header_problems(zf, len(blob), limits)
+        if not zipfile.is_zipfile(fh):
+            return []
+        with zipfile.ZipFile(fh) as zf:
+            return zip_header_problems(zf, size, limits)
     except (zipfile.BadZipFile, OSError, ValueError):
         return []
+    finally:
+        fh.seek(0)
 
 
 def read_archive(blob: bytes, limits: ImportLimits = ImportLimits()) -> ArchiveContents:

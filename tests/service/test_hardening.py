@@ -174,3 +174,20 @@ def test_a_rejected_image_upload_keeps_no_blob(api):
         assert session.scalar(stored) == 0
     row = api.get("/api/v0/datasets/doomed").json()
     assert row["status"] == "REJECTED" and row["problems"] == ["not images"] and row["size"] == 0
+
+
+@pytest.mark.parametrize("filename, problem", [("x.npz", "x.npz: not a zip (an .npz is one)"),
+                                               ("pets.tar.gz", "pets.tar.gz: not a zip or tar archive")])
+def test_an_image_file_that_is_no_archive_is_refused_unstored(api, filename, problem):
+    r = api.post("/api/v0/datasets", files={"file": (filename, b"\x00garbage" * 100_000)},
+                 data={"kind": "image", "name": "noarchive"})
+    assert r.status_code == 422, r.text
+    assert {"field": "file", "problem": problem} in r.json()["errors"]
+    assert api.get("/api/v0/datasets/noarchive").status_code == 404
+
+
+def test_a_non_multipart_body_over_the_json_limit_is_a_413_naming_it(api):
+    r = api.post("/api/v0/datasets", data=b"x=" + b"y" * (300 * 1024),
+                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 413, r.text
+    assert r.json()["msg"] == "the request body is larger than the limit of 256 KiB (TRAINYARD_MAX_JSON_KB)"
