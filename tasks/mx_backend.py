@@ -14,6 +14,7 @@ from dao.log_queries import MXSERVER_STATE_LOGGER
 
 from dao.tables import Task
 from models.job import JobHooks, JobOutcome
+from models.task_result import result_json
 from tasks.backends import Backend, JobInputs
 
 # MXServer's executor states, as its worker records them while a task runs (its
@@ -89,13 +90,14 @@ def _accuracy_bounds(test: dict) -> dict:
 
 
 def _run(spec, hooks: JobHooks, _device: str) -> JobOutcome:  # noqa: ANN001 - an MxJobSpec
-    """Raises what run_mx_job raises (MxSpecError, CheckpointError, DeviceUnavailable)."""
+    """Raises what run_mx_job raises (MxSpecError, CheckpointError, DeviceUnavailable), and
+    pydantic.ValidationError for a result key models.task_result does not define."""
     from models.mxnet_backend.engine import run_mx_job
 
     outcome = run_mx_job(spec, _StateHooks(hooks))
     if not outcome.stopped:
         states.info("TASK_SAVING_RESULTS")  # trainyard's: result, weights, checkpoints, pictures
-    outcome.result = {**outcome.result, **_flat_metrics(outcome.result), "task_type": spec.task_type}
+    outcome.result = result_json(**{**outcome.result, **_flat_metrics(outcome.result), "task_type": spec.task_type})
     return outcome
 
 

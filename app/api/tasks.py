@@ -19,6 +19,7 @@ from dao import artifact_queries, epoch_queries, task_queries
 from dao.db import session_scope
 from dao.tables import TaskStatus
 from dao.task_listing import BadCursor, TaskFilter, list_tasks
+from models.task_result import METRIC_FIELDS
 from tasks.dispatch import Sendable, queue_new_task, send
 from tasks.publish import queue_for
 
@@ -113,7 +114,8 @@ def list_all():
     sort = request.args.get("sort") or "-created_at"
     with session_scope() as session:
         try:
-            page = list_tasks(session, flt, sort=sort, limit=limit, cursor=request.args.get("cursor"))
+            page = list_tasks(session, flt, sort=sort, limit=limit, cursor=request.args.get("cursor"),
+                              sortable=METRIC_FIELDS)
         except BadCursor as exc:
             raise bad_query("cursor", str(exc)) from None
         except ValueError as exc:
