@@ -19,6 +19,7 @@ from dao import artifact_queries, epoch_queries, task_queries
 from dao.db import session_scope
 from dao.tables import TaskStatus
 from dao.task_listing import BadCursor, TaskFilter, list_tasks
+from models.roles import DATA_FIELDS
 from models.task_result import METRIC_FIELDS
 from tasks.dispatch import Sendable, queue_new_task, send
 from tasks.publish import queue_for
@@ -50,7 +51,7 @@ def new_task():
     with session_scope() as session:
         project_for_submit(session, form.proj_id, form.proj_name)
         problems = hidden_refs(session, form.param_set.trained_task_id,
-                               {role: getattr(form, role) for role in ("train_data", "val_data", "test_data")})
+                               {field: getattr(form, field) for field in DATA_FIELDS})
         if problems:
             raise invalid(problems)
         checked, problems = check_form(session, form)
