@@ -17,7 +17,7 @@ from dao.tables import Task, TaskStatus
 from models.catalog import ModelInfo, all_models, find_model
 from models.compat import check_compatible
 from models.datasets.lineage import build_lineage
-from models.roles import FORM_FIELDS, used_fields, used_roles
+from models.task_needs import FORM_FIELDS, used_fields, used_roles
 
 Problems = list[tuple[str, str]]
 MAX_LOO_SUBJECTS = 200  # leave-one-out trains one model per subject

@@ -14,7 +14,7 @@ from app.schemas.mxserver import EvalRequest, TrainRequest
 from dao import artifact_queries, dataset_queries
 from dao.tables import Dataset, DatasetStatus, Task, TaskStatus
 from models.catalog import ModelInfo, all_models, find_model
-from models.roles import DATA_FIELDS, FORM_FIELDS
+from models.task_needs import DATA_FIELDS, FORM_FIELDS
 
 Problems = list[tuple[str, str]]
 

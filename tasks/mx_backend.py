@@ -14,6 +14,7 @@ from dao.log_queries import MXSERVER_STATE_LOGGER
 
 from dao.tables import Task
 from models.job import JobHooks, JobOutcome
+from models.task_needs import Requirements
 from models.task_result import result_json
 from tasks.backends import Backend, JobInputs
 
@@ -26,7 +27,7 @@ PHASE_STATES = {"built": "TASK_EXECUTOR_CREATION_DONE", "training": "TASK_BEGIN_
 
 def wanted_device(form: dict) -> str:
     """"gpu", "cpu" or "auto", from the stored ``requirements`` (MXServer's ``context``)."""
-    return str((form.get("requirements") or {}).get("device", "auto")).lower()
+    return Requirements.from_form(form).device
 
 
 def _pick_device(task: Task) -> str:

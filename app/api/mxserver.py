@@ -45,7 +45,7 @@ from dao.db import session_scope
 from dao.errors import InvalidTransition, TaskNotFound
 from dao.tables import Task, TaskStatus
 from models.catalog import ModelInfo, find_model
-from models.roles import DATA_FIELDS
+from models.task_needs import DATA_FIELDS
 from tasks.dispatch import queue_new_task, send
 from tasks.publish import queue_for
 

@@ -19,7 +19,7 @@ from dao import artifact_queries, epoch_queries, task_queries
 from dao.db import session_scope
 from dao.tables import TaskStatus
 from dao.task_listing import BadCursor, TaskFilter, list_tasks
-from models.roles import DATA_FIELDS
+from models.task_needs import DATA_FIELDS
 from models.task_result import METRIC_FIELDS
 from tasks.dispatch import Sendable, queue_new_task, send
 from tasks.publish import queue_for

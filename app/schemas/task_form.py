@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from app.schemas.numbers import Float, Int
-from models.roles import used_fields
+from models.task_needs import DEVICES, Requirements, used_fields
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 # A sweep id groups the tasks of one hyper-parameter search (``trainyard sweep`` makes one).
@@ -68,8 +68,8 @@ class TaskRequirements(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    device: Literal["auto", "gpu", "cpu"] = "auto"
-    min_free_memory_mb: Int = Field(default=0, ge=0, le=10_000_000)
+    device: Literal[DEVICES] = Requirements.device
+    min_free_memory_mb: Int = Field(default=Requirements.min_free_memory_mb, ge=0, le=10_000_000)
 
 
 class NewTaskForm(BaseModel):

@@ -1,6 +1,7 @@
-"""What a form implies is defined once: the data roles a task type reads (models.roles), read
+"""What a form implies is defined once: the data roles a task type reads (models.task_needs), read
 alike by the API's checks and the worker's loading; the hyper-parameters the engine takes
-(models.job.HyperParams), every one of them accepted by the API's form."""
+(models.job.HyperParams), every one of them accepted by the API's form; where it may run
+(models.task_needs.Requirements), read by the dispatcher and the MXNet worker."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from app.form_checks import _used_roles
 from app.schemas.task_form import NewTaskForm, ParamSet, missing_roles
 from models.job import HyperParams
-from models.roles import DATA_FIELDS, ROLES, used_roles
+from models.task_needs import DATA_FIELDS, ROLES, used_roles
 from tasks.job_inputs import HYPER_FIELDS, hyper_params, role_names
 
 NAMES = {"train_data": ["A"], "val_data": ["B"], "test_data": ["C"]}
@@ -51,3 +52,17 @@ def test_every_hyper_parameter_of_the_engine_is_a_form_field():
     assert set(HYPER_FIELDS) <= set(ParamSet.model_fields)
     stored = _form("dl_ts", False).param_set.model_dump()
     assert hyper_params(stored) == HyperParams(**{k: stored[k] for k in HYPER_FIELDS})
+
+
+def test_the_api_the_dispatcher_and_the_mxnet_worker_read_one_requirements():
+    from app.schemas.task_form import TaskRequirements
+    from models.task_needs import DEVICES, Requirements
+    from tasks import placement
+
+    assert placement.Requirements is Requirements  # the dispatcher's
+    checked = TaskRequirements.model_validate({"device": "gpu", "min_free_memory_mb": "2048"})
+    assert Requirements.from_form({"requirements": checked.model_dump()}) == Requirements("gpu", 2048)
+    assert Requirements.from_form({}) == Requirements() == Requirements(**TaskRequirements().model_dump())
+    assert set(TaskRequirements.model_json_schema()["properties"]["device"]["enum"]) == set(DEVICES)
+    with pytest.raises(ValueError, match="device"):
+        TaskRequirements.model_validate({"device": "tpu"})
