@@ -17,9 +17,9 @@ from dao.tables import Task, TaskStatus
 from models.catalog import ModelInfo, all_models, find_model
 from models.compat import check_compatible
 from models.datasets.lineage import build_lineage
+from models.task_needs import FORM_FIELDS, used_fields, used_roles
 
 Problems = list[tuple[str, str]]
-ROLES = ("train_data", "val_data", "test_data")
 MAX_LOO_SUBJECTS = 200  # leave-one-out trains one model per subject
 
 
@@ -60,10 +60,8 @@ def check_form(session: Session, form: NewTaskForm) -> tuple[CheckedForm | None,
     return CheckedForm(form, model, parent, shape, folds), []
 
 
-def _used_roles(form: NewTaskForm) -> list[str]:
-    if form.task_type == "dl_ev":
-        return ["test_data"]
-    return ["train_data", "val_data"] + (["test_data"] if form.enable_test else [])
+def _used_roles(form: NewTaskForm) -> tuple[str, ...]:
+    return used_fields(form.task_type, form.enable_test)
 
 
 def _shape_of(row: DatasetInfo) -> dict[str, Any]:
@@ -117,7 +115,7 @@ def _cv_lineage(session: Session, form: NewTaskForm, parent: Task, rows: dict[st
 
 
 def _lineage(session: Session, form: NewTaskForm, parent: Task, rows: dict[str, DatasetInfo]) -> Problems:
-    roles = {role.removesuffix("_data"): list(getattr(form, role)) for role in _used_roles(form)}
+    roles = {r: list(getattr(form, FORM_FIELDS[r])) for r in used_roles(form.task_type, form.enable_test)}
     facts = {n: (r.checksum, int(r.meta["n_subjects"])) for n, r in rows.items()}
     return lineage_problems(session, parent.id, named_datasets(roles, facts), form.allow_seen_test)
 

@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from dao import lineage_queries
 from models.datasets.lineage import FIT_ROLES, Seen, build_lineage, pool_sizes
+from models.task_needs import FORM_FIELDS
 
 Problems = list[tuple[str, str]]
-FORM_ROLES = {"train": "train_data", "val": "val_data", "test": "test_data"}
+FORM_ROLES = FORM_FIELDS
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from app.schemas.mxserver import EvalRequest, TrainRequest
 from dao import artifact_queries, dataset_queries
 from dao.tables import Dataset, DatasetStatus, Task, TaskStatus
 from models.catalog import ModelInfo, all_models, find_model
+from models.task_needs import DATA_FIELDS, FORM_FIELDS
 
 Problems = list[tuple[str, str]]
-ROLES = ("train_data", "val_data", "test_data")
 
 
 def check_network(name: str) -> tuple[ModelInfo | None, Problems]:
@@ -45,7 +45,7 @@ def _row_problem(name: str, row: Dataset | None) -> str | None:
 
 def check_datasets(session: Session, req: TrainRequest | EvalRequest) -> tuple[dict[str, Any], Problems]:
     """The shape every named dataset shares ({classes, image_shape}), and problems."""
-    named = [(f"{role}[{i}]", n) for role in ROLES for i, n in enumerate(getattr(req, role, []))]
+    named = [(f"{field}[{i}]", n) for field in DATA_FIELDS for i, n in enumerate(getattr(req, field, []))]
     rows = dataset_queries.find_datasets(session, [n for _, n in named])
     problems: Problems = []
     first: tuple[str, dict[str, Any]] | None = None
@@ -66,7 +66,7 @@ def check_lineage(session: Session, req: TrainRequest | EvalRequest, parent: Tas
     """Refuses a test (or training) set the parent's lineage leaves empty (app.lineage_checks)."""
     if parent is None:
         return []
-    roles = {role.removesuffix("_data"): list(getattr(req, role, [])) for role in ROLES}
+    roles = {role: list(getattr(req, field, [])) for role, field in FORM_FIELDS.items()}
     rows = dataset_queries.find_datasets(session, [n for names in roles.values() for n in names])
     facts = {n: (r.checksum, int(r.meta.get("n_images") or 0)) for n, r in rows.items()}
     return lineage_problems(session, parent.id, named_datasets(roles, facts), req.allow_seen_test, "images")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,15 +17,6 @@ from sqlalchemy.orm import Session
 
 from dao.tables import Task
 
-# Numeric result keys a listing can sort by (both backends write the ones they have): each test
-# metric of the last epoch (test_*) and of the best-validation checkpoint (test_best_*), with
-# the bounds of its 95% interval (``_low``, ``_high``).
-_TEST_METRICS = ("accuracy", "balanced_accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc")
-SORTABLE_METRICS = frozenset(
-    {f"{prefix}_{m}{bound}" for prefix in ("test", "test_best") for m in _TEST_METRICS
-     for bound in ("", "_low", "_high")}
-    | {"test_loss", "test_best_loss", "final_val_loss", "final_val_accuracy", "best_val_loss",
-       "best_val_accuracy", "best_epoch", "epochs_done"})
 MAX_OFFSET = 1_000_000
 
 
@@ -112,15 +104,17 @@ def _names_text(node: _NamesDataset, compiler, **kw) -> str:  # noqa: ANN001
     return compiler.process(expr, **kw)
 
 
-def list_tasks(session: Session, flt: TaskFilter, *, sort: str = "-created_at",
-               limit: int = 50, cursor: str | None = None) -> Page:
-    """Raises BadCursor, or ValueError for a sort key that is not allowed."""
+def list_tasks(session: Session, flt: TaskFilter, *, sort: str = "-created_at", limit: int = 50,
+               cursor: str | None = None, sortable: Collection[str] = ()) -> Page:
+    """``sortable``: the numeric result keys a listing may sort by besides created_at (the
+    caller's: models.task_result.METRIC_FIELDS). Raises BadCursor, or ValueError for a sort
+    key that is not allowed."""
     descending = sort.startswith("-")
     key = sort.lstrip("-+")
     if key == "created_at":
         return _by_created(session, _filtered(flt), descending, limit, cursor)
-    if key not in SORTABLE_METRICS:
-        raise ValueError(f"cannot sort by {sort!r} (sortable: created_at, {', '.join(sorted(SORTABLE_METRICS))})")
+    if key not in sortable:
+        raise ValueError(f"cannot sort by {sort!r} (sortable: created_at, {', '.join(sorted(sortable))})")
     return _by_metric(session, _filtered(flt), key, descending, limit, cursor)
 
 

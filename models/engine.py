@@ -25,6 +25,7 @@ from models.graphs import build_graphs
 from models.job import TASK_TYPES, EpochMetrics, JobHooks, JobOutcome, JobSpec, pause_requested
 from models.evaluation import set_report
 from models.networks import ConnectomeNet, build_network, canonical_name
+from models.task_result import result_json
 from models.training import Prepared, Stopped, evaluate, prepare, train_epoch
 from models.weights import FORMAT, load_checkpoint, pack_weights, save_checkpoint, unpack_weights
 
@@ -58,7 +59,8 @@ def run_job(spec: JobSpec, hooks: JobHooks, device: str | None = None) -> JobOut
 
     Raises ValueError for an unknown task type or missing data, UnknownModel for an unknown model,
     IncompatibleModel when the parent weights or the resume checkpoint do not fit the model or
-    data, DataMismatch when train/val/test disagree, BadWeights for unreadable blobs.
+    data, DataMismatch when train/val/test disagree, BadWeights for unreadable blobs; and
+    pydantic.ValidationError when the result has a key models.task_result does not define.
     """
     if spec.task_type not in TASK_TYPES:
         raise ValueError(f"unknown task type {spec.task_type!r}; expected one of {TASK_TYPES}")
@@ -66,11 +68,13 @@ def run_job(spec: JobSpec, hooks: JobHooks, device: str | None = None) -> JobOut
     cuda = [dev.index or 0] if dev.type == "cuda" else []
     with torch.random.fork_rng(devices=cuda):
         if spec.task_type == "dl_ev":
-            return _evaluate_job(spec, hooks, dev)
-        outcome = _training(spec, hooks, dev)
-        if spec.n_permutations and not outcome.stopped and "test_accuracy" in outcome.result:
-            _add_permutation_test(spec, hooks, dev, outcome)
-        return outcome
+            outcome = _evaluate_job(spec, hooks, dev)
+        else:
+            outcome = _training(spec, hooks, dev)
+            if spec.n_permutations and not outcome.stopped and "test_accuracy" in outcome.result:
+                _add_permutation_test(spec, hooks, dev, outcome)
+    outcome.result = result_json(**outcome.result)
+    return outcome
 
 
 def _training(spec: JobSpec, hooks: JobHooks, dev: torch.device) -> JobOutcome:

@@ -91,5 +91,5 @@ class JobOutcome:
     epochs_done: int
     weights: bytes | None  # the final model weights blob (None when stopped before any epoch)
     best_weights: bytes | None
-    result: dict[str, Any] = field(default_factory=dict)  # JSON-ready: metrics, splits, notes
+    result: dict[str, Any] = field(default_factory=dict)  # a models.task_result.TaskResult, JSON-ready
     contract: dict[str, Any] = field(default_factory=dict)  # model, regions, features, classes

@@ -13,8 +13,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from models.confusion_metrics import batch_rates
-
-SCORES = ("accuracy", "balanced_accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc")
+from models.task_result import SCORES
 
 
 def _binary_auc(positive: np.ndarray, score: np.ndarray) -> np.ndarray:

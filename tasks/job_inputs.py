@@ -3,6 +3,7 @@ checkpoint. ``JobInputs`` (re-exported here) is shared by every backend."""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -13,10 +14,10 @@ from models.datasets.lineage import Lineage, build_lineage
 from models.datasets.splits import assign_roles
 from models.datasets.types import ConnectomeDataset
 from models.job import HyperParams, JobSpec
+from models.task_needs import FORM_FIELDS, ROLES, used_roles
 from tasks.backends import JobInputs
 
-HYPER_FIELDS = ("learning_rate", "batch_size", "lr_step_size", "lr_decay", "epochs", "seed",
-                "optimizer", "weight_decay", "edge_keep_percent", "patience")
+HYPER_FIELDS = tuple(f.name for f in fields(HyperParams))  # the param_set keys the engine reads
 
 
 def hyper_params(param_set: dict[str, Any]) -> HyperParams:
@@ -24,14 +25,10 @@ def hyper_params(param_set: dict[str, Any]) -> HyperParams:
 
 
 def role_names(form: dict[str, Any]) -> dict[str, list[str]]:
-    """Which dataset names feed which role; evaluation uses test data only."""
-    evaluating = form["task_type"] == "dl_ev"
-    testing = evaluating or bool(form.get("enable_test"))
-    return {
-        "train": [] if evaluating else list(form.get("train_data") or []),
-        "val": [] if evaluating else list(form.get("val_data") or []),
-        "test": list(form.get("test_data") or []) if testing else [],
-    }
+    """Which dataset names feed which role (models.task_needs: a role the task type does not read
+    gets none)."""
+    used = used_roles(form["task_type"], bool(form.get("enable_test")))
+    return {r: list(form.get(FORM_FIELDS[r]) or []) if r in used else [] for r in ROLES}
 
 
 def load_inputs(session: Session, task: Task) -> JobInputs:

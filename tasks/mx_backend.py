@@ -14,6 +14,8 @@ from dao.log_queries import MXSERVER_STATE_LOGGER
 
 from dao.tables import Task
 from models.job import JobHooks, JobOutcome
+from models.task_needs import Requirements
+from models.task_result import result_json
 from tasks.backends import Backend, JobInputs
 
 # MXServer's executor states, as its worker records them while a task runs (its
@@ -25,7 +27,7 @@ PHASE_STATES = {"built": "TASK_EXECUTOR_CREATION_DONE", "training": "TASK_BEGIN_
 
 def wanted_device(form: dict) -> str:
     """"gpu", "cpu" or "auto", from the stored ``requirements`` (MXServer's ``context``)."""
-    return str((form.get("requirements") or {}).get("device", "auto")).lower()
+    return Requirements.from_form(form).device
 
 
 def _pick_device(task: Task) -> str:
@@ -89,13 +91,14 @@ def _accuracy_bounds(test: dict) -> dict:
 
 
 def _run(spec, hooks: JobHooks, _device: str) -> JobOutcome:  # noqa: ANN001 - an MxJobSpec
-    """Raises what run_mx_job raises (MxSpecError, CheckpointError, DeviceUnavailable)."""
+    """Raises what run_mx_job raises (MxSpecError, CheckpointError, DeviceUnavailable), and
+    pydantic.ValidationError for a result key models.task_result does not define."""
     from models.mxnet_backend.engine import run_mx_job
 
     outcome = run_mx_job(spec, _StateHooks(hooks))
     if not outcome.stopped:
         states.info("TASK_SAVING_RESULTS")  # trainyard's: result, weights, checkpoints, pictures
-    outcome.result = {**outcome.result, **_flat_metrics(outcome.result), "task_type": spec.task_type}
+    outcome.result = result_json(**{**outcome.result, **_flat_metrics(outcome.result), "task_type": spec.task_type})
     return outcome
 
 

@@ -13,26 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
 
+from models.task_needs import DEVICES, Requirements  # noqa: F401 - re-exported
 from tasks.gpu_inventory import GpuState, choose_gpu
 
-DEVICES = ("auto", "gpu", "cpu")
 
 
 class WorkerView(Protocol):
     name: str
     gpus: list[dict[str, Any]]
     current_task_id: str | None
-
-
-@dataclass(frozen=True)
-class Requirements:
-    device: str = "auto"  # "auto": a GPU when any live worker has one, else the CPU
-    min_free_memory_mb: int = 0
-
-    @classmethod
-    def from_form(cls, form: dict[str, Any]) -> "Requirements":
-        raw = form.get("requirements") or {}
-        return cls(device=raw.get("device", "auto"), min_free_memory_mb=int(raw.get("min_free_memory_mb", 0)))
 
 
 @dataclass(frozen=True)

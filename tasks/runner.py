@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
@@ -23,6 +24,7 @@ from dao.db import session_scope
 from dao.settings import get_settings
 from dao.tables import Task, TaskStatus
 from models.job import EpochMetrics, JobOutcome
+from models.task_result import result_json
 from tasks import shutdown, task_logging, worker_metrics
 from tasks.backends import Backend, JobInputs
 from tasks.dispatch import dispatch_waiting
@@ -146,14 +148,15 @@ def _train(claim: Claim, lease: Lease, backend: Backend) -> str:
     return _finished(claim, outcome, inputs, backend)
 
 
-def _result(outcome: JobOutcome, inputs: JobInputs) -> dict:
+def _result(outcome: JobOutcome, inputs: JobInputs, **more: Any) -> dict:
+    """The result to store: the engine's, and what only the runner knows (a TaskResult's JSON)."""
     result = dict(outcome.result)
     result.update(contract=outcome.contract, splits=inputs.splits, epochs_done=outcome.epochs_done)
     # Set only by a form that allowed it: the listing shows it and metric sorts rank it last.
     result["test_on_seen_subjects"] = bool((inputs.splits.get("seen_in_test") or {}).get("n"))
     if inputs.resumed_from_epoch is not None:
         result["resumed_from_epoch"] = inputs.resumed_from_epoch
-    return result
+    return result_json(**(result | more))
 
 
 def _store_weights(claim: Claim, outcome: JobOutcome) -> bool:
@@ -196,7 +199,7 @@ def _mark_stopped(claim: Claim, outcome: JobOutcome, inputs: JobInputs) -> str:
         return "lost"
     with session_scope() as session:
         task_queries.mark_stopped(session, claim.task_id, claim.worker,
-                                  _result(outcome, inputs) | {"stopped": True})
+                                  _result(outcome, inputs, stopped=True))
     log.info("stopped after %d epochs", outcome.epochs_done)
     return "stopped"
 

@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.api.requests import json_body
 from app.auth.principal import Hidden, require
-from app.auth.submit import ROLES, hidden_refs, project_for_submit
+from app.auth.submit import hidden_refs, project_for_submit
 from app.errors import ApiError, field_errors, pydantic_problems
 from app.mx_checks import check_datasets, check_lineage, check_network, check_parent, contract_problems
 from app.mxserver_translate import Translated, find_checkpoint, shape_problems, translate_test, translate_train
@@ -45,6 +45,7 @@ from dao.db import session_scope
 from dao.errors import InvalidTransition, TaskNotFound
 from dao.tables import Task, TaskStatus
 from models.catalog import ModelInfo, find_model
+from models.task_needs import DATA_FIELDS
 from tasks.dispatch import queue_new_task, send
 from tasks.publish import queue_for
 
@@ -136,7 +137,7 @@ def _access(session, row: dict, tr: Translated, task_id: str | None, prefix: str
             raise
         raise _refused(task_id, tr.rename([("proj_id", exc.errors[0]["problem"])], prefix)) from None
     form = row["form"]
-    problems = hidden_refs(session, row["parent_task_id"], {r: form.get(r) or [] for r in ROLES},
+    problems = hidden_refs(session, row["parent_task_id"], {f: form.get(f) or [] for f in DATA_FIELDS},
                            parent_field="trained_task_id")
     if problems:
         raise _refused(task_id, tr.rename(problems, prefix))

@@ -25,12 +25,12 @@ from dao import epoch_queries, log_queries, queue_positions, task_queries
 from dao.db import read, session_scope
 from dao.errors import TaskNotFound
 from dao.tables import TaskStatus
-from dao.task_listing import SORTABLE_METRICS
+from models.task_result import METRIC_FIELDS
 
 MAX_WAIT_SECONDS = 60.0
 WAIT_STEP_SECONDS = 0.25
 RECENT_EPOCHS = 6  # the ETA's window: the rate over the last five epoch intervals
-HEADLINE = tuple(sorted(SORTABLE_METRICS | {"final_train_accuracy"}))  # the light view's metrics
+HEADLINE = tuple(sorted(METRIC_FIELDS))  # the light view's metrics
 
 
 def read_light_view(task_id: str) -> dict:

@@ -19,6 +19,8 @@ from dao import artifact_queries, epoch_queries, task_queries
 from dao.db import session_scope
 from dao.tables import TaskStatus
 from dao.task_listing import BadCursor, TaskFilter, list_tasks
+from models.task_needs import DATA_FIELDS
+from models.task_result import METRIC_FIELDS
 from tasks.dispatch import Sendable, queue_new_task, send
 from tasks.publish import queue_for
 
@@ -49,7 +51,7 @@ def new_task():
     with session_scope() as session:
         project_for_submit(session, form.proj_id, form.proj_name)
         problems = hidden_refs(session, form.param_set.trained_task_id,
-                               {role: getattr(form, role) for role in ("train_data", "val_data", "test_data")})
+                               {field: getattr(form, field) for field in DATA_FIELDS})
         if problems:
             raise invalid(problems)
         checked, problems = check_form(session, form)
@@ -113,7 +115,8 @@ def list_all():
     sort = request.args.get("sort") or "-created_at"
     with session_scope() as session:
         try:
-            page = list_tasks(session, flt, sort=sort, limit=limit, cursor=request.args.get("cursor"))
+            page = list_tasks(session, flt, sort=sort, limit=limit, cursor=request.args.get("cursor"),
+                              sortable=METRIC_FIELDS)
         except BadCursor as exc:
             raise bad_query("cursor", str(exc)) from None
         except ValueError as exc:

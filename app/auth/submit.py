@@ -13,7 +13,6 @@ from dao import auth_queries
 
 Problems = list[tuple[str, str]]
 _known: set[str] = set()  # projects seen to exist (projects are never deleted)
-ROLES = ("train_data", "val_data", "test_data")
 
 
 def project_for_submit(session: Session, proj_id: str, proj_name: str | None = None,

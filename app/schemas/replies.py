@@ -2,15 +2,17 @@
 OpenAPI document (``app.openapi``). The views build plain dicts; the tests validate real answers
 against the document generated from these, so a view and its shape cannot drift apart silently.
 
-``Open`` models allow keys they do not name: the dataset's metadata, a task's result and an
-epoch's metrics carry keys that depend on the model and the data.
+``Open`` models allow keys they do not name: the dataset's metadata and an epoch's metrics carry
+keys that depend on the model and the data. A task's result is ``models.task_result``'s shape.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
+
+from models.task_result import METRIC_FIELDS, StoredTaskResult
 
 Status = Literal["QUEUED", "RUNNING", "STOPPING", "SUCCEEDED", "FAILED", "STOPPED"]
 Iso = str  # an ISO 8601 time with its UTC offset
@@ -83,8 +85,11 @@ class MxServerState(Closed):
     task_progresses: list[MxProgress]
 
 
-class Metrics(Open):
-    """A task's headline numbers (test_accuracy, test_auc, ...): whatever its result holds as a number."""
+Metrics = create_model(
+    "Metrics", __config__=ConfigDict(extra="forbid"),
+    __doc__="A task's headline numbers: the result's metric fields (models.task_result) it holds.",
+    **{name: (float | None, None) for name in sorted(METRIC_FIELDS)},
+)
 
 
 class TaskSummary(Closed):
@@ -105,7 +110,7 @@ class TaskSummary(Closed):
     test_data: list[str]
     parent_task_id: str | None
     sweep_id: str | None = None
-    metrics: dict[str, float]
+    metrics: Metrics
     test_on_seen_subjects: bool
     created_at: Iso | None
     finished_at: Iso | None
@@ -124,7 +129,7 @@ class TaskLight(Closed):
     sweep_id: str | None = None
     progress: Progress
     latest_epoch: dict[str, Any] | None
-    metrics: dict[str, float]
+    metrics: Metrics
     error: str | None
     waiting_reason: str | None
     queue_position: int | None
@@ -140,7 +145,7 @@ class TaskFull(TaskSummary):
 
     progress: Progress
     latest_epoch: dict[str, Any] | None
-    result: dict[str, Any] | None
+    result: StoredTaskResult | None
     error: str | None
     waiting_reason: str | None
     queue_position: int | None

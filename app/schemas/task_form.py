@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from app.schemas.numbers import Float, Int
+from models.task_needs import DEVICES, Requirements, used_fields
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 # A sweep id groups the tasks of one hyper-parameter search (``trainyard sweep`` makes one).
@@ -67,8 +68,8 @@ class TaskRequirements(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    device: Literal["auto", "gpu", "cpu"] = "auto"
-    min_free_memory_mb: Int = Field(default=0, ge=0, le=10_000_000)
+    device: Literal[DEVICES] = Requirements.device
+    min_free_memory_mb: Int = Field(default=Requirements.min_free_memory_mb, ge=0, le=10_000_000)
 
 
 class NewTaskForm(BaseModel):
@@ -102,14 +103,11 @@ class NewTaskForm(BaseModel):
 
 def missing_roles(form: NewTaskForm) -> list[tuple[str, str]]:
     """Cross-field problems of a well-typed form, each (field path, what is wrong)."""
-    problems = []
     evaluating = form.task_type == "dl_ev"
-    if not evaluating:
-        problems += [(f, "needs at least one dataset") for f in ("train_data", "val_data")
-                     if not getattr(form, f)]
-    if (form.enable_test or evaluating) and not form.test_data:
-        problems.append(("test_data", "needs at least one dataset to evaluate on" if evaluating
-                         else "needs at least one dataset when enable_test is true"))
+    test_needs = ("needs at least one dataset to evaluate on" if evaluating
+                  else "needs at least one dataset when enable_test is true")
+    problems = [(f, test_needs if f == "test_data" else "needs at least one dataset")
+                for f in used_fields(form.task_type, form.enable_test) if not getattr(form, f)]
     if evaluating and form.n_permutations:
         problems.append(("n_permutations", "a permutation test retrains the model; a dl_ev trains none"))
     if not evaluating and form.n_permutations and not (form.enable_test or form.cross_validated):

@@ -8,6 +8,7 @@ from typing import Any
 from app.schemas.original_states import mxserver_state, neuro_learn_status
 from dao.clock import as_utc
 from dao.tables import Task, TaskEpoch
+from models.task_result import metrics_of
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -55,16 +56,10 @@ def summary(task: Task) -> dict[str, Any]:
         "train_data": form.get("train_data", []), "val_data": form.get("val_data", []),
         "enable_test": form.get("enable_test", False), "test_data": form.get("test_data", []),
         "parent_task_id": task.parent_task_id, "sweep_id": task.sweep_id,
-        "metrics": _headline(task.result),
+        "metrics": metrics_of(task.result),
         "test_on_seen_subjects": bool((task.result or {}).get("test_on_seen_subjects")),
         "created_at": iso(task.created_at), "finished_at": iso(task.finished_at),
     }
-
-
-def _headline(result: dict[str, Any] | None) -> dict[str, Any]:
-    if not result:
-        return {}
-    return {k: v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 def _links(task: Task) -> dict[str, str]:
@@ -90,7 +85,7 @@ def light(task, recent: list[TaskEpoch], metrics: dict[str, Any],  # noqa: ANN00
         "sweep_id": task.sweep_id,
         "progress": progress(task, recent),
         "latest_epoch": recent[0].metrics if recent else None,
-        "metrics": _headline(metrics), "error": task.error,
+        "metrics": metrics_of(metrics), "error": task.error,
         "waiting_reason": task.waiting_reason if task.status == "QUEUED" else None,
         "queue_position": queue_position,
         "created_at": iso(task.created_at), "started_at": iso(task.started_at),

@@ -23,8 +23,8 @@ import numpy as np
 
 from models.datasets.lineage import Lineage, Seen, lineage_record, pools, seen_in_test
 from models.datasets.types import ConnectomeDataset
+from models.task_needs import ROLES
 
-ROLES = ("train", "val", "test")
 DEFAULT_FRACTIONS = {"train": 0.7, "val": 0.15, "test": 0.15}
 Parts = list[tuple[str, ConnectomeDataset]]  # (dataset name, its subjects for one role)
 

@@ -133,15 +133,15 @@ def test_listing_filters_by_status_model_and_task_type(stack):
 
 
 def test_listing_sorts_by_every_metric_both_ways(stack):
-    from dao.task_listing import SORTABLE_METRICS
+    from models.task_result import METRIC_FIELDS
 
-    metrics = sorted(SORTABLE_METRICS)
+    metrics = sorted(METRIC_FIELDS)
     n = 4
     # For each metric its own order of the rows, never the creation order or its reverse, so a
     # sort that ignored the key (or used another metric's) would put them differently.
     orders = [p for p in itertools.permutations(range(n)) if p not in (tuple(range(n)), tuple(reversed(range(n))))]
     rank = {m: orders[(5 * k) % len(orders)] for k, m in enumerate(metrics)}
-    results = [{m: (rank[m][i] + 1 if m in ("best_epoch", "epochs_done") else rank[m][i] / 10 + 0.05)
+    results = [{m: (rank[m][i] + 1 if m in ("best_epoch", "epochs_done", "test_n", "test_best_n") else rank[m][i] / 10 + 0.05)
                 for m in metrics} for i in range(n)]
     ids = insert_rows("PROJ-sorting", [("SUCCEEDED", "SGN", "dl_ts", r) for r in results]
                       + [("FAILED", "SGN", "dl_ts", None)])  # no metrics: last either way
