@@ -15,7 +15,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def stack():
-    with running_stack(workers=1, env={"TRAINYARD_REQUEUE_AFTER_SECONDS": "60"}) as s:
+    # A reaper sweep only every 30 s: the broker check between sweeps must notice the loss.
+    with running_stack(workers=1, env={"TRAINYARD_REQUEUE_AFTER_SECONDS": "60",
+                                       "TRAINYARD_REAPER_INTERVAL_SECONDS": "30"}) as s:
         yield s
 
 
