@@ -14,6 +14,7 @@ RUN_MXNET_TASK = "trainyard.run_mx_task"
 IMPORT_IMAGES = "trainyard.import_images"  # validates a stored image upload, on the MXNet queue
 EXPORT_MODEL = "trainyard.export_model"  # exports a deployed torch task to ONNX, on the torch queue
 EXPORT_MX_MODEL = "trainyard.export_mx_model"  # exports a deployed MXNet task, on the MXNet imports queue
+FRONT_HEADER = "trainyard_front"  # a message header: publish to the head of the queue (tasks.redis_transport)
 
 
 def _transport_options(settings: Settings) -> dict:

@@ -9,10 +9,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dao import project_limits, task_queries, worker_queries
+from dao import project_limits, task_queries, task_transitions, worker_queries
 from dao.db import session_scope
 from dao.settings import get_settings
 from dao.tables import Task, TaskStatus, utcnow
@@ -31,6 +31,7 @@ class Sendable:
     backend: str
     queue: str
     worker: str | None
+    front: bool = False  # a recovered task: it goes ahead of the tasks queued after it
 
 
 def queue_new_task(session: Session, task_id: str | None = None,
@@ -96,31 +97,28 @@ def place_in_session(session: Session, task: Task) -> tuple[Sendable | None, str
 
 
 def _mark(session: Session, task: Task, placement: Placement) -> tuple[Sendable | None, str | None]:
-    unsent = update(Task).where(Task.id == task.id, Task.status == QUEUED,
-                                Task.published_at.is_(None)).execution_options(synchronize_session=False)
     if placement.queue is None:
-        session.execute(unsent.values(waiting_reason=placement.reason))
+        task_transitions.note_waiting(session, task.id, placement.reason)
         return None, placement.reason
-    marked = session.execute(unsent.values(published_at=utcnow(), waiting_reason=None,
-                                           worker=placement.worker)).rowcount == 1
-    if not marked:  # another dispatcher sent it first
+    if not task_transitions.mark_sent(session, task.id, placement.worker):  # another dispatcher sent it first
         if placement.worker is not None:
             worker_queries.release_worker(session, placement.worker, task.id)
         return None, None
-    return Sendable(task.id, task.backend, placement.queue, placement.worker), None
+    # A task that started before (its worker died or handed it back) was already at the head.
+    recovered = task.started_at is not None
+    return Sendable(task.id, task.backend, placement.queue, placement.worker, recovered), None
 
 
 def send(item: Sendable) -> bool:
     """Publish a placed task; on failure undo its publish mark and reservation (the next
     sweep retries). Returns whether the broker took it."""
     try:
-        publish_task(item.task_id, item.backend, item.queue)
+        publish_task(item.task_id, item.backend, item.queue, front=item.front)
         return True
     except PublishError:
         try:
             with session_scope() as session:
-                session.execute(update(Task).where(Task.id == item.task_id, Task.status == QUEUED)
-                                .values(published_at=None, worker=None))
+                task_transitions.unmark_sent(session, item.task_id)
                 if item.worker is not None:
                     worker_queries.release_worker(session, item.worker, item.task_id)
         except Exception as exc:  # noqa: BLE001 - the reaper finds a marked task whose message is missing
@@ -130,8 +128,9 @@ def send(item: Sendable) -> bool:
 
 def dispatch_waiting(limit: int = 200) -> list[str]:
     """Place and publish QUEUED tasks that have no message yet, projects taking turns (a burst
-    from one project does not hold back another's work)."""
-    sent = []
+    from one project does not hold back another's work). Recovered tasks are sent last and
+    newest first: each goes to the head of its queue, so the oldest ends up first."""
+    placed = []
     with session_scope() as session:
         ids = session.scalars(_in_turn(limit)).all()
     for task_id in ids:
@@ -140,9 +139,10 @@ def dispatch_waiting(limit: int = 200) -> list[str]:
                                                       Task.published_at.is_(None))
                                    .with_for_update(skip_locked=True)).first()
             item = None if task is None else place_in_session(session, task)[0]
-        if item is not None and send(item):
-            sent.append(task_id)
-    return sent
+        if item is not None:
+            placed.append(item)
+    in_order = [i for i in placed if not i.front] + [i for i in reversed(placed) if i.front]
+    return [item.task_id for item in in_order if send(item)]
 
 
 def _in_turn(limit: int):  # noqa: ANN202 - a Select

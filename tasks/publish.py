@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 
 from dao.settings import get_settings
-from tasks.celery_app import EXPORT_MODEL, EXPORT_MX_MODEL, IMPORT_IMAGES, RUN_MXNET_TASK, RUN_TORCH_TASK, get_celery
+from tasks.celery_app import (EXPORT_MODEL, EXPORT_MX_MODEL, FRONT_HEADER, IMPORT_IMAGES, RUN_MXNET_TASK,
+                              RUN_TORCH_TASK, get_celery)
 
 log = logging.getLogger(__name__)
 
@@ -20,19 +21,23 @@ def queue_for(backend: str) -> str:
     return settings.mxnet_queue if backend == "mxnet" else settings.torch_queue
 
 
-def publish_task(task_id: str, backend: str, queue: str | None = None) -> None:
-    """Send ``run_task(task_id)`` to the backend's queue (or the given one). Raises PublishError."""
+def publish_task(task_id: str, backend: str, queue: str | None = None, front: bool = False) -> None:
+    """Send ``run_task(task_id)`` to the backend's queue (or the given one); ``front``: to its
+    head, taken before every message already there (Redis only, see tasks.redis_transport).
+    Raises PublishError."""
     name = RUN_MXNET_TASK if backend == "mxnet" else RUN_TORCH_TASK
-    _send(name, task_id, queue or queue_for(backend), f"task {task_id}")
+    headers = {FRONT_HEADER: True} if front else None
+    _send(name, task_id, queue or queue_for(backend), f"task {task_id}", headers)
 
 
-def _send(name: str, arg: str, queue: str, what: str) -> None:
+def _send(name: str, arg: str, queue: str, what: str, headers: dict | None = None) -> None:
     error: Exception | None = None
     # Two tries: kombu's filesystem transport fails the first publish to a queue a process has
     # not used before with an AttributeError that its own retry policy does not cover.
     for _ in range(2):
         try:
-            get_celery().send_task(name, args=[arg], queue=queue, retry=True, ignore_result=True)
+            get_celery().send_task(name, args=[arg], queue=queue, retry=True, ignore_result=True,
+                                   headers=headers)
             return
         except Exception as exc:  # kombu raises several types for an unreachable broker
             error = exc

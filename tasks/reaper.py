@@ -8,9 +8,9 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from dao import worker_queries
+from dao import task_transitions, worker_queries
 from dao.db import session_scope
 from dao.settings import Settings, get_settings
 from dao.clock import as_utc
@@ -33,12 +33,14 @@ class ReapReport:
     freed: list[str] = field(default_factory=list)
 
 
-def reap_once(settings: Settings | None = None) -> ReapReport:
+def reap_once(settings: Settings | None = None, broker_lost: bool | None = None) -> ReapReport:
+    """One sweep. ``broker_lost``: whether the broker is known to have lost its data (None:
+    look now)."""
     settings = settings or get_settings()
     report = ReapReport()
     _reclaim_orphans(settings, report)
     _free_stale_reservations(report)
-    _publish_unsent(settings, report)
+    _publish_unsent(settings, report, broker_lost_its_data() if broker_lost is None else broker_lost)
     return report
 
 
@@ -68,32 +70,28 @@ def _reclaim_orphans(settings: Settings, report: ReapReport) -> None:
 
 
 def _reclaim(session, task: Task, settings: Settings, report: ReapReport) -> None:  # noqa: ANN001
-    # Guarded by the heartbeat read: a worker that renewed its lease meanwhile keeps the task.
-    base = update(Task).where(Task.id == task.id, Task.status == task.status,
-                              Task.heartbeat_at == task.heartbeat_at)
-    worker = task.worker  # read now: the UPDATE below refreshes the loaded row (worker=None)
-    now = utcnow()
+    worker = task.worker
     if task.status == S.STOPPING.value:
-        values, bucket = dict(status=S.STOPPED.value, finished_at=now), report.stopped
+        won, status, bucket = task_transitions.stop_orphan(session, task.id, task.heartbeat_at), \
+            S.STOPPED.value, report.stopped
     elif task.attempt >= settings.max_attempts:
         message = f"worker lost {task.attempt} times (last: {worker}); giving up"
-        values, bucket = dict(status=S.FAILED.value, error=message, finished_at=now), report.failed
+        won = task_transitions.fail_orphan(session, task.id, task.status, task.heartbeat_at, message)
+        status, bucket = S.FAILED.value, report.failed
     else:
-        values = dict(status=S.QUEUED.value, attempt=task.attempt + 1, worker=None, device=None,
-                      heartbeat_at=None, published_at=None)
-        bucket = report.requeued
-    if session.execute(base.values(updated_at=now, **values)).rowcount == 1:
+        won = task_transitions.requeue_orphan(session, task.id, task.status, task.heartbeat_at, task.attempt)
+        status, bucket = S.QUEUED.value, report.requeued
+    if won:
         bucket.append(task.id)
-        log.warning("task %s: worker %s lost its lease; now %s", task.id, worker, values["status"])
+        log.warning("task %s: worker %s lost its lease; now %s", task.id, worker, status)
 
 
-def _publish_unsent(settings: Settings, report: ReapReport) -> None:
+def _publish_unsent(settings: Settings, report: ReapReport, lost: bool) -> None:
     _unplace_from_dead_workers(settings)
     _unplace_from_unconsumed_queues(settings)
     report.published += dispatch_waiting()
     # A broker that lost everything (Redis restarted empty): every message is gone, so re-send
     # all at once rather than waiting out requeue_after_seconds for each.
-    lost = broker_lost_its_data()
     if lost:
         log.warning("reaper: the broker lost its data; re-publishing every queued task and import")
     _republish_lost(settings, report, everything=lost)
@@ -131,9 +129,7 @@ def _unplace_from_dead_workers(settings: Settings) -> None:
             Task.status == S.QUEUED.value, Task.worker.is_not(None))).all()
         for task_id, worker in placed:
             if worker not in live:
-                session.execute(update(Task).where(Task.id == task_id, Task.status == S.QUEUED.value,
-                                                   Task.worker == worker)
-                                .values(worker=None, published_at=None))
+                task_transitions.unplace_from_worker(session, task_id, worker)
                 log.warning("task %s: its worker %s vanished before taking it; re-dispatching",
                             task_id, worker)
 
@@ -148,22 +144,22 @@ def _unplace_from_unconsumed_queues(settings: Settings) -> None:
             base = settings.mxnet_queue if backend == "mxnet" else settings.torch_queue
             if any(base in (w.queues or []) for w in workers if w.backend == backend):
                 continue
-            moved = session.execute(update(Task).where(
-                Task.status == S.QUEUED.value, Task.backend == backend, Task.queue == base,
-                Task.worker.is_(None), Task.published_at < stale).values(published_at=None))
-            if moved.rowcount:
+            moved = task_transitions.unplace_from_queue(session, backend, base, stale)
+            if moved:
                 log.warning("%d %s task(s) waited in %s, which no live worker consumes; "
-                            "re-dispatching", moved.rowcount, backend, base)
+                            "re-dispatching", moved, backend, base)
 
 
 def _republish_lost(settings: Settings, report: ReapReport, everything: bool = False) -> None:
     """Re-publish old messages (``everything``: all) of queues that hold fewer messages than
     queued tasks (the broker lost some, e.g. Redis restarted without persistence). Duplicates
-    are harmless: the claim is a compare-and-set."""
+    are harmless: the claim is a compare-and-set. They go to the head of their queue, newest
+    first, so the oldest is taken first and none waits behind tasks submitted after it."""
     stale = utcnow() - dt.timedelta(seconds=0 if everything else settings.requeue_after_seconds)
     with session_scope() as session:
         published = session.scalars(select(Task).where(
-            Task.status == S.QUEUED.value, Task.published_at.is_not(None))).all()
+            Task.status == S.QUEUED.value, Task.published_at.is_not(None))
+            .order_by(Task.created_at.desc(), Task.id.desc())).all()
     by_queue: dict[str, list[Task]] = {}
     for task in published:
         by_queue.setdefault(message_queue(task), []).append(task)
@@ -178,12 +174,11 @@ def _republish_lost(settings: Settings, report: ReapReport, everything: bool = F
 
 def _republish(task: Task, queue: str) -> bool:
     try:
-        publish_task(task.id, task.backend, queue)
+        publish_task(task.id, task.backend, queue, front=True)
     except PublishError:
         return False
     with session_scope() as session:
-        session.execute(update(Task).where(Task.id == task.id, Task.status == S.QUEUED.value)
-                        .values(published_at=utcnow()))
+        task_transitions.mark_republished(session, task.id)
     return True
 
 
@@ -196,9 +191,13 @@ def run_forever(settings: Settings | None = None) -> None:
              settings.lease_seconds)
     metrics_registry.serve(settings.metrics_port, FleetCollector(), role="reaper")
     durations = reaper_metrics.DurationWatch()
+    lost = None
     while True:
+        # Known before the sweep and kept when it fails: the marker says so only once.
+        lost = broker_lost_its_data() if lost is None else lost
         try:
-            report = reap_once(settings)
+            report = reap_once(settings, lost)
+            lost = None
             reaper_metrics.count_report(report)
             durations.observe_new()
             if any(vars(report).values()):
@@ -206,7 +205,24 @@ def run_forever(settings: Settings | None = None) -> None:
         except Exception as exc:  # noqa: BLE001 - a database or broker blip: try next round
             reaper_metrics.count_failed_sweep()
             log.warning("reaper: sweep failed: %s", exc)
-        time.sleep(settings.reaper_interval_seconds)
+        lost = _wait_for_next_sweep(settings.reaper_interval_seconds) or (True if lost else None)
+
+
+# Between sweeps the reaper looks at the broker's marker this often (one Redis SET NX), so a
+# broker that lost its queues is noticed within about a second, not a whole reaper interval.
+BROKER_CHECK_SECONDS = 1.0
+
+
+def _wait_for_next_sweep(interval: float) -> bool | None:
+    """Sleep ``interval``, or less when the broker is seen to have lost its data meanwhile
+    (returns True); None when the next sweep should look itself."""
+    deadline = time.monotonic() + interval
+    while (left := deadline - time.monotonic()) > BROKER_CHECK_SECONDS:
+        time.sleep(BROKER_CHECK_SECONDS)
+        if broker_lost_its_data():
+            return True
+    time.sleep(max(left, 0.0))
+    return None
 
 
 if __name__ == "__main__":
