@@ -43,9 +43,9 @@ def form(**changes) -> dict:
     return out
 
 
-def small_npz(n: int = 12, r: int = 6) -> bytes:
+def small_npz(n: int = 12, r: int = 6, seed: int = 0) -> bytes:
     """A small valid connectome upload: n symmetric r×r matrices, NC and SZ alternating."""
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     conn = rng.normal(size=(n, r, r)).astype(np.float32)
     buf = io.BytesIO()
     np.savez(buf, conn=(conn + conn.transpose(0, 2, 1)) / 2, labels=np.array(["NC", "SZ"] * (n // 2)))

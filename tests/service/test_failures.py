@@ -4,23 +4,12 @@ describes: a dataset removed after a task naming it was accepted and before it r
 
 from __future__ import annotations
 
-import io
-
-import numpy as np
 import pytest
 from sqlalchemy import delete
 
-from tests.service.forms import form
+from tests.service.forms import form, small_npz
 
 pytestmark = pytest.mark.slow
-
-
-def _npz(n: int = 20, r: int = 6) -> bytes:
-    rng = np.random.default_rng(5)
-    conn = rng.normal(size=(n, r, r)).astype(np.float32)
-    buf = io.BytesIO()
-    np.savez(buf, conn=(conn + conn.transpose(0, 2, 1)) / 2, labels=np.array(["NC", "SZ"] * (n // 2)))
-    return buf.getvalue()
 
 
 def _on(name: str, **changes) -> dict:
@@ -31,7 +20,7 @@ def test_dataset_deleted_before_the_run_fails_naming_it_and_the_worker_goes_on(s
     from dao.db import session_scope
     from dao.tables import Dataset
 
-    r = stack.post("/api/v0/datasets", files={"file": ("doomed.npz", _npz())}, data={"name": "doomed-set"})
+    r = stack.post("/api/v0/datasets", files={"file": ("doomed.npz", small_npz(n=20, seed=5))}, data={"name": "doomed-set"})
     assert r.status_code == 201, r.text
     busy = stack.submit(form(epochs=400, batch_size=1))  # holds the only worker
     stack.wait_task(busy, statuses={"RUNNING"})
