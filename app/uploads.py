@@ -20,6 +20,7 @@ from flask import request
 from werkzeug.datastructures import FileStorage
 
 from app.errors import ApiError
+from dao import storage_quota
 from dao.settings import get_settings
 
 CHUNK = 1 << 20
@@ -43,6 +44,15 @@ def sha256_of(fh: BinaryIO) -> str:
 
 def too_large(limit_mb: int, what: str = "the upload") -> ApiError:
     return ApiError(413, f"{what} is larger than the limit of {limit_mb} MiB (TRAINYARD_MAX_UPLOAD_MB)")
+
+
+def within_quota(session, project: str | None, needed: int) -> None:
+    """Raises ApiError 413 when storing ``needed`` more bytes would pass the project's storage
+    quota (nothing is stored then); otherwise the project row stays locked until the caller's
+    insert commits."""
+    refused = storage_quota.refusal(session, project, needed)
+    if refused:
+        raise ApiError(413, refused)
 
 
 def is_archive(fh: BinaryIO, zip_only: bool) -> bool:

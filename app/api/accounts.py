@@ -12,7 +12,7 @@ from app.auth.principal import current, require, require_service_admin, role_in,
 from app.errors import ApiError
 from app.schemas.accounts import LimitsForm, MemberForm, ProjectForm, TokenForm
 from app.schemas.task_view import iso
-from dao import audit_queries, auth_queries, project_limits
+from dao import audit_queries, auth_queries, project_limits, storage_quota
 from dao.db import session_scope
 from dao.settings import get_settings
 from dao.tables import ApiToken, utcnow
@@ -75,13 +75,15 @@ def show_project(project_id: str):
                                           settings.project_max_gpus)
         return jsonify({"id": row.id, "name": row.name, "role": role_in(current(), row.id),
                         "max_running": row.max_running, "max_gpus": row.max_gpus,
+                        "max_storage_mb": row.max_storage_mb,
                         "limits": {"max_running": limits and limits.max_running, "max_gpus": limits and limits.max_gpus},
-                        "usage": {"running": running, "gpus": gpus}})
+                        "usage": {"running": running, "gpus": gpus,
+                                  "storage_bytes": storage_quota.used_bytes(session, project_id)}})
 
 
 @bp.patch("/projects/<project_id>")
 def set_limits(project_id: str):
-    """A service admin sets a project's limits (``max_running``, ``max_gpus``)."""
+    """A service admin sets a project's limits (``max_running``, ``max_gpus``, ``max_storage_mb``)."""
     require_service_admin()
     form = LimitsForm.model_validate(json_body())
     with session_scope() as session:

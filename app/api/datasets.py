@@ -73,9 +73,11 @@ def upload():
         raise ApiError(422, "the dataset file was rejected",
                        [{"field": "file", "problem": p} for p in exc.problems]) from None
     meta = describe(dataset)
+    blob = dataset.to_npz_bytes()
     with session_scope() as session:
         project = owner_for_upload(session, _proj_id())
-        row = dataset_queries.insert_dataset(session, name, "connectome", meta, dataset.to_npz_bytes(),
+        uploads.within_quota(session, project, len(blob))
+        row = dataset_queries.insert_dataset(session, name, "connectome", meta, blob,
                                              source_filename=filename, project_id=project)
         return jsonify({"error_num": 0, "msg": "dataset registered", "dataset": public(row)}), 201
 
@@ -133,8 +135,10 @@ def upload_images():
     blob = parts[0].stream if len(parts) == 1 else uploads.bundle(parts, names)
     with session_scope() as session:
         project = owner_for_upload(session, _proj_id())
+        size = uploads.size_of(blob)
+        uploads.within_quota(session, project, size)
         row = dataset_queries.insert_dataset_file(
-            session, name, "image", meta, blob, uploads.size_of(blob), uploads.sha256_of(blob),
+            session, name, "image", meta, blob, size, uploads.sha256_of(blob),
             source_filename=filename, status=DatasetStatus.VALIDATING.value, project_id=project)
         reply = public(row)
     try:

@@ -87,6 +87,7 @@ def upload(name: str):
         existing = auth_queries.project_of_model(session, name)
         project = existing if existing is not auth_queries.MISSING else \
             owner_for_upload(session, (request.form.get("proj_id") or request.args.get("proj_id") or "").strip() or None)
+        uploads.within_quota(session, project, len(data))
         row = deployments.register_upload(session, name, filename, data, signature, ServingSettings(), description,
                                           project=project)
         described = deployments.describe(session, row)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 PROJECT_ID = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$"
 USER_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.@\-]{0,99}$"
@@ -41,9 +41,11 @@ class TokenForm(BaseModel):
 
 
 class LimitsForm(BaseModel):
-    """A project's limits; null: the service's default (TRAINYARD_PROJECT_MAX_*); 0: none."""
+    """A project's limits; null: the service's default (TRAINYARD_PROJECT_MAX_*); 0: none.
+    ``max_storage_mb``: its storage quota in MiB; null: no quota."""
 
     model_config = ConfigDict(extra="forbid")
 
     max_running: int | None = Field(None, ge=0, le=100_000)
     max_gpus: int | None = Field(None, ge=0, le=100_000)
+    max_storage_mb: StrictInt | None = Field(None, ge=0, le=100_000_000)  # "5", true, 1.5: 422

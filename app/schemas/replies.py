@@ -434,6 +434,7 @@ class ProjectLimits(Closed):
 class ProjectUsage(Closed):
     running: int
     gpus: int
+    storage_bytes: int
 
 
 class ProjectDetail(Closed):
@@ -444,6 +445,7 @@ class ProjectDetail(Closed):
     role: str | None
     max_running: int | None
     max_gpus: int | None
+    max_storage_mb: int | None
     limits: ProjectLimits
     usage: ProjectUsage
 

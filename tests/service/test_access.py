@@ -300,6 +300,7 @@ def test_a_projects_limit_holds_its_work_back(acc):
     assert r.status_code == 201 and "waiting for project 'B'" in r.json()["msg"], r.text
     second = r.json()["task_form"]["task_id"]
     assert "1 of its 1 tasks" in acc.task(second)["waiting_reason"]
-    assert acc.get("/api/v0/projects/B").json()["usage"] == {"running": 1, "gpus": 0}
+    usage = acc.get("/api/v0/projects/B").json()["usage"]
+    assert (usage["running"], usage["gpus"]) == (1, 0), usage
     for task_id in (first, second):
         acc.post(f"/api/v0/tasks/{task_id}/stop")
