@@ -128,10 +128,11 @@ def upload_images():
     names = [PurePath(f.filename).name for f in parts]
     if len(set(names)) != len(names):
         raise invalid([("file", "two uploaded files have the same name")])
+    options = _image_options()  # the form's fields first: cheap, and named
     problems = _structure_problems(names, parts)
     if problems:  # refused before anything is stored or inflated
         raise ApiError(422, "the dataset file was rejected", [{"field": "file", "problem": p} for p in problems])
-    meta = {"upload_files": names, "import_options": _image_options()}
+    meta = {"upload_files": names, "import_options": options}
     blob = parts[0].stream if len(parts) == 1 else uploads.bundle(parts, names)
     with session_scope() as session:
         project = owner_for_upload(session, _proj_id())
