@@ -42,10 +42,6 @@ def sha256_of(fh: BinaryIO) -> str:
     return digest.hexdigest()
 
 
-def too_large(limit_mb: int, what: str = "the upload") -> ApiError:
-    return ApiError(413, f"{what} is larger than the limit of {limit_mb} MiB (TRAINYARD_MAX_UPLOAD_MB)")
-
-
 def within_quota(session, project: str | None, needed: int) -> None:
     """Raises ApiError 413 when storing ``needed`` more bytes would pass the project's storage
     quota (nothing is stored then); otherwise the project row stays locked until the caller's
