@@ -136,11 +136,27 @@ def plain_rows(conn: Connection, stmt: Executable, params: dict[str, Any]) -> li
     datetimes and JSONB as Python values. Elsewhere (SQLite) through SQLAlchemy as usual."""
     if conn.dialect.name != "postgresql":
         return list(conn.execute(stmt, params))
+    import psycopg
     from psycopg.rows import namedtuple_row
 
     sql, defaults = _pg_compiled(stmt, conn.dialect)
-    with conn.connection.driver_connection.cursor(row_factory=namedtuple_row) as cur:
-        return cur.execute(sql, {**defaults, **params}).fetchall()
+    try:
+        with conn.connection.driver_connection.cursor(row_factory=namedtuple_row) as cur:
+            return cur.execute(sql, {**defaults, **params}).fetchall()
+    except psycopg.Error as exc:
+        raise _as_sqlalchemy_error(conn, exc, psycopg.Error, sql, params) from exc
+
+
+def _as_sqlalchemy_error(conn: Connection, exc: Exception, driver_base: type[Exception], sql: str,
+                         params: dict[str, Any]) -> DBAPIError:
+    """The driver's error as SQLAlchemy would have raised it: the API maps OperationalError to
+    503 and ``read`` retries a connection found dead, neither of which sees psycopg's own
+    classes. A dead connection is invalidated here so the pool does not hand it out again."""
+    dead = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, None)
+    if dead:
+        conn.invalidate(exc)
+    return DBAPIError.instance(sql, params, exc, driver_base, connection_invalidated=dead,
+                               dialect=conn.dialect)
 
 
 @functools.lru_cache(maxsize=32)
