@@ -4,10 +4,12 @@ Callers ``submit`` their feeds (arrays with a leading batch axis) and wait; each
 takes the oldest request, keeps collecting until the batch holds ``batch_size`` rows or
 ``max_batch_delay`` has passed since that request arrived, runs one ``session.run`` on the
 concatenated feeds and hands every caller its own slice of the outputs. Given an ``expecting``
-hook (how many requests for this model are still being read, serving.arrivals), an instance
-waits for more only while that is above zero: the delay is a bound, not a toll on every batch. Instances are threads,
-each with its own onnxruntime session: ``min_worker`` start at once, more start (up to
-``max_worker``) while requests wait with every instance busy.
+hook (how many requests for this model are still being read, serving.arrivals), the delay is a
+bound, not a toll on every batch: an instance waits for more while a request is on its way, or
+while the model's requests have lately been arriving close together (``ArrivalGaps``), and a
+lone request to a quiet model runs at once. Instances are threads, each with its own
+onnxruntime session: ``min_worker`` start at once, more start (up to ``max_worker``) while
+requests wait with every instance busy.
 """
 
 from __future__ import annotations
@@ -43,6 +45,32 @@ class Pending:
     timing: dict[str, float] = field(default_factory=dict)  # queue, batch, compute seconds; batch rows
 
 
+class ArrivalGaps:
+    """How far apart a model's requests arrive: an exponential average of the gaps between
+    submits, each gap capped at the batch delay (a quiet spell counts as one long gap)."""
+
+    WEIGHT = 0.3  # of the newest gap
+    GAPS_TO_WAIT = 2.0
+
+    def __init__(self) -> None:
+        self._last: float | None = None
+        self._mean = float("inf")
+
+    def note(self, now: float, cap: float) -> None:
+        if self._last is not None:
+            gap = min(now - self._last, cap)
+            self._mean = gap if self._mean == float("inf") else (1 - self.WEIGHT) * self._mean + self.WEIGHT * gap
+        self._last = now
+
+    def likely_until(self, delay: float) -> float | None:
+        """Until when another request is still likely (two mean gaps after the latest), or None
+        when requests have not been coming at least twice per ``delay``: then waiting for one
+        would most likely cost the whole delay for nothing."""
+        if self._last is None or self._mean > delay / self.GAPS_TO_WAIT:
+            return None
+        return self._last + self.GAPS_TO_WAIT * self._mean
+
+
 @dataclass
 class Settings:
     batch_size: int = 1
@@ -58,6 +86,7 @@ class Batcher:
                  settings: Settings, batchable: bool, expecting: Callable[[], int] | None = None):
         self._make_runner = make_runner
         self._expecting = expecting
+        self._gaps = ArrivalGaps()
         self._queue: queue.Queue[Pending | None] = queue.Queue()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -78,6 +107,7 @@ class Batcher:
         item = Pending(feeds, rows)
         if self._stopped:
             raise BatcherStopped("the model is being unloaded")
+        self._gaps.note(item.enqueued, self.settings.max_batch_delay_s)  # racing callers may drop a gap: harmless
         self._queue.put(item)
         if queued is not None:
             queued()
@@ -171,14 +201,21 @@ class Batcher:
 
     def _next_for_batch(self, deadline: float):  # noqa: ANN202 - a Pending, None (stop) or _NOTHING
         """The next queued item if one comes before ``deadline``. With an ``expecting`` hook it
-        waits only when a request for this model is on its way (it wakes when that one is
-        queued; one that never is, refused before it got here, costs at most the delay)."""
+        waits the whole way only when a request for this model is on its way (it wakes when
+        that one is queued; one that never is, refused before it got here, costs at most the
+        delay); otherwise only as long as the recent arrivals make another one likely."""
         try:
             return self._queue.get_nowait()
         except queue.Empty:
             pass
-        wait = deadline - time.perf_counter()
-        if wait <= 0 or (self._expecting is not None and self._expecting() <= 0):
+        until = deadline
+        if self._expecting is not None and self._expecting() <= 0:
+            likely = self._gaps.likely_until(self.settings.max_batch_delay_s)
+            if likely is None:
+                return _NOTHING
+            until = min(deadline, likely)
+        wait = until - time.perf_counter()
+        if wait <= 0:
             return _NOTHING
         try:
             return self._queue.get(timeout=wait)

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import threading
+import time
 
 import numpy as np
 import pytest
 
-from serving.batcher import Batcher, Settings
+from serving.batcher import ArrivalGaps, Batcher, Settings
 
 
 def _runner_factory(log: list, gate: threading.Event | None = None):
@@ -108,4 +109,40 @@ def test_a_batch_waits_for_a_request_still_on_its_way_and_shares_with_it():
     for i, a in enumerate(answers):
         assert a.timing["rows"] == 2
         np.testing.assert_array_equal(a.outputs[0], np.full((1, 2), i * 2.0 + 1.0))
+    b.stop()
+
+
+def test_arrival_gaps_wait_only_while_requests_come_close_together():
+    gaps = ArrivalGaps()
+    assert gaps.likely_until(5.0) is None  # nothing seen yet
+    gaps.note(100.0, cap=5.0)
+    assert gaps.likely_until(5.0) is None  # one request: no gap to go by
+    for t in (100.005, 100.010, 100.015):
+        gaps.note(t, cap=5.0)
+    assert gaps.likely_until(5.0) == pytest.approx(100.015 + 2 * 0.005)
+    for t in (110.0, 120.0, 130.0, 140.0, 150.0):  # a quiet model: each gap counts as the delay
+        gaps.note(t, cap=5.0)
+    assert gaps.likely_until(5.0) is None
+
+
+def test_requests_arriving_close_together_share_batches_and_a_lone_one_still_runs_at_once():
+    """Nothing counts as on its way here (expecting is 0), as when each request is read and
+    queued before the next one begins: the recent arrival gaps still let callers share batches,
+    and a request after the burst waits a couple of those gaps, not the 30 s delay."""
+    log: list[int] = []
+    b = Batcher(_runner_factory(log), Settings(batch_size=4, max_batch_delay_s=30.0), batchable=True,
+                expecting=lambda: 0)
+
+    def caller(i: int):
+        threading.Event().wait(0.05 * i)
+        return b.submit({"x": np.full((1, 2), float(i), np.float32)}, timeout=60)
+
+    with cf.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(caller, range(8)))
+    for i, a in enumerate(answers):
+        np.testing.assert_array_equal(a.outputs[0], np.full((1, 2), i * 2.0 + 1.0))
+    assert sum(log) == 8 and max(log) > 1, log
+    started = time.monotonic()
+    b.submit({"x": np.ones((1, 2), np.float32)}, timeout=60)
+    assert time.monotonic() - started < 10.0  # a few 50 ms gaps on a loaded machine, never the delay
     b.stop()
