@@ -21,6 +21,8 @@ import psycopg
 import redis
 import requests
 
+from tests.service.template_db import create_migrated
+
 ROOT = Path(__file__).resolve().parents[2]
 MXNET_VENV = ROOT / ".venv-mxnet"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -115,12 +117,12 @@ class Stack:
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self, workers: int = 1, reaper: bool = True, mx_workers: int = 0) -> "Stack":
-        if self.kind == "pg-redis":
-            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{self.db_name}"')
-            redis.Redis.from_url(self.broker_url).delete(self.queue, self.mx_queue)
         LIVE.append(self)
-        self.run_start_sh("migrate")
+        if self.kind == "pg-redis":
+            redis.Redis.from_url(self.broker_url).delete(self.queue, self.mx_queue)
+            self._migrate_postgres()
+        else:
+            self.run_start_sh("migrate")
         # The embedded default serves the API and the model-serving routes at one address, as
         # ./start.sh runs it (start.sh embedded); the split stack runs the API alone.
         self.spawn("api", "embedded" if self.kind == "embedded" else "api")
@@ -132,6 +134,16 @@ class Stack:
             self.spawn("beat", "beat")
         self.wait_http()
         return self
+
+    def _migrate_postgres(self) -> None:
+        """A copy of the migrated template when ``migrate`` would store the usual admin token
+        (tests/service/template_db.py); ``start.sh migrate`` itself for any other auth setting."""
+        if self.env.get("TRAINYARD_AUTH", "on") != "off" and self.env.get("TRAINYARD_ADMIN_TOKEN"):
+            create_migrated(PG_ADMIN, self.db_name, self.env)
+            return
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self.db_name}"')
+        self.run_start_sh("migrate")
 
     def run_start_sh(self, *args: str) -> str:
         out = subprocess.run([str(ROOT / "start.sh"), *args], env=self.env, cwd=ROOT,

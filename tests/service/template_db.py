@@ -1,0 +1,63 @@
+"""A migrated database to copy: ``start.sh migrate`` (Alembic's 100-odd revisions and the demo
+datasets) costs seconds of CPU per stack, ``CREATE DATABASE ... TEMPLATE`` a fraction of one.
+
+The template is named after a hash of what ``migrate`` runs (the migrations, the code they and
+the demo registration import, the admin token they store), so any change to those builds a new
+one; pytest-xdist processes build it once between them, under a PostgreSQL advisory lock, and
+templates of other versions are dropped then."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[2]
+PREFIX = "trainyard_tmpl_"
+_INPUTS = ("migrations", "alembic.ini", "app", "dao", "models", "start.sh")
+_LOCK = 0x7472_6169  # one advisory lock key for building templates
+
+
+def template_name(admin_token: str) -> str:
+    digest = hashlib.sha256(admin_token.encode())
+    for top in _INPUTS:
+        path = ROOT / top
+        for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes())
+    return PREFIX + digest.hexdigest()[:16]
+
+
+def create_migrated(pg_admin: str, name: str, env: dict[str, str]) -> None:
+    """Create database ``name`` as ``start.sh migrate`` would leave it, for ``env``'s admin token."""
+    template = template_name(env["TRAINYARD_ADMIN_TOKEN"])
+    with psycopg.connect(pg_admin, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", [_LOCK])
+        try:
+            if not _exists(conn, template):
+                _build(conn, template, env)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", [_LOCK])
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+
+
+def _exists(conn: psycopg.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
+
+
+def _build(conn: psycopg.Connection, template: str, env: dict[str, str]) -> None:
+    for (old,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [PREFIX + "%"]).fetchall():
+        try:
+            conn.execute(f'DROP DATABASE IF EXISTS "{old}"')
+        except psycopg.errors.ObjectInUse:  # another checkout's run is copying it right now
+            pass
+    building = template + "_building"
+    conn.execute(f'CREATE DATABASE "{building}"')
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{building}"
+    out = subprocess.run([str(ROOT / "start.sh"), "migrate"], env={**env, "TRAINYARD_DATABASE_URL": url},
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    if out.returncode != 0:
+        conn.execute(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)')
+        raise AssertionError(out.stdout + out.stderr)
+    conn.execute(f'ALTER DATABASE "{building}" RENAME TO "{template}"')
