@@ -65,6 +65,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=3, help="alternating baseline/trainyard new_task rounds")
     p.add_argument("--warmup", type=float, default=2, help="unmeasured seconds before each load test")
     p.add_argument("--poll-seconds", type=float, default=8, help="measured seconds per status-poll test")
+    p.add_argument("--poll-warmup", type=float, default=8,
+                   help="unmeasured seconds before each poll test: long enough for every API process to have read "
+                        "each polled task once, as a long-running API has (dao.poll_cache)")
     p.add_argument("--concurrency", type=int, default=8, help="closed-loop client processes")
     p.add_argument("--max-requests", type=int, default=50_000, help="cap per load test (all clients)")
     p.add_argument("--gunicorn-workers", type=int, default=None,
@@ -89,9 +92,9 @@ def new_task_load(url: str) -> Load:
 
 
 def measure(stack: BenchStack, label: str, load: Load, args: argparse.Namespace, seconds: float,
-            keep_bodies: bool = False) -> Result:
+            keep_bodies: bool = False, warmup: float | None = None) -> Result:
     """Warm up, then one measured load test; adds the server's CPU ms per answered request."""
-    run_load(load, args.concurrency, args.warmup, args.max_requests)
+    run_load(load, args.concurrency, args.warmup if warmup is None else warmup, args.max_requests)
     cpu_before = stack.cpu_seconds(label)
     result = run_load(load, args.concurrency, seconds, args.max_requests, keep_bodies=keep_bodies)
     cpu = stack.cpu_seconds(label) - cpu_before
@@ -150,7 +153,7 @@ def poll_rounds(stack: BenchStack, ids: list[str], args: argparse.Namespace) -> 
         load = hello_load(stack.url) if app == "baseline" else poll_load(stack.url, ids)
         stack.start_api(label, spec)
         try:
-            results[app].append(measure(stack, label, load, args, args.poll_seconds))
+            results[app].append(measure(stack, label, load, args, args.poll_seconds, warmup=args.poll_warmup))
         finally:
             stack.stop(label)
     return results
@@ -314,7 +317,7 @@ def print_table(report: dict) -> None:
 
 def settings_of(args: argparse.Namespace, workers: int) -> dict:
     return {"gunicorn_workers": workers, "concurrency": args.concurrency, "seconds": args.seconds,
-            "rounds": args.rounds, "warmup": args.warmup, "poll_seconds": args.poll_seconds,
+            "rounds": args.rounds, "warmup": args.warmup, "poll_warmup": args.poll_warmup, "poll_seconds": args.poll_seconds,
             "cpus": os.cpu_count(), "load_avg_after": os.getloadavg()}
 
 

@@ -165,8 +165,25 @@ def _pg_compiled(stmt: Executable, dialect) -> tuple[str, dict[str, Any]]:  # no
     return str(compiled), dict(compiled.params)
 
 
+def poll_cache():  # noqa: ANN201 - a dao.poll_cache.PollCache or None
+    """This process's cache of light poll views for the configured database (None on SQLite)."""
+    from dao import poll_cache as pc
+
+    settings = get_settings()
+    return pc.for_database(settings.resolved_database_url(), _postgres_timeouts(settings))
+
+
+def task_write_heard(task_id: str) -> contextlib.AbstractContextManager[None]:
+    """Wrap a change to a task made for a client (a stop): see dao.poll_cache.PollCache.write_heard."""
+    cache = poll_cache()
+    return contextlib.nullcontext() if cache is None else cache.write_heard(task_id)
+
+
 def reset_engines() -> None:
     """Dispose and forget every engine (tests that switch databases; processes after fork)."""
+    from dao import poll_cache as pc
+
+    pc.close_all()
     for engine in [*_engines.values(), *_read_engines.values()]:
         engine.dispose()
     _engines.clear()

@@ -53,6 +53,18 @@ def position(conn: Connection, queue: str, created_at: dt.datetime, task_id: str
     return bisect.bisect_left(keys, key) + 1
 
 
+def snapshot_position(queue: str, created_at: dt.datetime, task_id: str) -> int | None:
+    """``position`` from a snapshot still fresh, without the database; None when answering
+    needs it (no fresh snapshot, or a task beyond a full one)."""
+    snap = _snapshots.get(queue)
+    if snap is None or time.monotonic() - snap.taken >= SNAPSHOT_SECONDS:
+        return None
+    key = (as_utc(created_at), task_id)
+    if len(snap.keys) >= SNAPSHOT_LIMIT and key > snap.keys[-1]:
+        return None
+    return bisect.bisect_left(snap.keys, key) + 1
+
+
 def _keys(conn: Connection, queue: str) -> list[tuple[dt.datetime, str]]:
     now = time.monotonic()
     snap = _snapshots.get(queue)

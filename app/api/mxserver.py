@@ -41,7 +41,7 @@ from app.mxserver_translate import Translated, find_checkpoint, shape_problems, 
 from app.schemas.mxserver import ClientTaskId, EvalRequest, StopRequest, TrainRequest, param_set, requirements
 from app.schemas.mxserver_desc import Checkpoint, TestDesc, TrainDesc, is_mxserver_desc
 from dao import auth_queries, task_queries
-from dao.db import session_scope
+from dao.db import session_scope, task_write_heard
 from dao.errors import InvalidTransition, TaskNotFound
 from dao.tables import Task, TaskStatus
 from models.catalog import ModelInfo, find_model
@@ -250,7 +250,7 @@ def _may_stop(session, task_id: str) -> None:  # noqa: ANN001
 def stop():
     req = StopRequest.model_validate(json_body(any_content_type=True))
     try:
-        with session_scope() as session:
+        with task_write_heard(req.task_id), session_scope() as session:
             _may_stop(session, req.task_id)
             status = task_queries.request_stop(session, req.task_id)
     except TaskNotFound:

@@ -7,22 +7,28 @@ or as 304 after S seconds.
 Waiting holds one gunicorn thread (gthread workers, see gunicorn.conf.py), not a process, and
 one of the worker's bounded waiting slots (app.stream_slots); the wait re-reads the task every
 WAIT_STEP_SECONDS.
+
+On PostgreSQL the light view is kept per process until the database says the task changed
+(dao.poll_cache), so polling an unchanged task reads nothing but the queue-position snapshot.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import time
+from dataclasses import dataclass
 
 from flask import Response, request
+from prometheus_client import Counter
 
 from app import stream_slots
 from app.api.requests import choice_arg, float_arg
 from app.auth.principal import Hidden, require
 from app.schemas.task_view import detail, light
 from dao import epoch_queries, log_queries, queue_positions, task_queries
-from dao.db import read, session_scope
+from dao.db import poll_cache, read, session_scope
 from dao.errors import TaskNotFound
 from dao.tables import TaskStatus
 from models.task_result import METRIC_FIELDS
@@ -31,6 +37,8 @@ MAX_WAIT_SECONDS = 60.0
 WAIT_STEP_SECONDS = 0.25
 RECENT_EPOCHS = 6  # the ETA's window: the rate over the last five epoch intervals
 HEADLINE = tuple(sorted(METRIC_FIELDS))  # the light view's metrics
+VIEWS = Counter("trainyard_poll_views", "Light poll views answered, by source: read from the database, "
+                "or kept (the task has not changed since it was read, dao.poll_cache)", ["source"])
 
 
 def read_light_view(task_id: str) -> dict:
@@ -38,10 +46,46 @@ def read_light_view(task_id: str) -> dict:
     return _light_view(task_id)[1]
 
 
+@dataclass(frozen=True)
+class _Kept:
+    """What the poll keeps of a task between its changes: the light view without its queue
+    position (that moves with other tasks), and where to work the position out."""
+
+    project: str
+    view: dict
+    queued_at: tuple[str, dt.datetime] | None  # (queue, created_at) of a QUEUED task
+    keep: bool  # False for MXServer tasks: their phases come from log lines, which notify nothing
+
+
 def _light_view(task_id: str) -> tuple[str, dict]:
     """(the task's project, its light view). Raises TaskNotFound."""
-    task, recent, position, phases = read(lambda conn: _light_rows(conn, task_id))
-    return task.proj_id, light(task, recent, task.headline or {}, position, phases)
+    cache = poll_cache()
+    kept = cache.get(task_id) if cache is not None else None
+    if kept is None:
+        ticket = cache.ticket(task_id) if cache is not None else None
+        kept, position = read(lambda conn: _read_kept(conn, task_id))
+        if cache is not None and kept.keep:
+            cache.put(task_id, ticket, kept)
+        VIEWS.labels("read").inc()
+    else:
+        position = None if kept.queued_at is None else _position(task_id, *kept.queued_at)
+        VIEWS.labels("kept").inc()
+    return kept.project, {**kept.view, "queue_position": position}
+
+
+def _position(task_id: str, queue: str, created_at: dt.datetime) -> int:
+    known = queue_positions.snapshot_position(queue, created_at, task_id)
+    if known is not None:
+        return known
+    return read(lambda conn: queue_positions.position(conn, queue, created_at, task_id))
+
+
+def _read_kept(conn, task_id: str) -> tuple[_Kept, int | None]:  # noqa: ANN001 - a Core connection
+    task, recent, position, phases = _light_rows(conn, task_id)
+    queued = task.status == TaskStatus.QUEUED.value
+    kept = _Kept(task.proj_id, light(task, recent, task.headline or {}, None, phases),
+                 (task.queue, task.created_at) if queued else None, keep=task.source != "mxserver")
+    return kept, position
 
 
 def _render(task_id: str, full: bool) -> bytes:

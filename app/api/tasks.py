@@ -16,7 +16,7 @@ from app.form_checks import CheckedForm, check_form
 from app.schemas.task_form import NewTaskForm
 from app.schemas.task_view import summary
 from dao import artifact_queries, epoch_queries, task_queries
-from dao.db import session_scope
+from dao.db import session_scope, task_write_heard
 from dao.tables import TaskStatus
 from dao.task_listing import BadCursor, TaskFilter, list_tasks
 from models.task_needs import DATA_FIELDS
@@ -127,7 +127,7 @@ def list_all():
 
 @bp.post("/tasks/<task_id>/stop")
 def stop(task_id: str):
-    with session_scope() as session:
+    with task_write_heard(task_id), session_scope() as session:
         status = task_queries.request_stop(session, task_id)
     msg = "task stopped" if status == TaskStatus.STOPPED.value else \
         "stop requested; the worker stops at its next batch and keeps its last checkpoint"
