@@ -155,18 +155,43 @@ def measure(name: str, proc, url: str, path: str, body: bytes, rates, seconds: f
     extra = {"headers": tuple((headers or JSON).items())}
     run(Shot(url, path, body, rate=min(rates), seconds=1.0, processes=args.processes, threads=args.threads,
              **extra))  # warm
-    rows = []
-    for rate in rates:
+    def at(rate: float) -> dict:
         before = cpu_seconds(proc)
         row = run(Shot(url, path, body, rate=rate, seconds=seconds, processes=args.processes, threads=args.threads,
                        **extra))
         row["server_cpu_us_per_request"] = (cpu_seconds(proc) - before) / max(row["ok"], 1) * 1e6
-        rows.append(row)
         print(f"  {name:24s} {rate:6.0f}/s  ok {row['ok']:6d} failed {row['failed']:5d}  "
               f"p50 {row['p50_ms']:8.2f} ms  p99 {row['p99_ms']:8.2f} ms  cpu {row['server_cpu_us_per_request']:7.0f} µs/req",
               flush=True)
-    held = [r["rate"] for r in rows if r["p99_ms"] <= P99_GOAL_MS and r["failed"] == 0]
-    return {"name": name, "rows": rows, "highest_rate_p99_le_10ms": max(held, default=0.0)}
+        return row
+
+    rows = [at(rate) for rate in rates]
+    highest, refined = _refine(at, rows, args.refine)
+    return {"name": name, "rows": rows, "refined": refined, "highest_rate_p99_le_10ms": highest}
+
+
+def _holds(row: dict) -> bool:
+    return row["p99_ms"] <= P99_GOAL_MS and row["failed"] == 0
+
+
+def _refine(at, rows: list[dict], steps: int) -> tuple[float, list[dict]]:  # noqa: ANN001 - rate -> row
+    """The highest rate held (p99 <= 10 ms, no failures): the grid's, then ``steps`` halvings of
+    the gap between it and the next rate up that failed (from 0 when none held), so that two
+    servers between the same grid rates still get a ratio."""
+    held = [r["rate"] for r in rows if _holds(r)]
+    low = max(held, default=0.0)
+    above = [r["rate"] for r in rows if r["rate"] > low and not _holds(r)]
+    if not above or steps <= 0:
+        return low, []
+    high, refined = min(above), []
+    for _ in range(steps):
+        mid = round((low + high) / 2)
+        if mid in (low, high):
+            break
+        row = at(float(mid))
+        refined.append(row)
+        low, high = (mid, high) if _holds(row) else (low, mid)
+    return float(low), refined
 
 
 def main() -> None:
@@ -177,6 +202,8 @@ def main() -> None:
     parser.add_argument("--server-threads", type=int, default=16, help="gunicorn threads, both servers")
     parser.add_argument("--processes", type=int, default=2, help="load generator processes")
     parser.add_argument("--threads", type=int, default=16, help="load generator threads per process")
+    parser.add_argument("--refine", type=int, default=3,
+                        help="halvings of the gap above the highest grid rate held (0: the grid alone)")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     tmp = Path(tempfile.mkdtemp(prefix="trainyard-bench-serving-"))
