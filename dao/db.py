@@ -176,7 +176,11 @@ def poll_cache():  # noqa: ANN201 - a dao.poll_cache.PollCache or None
 def task_write_heard(task_id: str) -> contextlib.AbstractContextManager[None]:
     """Wrap a change to a task made for a client (a stop): see dao.poll_cache.PollCache.write_heard."""
     cache = poll_cache()
-    return contextlib.nullcontext() if cache is None else cache.write_heard(task_id)
+    return contextlib.nullcontext() if cache is None else cache.write_heard(task_id, _notify)
+
+
+def _notify(channel: str, payload: str) -> None:
+    read(lambda conn: conn.exec_driver_sql("SELECT pg_notify(%s, %s)", (channel, payload)))
 
 
 def reset_engines() -> None:

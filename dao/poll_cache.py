@@ -13,8 +13,9 @@ What keeps a view from going stale:
 - A view read while a notice for its task arrived is not kept: ``ticket`` (before the read) and
   ``put`` (after) compare a counter of notices per stripe of task ids.
 - No view is handed out while a notice waits unread on the listener's socket or is being
-  applied; a stop made through the API answers only once this process has heard its notice
-  (``write_heard``), so the client that stopped a task sees it stopped in its next poll.
+  applied; a stop made through the API answers only once this process has heard every notice
+  committed before it (``write_heard``), so the client that stopped a task sees it stopped in
+  its next poll.
 - A change written elsewhere (a worker's epoch) reaches polls once PostgreSQL has delivered its
   notice: normally within a millisecond, a little later on a loaded database host.
 - Views also expire after TTL_SECONDS, and at most MAX_ENTRIES are kept.
@@ -31,7 +32,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 CHANNEL = "trainyard_task_changed"  # migration 0108's trigger function names it too
@@ -64,7 +65,8 @@ class PollCache:
         self._fd: int | None = None
         self._busy = False
         self._heard = 0.0
-        self._waiters: dict[str, list[threading.Event]] = {}
+        self._fences: dict[str, threading.Event] = {}
+        self._beat: str | None = None  # the listener's own channel
 
     # ------------------------------------------------------------ the poll's side
 
@@ -99,27 +101,30 @@ class PollCache:
                 self._entries.popitem(last=False)
 
     @contextlib.contextmanager
-    def write_heard(self, task_id: str, timeout: float = HEAR_OWN_WRITE_SECONDS) -> Iterator[None]:
+    def write_heard(self, task_id: str, notify: Callable[[str, str], None],
+                    timeout: float = HEAR_OWN_WRITE_SECONDS) -> Iterator[None]:
         """Around a change to a task made by this process (a stop): when the block ends this
-        process keeps nothing of the task, and, unless the listener is down, its notice has
-        arrived. Every API process is notified at the same commit, so the client that asked
-        for the change finds it in its next poll whichever process answers."""
-        heard = threading.Event()
-        with self._lock:
-            self._waiters.setdefault(task_id, []).append(heard)
+        process keeps nothing of the task and, unless the listener is down, has heard every
+        notice committed before the block ended. A fence proves it: ``notify(channel, payload)``
+        sends a notice of our own after the write's commit, and PostgreSQL delivers notices in
+        commit order. Every API process is notified at the same commits, so the client that
+        asked for the change finds it in its next poll whichever process answers."""
         try:
             yield
-            if self._listening:
-                heard.wait(timeout)
+        finally:
+            self._drop(task_id)
+        beat = self._beat
+        if not self._listening or beat is None:
+            return
+        token, came_back = uuid.uuid4().hex, threading.Event()
+        with self._lock:
+            self._fences[token] = came_back
+        try:
+            notify(beat, token)
+            came_back.wait(timeout)
         finally:
             with self._lock:
-                waiting = self._waiters.get(task_id, [])
-                if heard in waiting:
-                    waiting.remove(heard)
-                if not waiting:
-                    self._waiters.pop(task_id, None)
-                self._notices[_stripe(task_id)] += 1
-                self._entries.pop(task_id, None)
+                self._fences.pop(token, None)
 
     @property
     def listening(self) -> bool:
@@ -167,6 +172,7 @@ class PollCache:
             with self._lock:
                 self._generation += 1
                 self._fd = conn.pgconn.socket
+                self._beat = beat
                 self._listening = True
             next_beat = 0.0
             while not self._closed:
@@ -191,10 +197,15 @@ class PollCache:
                 self._on_notice(notice.relname.decode(), notice.extra.decode(), beat)
 
     def _on_notice(self, channel: str, payload: str, beat: str) -> None:
-        if channel == beat:
-            self._heard = time.monotonic()
-        else:
+        if channel != beat:
             self._drop(payload)
+            return
+        self._heard = time.monotonic()
+        if payload:
+            with self._lock:
+                fence = self._fences.get(payload)
+            if fence is not None:
+                fence.set()
 
     @contextlib.contextmanager
     def _busy_while(self) -> Iterator[None]:
@@ -221,8 +232,6 @@ class PollCache:
         with self._lock:
             self._notices[_stripe(task_id)] += 1
             self._entries.pop(task_id, None)
-            for heard in self._waiters.get(task_id, ()):
-                heard.set()
 
     def _forget_all(self) -> None:
         with self._lock:

@@ -109,11 +109,11 @@ def request_stop(session: Session, task_id: str) -> str:
             return S.STOPPED.value
         if _cas(session, task_id, [S.RUNNING], status=S.STOPPING.value):
             return S.STOPPING.value
-        if _cas(session, task_id, [S.STOPPING]):  # asked again: touched, so pollers hear of it as before
-            return S.STOPPING.value
         status = session.scalar(select(Task.status).where(Task.id == task_id))
         if status is None:
             raise TaskNotFound(task_id)
+        if status == S.STOPPING.value:
+            return status
         if status in {t.value for t in S.terminal()}:
             raise InvalidTransition(task_id, status, "stopped")
     raise InvalidTransition(task_id, status, "stopped right now; try again")

@@ -1,6 +1,9 @@
-"""PostgreSQL: NOTIFY trainyard_task_changed with the task id whenever a task row or its epochs
-change, so API processes can keep poll views until the task really changes (dao.poll_cache).
-SQLite has no NOTIFY; there the poll always reads.
+"""PostgreSQL: NOTIFY trainyard_task_changed with the task id whenever what the light poll shows
+of a task changes (a column it reads, or the task's epochs), so API processes can keep poll
+views until then (dao.poll_cache). Not on INSERT (a new task has no kept view) nor on writes of
+other columns alone (heartbeats, publishing, leases): every notifying commit takes PostgreSQL's
+notify-queue lock, so those would serialise the busiest writes. SQLite has no NOTIFY; there the
+poll always reads.
 
 Revision ID: 0108
 Revises: 0107
@@ -33,11 +36,21 @@ $$ LANGUAGE plpgsql
 """
 
 
+# The tasks columns the light view reads (dao.task_queries._poll_statement; a test compares them).
+VIEW_COLUMNS = ("id", "proj_id", "status", "task_type", "model", "backend", "queue", "attempt", "epochs_total",
+                "epochs_done", "error", "waiting_reason", "created_at", "started_at", "finished_at", "sweep_id",
+                "form", "result")
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(FUNCTION)
-    op.execute("CREATE TRIGGER tasks_changed AFTER INSERT OR UPDATE OR DELETE ON tasks "
+    old = ", ".join(f"OLD.{c}" for c in VIEW_COLUMNS)
+    new = ", ".join(f"NEW.{c}" for c in VIEW_COLUMNS)
+    op.execute(f"CREATE TRIGGER tasks_changed AFTER UPDATE ON tasks FOR EACH ROW "
+               f"WHEN (ROW({old}) IS DISTINCT FROM ROW({new})) EXECUTE FUNCTION trainyard_task_changed()")
+    op.execute("CREATE TRIGGER tasks_deleted AFTER DELETE ON tasks "
                "FOR EACH ROW EXECUTE FUNCTION trainyard_task_changed()")
     op.execute("CREATE TRIGGER task_epochs_changed AFTER INSERT OR UPDATE OR DELETE ON task_epochs "
                "FOR EACH ROW EXECUTE FUNCTION trainyard_task_changed()")
@@ -47,5 +60,6 @@ def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute("DROP TRIGGER IF EXISTS task_epochs_changed ON task_epochs")
+    op.execute("DROP TRIGGER IF EXISTS tasks_deleted ON tasks")
     op.execute("DROP TRIGGER IF EXISTS tasks_changed ON tasks")
     op.execute("DROP FUNCTION IF EXISTS trainyard_task_changed()")
