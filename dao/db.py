@@ -170,7 +170,7 @@ def poll_cache():  # noqa: ANN201 - a dao.poll_cache.PollCache or None
     from dao import poll_cache as pc
 
     settings = get_settings()
-    return pc.for_database(settings.resolved_database_url(), _postgres_timeouts(settings))
+    return pc.for_database(settings.resolved_database_url(), lambda: _postgres_timeouts(settings))
 
 
 def task_write_heard(task_id: str) -> contextlib.AbstractContextManager[None]:

@@ -1,7 +1,7 @@
 """Light poll views kept per API process until PostgreSQL says their task changed.
 
-Migration 0108 makes every change to a task row or to its epochs ``NOTIFY trainyard_task_changed``
-with the task id. Each API process ``LISTEN``s on a connection of its own (a daemon thread) and
+Migration 0108 makes every change to what the light view shows of a task (a column it reads, or
+an epoch row) ``NOTIFY trainyard_task_changed`` with the task id. Each API process ``LISTEN``s on a connection of its own (a daemon thread) and
 drops the view of every task named, so a poll reads the database only when the task changed
 since it was last read here: most polls ask about tasks that did not.
 
@@ -126,10 +126,6 @@ class PollCache:
             with self._lock:
                 self._fences.pop(token, None)
 
-    @property
-    def listening(self) -> bool:
-        return self._listening
-
     def close(self) -> None:
         self._closed = True
         self._forget_all()
@@ -248,8 +244,9 @@ _caches: dict[str, PollCache] = {}
 _caches_lock = threading.Lock()
 
 
-def for_database(url: str, connect_args: dict[str, Any]) -> PollCache | None:
-    """The process's cache for the database at SQLAlchemy ``url``; None unless PostgreSQL."""
+def for_database(url: str, connect_args: Callable[[], dict[str, Any]]) -> PollCache | None:
+    """The process's cache for the database at SQLAlchemy ``url``; None unless PostgreSQL.
+    ``connect_args()`` (libpq parameters) is called once, when the cache is made."""
     if not url.startswith("postgresql"):
         return None
     cache = _caches.get(url)
@@ -260,7 +257,7 @@ def for_database(url: str, connect_args: dict[str, Any]) -> PollCache | None:
                 from sqlalchemy.engine import make_url
 
                 dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-                cache = _caches[url] = PollCache(dsn, connect_args)
+                cache = _caches[url] = PollCache(dsn, connect_args())
     return cache
 
 

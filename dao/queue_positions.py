@@ -45,34 +45,40 @@ _snapshots: dict[str, _Snapshot] = {}
 
 def position(conn: Connection, queue: str, created_at: dt.datetime, task_id: str) -> int:
     """1-based place of a QUEUED task in its queue, oldest first."""
-    keys = _keys(conn, queue)
-    key = (as_utc(created_at), task_id)
-    if len(keys) >= SNAPSHOT_LIMIT and key > keys[-1]:
-        params = {"queue": queue, "created_at": created_at, "id": task_id}
-        return int(plain_rows(conn, _AHEAD, params)[0][0]) + 1
-    return bisect.bisect_left(keys, key) + 1
+    place = _place(_keys(conn, queue), created_at, task_id)
+    if place is not None:
+        return place
+    params = {"queue": queue, "created_at": created_at, "id": task_id}
+    return int(plain_rows(conn, _AHEAD, params)[0][0]) + 1
 
 
 def snapshot_position(queue: str, created_at: dt.datetime, task_id: str) -> int | None:
     """``position`` from a snapshot still fresh, without the database; None when answering
     needs it (no fresh snapshot, or a task beyond a full one)."""
-    snap = _snapshots.get(queue)
-    if snap is None or time.monotonic() - snap.taken >= SNAPSHOT_SECONDS:
-        return None
+    snap = _fresh(queue)
+    return None if snap is None else _place(snap.keys, created_at, task_id)
+
+
+def _place(keys: list[tuple[dt.datetime, str]], created_at: dt.datetime, task_id: str) -> int | None:
+    """The place by bisection, or None for a task beyond a full snapshot (counted exactly)."""
     key = (as_utc(created_at), task_id)
-    if len(snap.keys) >= SNAPSHOT_LIMIT and key > snap.keys[-1]:
+    if len(keys) >= SNAPSHOT_LIMIT and key > keys[-1]:
         return None
-    return bisect.bisect_left(snap.keys, key) + 1
+    return bisect.bisect_left(keys, key) + 1
+
+
+def _fresh(queue: str) -> _Snapshot | None:
+    snap = _snapshots.get(queue)
+    return snap if snap is not None and time.monotonic() - snap.taken < SNAPSHOT_SECONDS else None
 
 
 def _keys(conn: Connection, queue: str) -> list[tuple[dt.datetime, str]]:
-    now = time.monotonic()
-    snap = _snapshots.get(queue)
-    if snap is not None and now - snap.taken < SNAPSHOT_SECONDS:
+    snap = _fresh(queue)
+    if snap is not None:
         return snap.keys
     with _lock:  # one thread refreshes; the others wait for it rather than query too
-        snap = _snapshots.get(queue)
-        if snap is None or time.monotonic() - snap.taken >= SNAPSHOT_SECONDS:
+        snap = _fresh(queue)
+        if snap is None:
             rows = plain_rows(conn, _QUEUED, {"queue": queue})
             # Sorted here, by Python's order: the database's collation may order ids otherwise.
             snap = _Snapshot(time.monotonic(), sorted((as_utc(r[0]), r[1]) for r in rows))

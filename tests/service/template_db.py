@@ -8,6 +8,7 @@ templates of other versions are dropped then."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import subprocess
 from pathlib import Path
@@ -20,6 +21,7 @@ _INPUTS = ("migrations", "alembic.ini", "app", "dao", "models", "start.sh")
 _LOCK = 0x7472_6169  # one advisory lock key for building templates
 
 
+@functools.cache
 def template_name(admin_token: str) -> str:
     digest = hashlib.sha256(admin_token.encode())
     for top in _INPUTS:
