@@ -1,13 +1,14 @@
-"""Serving benchmark: open-loop load at fixed rates against trainyard's serving role (without and
-with dynamic batching), a thin Flask + onnxruntime baseline under the same gunicorn settings, and
-TorchServe when its venv exists (bench/.venv-torchserve, see bench/README.md), all on the same SGN
-ONNX file. Prints p50/p99 per rate, the highest rate each holds with p99 <= 10 ms and no failures,
-server CPU per request, ratios to the baseline, and the ONNX session's own CPU per prediction;
-trainyard is also measured with the KServe binary tensor extension (no JSON numbers); writes
+"""Serving benchmark: open-loop load at fixed rates against trainyard's serving role (without
+and with dynamic batching), a thin Flask + onnxruntime baseline under the same gunicorn settings,
+and TorchServe when its venv exists (bench/.venv-torchserve, see bench/README.md), all on the
+same SGN ONNX file and all running at once, measured in interleaved rounds. Prints p50/p99 per
+rate, the highest rate each holds with p99 <= 10 ms and no failures in most rounds, server CPU
+per request, ratios to the baseline, and the ONNX session's own CPU per prediction; trainyard is
+also measured with the KServe binary tensor extension (no JSON numbers); writes
 bench/out/serving-<UTC time>.json.
 
-    .venv/bin/python bench/bench_serving.py                  # about 3 minutes
-    .venv/bin/python bench/bench_serving.py --rates 100,300,1000 --seconds 5
+    .venv/bin/python bench/bench_serving.py                  # about 12 minutes with TorchServe
+    .venv/bin/python bench/bench_serving.py --rates 100,300 --seconds 2 --rounds 1 --refine 0
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -151,57 +153,123 @@ def parse_cpu_us(body: bytes, n: int = 200) -> dict:
     return {"body_bytes": len(body), "json.loads": best(json.loads), "orjson.loads": best(orjson.loads)}
 
 
-def measure(name: str, proc, url: str, path: str, body: bytes, rates, seconds: float, args, headers=None) -> dict:
-    extra = {"headers": tuple((headers or JSON).items())}
-    run(Shot(url, path, body, rate=min(rates), seconds=1.0, processes=args.processes, threads=args.threads,
-             **extra))  # warm
-    def at(rate: float) -> dict:
-        before = cpu_seconds(proc)
-        row = run(Shot(url, path, body, rate=rate, seconds=seconds, processes=args.processes, threads=args.threads,
-                       **extra))
-        row["server_cpu_us_per_request"] = (cpu_seconds(proc) - before) / max(row["ok"], 1) * 1e6
-        print(f"  {name:24s} {rate:6.0f}/s  ok {row['ok']:6d} failed {row['failed']:5d}  "
-              f"p50 {row['p50_ms']:8.2f} ms  p99 {row['p99_ms']:8.2f} ms  cpu {row['server_cpu_us_per_request']:7.0f} µs/req",
-              flush=True)
-        return row
+@dataclass(frozen=True)
+class Target:
+    """One server route under load: the same SGN file behind each."""
 
-    rows = [at(rate) for rate in rates]
-    highest, refined = _refine(at, rows, args.refine)
-    return {"name": name, "rows": rows, "refined": refined, "highest_rate_p99_le_10ms": highest}
+    name: str
+    proc: subprocess.Popen
+    url: str
+    path: str
+    body: bytes
+    headers: dict = field(default_factory=lambda: dict(JSON))
+
+    def shot(self, rate: float, seconds: float, args) -> Shot:  # noqa: ANN001
+        return Shot(self.url, self.path, self.body, rate=rate, seconds=seconds, processes=args.processes,
+                    threads=args.threads, headers=tuple(self.headers.items()))
 
 
-def _holds(row: dict) -> bool:
+def shoot(target: Target, rate: float, args, label: str = "") -> dict:  # noqa: ANN001
+    before = cpu_seconds(target.proc)
+    row = run(target.shot(rate, args.seconds, args))
+    row["server_cpu_us_per_request"] = (cpu_seconds(target.proc) - before) / max(row["ok"], 1) * 1e6
+    print(f"  {label:9s} {target.name:24s} {rate:6.0f}/s  ok {row['ok']:6d} failed {row['failed']:5d}  "
+          f"p50 {row['p50_ms']:8.2f} ms  p99 {row['p99_ms']:8.2f} ms  cpu {row['server_cpu_us_per_request']:7.0f} µs/req",
+          flush=True)
+    return row
+
+
+def measure_all(targets: list[Target], rates: list[float], args) -> list[dict]:  # noqa: ANN001
+    """Every server at every rate, ``args.rounds`` times, interleaved: within a round each rate
+    is run on every server back to back, in an order rotated by round, so that a busy spell of
+    the shared machine falls on all servers alike instead of on whichever ran at that time.
+    A rate is held when a majority of its rounds held it (p99 <= 10 ms, no failures)."""
+    for t in targets:
+        run(t.shot(min(rates), 1.0, args))  # warm
+    rounds: dict[str, dict[float, list[dict]]] = {t.name: {rate: [] for rate in rates} for t in targets}
+    for r in range(args.rounds):
+        for rate in rates:
+            for t in _rotated(targets, r):
+                rounds[t.name][rate].append(shoot(t, rate, args, f"round {r + 1}"))
+    grids = {t.name: [combine(rounds[t.name][rate]) for rate in rates] for t in targets}
+    searches = {t.name: Bisection(grids[t.name]) for t in targets}
+    for step in range(args.refine):
+        mids = {t.name: searches[t.name].next_rate() for t in targets}
+        live = [t for t in targets if mids[t.name] is not None]
+        if not live:
+            break
+        step_rounds: dict[str, list[dict]] = {t.name: [] for t in live}
+        for r in range(args.rounds):
+            for t in _rotated(live, r):
+                step_rounds[t.name].append(shoot(t, mids[t.name], args, f"refine {step + 1}.{r + 1}"))
+        for t in live:
+            searches[t.name].learn(combine(step_rounds[t.name]))
+    return [{"name": t.name, "rows": grids[t.name], "refined": searches[t.name].refined,
+             "highest_rate_p99_le_10ms": searches[t.name].low} for t in targets]
+
+
+def _rotated(targets: list[Target], r: int) -> list[Target]:
+    k = r % len(targets)
+    return targets[k:] + targets[:k]
+
+
+def combine(rows: list[dict]) -> dict:
+    """One rate's rounds: median p50/p99/CPU, summed counts, and how many rounds held."""
+    out = {"rate": rows[0]["rate"], "rounds": rows, "rounds_held": sum(_round_holds(r) for r in rows)}
+    for key in ("ok", "failed", "scheduled", "dropped_behind"):
+        out[key] = sum(r[key] for r in rows)
+    for key in ("p50_ms", "p90_ms", "p99_ms", "max_ms", "server_cpu_us_per_request"):
+        out[key] = float(np.median([r[key] for r in rows]))
+    out["p99_ms_per_round"] = [r["p99_ms"] for r in rows]
+    return out
+
+
+def _round_holds(row: dict) -> bool:
     return row["p99_ms"] <= P99_GOAL_MS and row["failed"] == 0
 
 
-def _refine(at, rows: list[dict], steps: int) -> tuple[float, list[dict]]:  # noqa: ANN001 - rate -> row
-    """The highest rate held (p99 <= 10 ms, no failures): the grid's, then ``steps`` halvings of
-    the gap between it and the next rate up that failed (from 0 when none held), so that two
-    servers between the same grid rates still get a ratio."""
-    held = [r["rate"] for r in rows if _holds(r)]
-    low = max(held, default=0.0)
-    above = [r["rate"] for r in rows if r["rate"] > low and not _holds(r)]
-    if not above or steps <= 0:
-        return low, []
-    high, refined = min(above), []
-    for _ in range(steps):
-        mid = round((low + high) / 2)
-        if mid in (low, high):
-            break
-        row = at(float(mid))
-        refined.append(row)
-        low, high = (mid, high) if _holds(row) else (low, mid)
-    return float(low), refined
+def _holds(row: dict) -> bool:
+    return 2 * row["rounds_held"] > len(row["rounds"])
+
+
+class Bisection:
+    """The highest rate a server holds: the grid's, then halvings of the gap between it and the
+    next grid rate up that was not held (from 0 when none was), so that two servers between the
+    same grid rates still get a ratio. Every server's step k is measured in the same interleaved
+    rounds as the others' (measure_all)."""
+
+    def __init__(self, grid: list[dict]):
+        held = [r["rate"] for r in grid if _holds(r)]
+        self.low = max(held, default=0.0)
+        above = [r["rate"] for r in grid if r["rate"] > self.low and not _holds(r)]
+        self.high = min(above) if above else None
+        self.refined: list[dict] = []
+
+    def next_rate(self) -> float | None:
+        """The rate to try next, or None when the search is done."""
+        if self.high is None:
+            return None
+        mid = round((self.low + self.high) / 2)
+        return None if mid in (self.low, self.high) else float(mid)
+
+    def learn(self, row: dict) -> None:
+        self.refined.append(row)
+        if _holds(row):
+            self.low = row["rate"]
+        else:
+            self.high = row["rate"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rates", default="10,25,50,100,200,300,1000")
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rates", default="50,100,200,300,1000")
+    parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn processes, both servers")
     parser.add_argument("--server-threads", type=int, default=16, help="gunicorn threads, both servers")
     parser.add_argument("--processes", type=int, default=2, help="load generator processes")
     parser.add_argument("--threads", type=int, default=16, help="load generator threads per process")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="interleaved rounds per rate; a rate is held when most of its rounds hold it")
     parser.add_argument("--refine", type=int, default=3,
                         help="halvings of the gap above the highest grid rate held (0: the grid alone)")
     args = parser.parse_args()
@@ -218,47 +286,24 @@ def main() -> None:
                    capture_output=True)
     register(base_env, onnx_path.read_bytes(), contract)
     body = json.dumps({"matrix": matrix.tolist()}).encode()
-    procs, results = [], []
-    try:
-        port = free_port()
-        base = start([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "bench.baseline_serving:create_app()"],
-                     {**base_env, "TRAINYARD_BIND": f"127.0.0.1:{port}", "BENCH_ONNX": str(onnx_path)},
-                     tmp / "baseline.log", f"http://127.0.0.1:{port}/ping")
-        procs.append(base)
-        print("thin baseline (Flask + InferenceSession.run)", flush=True)
-        results.append(measure("baseline", base, f"http://127.0.0.1:{port}", "/predict", body, rates, args.seconds, args))
-        base.terminate()
-        sport = free_port()
-        serve = start(["./start.sh", "serve"],
-                      {**base_env, "TRAINYARD_SERVE_BIND": f"127.0.0.1:{sport}",
-                       "TRAINYARD_SERVE_WORKERS": str(args.workers), "TRAINYARD_SERVE_THREADS": str(args.server_threads)},
-                      tmp / "serve.log", f"http://127.0.0.1:{sport}/v2/health/ready")
-        procs.append(serve)
-        url = f"http://127.0.0.1:{sport}"
-        print("trainyard serving role", flush=True)
-        results.append(measure("trainyard", serve, url, "/api/v0/models/sgn/predict", body, rates, args.seconds, args))
-        results.append(measure("trainyard+batching", serve, url, "/api/v0/models/sgn-batched/predict", body, rates,
-                               args.seconds, args))
-        binary, headers = kserve_binary_body(matrix)
-        results.append(measure("trainyard-kserve-binary", serve, url, "/v2/models/sgn/infer", binary, rates,
-                               args.seconds, args, headers))
-        serve.terminate()
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.terminate()
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
     ts = torchserve_note()
-    if ts is None:
-        results += run_torchserve(tmp, onnx_path, body, rates, args)
-        ts = "ran: TorchServe from bench/.venv-torchserve, the same ONNX file in a custom onnxruntime handler"
+    stops = []
+    try:
+        targets = start_trainyard_and_baseline(tmp, onnx_path, base_env, matrix, body, args, stops)
+        if ts is None:
+            targets += start_torchserve(tmp, onnx_path, body, args, stops)
+            ts = "ran: TorchServe from bench/.venv-torchserve, the same ONNX file in a custom onnxruntime handler"
+        print(f"{len(targets)} server routes, {args.rounds} interleaved rounds of {args.seconds:g} s per rate",
+              flush=True)
+        results = measure_all(targets, rates, args)
+    finally:
+        for stop in reversed(stops):
+            stop()
     own = session_cpu_us(onnx_path, matrix)
     summary = summarise(results, own, ts)
     summary["json_body_parse_cpu_us"] = parse_cpu_us(body)
     print(json.dumps(summary, indent=2))
+    print_table(results)
     print_ratios(summary)
     out = ROOT / "bench" / "out"
     out.mkdir(exist_ok=True)
@@ -279,9 +324,40 @@ def torchserve_note() -> str | None:
     return None
 
 
-def run_torchserve(tmp: Path, onnx_path: Path, body: bytes, rates, args) -> list[dict]:
-    """Archive the handler + ONNX file, start TorchServe with the same number of workers, measure
-    without batching ("sgn") and with it ("sgn-batched", batch_size 16, max_batch_delay 2 ms)."""
+def start_trainyard_and_baseline(tmp: Path, onnx_path: Path, base_env: dict, matrix: np.ndarray, body: bytes,
+                                 args, stops: list) -> list[Target]:  # noqa: ANN001
+    port = free_port()
+    base = start([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "bench.baseline_serving:create_app()"],
+                 {**base_env, "TRAINYARD_BIND": f"127.0.0.1:{port}", "BENCH_ONNX": str(onnx_path)},
+                 tmp / "baseline.log", f"http://127.0.0.1:{port}/ping")
+    stops.append(lambda: _stop(base))
+    sport = free_port()
+    serve = start(["./start.sh", "serve"],
+                  {**base_env, "TRAINYARD_SERVE_BIND": f"127.0.0.1:{sport}",
+                   "TRAINYARD_SERVE_WORKERS": str(args.workers), "TRAINYARD_SERVE_THREADS": str(args.server_threads)},
+                  tmp / "serve.log", f"http://127.0.0.1:{sport}/v2/health/ready")
+    stops.append(lambda: _stop(serve))
+    url = f"http://127.0.0.1:{sport}"
+    binary, headers = kserve_binary_body(matrix)
+    return [Target("baseline", base, f"http://127.0.0.1:{port}", "/predict", body),
+            Target("trainyard", serve, url, "/api/v0/models/sgn/predict", body),
+            Target("trainyard+batching", serve, url, "/api/v0/models/sgn-batched/predict", body),
+            Target("trainyard-kserve-binary", serve, url, "/v2/models/sgn/infer", binary, headers)]
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def start_torchserve(tmp: Path, onnx_path: Path, body: bytes, args, stops: list) -> list[Target]:  # noqa: ANN001
+    """Archive the handler + ONNX file, start TorchServe with the same number of workers, and
+    register the model without batching ("sgn") and with it ("sgn-batched", batch_size 16,
+    max_batch_delay 2 ms)."""
     store = tmp / "model-store"
     store.mkdir()
     bin_ = TS_VENV / "bin"
@@ -302,23 +378,20 @@ def run_torchserve(tmp: Path, onnx_path: Path, body: bytes, rates, args) -> list
     proc = start([str(bin_ / "torchserve"), "--start", "--foreground", "--ncs", "--disable-token-auth",
                   "--model-store", str(store), "--ts-config", str(config)], env, tmp / "torchserve.log",
                  f"http://127.0.0.1:{inference}/ping")
-    out = []
-    try:
-        m = f"http://127.0.0.1:{management}"
-        for name, extra in (("sgn", ""), ("sgn-batched", "&batch_size=16&max_batch_delay=2")):
-            r = requests.post(f"{m}/models?url=sgn.mar&model_name={name}&initial_workers={args.workers}"
-                              f"&synchronous=true{extra}", timeout=120)
-            assert r.status_code == 200, r.text
-        url = f"http://127.0.0.1:{inference}"
-        print("TorchServe", flush=True)
-        out.append(measure("torchserve", proc, url, "/predictions/sgn", body, rates, args.seconds, args))
-        out.append(measure("torchserve+batching", proc, url, "/predictions/sgn-batched", body, rates,
-                           args.seconds, args))
-    finally:
+
+    def stop() -> None:
         subprocess.run([str(bin_ / "torchserve"), "--stop"], env=env, capture_output=True, timeout=60)
-        if proc.poll() is None:
-            proc.terminate()
-    return out
+        _stop(proc)
+
+    stops.append(stop)
+    m = f"http://127.0.0.1:{management}"
+    for name, extra in (("sgn", ""), ("sgn-batched", "&batch_size=16&max_batch_delay=2")):
+        r = requests.post(f"{m}/models?url=sgn.mar&model_name={name}&initial_workers={args.workers}"
+                          f"&synchronous=true{extra}", timeout=120)
+        assert r.status_code == 200, r.text
+    url = f"http://127.0.0.1:{inference}"
+    return [Target("torchserve", proc, url, "/predictions/sgn", body),
+            Target("torchserve+batching", proc, url, "/predictions/sgn-batched", body)]
 
 
 def _busiest(result: dict) -> dict:
@@ -362,6 +435,18 @@ def per_rate_ratios(by: dict) -> dict:
 
 def _ratio(a, b):
     return round(a / b, 3) if a is not None and b else None
+
+
+def print_table(results: list[dict]) -> None:
+    """Per server and rate (grid and refinements): median p50/p99 over the rounds, every round's
+    p99, and how many rounds held p99 <= 10 ms with no failures."""
+    print("\nmedian over rounds (p99 of each round; rounds held)")
+    for result in results:
+        for r in sorted(result["rows"] + result["refined"], key=lambda r: r["rate"]):
+            per_round = ", ".join(f"{p:.1f}" for p in r["p99_ms_per_round"])
+            print(f"  {result['name']:24s} {r['rate']:6.0f}/s  p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms  "
+                  f"({per_round}; {r['rounds_held']}/{len(r['rounds'])} held)  failed {r['failed']}")
+        print(f"  {result['name']:24s} highest rate held: {result['highest_rate_p99_le_10ms']:g}/s")
 
 
 def print_ratios(summary: dict) -> None:
