@@ -7,7 +7,7 @@ per request, ratios to the baseline, and the ONNX session's own CPU per predicti
 also measured with the KServe binary tensor extension (no JSON numbers); writes
 bench/out/serving-<UTC time>.json.
 
-    .venv/bin/python bench/bench_serving.py                  # about 12 minutes with TorchServe
+    .venv/bin/python bench/bench_serving.py                  # about 15 minutes with TorchServe
     .venv/bin/python bench/bench_serving.py --rates 100,300 --seconds 2 --rounds 1 --refine 0
 """
 
@@ -262,7 +262,7 @@ class Bisection:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rates", default="50,100,200,300,1000")
+    parser.add_argument("--rates", default="50,100,200,300,400,600,1000")
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn processes, both servers")
     parser.add_argument("--server-threads", type=int, default=16, help="gunicorn threads, both servers")
