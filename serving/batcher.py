@@ -150,10 +150,18 @@ class Batcher:
 
     def _grow_if_backlogged(self) -> None:
         with self._lock:
-            alive = [t for t in self._threads if t.is_alive()]
-            if self._queue.qsize() > 0 and self._busy >= len(alive) and len(alive) < self.settings.max_worker:
-                self._threads = alive
-                self._start_instance()
+            self._grow_locked()
+
+    def _grow_locked(self) -> None:
+        """One more instance when requests wait and every instance is busy. Checked on submit and
+        whenever an instance takes work: a burst submitted before the first instance was busy
+        would otherwise leave the backlog to fewer instances than max_worker allows."""
+        if self._stopped:
+            return
+        alive = [t for t in self._threads if t.is_alive()]
+        if self._queue.qsize() > 0 and self._busy >= len(alive) and len(alive) < self.settings.max_worker:
+            self._threads = alive
+            self._start_instance()
 
     def _start_instance(self) -> None:
         runner = self._make_runner()
@@ -173,6 +181,7 @@ class Batcher:
                 return
             with self._lock:
                 self._busy += 1
+                self._grow_locked()
             try:
                 picked = time.perf_counter()
                 batch = self._collect(first)
