@@ -220,7 +220,6 @@ def combine(rows: list[dict]) -> dict:
         out[key] = sum(r[key] for r in rows)
     for key in ("p50_ms", "p90_ms", "p99_ms", "max_ms", "server_cpu_us_per_request"):
         out[key] = float(np.median([r[key] for r in rows]))
-    out["p99_ms_per_round"] = [r["p99_ms"] for r in rows]
     return out
 
 
@@ -443,7 +442,7 @@ def print_table(results: list[dict]) -> None:
     print("\nmedian over rounds (p99 of each round; rounds held)")
     for result in results:
         for r in sorted(result["rows"] + result["refined"], key=lambda r: r["rate"]):
-            per_round = ", ".join(f"{p:.1f}" for p in r["p99_ms_per_round"])
+            per_round = ", ".join(f"{one['p99_ms']:.1f}" for one in r["rounds"])
             print(f"  {result['name']:24s} {r['rate']:6.0f}/s  p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms  "
                   f"({per_round}; {r['rounds_held']}/{len(r['rounds'])} held)  failed {r['failed']}")
         print(f"  {result['name']:24s} highest rate held: {result['highest_rate_p99_le_10ms']:g}/s")

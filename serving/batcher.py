@@ -156,10 +156,10 @@ class Batcher:
         """One more instance when requests wait and every instance is busy. Checked on submit and
         whenever an instance takes work: a burst submitted before the first instance was busy
         would otherwise leave the backlog to fewer instances than max_worker allows."""
-        if self._stopped:
+        if self._stopped or self._queue.qsize() == 0:  # the common case, before any thread is looked at
             return
         alive = [t for t in self._threads if t.is_alive()]
-        if self._queue.qsize() > 0 and self._busy >= len(alive) and len(alive) < self.settings.max_worker:
+        if self._busy >= len(alive) and len(alive) < self.settings.max_worker:
             self._threads = alive
             self._start_instance()
 
