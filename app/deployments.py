@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from app.auth.principal import can_see, require
+from app.auth.audit import note_project, note_target
+from app.auth.principal import Hidden, can_see, require
 from app.errors import ApiError
 from app.schemas.deploy import ServingSettings
 from dao import artifact_queries, auth_queries, model_queries, task_queries
+from dao.errors import ModelNotFound, TaskNotFound
 from dao.model_queries import Registration
 from dao.settings import get_settings
 from dao.tables import ModelStatus, ServedModel, TaskStatus
@@ -40,17 +42,35 @@ def check_deployable(session: Session, task_id: str) -> None:
         raise ApiError(409, f"task {task_id!r} has no stored weights")
 
 
+def may_publish(project: str | None, hidden: Exception) -> None:
+    """The one role check for every way a served model is made (native deploy, MMS register
+    from a task or a model, Fractal upload): the caller edits the source's project, which the
+    audit row names. Raises ``hidden`` for a project the caller may not see, ApiError 403."""
+    try:
+        require(project, "write")
+    except Hidden:
+        raise hidden from None
+    note_project(project)
+
+
+def _registered(row: ServedModel) -> ServedModel:
+    note_target(f"model={row.name}/{row.version}")
+    return row
+
+
 def register_task(session: Session, task_id: str, name: str | None, version: str | None,
                   settings: ServingSettings, description: str = "") -> ServedModel:
-    """An EXPORTING row for the task (commit, then ``start_export``). Raises what
+    """An EXPORTING row for the task (commit, then ``start_export``). Raises TaskNotFound (also
+    for a task the caller may not see), ApiError 403 (it may not edit the task's project), what
     check_deployable raises, ModelExists."""
-    check_deployable(session, task_id)
     project = task_queries.get_task(session, task_id).proj_id
+    may_publish(project, TaskNotFound(task_id))
+    check_deployable(session, task_id)
     model_name = name or task_id
     may_add_version(session, model_name, project)
-    return model_queries.register(session, Registration(
+    return _registered(model_queries.register(session, Registration(
         name=model_name, version=version, source_kind="task", source_task_id=task_id,
-        description=description, project_id=project, **settings.columns()))
+        description=description, project_id=project, **settings.columns())))
 
 
 def may_add_version(session: Session, name: str, project: str | None) -> None:
@@ -85,19 +105,21 @@ def start_export(model_id: int) -> None:
 def register_upload(session: Session, name: str, filename: str, data: bytes, signature: dict,
                     settings: ServingSettings, description: str = "", project: str | None = None) -> ServedModel:
     """A READY row for a checked ONNX upload (a new version when the name exists; it becomes
-    the default, as a Fractal PUT replaces the model)."""
+    the default, as a Fractal PUT replaces the model). Raises ModelNotFound, ApiError 403
+    (may_publish), 409 (may_add_version)."""
+    may_publish(project, ModelNotFound(name))
     may_add_version(session, name, project)
     row = model_queries.register(session, Registration(
         name=name, version=None, source_kind="upload", source_filename=filename, description=description,
         contract=signature, onnx=data, project_id=project, **settings.columns()))
-    return model_queries.set_default(session, name, row.version)
+    return _registered(model_queries.set_default(session, name, row.version))
 
 
 def copy_model(session: Session, source: ServedModel, name: str, settings: ServingSettings) -> ServedModel:
     """Register a READY model's ONNX file under another name (MMS ``POST /models?url=onnx:x``),
-    in the source's project."""
+    in the source's project. Raises ModelNotFound, ApiError 403 (may_publish), 409."""
+    may_publish(source.project_id, ModelNotFound(source.name, source.version))
     may_add_version(session, name, source.project_id)
-    require(source.project_id, "write")
     if source.status != ModelStatus.READY.value:
         raise ApiError(409, f"model {source.name!r} version {source.version!r} is {source.status}")
     full = model_queries.get_by_id(session, source.id, with_onnx=True)
@@ -106,7 +128,7 @@ def copy_model(session: Session, source: ServedModel, name: str, settings: Servi
         source_filename=source.source_filename, description=source.description, contract=dict(source.contract),
         onnx=full.onnx, project_id=source.project_id, **settings.columns()))
     row.verification = source.verification
-    return row
+    return _registered(row)
 
 
 def instances(session: Session, row: ServedModel) -> list[dict]:

@@ -1,7 +1,8 @@
 """Checks of an MXServer /train or /eval request against the database, before anything is
 queued: the network is an MXNet image network, the datasets exist, hold images, are READY and
 agree (class names, image shape), and a fine-tune or evaluation names a finished MXNet task whose
-weights fit. Decided from metadata rows only (no mxnet in the API)."""
+weights fit. Decided from metadata rows only (no mxnet in the API); another project's task or
+dataset reads as one that does not exist."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.auth.submit import visible_datasets, visible_task
 from app.lineage_checks import lineage_problems, named_datasets
 from app.schemas.mxserver import EvalRequest, TrainRequest
 from dao import artifact_queries, dataset_queries
@@ -46,7 +48,7 @@ def _row_problem(name: str, row: Dataset | None) -> str | None:
 def check_datasets(session: Session, req: TrainRequest | EvalRequest) -> tuple[dict[str, Any], Problems]:
     """The shape every named dataset shares ({classes, image_shape}), and problems."""
     named = [(f"{field}[{i}]", n) for field in DATA_FIELDS for i, n in enumerate(getattr(req, field, []))]
-    rows = dataset_queries.find_datasets(session, [n for _, n in named])
+    rows = visible_datasets(dataset_queries.find_datasets(session, [n for _, n in named]))
     problems: Problems = []
     first: tuple[str, dict[str, Any]] | None = None
     for field, name in named:
@@ -78,7 +80,7 @@ def check_parent(session: Session, parent_id: str | None, network: ModelInfo | N
     if parent_id is None:
         return None, []
     field = "trained_task_id"
-    parent = session.get(Task, parent_id)
+    parent = visible_task(session, parent_id)
     if parent is None:
         return None, [(field, f"task {parent_id!r} does not exist")]
     if parent.backend != "mxnet":

@@ -1,7 +1,8 @@
 """MXServer's nested request (``app.schemas.mxserver_desc``) → trainyard's flat /train or /eval
 request, with the database look-ups the mapping needs: which dataset each ``file_url`` or
 ``img_list`` entry names, which task a checkpoint ``prefix`` names and whether that epoch's
-checkpoint is stored.
+checkpoint is stored. Every look-up sees only what the caller may see: another project's task
+or dataset reads as one that does not exist.
 
 ``Translated.fields`` maps each flat field back to MXServer's path, so every problem found later
 (by the flat schema or the dataset checks) is reported under the name the client sent.
@@ -14,6 +15,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.auth.principal import visible_projects
+from app.auth.submit import visible_task
 from app.schemas.mxserver_desc import INIT_PARAM, Checkpoint, TestDesc, TrainDesc
 from dao import artifact_queries, dataset_queries, task_queries
 from dao.tables import Task
@@ -51,7 +54,7 @@ def _dataset(session: Session, value: str | None, path: str, problems: Problems)
     """The image dataset a file name or dataset name refers to."""
     if value is None or not value.strip():
         return None
-    names = dataset_queries.find_by_file(session, value.strip())
+    names = dataset_queries.find_by_file(session, value.strip(), visible_projects())
     if len(names) == 1:
         return names[0]
     problems.append((path, f"{value!r} names no dataset or uploaded file here; upload it first "
@@ -84,8 +87,8 @@ def find_checkpoint(session: Session, ckp: Checkpoint, path: str, problems: Prob
     if ckp.prefix is None or ckp.epoch is None:
         problems += [(f"{path}.{k}", "is required") for k in ("prefix", "epoch") if getattr(ckp, k) is None]
         return None
-    task = session.get(Task, ckp.prefix)
-    ids = [task.id] if task is not None else task_queries.with_save_prefix(session, ckp.prefix)
+    task = visible_task(session, ckp.prefix)
+    ids = [task.id] if task is not None else task_queries.with_save_prefix(session, ckp.prefix, visible_projects())
     if not ids or (task is not None and task.backend != "mxnet"):
         problems.append((f"{path}.prefix", f"{ckp.prefix!r} is neither an MXNet task id nor a save_prefix "
                                            f"a training used"))

@@ -173,11 +173,13 @@ def dataset_names(form: dict[str, Any]) -> set[str]:
     return {n for role in ("train_data", "val_data", "test_data") for n in form.get(role) or []}
 
 
-def with_save_prefix(session: Session, prefix: str, limit: int = 50) -> list[str]:
+def with_save_prefix(session: Session, prefix: str, projects: frozenset[str] | None = None,
+                     limit: int = 50) -> list[str]:
     """The MXNet tasks whose request named this ``save_prefix`` (MXServer's checkpoint prefix),
-    newest first."""
+    newest first; ``projects``: only tasks of these projects (None: every task)."""
     saved = Task.form["param_set"]["save_prefix"].as_string()
-    return list(session.scalars(select(Task.id).where(Task.backend == "mxnet", saved == prefix)
+    visible = [] if projects is None else [Task.proj_id.in_(projects)]
+    return list(session.scalars(select(Task.id).where(Task.backend == "mxnet", saved == prefix, *visible)
                                 .order_by(Task.created_at.desc(), Task.id.desc()).limit(limit)))
 
 

@@ -20,13 +20,14 @@ from app.errors import ApiError, register_model_errors, pydantic_problems
 from app.schemas.deploy import NAME, ServingSettings
 from app.auth.principal import can_see
 from dao import auth_queries, model_queries
-from dao.errors import ModelNotFound, TaskNotFound
+from dao.errors import ModelNotFound
 from dao.db import session_scope
 from dao.tables import ModelStatus
 
 bp = Blueprint("mms_management", __name__)
-TYPES = {400: "BadRequestException", 404: "ModelNotFoundException", 409: "ConflictStatusException",
-         413: "RequestEntityTooLargeException", 422: "BadRequestException", 503: "ServiceUnavailableException"}
+TYPES = {400: "BadRequestException", 401: "UnauthorizedException", 403: "ForbiddenException",
+         404: "ModelNotFoundException", 409: "ConflictStatusException", 413: "RequestEntityTooLargeException",
+         422: "BadRequestException", 503: "ServiceUnavailableException"}
 
 
 def _error(code: int, message: str):
@@ -90,7 +91,6 @@ def register():
     timeout = _number("response_timeout", 120.0, 1.0, 600.0)  # read before anything is written
     with session_scope() as session:
         if kind == "task":
-            _visible(session, auth_queries.project_of_task(session, ref), TaskNotFound(ref))
             row = deployments.register_task(session, ref, name, None, settings)
         else:
             _visible(session, auth_queries.project_of_model(session, ref), ModelNotFound(ref, version))

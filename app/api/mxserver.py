@@ -3,7 +3,8 @@ MXServer's own test resources post evaluations), POST /stop.
 
 /train and /eval take MXServer's wrapped body ``{"task_id": ..., "task_desc": <JSON string or
 object>}``, its bare ``task_desc`` object, or trainyard's flat request (``app.schemas.mxserver``).
-A client's ``task_id`` is kept when it is free (409 when taken). Tasks they create are ordinary
+A client's ``task_id`` is kept when it is free (409 when taken). A task or dataset of a project
+the caller may not see reads as one that does not exist in every answer. Tasks they create are ordinary
 task rows (backend "mxnet", the MXNet queue). Replies keep MXServer's shape:
 ``{"task_id", "state_code", "state_desc"}``, state_code "0" when the call did what it was asked
 and "1" when it did not (``app.mxserver_states`` has the task states shown while a task runs):
@@ -14,7 +15,8 @@ and "1" when it did not (``app.mxserver_states`` has the task states shown while
 |                              |      |      | like new_task's (the GPU with most free memory), or waits |
 | TASK_DESC_INVALID            | 1    | 422  | (trainyard) fields refused: ``errors: [{field, problem}]``|
 |                              |      |      | naming MXServer's field paths; nothing written            |
-| TASK_ID_EXISTS               | 1    | 409  | (trainyard) the client's task_id is taken                 |
+| TASK_ID_EXISTS               | 1    | 409  | (trainyard) the client's task_id is taken, by any task:   |
+|                              |      |      | ids are global; nothing more of the task is said          |
 | TASK_TERMINATED_SUCCESSFULLY | 0    | 200  | /stop: the task is STOPPED, or STOPPING (its worker stops |
 |                              |      |      | at its next batch); also for a task already STOPPED       |
 | TASK_NOT_EXIST               | 1    | 404  | /stop names no task                                       |
@@ -34,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.api.requests import json_body
 from app.auth.principal import Hidden, require
-from app.auth.submit import hidden_refs, project_for_submit
+from app.auth.submit import hidden_refs, project_for_submit, visible_task
 from app.errors import ApiError, field_errors, pydantic_problems
 from app.mx_checks import check_datasets, check_lineage, check_network, check_parent, contract_problems
 from app.mxserver_translate import Translated, find_checkpoint, shape_problems, translate_test, translate_train
@@ -203,7 +205,7 @@ def _network(session, req: TrainRequest | EvalRequest) -> tuple[ModelInfo | None
     """/train names its network; /eval uses the network of the task it evaluates."""
     if isinstance(req, TrainRequest):
         return check_network(req.network)
-    parent = session.get(Task, req.trained_task_id)
+    parent = visible_task(session, req.trained_task_id)
     return (None if parent is None else find_model(parent.model)), []
 
 

@@ -33,6 +33,11 @@ def note_project(project_id: str | None) -> None:
     g.audit_project = project_id
 
 
+def note_target(target: str) -> None:
+    """The object a request made when its URL names none (an MMS registration's model)."""
+    g.audit_target = target
+
+
 def install(app: Flask) -> None:
     app.after_request(_record)
 
@@ -89,10 +94,12 @@ atexit.register(flush)
 
 
 def _target(response: Response) -> str | None:
-    """The object: the URL's arguments, else the id a submit answered with."""
+    """The object: the URL's arguments, else what the view noted, else the id a submit answered with."""
     args = request.view_args or {}
     if args:
         return ",".join(f"{k}={v}" for k, v in args.items())[:300]
+    if g.get("audit_target"):
+        return g.audit_target[:300]
     if response.is_json:
         body = response.get_json(silent=True) or {}
         task_id = (body.get("task_form") or {}).get("task_id") or body.get("task_id")

@@ -10,6 +10,7 @@ from app.auth.audit import note_project
 from app.auth.principal import Hidden, can_see, current, require, visible_projects
 from app.errors import ApiError
 from dao import auth_queries
+from dao.tables import Dataset, Task
 
 Problems = list[tuple[str, str]]
 _known: set[str] = set()  # projects seen to exist (projects are never deleted)
@@ -59,6 +60,18 @@ def hidden_refs(session: Session, parent_task_id: str | None, roles: dict[str, l
             if name in projects and not can_see(projects[name]):
                 problems.append((f"{role}[{i}]", f"dataset {name!r} does not exist"))
     return problems
+
+
+def visible_task(session: Session, task_id: str | None) -> Task | None:
+    """The task of that id when the caller may see it; None when there is none or it is hidden,
+    so that no message about it can tell the two apart."""
+    task = session.get(Task, task_id) if task_id else None
+    return task if task is not None and can_see(task.proj_id) else None
+
+
+def visible_datasets(rows: dict[str, Dataset]) -> dict[str, Dataset]:
+    """The rows the caller may see (its projects' and shared ones) of a name → dataset map."""
+    return {name: row for name, row in rows.items() if can_see(row.project_id)}
 
 
 def owner_for_upload(session: Session, proj_id: str | None) -> str | None:
