@@ -114,6 +114,9 @@ def _kserve_input(model: LoadedModel, item, field: str, binary: BinaryReader) ->
         raise BadInput(f"{field}.shape: expected a list of non-negative integers", field=f"{field}.shape")
     if datatype == "BYTES" and model.is_image and port.name == "image":
         return _encoded_images(model, item, params, shape, field, binary)
+    if len(shape) != len(port.shape):  # before numpy sees it: it refuses over 64 dimensions
+        raise BadInput(f"{field}.shape: input {port.name!r} takes shape {shape_text(port.shape)} ({port.datatype}); "
+                       f"got {len(shape)} dimensions", field=f"{field}.shape")
     if datatype != port.datatype:
         raise BadInput(f"{field}.datatype: input {port.name!r} takes {port.datatype}"
                        + (" (or BYTES: PNG/JPEG files)" if model.is_image else "") + f", got {datatype!r}",

@@ -26,6 +26,14 @@ def _raw(value) -> dict:
     return {"data": json.dumps(value), "headers": {"Content-Type": "application/json"}}
 
 
+def _binary_kserve(shape: list[int], raw: bytes) -> dict:
+    """A KServe v2 body with one FP32 input sent with the binary tensor extension."""
+    header = json.dumps({"inputs": [{"name": "conn", "shape": shape, "datatype": "FP32",
+                                     "parameters": {"binary_data_size": len(raw)}}]}).encode()
+    return {"data": header + raw, "headers": {"Content-Type": "application/octet-stream",
+                                              "Inference-Header-Content-Length": str(len(header))}}
+
+
 def _flat(n: int = 1) -> list[float]:
     return [0.1] * (n * R * R)
 
@@ -44,6 +52,10 @@ SERVING_CASES = [
      422, "NaN"),
     ("kserve dtype", "post", "/v2/models/sgn/infer", {"json": _kserve(_flat(), [1, R, R], "INT64")}, 422, "FP32"),
     ("kserve shape", "post", "/v2/models/sgn/infer", {"json": _kserve(_flat(), [1, R * R])}, 422, "(N, 90, 90)"),
+    ("kserve 65 dimensions", "post", "/v2/models/sgn/infer", {"json": _kserve([0.1], [1] * 65)}, 422,
+     "(N, 90, 90)"),
+    ("kserve 65 dimensions binary", "post", "/v2/models/sgn/infer", _binary_kserve([1] * 65, b"\0" * 4), 422,
+     "(N, 90, 90)"),
     ("kserve count", "post", "/v2/models/sgn/infer", {"json": _kserve(_flat()[:-1], [1, R, R])}, 422, "8100"),
     ("kserve input name", "post", "/v2/models/sgn/infer", {"json": _kserve(_flat(), [1, R, R], name="x")}, 422,
      "conn"),
