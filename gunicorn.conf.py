@@ -1,19 +1,14 @@
-"""gunicorn settings for the trainyard API (``start.sh api`` runs ``gunicorn -c gunicorn.conf.py``).
-
-Every knob reads a ``TRAINYARD_*`` environment variable so the same file serves a laptop,
-docker-compose and Kubernetes:
-
-- ``TRAINYARD_BIND``: where to listen; ``127.0.0.1:8000`` by default, ``0.0.0.0:8000`` in the images.
-- ``TRAINYARD_GUNICORN_WORKERS``: worker processes; default ``2 * cores + 1`` capped at 8, where
-  cores honours the container's CPU quota (cgroup v2 ``cpu.max``) and the CPU affinity mask.
-- ``TRAINYARD_GUNICORN_THREADS``: threads per worker (gthread), default 4; each ``?wait=`` poll
-  holds one while it waits.
-- ``TRAINYARD_GUNICORN_TIMEOUT``: seconds a worker may stay silent on one request before the arbiter
-  kills it. A dataset upload reaches gunicorn only after nginx has buffered the whole body, so
-  this covers reading up to ``TRAINYARD_MAX_UPLOAD_MB`` over loopback plus checking and storing
-  it; nginx's ``proxy_read_timeout`` (nginx.conf) is kept at least as long.
-- ``TRAINYARD_FORWARDED_ALLOW_IPS``: proxies whose ``X-Forwarded-*`` headers gunicorn trusts
-  (``127.0.0.1`` by default; ``*`` in the images, where only nginx / the ingress reaches port 8000).
+"""gunicorn settings for trainyard's web roles (``start.sh api|serve|embedded`` run
+``gunicorn -c gunicorn.conf.py``). Every value comes from ``contracts.settings.Settings`` (the
+one reader of ``TRAINYARD_*``), so the same file serves a laptop, docker-compose and Kubernetes:
+``bind``, ``gunicorn_workers`` (0: ``2 * cores + 1`` capped at 8, where cores honours the
+container's CPU quota and the CPU affinity mask), ``gunicorn_threads`` (each ``?wait=`` poll
+holds one while it waits), ``gunicorn_timeout`` (a dataset upload reaches gunicorn only after
+nginx has buffered the whole body, so this covers reading up to ``max_upload_mb`` over loopback
+plus checking and storing it; nginx's ``proxy_read_timeout`` is kept at least as long),
+``forwarded_allow_ips`` (proxies whose ``X-Forwarded-*`` headers count: ``127.0.0.1`` by default,
+``*`` in the images, where only nginx / the ingress reaches the port), ``log_level`` and
+``proc_name``.
 
 The access log goes to stdout and records the ``X-Forwarded-For``/``-Proto``/``Host`` headers that
 the proxy set, so a request can be followed from nginx to the app.
@@ -24,15 +19,9 @@ from __future__ import annotations
 import math
 import os
 
+from contracts.settings import get_settings, multiprocess_dir
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    value = int(raw)
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {raw!r}")
-    return value
+_settings = get_settings()
 
 
 def _cgroup_cpu_limit() -> int | None:
@@ -64,15 +53,15 @@ def default_workers() -> int:
     return min(2 * cpu_count() + 1, MAX_DEFAULT_WORKERS)
 
 
-bind = [os.environ.get("TRAINYARD_BIND", "127.0.0.1:8000")]
-workers = _env_int("TRAINYARD_GUNICORN_WORKERS", default_workers())
+bind = [_settings.bind]
+workers = _settings.gunicorn_workers or default_workers()
 # Threaded workers: nginx buffers whole requests (proxy_request_buffering on) and responses, so a
 # slow client never holds a worker; the API does short database work per request, a poll that
 # waits for a change (GET /api/v0/tasks/<id>?wait=) holds one thread, not the whole process, and
 # the serving role needs concurrent requests in one process for dynamic batching to group them.
 worker_class = "gthread"
-threads = _env_int("TRAINYARD_GUNICORN_THREADS", 4)
-timeout = _env_int("TRAINYARD_GUNICORN_TIMEOUT", 300)
+threads = _settings.gunicorn_threads
+timeout = _settings.gunicorn_timeout
 graceful_timeout = 30  # SIGTERM: finish in-flight requests, then exit
 keepalive = 5
 # Recycle workers now and then so a slow leak cannot grow forever; jitter avoids all at once.
@@ -81,25 +70,25 @@ keepalive = 5
 max_requests = 20000
 max_requests_jitter = 2000
 
-forwarded_allow_ips = os.environ.get("TRAINYARD_FORWARDED_ALLOW_IPS", "127.0.0.1")
+forwarded_allow_ips = _settings.forwarded_allow_ips
 secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
 
 accesslog = "-"
 errorlog = "-"
-loglevel = os.environ.get("TRAINYARD_LOG_LEVEL", "info")
+loglevel = _settings.log_level
 access_log_format = (
     '%(h)s "%(r)s" %(s)s %(b)s %(M)sms '
     'xff="%({x-forwarded-for}i)s" proto="%({x-forwarded-proto}i)s" '
     'host="%({x-forwarded-host}i)s" ua="%(a)s"'
 )
 # Readable in `ps`/`top` when the API and workers share a box.
-proc_name = os.environ.get("TRAINYARD_PROC_NAME", "trainyard-api")
+proc_name = _settings.proc_name
 
 
 def child_exit(_server, worker) -> None:  # noqa: ANN001 - gunicorn's hook signature
     """A worker that exited stops counting in the live gauges of prometheus_client's
     multiprocess mode (its counters and histograms stay in the sums, as they must)."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if multiprocess_dir():
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)

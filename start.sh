@@ -14,7 +14,6 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")" && pwd)"
 cd "$root"
 if [[ -z "${TRAINYARD_BIND:-}" && -n "${PORT:-}" ]]; then export TRAINYARD_BIND="127.0.0.1:$PORT"; fi
-bind="${TRAINYARD_BIND:-127.0.0.1:8000}"
 
 python_for() {  # python_for torch|mxnet: the venv's python, installing it first if needed
     if [[ "${TRAINYARD_NO_VENV:-0}" == "1" ]]; then command -v python3; return; fi
@@ -40,7 +39,13 @@ python_for() {  # python_for torch|mxnet: the venv's python, installing it first
     rm -f "$out"
 }
 
-check_port() {  # exits non-zero, saying what holds it, when the API's address is taken
+setting() {  # setting PYTHON NAME...: values from contracts.settings (its defaults, the environment)
+    local py="$1"; shift
+    "$py" -m contracts.settings "$@"
+}
+
+check_port() {  # check_port PYTHON: exits non-zero, saying what holds it, when the API's address is taken
+    bind="$(setting "$1" bind)"
     local host="${bind%:*}" port="${bind##*:}" holder
     if python3 -c 'import socket, sys
 s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)
@@ -70,12 +75,12 @@ role="${1:-all}"
 
 case "$role" in
     api)
-        check_port
         py="$(python_for torch)"
+        check_port "$py"
         # gunicorn's workers add their metrics up through files here (prometheus_client's
         # multiprocess mode); a fresh folder per start, or counts of a previous run would linger.
         if [[ -z "${PROMETHEUS_MULTIPROC_DIR:-}" ]]; then
-            export PROMETHEUS_MULTIPROC_DIR="${TRAINYARD_VAR_DIR:-./var}/metrics/api"
+            export PROMETHEUS_MULTIPROC_DIR="$(setting "$py" var_dir)/metrics/api"
             rm -rf "$PROMETHEUS_MULTIPROC_DIR"
         fi
         mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
@@ -85,17 +90,15 @@ case "$role" in
         py="$(python_for torch)"
         # Several processes share one Prometheus directory so /metrics sums them all.
         export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-$(mktemp -d -t trainyard-serve-metrics.XXXXXX)}"
-        export TRAINYARD_BIND="${TRAINYARD_SERVE_BIND:-127.0.0.1:8001}"
-        export TRAINYARD_GUNICORN_WORKERS="${TRAINYARD_SERVE_WORKERS:-2}"
-        export TRAINYARD_GUNICORN_THREADS="${TRAINYARD_SERVE_THREADS:-16}"
-        export TRAINYARD_PROC_NAME=trainyard-serve
+        read -r serve_bind serve_workers serve_threads < <(setting "$py" serve_bind serve_workers serve_threads)
+        export TRAINYARD_BIND="$serve_bind" TRAINYARD_GUNICORN_WORKERS="$serve_workers" \
+            TRAINYARD_GUNICORN_THREADS="$serve_threads" TRAINYARD_PROC_NAME=trainyard-serve
         exec "$py" -m gunicorn -c gunicorn.conf.py 'serving.app:create_serving_app()'
         ;;
     embedded)
         # The API and the serving role in one app at one address (the default ./start.sh).
-        check_port
         py="$(python_for torch)"
-        export TRAINYARD_GUNICORN_THREADS="${TRAINYARD_GUNICORN_THREADS:-8}"
+        check_port "$py"
         exec "$py" -m gunicorn -c gunicorn.conf.py 'serving.embedded:create_app()'
         ;;
     worker)
@@ -115,9 +118,9 @@ case "$role" in
             export CUDA_VISIBLE_DEVICES=""
         fi
         export TRAINYARD_BACKEND="$backend"
-        default_queue="${TRAINYARD_TORCH_QUEUE:-torch}" app="tasks.worker"
-        if [[ "$backend" == "mxnet" ]]; then default_queue="${TRAINYARD_MXNET_QUEUE:-mxnet}" app="tasks.mx_worker"; fi
         py="$(python_for "$backend")"
+        default_queue="$(setting "$py" "${backend}_queue")" app="tasks.worker"
+        if [[ "$backend" == "mxnet" ]]; then app="tasks.mx_worker"; fi
         name="${name:-${TRAINYARD_WORKER_NAME:-$backend${gpu:+-gpu$gpu}@%h}}"
         exec "$py" -m celery -A "$app" worker --pool solo --concurrency 1 --prefetch-multiplier 1 \
             -Q "${queues:-$default_queue}" -n "$name" --loglevel INFO --without-gossip --without-mingle
@@ -132,11 +135,12 @@ case "$role" in
         exec "$py" -m app.manage register-demo
         ;;
     all)
-        check_port
+        py="$(python_for torch)"
+        check_port "$py"
         "$0" migrate
         # One box: every role writes its metrics to one folder and the API's /metrics shows
         # them all, with the fleet's figures from the database; no other metrics ports.
-        export PROMETHEUS_MULTIPROC_DIR="${TRAINYARD_VAR_DIR:-./var}/metrics/all"
+        export PROMETHEUS_MULTIPROC_DIR="$(setting "$py" var_dir)/metrics/all"
         rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
         export TRAINYARD_METRICS_FLEET="${TRAINYARD_METRICS_FLEET:-1}" TRAINYARD_METRICS_PORT=0
         pids=()

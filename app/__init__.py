@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask
 
-from dao.settings import get_settings
+from contracts.settings import get_settings
 
 
 def create_app() -> Flask:

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from dao import dataset_queries
-from dao.tables import DatasetStatus
+from contracts.statuses import DatasetStatus
 
 TTL_SECONDS = 5.0
 _remembered: dict[str, tuple[float, "DatasetInfo"]] = {}

@@ -11,12 +11,13 @@ from sqlalchemy.orm import Session
 from app.auth.audit import note_project, note_target
 from app.auth.principal import Hidden, can_see, require
 from app.errors import ApiError
-from app.schemas.deploy import ServingSettings
+from contracts.serving_settings import ServingSettings
 from dao import artifact_queries, auth_queries, model_queries, task_queries
 from dao.errors import ModelNotFound, TaskNotFound
 from dao.model_queries import Registration
-from dao.settings import get_settings
-from dao.tables import ModelStatus, ServedModel, TaskStatus
+from contracts.settings import get_settings
+from dao.tables import ServedModel
+from contracts.statuses import ModelStatus, TaskStatus
 from tasks.publish import PublishError, publish_export
 
 # Networks without a dense twin (models.networks.REGISTRY has dense=None for them): the ONNX

@@ -9,15 +9,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.schemas.task_form import NewTaskForm, missing_roles
+from contracts.task_form import NewTaskForm, missing_roles
 from app.dataset_cache import DatasetInfo, dataset_infos
 from app.lineage_checks import lineage_problems, named_datasets
 from dao import artifact_queries, lineage_queries
-from dao.tables import Task, TaskStatus
-from models.catalog import ModelInfo, all_models, find_model
+from dao.tables import Task
+from contracts.statuses import TaskStatus
+from contracts.catalog import ModelInfo, all_models, find_model
 from models.compat import check_compatible
 from models.datasets.lineage import build_lineage
-from models.task_needs import FORM_FIELDS, used_fields, used_roles
+from contracts.task_needs import FORM_FIELDS, used_fields, used_roles
 
 Problems = list[tuple[str, str]]
 MAX_LOO_SUBJECTS = 200  # leave-one-out trains one model per subject

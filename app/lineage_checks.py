@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from dao import lineage_queries
 from models.datasets.lineage import FIT_ROLES, Seen, build_lineage, pool_sizes
-from models.task_needs import FORM_FIELDS
+from contracts.task_needs import FORM_FIELDS
 
 Problems = list[tuple[str, str]]
 FORM_ROLES = FORM_FIELDS

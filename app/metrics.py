@@ -16,7 +16,7 @@ import time
 from flask import Blueprint, Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
-from dao.settings import get_settings
+from contracts.settings import get_settings
 from tasks.metrics_registry import scrape_registry
 
 bp = Blueprint("metrics", __name__)

@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session
 
 from app.auth.submit import visible_datasets, visible_task
 from app.lineage_checks import lineage_problems, named_datasets
-from app.schemas.mxserver import EvalRequest, TrainRequest
+from contracts.mxserver_request import EvalRequest, TrainRequest
 from dao import artifact_queries, dataset_queries
-from dao.tables import Dataset, DatasetStatus, Task, TaskStatus
-from models.catalog import ModelInfo, all_models, find_model
-from models.task_needs import DATA_FIELDS, FORM_FIELDS
+from dao.tables import Dataset, Task
+from contracts.statuses import DatasetStatus, TaskStatus
+from contracts.catalog import ModelInfo, all_models, find_model
+from contracts.task_needs import DATA_FIELDS, FORM_FIELDS
 
 Problems = list[tuple[str, str]]
 

@@ -12,7 +12,7 @@ import threading
 from flask import Response
 
 from app.errors import body
-from dao.settings import get_settings
+from contracts.settings import get_settings
 
 RETRY_AFTER_SECONDS = 5
 _lock = threading.Lock()

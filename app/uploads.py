@@ -21,7 +21,7 @@ from werkzeug.datastructures import FileStorage
 
 from app.errors import ApiError
 from dao import storage_quota
-from dao.settings import get_settings
+from contracts.settings import get_settings
 
 CHUNK = 1 << 20
 

@@ -29,7 +29,7 @@ from bench.service_stack import BenchStack  # noqa: E402
 
 def point_settings_at(stack: BenchStack) -> None:
     from dao.db import reset_engines
-    from dao.settings import reset_settings
+    from contracts.settings import reset_settings
     from tasks.celery_app import reset_celery
 
     os.environ.update({k: v for k, v in stack.env.items() if k.startswith("TRAINYARD_")})

@@ -10,7 +10,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, undefer
 
 from dao.errors import DatasetExists, DatasetInUse, DatasetNotFound
-from dao.tables import Dataset, DatasetStatus
+from dao.tables import Dataset
+from contracts.statuses import DatasetStatus
 from dao.task_queries import tasks_using_dataset
 
 _CHUNK = 1 << 20

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, Executable, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from dao.settings import get_settings
+from contracts.settings import get_settings
 
 T = TypeVar("T")
 
@@ -52,7 +52,7 @@ def _create(url: str) -> Engine:
                          connect_args=_postgres_timeouts(settings))
 
 
-def _postgres_timeouts(settings) -> dict:  # noqa: ANN001 - dao.settings.Settings
+def _postgres_timeouts(settings) -> dict:  # noqa: ANN001 - contracts.settings.Settings
     """libpq parameters bounding every wait: the connect; a statement (server side); and, on an
     open connection whose packets vanish (a partition), unacknowledged data (tcp_user_timeout)
     and an idle line (keepalives), which otherwise block a read for the kernel's ~15 minutes."""

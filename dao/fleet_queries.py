@@ -10,7 +10,8 @@ from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
 from dao.clock import as_utc
-from dao.tables import Task, TaskStatus, Worker, utcnow
+from dao.tables import Task, Worker, utcnow
+from contracts.statuses import TaskStatus
 
 OTHER_PROJECTS = "other"
 

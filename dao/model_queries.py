@@ -13,7 +13,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, undefer
 
 from dao.errors import ModelExists, ModelNotFound
-from dao.tables import ModelStatus, ServedModel, ServingProcess, utcnow
+from dao.tables import ServedModel, ServingProcess, utcnow
+from contracts.statuses import ModelStatus
 
 SETTINGS = ("batch_size", "max_batch_delay_ms", "min_worker", "max_worker")
 

@@ -28,8 +28,9 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
-from dao.settings import Settings, get_settings
-from dao.tables import Dataset, DatasetStatus, Task, TaskStatus, Worker, utcnow
+from contracts.settings import Settings, get_settings
+from dao.tables import Dataset, Task, Worker, utcnow
+from contracts.statuses import DatasetStatus, TaskStatus
 
 S = TaskStatus
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from sqlalchemy import and_, func, not_, or_, select
 from sqlalchemy.orm import Session
 
-from dao.tables import Project, Task, TaskStatus
+from dao.tables import Project, Task
+from contracts.statuses import TaskStatus
 
 S = TaskStatus
 IN_FLIGHT = or_(Task.status.in_([S.RUNNING.value, S.STOPPING.value]),

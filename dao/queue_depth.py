@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dao.tables import Task, TaskStatus
+from dao.tables import Task
+from contracts.statuses import TaskStatus
 
 ACTIVE = (TaskStatus.QUEUED.value, TaskStatus.RUNNING.value, TaskStatus.STOPPING.value)
 

@@ -20,7 +20,8 @@ from sqlalchemy import Connection, bindparam, func, select, tuple_
 
 from dao.clock import as_utc
 from dao.db import plain_rows
-from dao.tables import Task, TaskStatus
+from dao.tables import Task
+from contracts.statuses import TaskStatus
 
 SNAPSHOT_SECONDS = 1.0
 SNAPSHOT_LIMIT = 20_000

@@ -7,7 +7,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dao.queue_depth import ACTIVE
-from dao.tables import Task, TaskStatus
+from dao.tables import Task
+from contracts.statuses import TaskStatus
 
 HELD = (TaskStatus.RUNNING.value, TaskStatus.STOPPING.value)
 

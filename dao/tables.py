@@ -11,6 +11,8 @@ from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, 
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column
 
+from contracts.statuses import DatasetStatus, ModelStatus, TaskStatus
+
 # JSONB on PostgreSQL (indexable, compact), plain JSON text elsewhere.
 JsonColumn = JSON().with_variant(JSONB(), "postgresql")
 # bytea / BLOB; stored blobs live in the database so any worker anywhere can read them.
@@ -24,18 +26,6 @@ def utcnow() -> dt.datetime:
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JsonColumn, list[Any]: JsonColumn}
 
-
-class TaskStatus(str, enum.Enum):
-    QUEUED = "QUEUED"
-    RUNNING = "RUNNING"
-    STOPPING = "STOPPING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    STOPPED = "STOPPED"
-
-    @classmethod
-    def terminal(cls) -> tuple["TaskStatus", ...]:
-        return (cls.SUCCEEDED, cls.FAILED, cls.STOPPED)
 
 
 class Task(Base):
@@ -123,14 +113,6 @@ class TaskArtifact(Base):
     )
 
 
-class DatasetStatus(str, enum.Enum):
-    """READY: validated, usable. VALIDATING: an image upload stored raw, waiting for the MXNet
-    worker to check and convert it. REJECTED: that check failed (``meta["problems"]`` says why)."""
-
-    READY = "READY"
-    VALIDATING = "VALIDATING"
-    REJECTED = "REJECTED"
-
 
 class Dataset(Base):
     __tablename__ = "datasets"
@@ -163,14 +145,6 @@ class Worker(Base):
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     heartbeat_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
-
-class ModelStatus(str, enum.Enum):
-    """EXPORTING: a worker is exporting and verifying it (or an upload is being checked).
-    READY: serving processes load it. FAILED: ``error`` says why; nothing serves it."""
-
-    EXPORTING = "EXPORTING"
-    READY = "READY"
-    FAILED = "FAILED"
 
 
 class ServedModel(Base):
@@ -318,5 +292,5 @@ class AuditEntry(Base):
     __table_args__ = (Index("ix_audit_project_at", "project_id", "at"), Index("ix_audit_at", "at"))
 
 
-__all__ = ["AuditEntry", "User", "Project", "Membership", "ApiToken", "Role", "Base", "ServedModel", "ServingProcess", "ModelStatus", "Task", "TaskEpoch", "TaskLogLine", "TaskArtifact", "Dataset", "DatasetStatus", "Worker", "TaskStatus",
-           "utcnow"]
+__all__ = ["AuditEntry", "User", "Project", "Membership", "ApiToken", "Role", "Base", "ServedModel", "ServingProcess",
+           "Task", "TaskEpoch", "TaskLogLine", "TaskArtifact", "Dataset", "Worker", "utcnow"]

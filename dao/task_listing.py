@@ -107,7 +107,7 @@ def _names_text(node: _NamesDataset, compiler, **kw) -> str:  # noqa: ANN001
 def list_tasks(session: Session, flt: TaskFilter, *, sort: str = "-created_at", limit: int = 50,
                cursor: str | None = None, sortable: Collection[str] = ()) -> Page:
     """``sortable``: the numeric result keys a listing may sort by besides created_at (the
-    caller's: models.task_result.METRIC_FIELDS). Raises BadCursor, or ValueError for a sort
+    caller's: contracts.task_result.METRIC_FIELDS). Raises BadCursor, or ValueError for a sort
     key that is not allowed."""
     descending = sort.startswith("-")
     key = sort.lstrip("-+")

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from dao.db import plain_rows
 from dao.errors import InvalidTransition, TaskNotFound
-from dao.tables import JsonColumn, Task, TaskStatus, utcnow
+from dao.tables import JsonColumn, Task, utcnow
+from contracts.statuses import TaskStatus
 
 S = TaskStatus
 

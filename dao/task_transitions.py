@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from dao.tables import Task, TaskStatus, utcnow
+from dao.tables import Task, utcnow
+from contracts.statuses import TaskStatus
 
 S = TaskStatus
 QUEUED = S.QUEUED.value

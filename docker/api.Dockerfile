@@ -13,6 +13,7 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY pyproject.toml ./
 COPY app ./app
+COPY contracts ./contracts
 COPY dao ./dao
 COPY tasks ./tasks
 COPY models ./models

@@ -27,6 +27,7 @@ RUN TRAINYARD_MXNET_VENV=/opt/venv TRAINYARD_MXNET_PYTHON=python bash scripts/bo
       && /opt/venv/bin/pip install "${MXNET_PACKAGE}" "numpy>=1.21,<1.24"; fi
 ENV PATH=/opt/venv/bin:$PATH
 COPY app ./app
+COPY contracts ./contracts
 COPY dao ./dao
 COPY tasks ./tasks
 COPY models ./models

@@ -22,6 +22,7 @@ RUN pip install "torch==${TORCH_VERSION}" --index-url "${TORCH_INDEX_URL}"
 WORKDIR /src
 COPY pyproject.toml ./
 COPY app ./app
+COPY contracts ./contracts
 COPY dao ./dao
 COPY tasks ./tasks
 COPY models ./models

@@ -6,7 +6,7 @@ engine makes the same check again against the weights blob, so both refuse with 
 
 from __future__ import annotations
 
-from models.catalog import find_model
+from contracts.catalog import find_model
 
 
 class IncompatibleModel(ValueError):

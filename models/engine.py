@@ -18,14 +18,15 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from models.catalog import find_model
+from contracts.catalog import find_model
 from models.compat import IncompatibleModel, check_compatible, node_features_for
 from models.datasets.types import ConnectomeDataset
 from models.graphs import build_graphs
-from models.job import TASK_TYPES, EpochMetrics, JobHooks, JobOutcome, JobSpec, pause_requested
+from models.job import EpochMetrics, JobHooks, JobOutcome, JobSpec, pause_requested
+from contracts.statuses import TASK_TYPES
 from models.evaluation import set_report
 from models.networks import ConnectomeNet, build_network, canonical_name
-from models.task_result import result_json
+from contracts.task_result import result_json
 from models.training import Prepared, Stopped, evaluate, prepare, train_epoch
 from models.weights import FORMAT, load_checkpoint, pack_weights, save_checkpoint, unpack_weights
 
@@ -60,7 +61,7 @@ def run_job(spec: JobSpec, hooks: JobHooks, device: str | None = None) -> JobOut
     Raises ValueError for an unknown task type or missing data, UnknownModel for an unknown model,
     IncompatibleModel when the parent weights or the resume checkpoint do not fit the model or
     data, DataMismatch when train/val/test disagree, BadWeights for unreadable blobs; and
-    pydantic.ValidationError when the result has a key models.task_result does not define.
+    pydantic.ValidationError when the result has a key contracts.task_result does not define.
     """
     if spec.task_type not in TASK_TYPES:
         raise ValueError(f"unknown task type {spec.task_type!r}; expected one of {TASK_TYPES}")
@@ -258,8 +259,9 @@ def _one_epoch(run: _Run, net, train: Prepared, val: Prepared | None, optimizer,
     val_loss, val_acc = evaluate(net, val)[:2] if val is not None else (None, None)
     scheduler.step()
     run.epoch += 1
-    metrics = EpochMetrics(run.epoch, spec.params.epochs, train_loss, train_acc, val_loss, val_acc, lr,
-                           time.perf_counter() - started, train.n)
+    metrics = EpochMetrics(epoch=run.epoch, epochs=spec.params.epochs, train_loss=train_loss,
+                           train_accuracy=train_acc, val_loss=val_loss, val_accuracy=val_acc, learning_rate=lr,
+                           seconds=time.perf_counter() - started, examples=train.n)
     run.history.append(asdict(metrics))
     run.last_state = _state_copy(net)
     score = val_loss if val_loss is not None else train_loss

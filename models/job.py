@@ -11,7 +11,6 @@ from typing import Any, Protocol
 
 from models.datasets.types import ConnectomeDataset
 
-TASK_TYPES = ("dl_ts", "dl_ft", "dl_ev")
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,7 @@ class HyperParams:
 @dataclass(frozen=True)
 class JobSpec:
     task_type: str  # one of TASK_TYPES
-    model: str  # a name or alias from models.catalog
+    model: str  # a name or alias from contracts.catalog
     params: HyperParams
     train: ConnectomeDataset | None  # None for dl_ev
     val: ConnectomeDataset | None
@@ -43,7 +42,7 @@ class JobSpec:
     n_permutations: int = 0  # > 0: a permutation test of the test accuracy (models.permutation)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EpochMetrics:
     epoch: int  # 1-based
     epochs: int
@@ -91,5 +90,5 @@ class JobOutcome:
     epochs_done: int
     weights: bytes | None  # the final model weights blob (None when stopped before any epoch)
     best_weights: bytes | None
-    result: dict[str, Any] = field(default_factory=dict)  # a models.task_result.TaskResult, JSON-ready
+    result: dict[str, Any] = field(default_factory=dict)  # a contracts.task_result.TaskResult, JSON-ready
     contract: dict[str, Any] = field(default_factory=dict)  # model, regions, features, classes

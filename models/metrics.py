@@ -13,7 +13,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from models.confusion_metrics import batch_rates
-from models.task_result import SCORES
+from contracts.task_result import SCORES
 
 
 def _binary_auc(positive: np.ndarray, score: np.ndarray) -> np.ndarray:

@@ -66,7 +66,9 @@ def train_tangent(spec: JobSpec, hooks: JobHooks, _dev=None) -> JobOutcome:  # n
     clf = LogisticRegression(C=C, max_iter=5000).fit(ts.transform(spd(spec.train)), spec.train.labels)
     train_loss, train_acc = _loss_accuracy(_probabilities(ts, clf, spec.train), spec.train)
     val_loss, val_acc = _loss_accuracy(_probabilities(ts, clf, spec.val), spec.val) if spec.val else (None, None)
-    metrics = EpochMetrics(1, 1, train_loss, train_acc, val_loss, val_acc, 0.0, time.perf_counter() - started)
+    metrics = EpochMetrics(epoch=1, epochs=1, train_loss=train_loss, train_accuracy=train_acc, val_loss=val_loss,
+                           val_accuracy=val_acc, learning_rate=0.0, seconds=time.perf_counter() - started,
+                           examples=len(spec.train.labels))
     hooks.on_epoch(metrics)
     contract = _contract(spec.train)
     weights = pack_weights(_state(ts, clf, spec.train.n_classes), {"model": NAME, "contract": contract,

@@ -9,7 +9,7 @@ import logging
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from dao.settings import get_settings
+from contracts.settings import get_settings
 from serving import arrivals, metrics
 from serving.cache import PredictionCache
 from serving.registry import Registry

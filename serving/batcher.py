@@ -22,6 +22,8 @@ from typing import Callable
 
 import numpy as np
 
+from contracts.serving_settings import ServingSettings
+
 Feeds = dict[str, np.ndarray]
 _NOTHING = object()
 
@@ -71,19 +73,11 @@ class ArrivalGaps:
         return self._last + self.GAPS_TO_WAIT * self._mean
 
 
-@dataclass
-class Settings:
-    batch_size: int = 1
-    max_batch_delay_s: float = 0.005
-    min_worker: int = 1
-    max_worker: int = 1
-
-
 class Batcher:
     """``run(feeds) -> list of outputs`` is what an instance does: ``session.run(None, feeds)``."""
 
     def __init__(self, make_runner: Callable[[], Callable[[Feeds], list[np.ndarray]]],
-                 settings: Settings, batchable: bool, expecting: Callable[[], int] | None = None):
+                 settings: ServingSettings, batchable: bool, expecting: Callable[[], int] | None = None):
         self._make_runner = make_runner
         self._expecting = expecting
         self._gaps = ArrivalGaps()
@@ -107,7 +101,7 @@ class Batcher:
         item = Pending(feeds, rows)
         if self._stopped:
             raise BatcherStopped("the model is being unloaded")
-        self._gaps.note(item.enqueued, self.settings.max_batch_delay_s)  # racing callers may drop a gap: harmless
+        self._gaps.note(item.enqueued, self.settings.max_batch_delay_seconds)  # racing callers may drop a gap: harmless
         self._queue.put(item)
         if queued is not None:
             queued()
@@ -129,7 +123,7 @@ class Batcher:
 
     # ------------------------------------------------------------ settings
 
-    def resize(self, settings: Settings) -> None:
+    def resize(self, settings: ServingSettings) -> None:
         """Apply new settings: start instances up to ``min_worker``, stop those above ``max_worker``."""
         with self._lock:
             self.settings = settings
@@ -193,7 +187,7 @@ class Batcher:
     def _collect(self, first: Pending) -> list[Pending]:
         batch, rows = [first], first.rows
         limit = self.settings.batch_size if self.batchable else 1
-        deadline = first.enqueued + self.settings.max_batch_delay_s
+        deadline = first.enqueued + self.settings.max_batch_delay_seconds
         while rows < limit:
             item = self._next_for_batch(deadline)
             if item is _NOTHING:
@@ -219,7 +213,7 @@ class Batcher:
             pass
         until = deadline
         if self._expecting is not None and self._expecting() <= 0:
-            likely = self._gaps.likely_until(self.settings.max_batch_delay_s)
+            likely = self._gaps.likely_until(self.settings.max_batch_delay_seconds)
             if likely is None:
                 return _NOTHING
             until = min(deadline, likely)

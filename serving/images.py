@@ -10,9 +10,8 @@ import io
 import warnings
 
 import numpy as np
-from PIL import Image
 
-from dao.settings import get_settings
+from contracts.settings import get_settings
 from serving.errors import BadInput
 from serving.inputs import MAX_ROWS, numeric_array
 from serving.loaded import LoadedModel
@@ -28,6 +27,8 @@ def image_shape(model: LoadedModel) -> tuple[int, int, int]:
 def decode(model: LoadedModel, data: bytes, field: str = "file") -> tuple[np.ndarray, bool]:
     """(H, W, C) uint8 pixels of a PNG/JPEG file and whether it was resized. Raises BadInput:
     not an image, past the pixel limit (read from its header, before decoding), unreadable."""
+    from PIL import Image  # here, not at import: the API reads these routes and never decodes images
+
     h, w, c = image_shape(model)
     limit = get_settings().serve_max_image_pixels
     try:

@@ -1,15 +1,16 @@
 """A model loaded into this process: its onnxruntime sessions (one per instance), signature,
-contract and batcher."""
+contract and batcher. onnxruntime is imported when a model is loaded: the API builds its OpenAPI
+document from the serving routes and never loads it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-import onnxruntime as ort
 
 from serving import arrivals
-from serving.batcher import Batcher, Feeds, Pending, Settings
+from contracts.serving_settings import ServingSettings
+from serving.batcher import Batcher, Feeds, Pending
 
 # onnxruntime's type strings → (KServe v2 datatype, numpy dtype)
 ORT_TYPES = {
@@ -40,7 +41,9 @@ def _port(arg) -> Port:
     return Port(arg.name, datatype, dtype, shape)
 
 
-def new_session(onnx: bytes, threads: int, providers: list[str]) -> ort.InferenceSession:
+def new_session(onnx: bytes, threads: int, providers: list[str]):  # noqa: ANN201 - an InferenceSession
+    import onnxruntime as ort  # here, not at import: the API reads these routes for its document
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -50,6 +53,8 @@ def new_session(onnx: bytes, threads: int, providers: list[str]) -> ort.Inferenc
 def providers() -> list[str]:
     """CUDA when onnxruntime has it and this process was given a GPU, else the CPU."""
     import os
+
+    import onnxruntime as ort
 
     available = ort.get_available_providers()
     gpu = os.environ.get("CUDA_VISIBLE_DEVICES", "") not in ("", "-1")
@@ -62,7 +67,7 @@ class LoadedModel:
     """``predict(feeds)`` runs through the batcher; ``inputs``/``outputs`` are the signature."""
 
     def __init__(self, model_id: int, name: str, version: str, onnx: bytes, sha256: str,
-                 contract: dict, settings: Settings, threads: int):
+                 contract: dict, settings: ServingSettings, threads: int):
         self.id, self.name, self.version, self.sha256 = model_id, name, version, sha256
         self.contract = contract or {}
         self._onnx, self._threads, self._providers = onnx, threads, providers()

@@ -8,7 +8,7 @@ import time
 import numpy as np
 from flask import current_app
 
-from dao.settings import get_settings
+from contracts.settings import get_settings
 from serving import arrivals, metrics
 from serving.batcher import BatcherStopped, RequestTimeout
 from serving.errors import BadInput, NotLoaded, ServingError, Timeout, Unsupported

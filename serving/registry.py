@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from dao import model_queries
 from dao.db import session_scope
 from dao.model_queries import Entry
-from dao.settings import get_settings
-from dao.tables import ModelStatus
-from serving.batcher import Settings
+from contracts.serving_settings import ServingSettings
+from contracts.settings import get_settings
+from contracts.statuses import ModelStatus
 from serving.errors import ModelFailed, NotLoaded, UnknownModel
 from serving.loaded import LoadedModel
 
@@ -36,9 +36,9 @@ class Slot:
     error: str | None = None
 
 
-def batch_settings(e: Entry) -> Settings:
-    return Settings(batch_size=e.batch_size, max_batch_delay_s=e.max_batch_delay_ms / 1000.0,
-                    min_worker=e.min_worker, max_worker=max(e.max_worker, e.min_worker))
+def batch_settings(e: Entry) -> ServingSettings:
+    return ServingSettings(batch_size=e.batch_size, max_batch_delay=e.max_batch_delay_ms,
+                           min_worker=e.min_worker, max_worker=max(e.max_worker, e.min_worker))
 
 
 class Registry:

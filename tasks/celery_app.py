@@ -7,7 +7,7 @@ import functools
 
 from celery import Celery
 
-from dao.settings import Settings, get_settings
+from contracts.settings import Settings, get_settings
 
 RUN_TORCH_TASK = "trainyard.run_task"
 RUN_MXNET_TASK = "trainyard.run_mx_task"

@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 
 from dao import project_limits, task_queries, task_transitions, worker_queries
 from dao.db import session_scope
-from dao.settings import get_settings
-from dao.tables import Task, TaskStatus, utcnow
+from contracts.settings import get_settings
+from dao.tables import Task, utcnow
+from contracts.statuses import TaskStatus
 from tasks.placement import Placement, Requirements, direct_queue, place
 from tasks.publish import PublishError, publish_task
 

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from dao import artifact_queries, model_queries
 from dao.db import session_scope
-from dao.tables import ModelStatus, Task
+from dao.tables import Task
+from contracts.statuses import ModelStatus
 from tasks.celery_app import EXPORT_MODEL
 
 log = logging.getLogger(__name__)

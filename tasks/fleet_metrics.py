@@ -21,8 +21,9 @@ from dao import fleet_queries
 from dao.db import session_scope
 from dao.pending_work import Pool, pending_work
 from dao.queue_depth import queue_depths
-from dao.settings import get_settings
-from dao.tables import TaskStatus, utcnow
+from contracts.settings import get_settings
+from dao.tables import utcnow
+from contracts.statuses import TaskStatus
 
 log = logging.getLogger(__name__)
 # Workers silent longer than this are long gone (SIGKILL leaves their row): no longer exported.

@@ -1,6 +1,6 @@
 """What GPUs this machine has and how loaded they are, through NVML (``pynvml`` from the
-``nvidia-ml-py`` distribution), and where a task should go. Imports no framework: the API and
-every worker can use it.
+``nvidia-ml-py`` distribution). Workers read it and store what they see on their rows; the API
+shows those rows and never loads NVML (contracts.gpus has the shape).
 
 Failures never raise: no driver, no library, any NVML error, no devices → an empty list and one
 log line. ``index`` is NVML's (physical) index; NVML ignores CUDA_VISIBLE_DEVICES, so this module
@@ -12,26 +12,15 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 from typing import Any, Sequence
 
 import pynvml
 
+from contracts.gpus import GpuState
+
 log = logging.getLogger(__name__)
 
 _OPTIONAL_FIELD_ERRORS = (pynvml.NVML_ERROR_NOT_SUPPORTED,)
-
-
-@dataclass(frozen=True)
-class GpuState:
-    index: int  # NVML / physical index on the machine
-    name: str
-    uuid: str
-    total_bytes: int
-    used_bytes: int
-    free_bytes: int
-    utilization_percent: int | None  # None where the GPU does not report it
-    temperature_c: int | None
 
 
 def _text(value: Any) -> str:
@@ -119,30 +108,3 @@ def read_gpus(visible: list[int] | None = None) -> list[GpuState]:
     if not chosen:
         log.info("no visible GPUs (NVML sees %d)", len(all_gpus))
     return chosen
-
-
-def to_mxserver_shape(gpus: Sequence[GpuState]) -> list[dict[str, str]]:
-    """MXServer's ``GET /gpu`` body: every figure a string, memory in bytes, device_id the index."""
-    return [{"free_mem": str(g.free_bytes), "used_mem": str(g.used_bytes), "total_mem": str(g.total_bytes),
-             "device_id": str(g.index)} for g in gpus]
-
-
-def choose_gpu(candidates: Sequence[tuple[Any, GpuState, bool]], min_free_bytes: int = 0
-               ) -> tuple[tuple[Any, GpuState] | None, str]:
-    """Placement: among (worker, gpu, busy) candidates, the idle GPU with the most free memory
-    that has at least ``min_free_bytes`` free (ties: lower worker name, then lower index).
-
-    Returns ((worker, gpu), "") or (None, reason) where reason says why nothing fits right now.
-    """
-    if not candidates:
-        return None, "no live worker has a GPU"
-    idle = [(w, g) for w, g, busy in candidates if not busy]
-    if not idle:
-        return None, f"all {len(candidates)} GPU(s) are busy"
-    fitting = [(w, g) for w, g in idle if g.free_bytes >= min_free_bytes]
-    if not fitting:
-        most = max(g.free_bytes for _, g in idle)
-        return None, (f"no idle GPU has {min_free_bytes} bytes free (the most free on an idle GPU is "
-                      f"{most} bytes)")
-    best = min(fitting, key=lambda wg: (-wg[1].free_bytes, str(wg[0]), wg[1].index))
-    return best, ""

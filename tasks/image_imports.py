@@ -11,7 +11,8 @@ import zipfile
 
 from dao import dataset_queries
 from dao.db import session_scope
-from dao.tables import Dataset, DatasetStatus
+from dao.tables import Dataset
+from contracts.statuses import DatasetStatus
 
 log = logging.getLogger(__name__)
 

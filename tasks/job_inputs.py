@@ -14,7 +14,7 @@ from models.datasets.lineage import Lineage, build_lineage
 from models.datasets.splits import assign_roles
 from models.datasets.types import ConnectomeDataset
 from models.job import HyperParams, JobSpec
-from models.task_needs import FORM_FIELDS, ROLES, used_roles
+from contracts.task_needs import FORM_FIELDS, ROLES, used_roles
 from tasks.backends import JobInputs
 
 HYPER_FIELDS = tuple(f.name for f in fields(HyperParams))  # the param_set keys the engine reads
@@ -25,7 +25,7 @@ def hyper_params(param_set: dict[str, Any]) -> HyperParams:
 
 
 def role_names(form: dict[str, Any]) -> dict[str, list[str]]:
-    """Which dataset names feed which role (models.task_needs: a role the task type does not read
+    """Which dataset names feed which role (contracts.task_needs: a role the task type does not read
     gets none)."""
     used = used_roles(form["task_type"], bool(form.get("enable_test")))
     return {r: list(form.get(FORM_FIELDS[r]) or []) if r in used else [] for r in ROLES}

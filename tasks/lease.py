@@ -12,7 +12,8 @@ import time
 
 from dao import task_queries
 from dao.db import session_scope
-from dao.tables import Task, TaskStatus
+from dao.tables import Task
+from contracts.statuses import TaskStatus
 
 log = logging.getLogger(__name__)
 

@@ -14,16 +14,13 @@ Two modes, chosen by the environment, the same code either way:
 from __future__ import annotations
 
 import logging
-import os
 
 from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
 from prometheus_client.registry import Collector
 
+from contracts.settings import multiprocess_dir
+
 log = logging.getLogger(__name__)
-
-
-def multiprocess_dir() -> str | None:
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
 def scrape_registry(*extra: Collector) -> CollectorRegistry:
@@ -60,7 +57,7 @@ def serve(port: int, *extra: Collector, role: str) -> bool:
     role runs on without metrics rather than dying)."""
     if port <= 0:
         return False
-    from dao.settings import get_settings
+    from contracts.settings import get_settings
 
     addr = get_settings().metrics_addr
     try:

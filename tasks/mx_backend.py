@@ -14,8 +14,8 @@ from dao.log_queries import MXSERVER_STATE_LOGGER
 
 from dao.tables import Task
 from models.job import JobHooks, JobOutcome
-from models.task_needs import Requirements
-from models.task_result import result_json
+from contracts.task_needs import Requirements
+from contracts.task_result import result_json
 from tasks.backends import Backend, JobInputs
 
 # MXServer's executor states, as its worker records them while a task runs (its
@@ -92,7 +92,7 @@ def _accuracy_bounds(test: dict) -> dict:
 
 def _run(spec, hooks: JobHooks, _device: str) -> JobOutcome:  # noqa: ANN001 - an MxJobSpec
     """Raises what run_mx_job raises (MxSpecError, CheckpointError, DeviceUnavailable), and
-    pydantic.ValidationError for a result key models.task_result does not define."""
+    pydantic.ValidationError for a result key contracts.task_result does not define."""
     from models.mxnet_backend.engine import run_mx_job
 
     outcome = run_mx_job(spec, _StateHooks(hooks))

@@ -14,7 +14,8 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from dao import artifact_queries, dataset_queries
-from dao.tables import DatasetStatus, Task
+from dao.tables import Task
+from contracts.statuses import DatasetStatus
 from models.datasets.lineage import Seen, lineage_record, seen_in_test
 from models.datasets.splits import DEFAULT_FRACTIONS, split_among
 from models.mxnet_backend.images import ImageDataset

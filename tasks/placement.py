@@ -13,9 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
 
-from models.task_needs import DEVICES, Requirements  # noqa: F401 - re-exported
-from tasks.gpu_inventory import GpuState, choose_gpu
-
+from contracts.gpus import GpuState
+from contracts.task_needs import DEVICES, Requirements  # noqa: F401 - re-exported
 
 
 class WorkerView(Protocol):
@@ -55,3 +54,24 @@ def place(base_queue: str, req: Requirements, workers: Sequence[WorkerView],
         return Placement(None, None, f"waiting for a GPU: {reason}")
     worker, _gpu = choice
     return Placement(direct_queue(base_queue, worker), worker, None)
+
+
+def choose_gpu(candidates: Sequence[tuple[Any, GpuState, bool]], min_free_bytes: int = 0
+               ) -> tuple[tuple[Any, GpuState] | None, str]:
+    """Placement: among (worker, gpu, busy) candidates, the idle GPU with the most free memory
+    that has at least ``min_free_bytes`` free (ties: lower worker name, then lower index).
+
+    Returns ((worker, gpu), "") or (None, reason) where reason says why nothing fits right now.
+    """
+    if not candidates:
+        return None, "no live worker has a GPU"
+    idle = [(w, g) for w, g, busy in candidates if not busy]
+    if not idle:
+        return None, f"all {len(candidates)} GPU(s) are busy"
+    fitting = [(w, g) for w, g in idle if g.free_bytes >= min_free_bytes]
+    if not fitting:
+        most = max(g.free_bytes for _, g in idle)
+        return None, (f"no idle GPU has {min_free_bytes} bytes free (the most free on an idle GPU is "
+                      f"{most} bytes)")
+    best = min(fitting, key=lambda wg: (-wg[1].free_bytes, str(wg[0]), wg[1].index))
+    return best, ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from dao.settings import get_settings
+from contracts.settings import get_settings
 from tasks.celery_app import (EXPORT_MODEL, EXPORT_MX_MODEL, FRONT_HEADER, IMPORT_IMAGES, RUN_MXNET_TASK,
                               RUN_TORCH_TASK, get_celery)
 

@@ -12,9 +12,10 @@ from sqlalchemy import select
 
 from dao import task_transitions, worker_queries
 from dao.db import session_scope
-from dao.settings import Settings, get_settings
+from contracts.settings import Settings, get_settings
 from dao.clock import as_utc
-from dao.tables import Dataset, DatasetStatus, Task, TaskStatus, Worker, utcnow
+from dao.tables import Dataset, Task, Worker, utcnow
+from contracts.statuses import DatasetStatus, TaskStatus
 from tasks.dispatch import dispatch_waiting, message_queue
 from tasks.publish import (PublishError, broker_lost_its_data, broker_queue_depth, imports_queue,
                            publish_image_import, publish_task)

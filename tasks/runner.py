@@ -21,10 +21,11 @@ from sqlalchemy.exc import DBAPIError
 
 from dao import artifact_queries, epoch_queries, task_queries
 from dao.db import session_scope
-from dao.settings import get_settings
-from dao.tables import Task, TaskStatus
+from contracts.settings import get_settings
+from dao.tables import Task
+from contracts.statuses import TaskStatus
 from models.job import EpochMetrics, JobOutcome
-from models.task_result import result_json
+from contracts.task_result import result_json
 from tasks import shutdown, task_logging, worker_metrics
 from tasks.backends import Backend, JobInputs
 from tasks.dispatch import dispatch_waiting

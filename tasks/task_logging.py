@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from dao import log_queries
 from dao.db import in_session_scope, session_scope
-from dao.settings import get_settings
+from contracts.settings import get_settings
 from dao.tables import utcnow
 
 TEXT_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s] %(task_tag)s%(message)s"

@@ -20,7 +20,7 @@ from celery import signals
 
 from dao import worker_queries
 from dao.db import session_scope
-from dao.settings import get_settings
+from contracts.settings import get_settings
 from tasks import worker_metrics
 from tasks.placement import direct_queue
 from tasks.publish import imports_queue
@@ -35,7 +35,7 @@ def name() -> str:
 
 
 def backend() -> str:
-    return os.environ.get("TRAINYARD_BACKEND", "torch")
+    return get_settings().backend
 
 
 def base_queue() -> str:

@@ -14,7 +14,7 @@ from app.schemas.accounts import LimitsForm, MemberForm, ProjectForm, TokenForm
 from app.schemas.task_view import iso
 from dao import audit_queries, auth_queries, project_limits, storage_quota
 from dao.db import session_scope
-from dao.settings import get_settings
+from contracts.settings import get_settings
 from dao.tables import ApiToken, utcnow
 
 bp = Blueprint("accounts", __name__, url_prefix="/api/v0")

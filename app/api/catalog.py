@@ -2,7 +2,7 @@
 
 from flask import Blueprint, jsonify
 
-from models.catalog import all_models
+from contracts.catalog import all_models
 
 bp = Blueprint("catalog", __name__, url_prefix="/api/v0")
 

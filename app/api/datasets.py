@@ -22,8 +22,9 @@ from app.errors import ApiError, invalid
 from app.schemas.task_view import iso
 from dao import dataset_queries
 from dao.db import session_scope
-from dao.settings import get_settings
-from dao.tables import Dataset, DatasetStatus
+from contracts.settings import get_settings
+from dao.tables import Dataset
+from contracts.statuses import DatasetStatus
 from models.datasets.importers import load_upload
 from models.datasets.metadata import describe
 from models.datasets.types import DatasetImportError

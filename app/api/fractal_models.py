@@ -14,7 +14,7 @@ from app import deployments, uploads
 from app.api.requests import json_body
 from app.errors import ApiError, register_model_errors
 from app.onnx_upload import check_onnx
-from app.schemas.deploy import NAME, ServingSettings
+from contracts.serving_settings import NAME, ServingSettings
 from app.auth.principal import can_see
 from app.auth.submit import owner_for_upload
 from dao import auth_queries, model_queries

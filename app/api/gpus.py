@@ -12,9 +12,9 @@ from flask import Blueprint, jsonify
 from app.schemas.task_view import iso
 from dao import worker_queries
 from dao.db import session_scope
-from dao.settings import get_settings
+from contracts.settings import get_settings
 from dao.tables import Worker
-from tasks.gpu_inventory import GpuState, to_mxserver_shape
+from contracts.gpus import GpuState, to_mxserver_shape
 
 bp = Blueprint("gpus", __name__)
 log = logging.getLogger(__name__)

@@ -17,12 +17,12 @@ from pydantic import ValidationError
 
 from app import deployments
 from app.errors import ApiError, register_model_errors, pydantic_problems
-from app.schemas.deploy import NAME, ServingSettings
+from contracts.serving_settings import NAME, ServingSettings
 from app.auth.principal import can_see
 from dao import auth_queries, model_queries
 from dao.errors import ModelNotFound
 from dao.db import session_scope
-from dao.tables import ModelStatus
+from contracts.statuses import ModelStatus
 
 bp = Blueprint("mms_management", __name__)
 TYPES = {400: "BadRequestException", 401: "UnauthorizedException", 403: "ForbiddenException",

@@ -2,7 +2,7 @@
 MXServer's own test resources post evaluations), POST /stop.
 
 /train and /eval take MXServer's wrapped body ``{"task_id": ..., "task_desc": <JSON string or
-object>}``, its bare ``task_desc`` object, or trainyard's flat request (``app.schemas.mxserver``).
+object>}``, its bare ``task_desc`` object, or trainyard's flat request (``contracts.mxserver_request``).
 A client's ``task_id`` is kept when it is free (409 when taken). A task or dataset of a project
 the caller may not see reads as one that does not exist in every answer. Tasks they create are ordinary
 task rows (backend "mxnet", the MXNet queue). Replies keep MXServer's shape:
@@ -40,14 +40,15 @@ from app.auth.submit import hidden_refs, project_for_submit, visible_task
 from app.errors import ApiError, field_errors, pydantic_problems
 from app.mx_checks import check_datasets, check_lineage, check_network, check_parent, contract_problems
 from app.mxserver_translate import Translated, find_checkpoint, shape_problems, translate_test, translate_train
-from app.schemas.mxserver import ClientTaskId, EvalRequest, StopRequest, TrainRequest, param_set, requirements
+from contracts.mxserver_request import ClientTaskId, EvalRequest, StopRequest, TrainRequest, param_set, requirements
 from app.schemas.mxserver_desc import Checkpoint, TestDesc, TrainDesc, is_mxserver_desc
 from dao import auth_queries, task_queries
 from dao.db import session_scope, task_write_heard
 from dao.errors import InvalidTransition, TaskNotFound
-from dao.tables import Task, TaskStatus
-from models.catalog import ModelInfo, find_model
-from models.task_needs import DATA_FIELDS
+from dao.tables import Task
+from contracts.statuses import TaskStatus
+from contracts.catalog import ModelInfo, find_model
+from contracts.task_needs import DATA_FIELDS
 from tasks.dispatch import queue_new_task, send
 from tasks.publish import queue_for
 

@@ -8,7 +8,7 @@ from typing import Any
 from flask import request
 
 from app.errors import ApiError
-from dao.settings import get_settings
+from contracts.settings import get_settings
 
 
 def json_body(any_content_type: bool = False) -> dict[str, Any]:

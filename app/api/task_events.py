@@ -32,8 +32,8 @@ from app.api.requests import bad_query
 from app.api.task_poll import read_light_view
 from dao import epoch_queries
 from dao.db import read
-from dao.settings import get_settings
-from dao.tables import TaskStatus
+from contracts.settings import get_settings
+from contracts.statuses import TaskStatus
 
 bp = Blueprint("task_events", __name__, url_prefix="/api/v0")
 TERMINAL = {s.value for s in TaskStatus.terminal()}

@@ -20,8 +20,9 @@ from app.errors import ApiError
 from dao import log_queries, task_queries
 from dao.clock import as_utc
 from dao.db import session_scope
-from dao.settings import get_settings
-from dao.tables import TaskLogLine, TaskStatus, utcnow
+from contracts.settings import get_settings
+from dao.tables import TaskLogLine, utcnow
+from contracts.statuses import TaskStatus
 
 bp = Blueprint("task_logs", __name__, url_prefix="/api/v0")
 TERMINAL = {s.value for s in TaskStatus.terminal()}

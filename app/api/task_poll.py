@@ -30,8 +30,8 @@ from app.schemas.task_view import detail, light
 from dao import epoch_queries, log_queries, queue_positions, task_queries
 from dao.db import poll_cache, read, session_scope
 from dao.errors import TaskNotFound
-from dao.tables import TaskStatus
-from models.task_result import METRIC_FIELDS
+from contracts.statuses import TaskStatus
+from contracts.task_result import METRIC_FIELDS
 
 MAX_WAIT_SECONDS = 60.0
 WAIT_STEP_SECONDS = 0.25

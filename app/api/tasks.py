@@ -13,14 +13,14 @@ from app.auth.principal import visible_projects
 from app.auth.submit import hidden_refs, project_for_submit
 from app.errors import ApiError, invalid
 from app.form_checks import CheckedForm, check_form
-from app.schemas.task_form import NewTaskForm
+from contracts.task_form import NewTaskForm
 from app.schemas.task_view import summary
 from dao import artifact_queries, epoch_queries, task_queries
 from dao.db import session_scope, task_write_heard
-from dao.tables import TaskStatus
+from contracts.statuses import TaskStatus
 from dao.task_listing import BadCursor, TaskFilter, list_tasks
-from models.task_needs import DATA_FIELDS
-from models.task_result import METRIC_FIELDS
+from contracts.task_needs import DATA_FIELDS
+from contracts.task_result import METRIC_FIELDS
 from tasks.dispatch import Sendable, queue_new_task, send
 from tasks.publish import queue_for
 

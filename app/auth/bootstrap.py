@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dao import auth_queries
 from dao.db import session_scope
-from dao.settings import get_settings
+from contracts.settings import get_settings
 
 log = logging.getLogger(__name__)
 ADMIN_NAME = "admin"

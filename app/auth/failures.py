@@ -14,7 +14,7 @@ import time
 from flask import request
 from prometheus_client import Counter
 
-from dao.settings import get_settings
+from contracts.settings import get_settings
 
 WINDOW_SECONDS = 60.0
 MAX_ADDRESSES = 10_000

@@ -24,7 +24,7 @@ from app.auth import failures, tokens
 from app.auth.principal import Hidden, current, require, token_may
 from dao import auth_queries
 from dao.db import session_scope
-from dao.settings import get_settings
+from contracts.settings import get_settings
 
 log = logging.getLogger(__name__)
 # The dashboard's page shells and scripts (app/web) are open too: a browser cannot send a

@@ -14,7 +14,7 @@ import time
 from dao import auth_queries
 from dao.auth_queries import Identity
 from dao.db import session_scope
-from dao.settings import get_settings
+from contracts.settings import get_settings
 from dao.tables import utcnow
 
 TOUCH_EVERY_SECONDS = 60.0

@@ -15,10 +15,10 @@ from app.schemas import foreign_replies as f
 from app.schemas import replies as r
 from app.schemas.accounts import LimitsForm, MemberForm, ProjectForm, TokenForm
 from app.schemas.deploy import DeployForm
-from app.schemas.mxserver import StopRequest
+from contracts.mxserver_request import StopRequest
 from app.schemas.mxserver_desc import TestDesc, TrainDesc
-from app.schemas.mxserver import EvalRequest, TrainRequest
-from app.schemas.task_form import NewTaskForm
+from contracts.mxserver_request import EvalRequest, TrainRequest
+from contracts.task_form import NewTaskForm
 
 BINARY = Raw("application/octet-stream")
 PNG = Raw("image/png")

@@ -3,7 +3,7 @@ OpenAPI document (``app.openapi``). The views build plain dicts; the tests valid
 against the document generated from these, so a view and its shape cannot drift apart silently.
 
 ``Open`` models allow keys they do not name: the dataset's metadata and an epoch's metrics carry
-keys that depend on the model and the data. A task's result is ``models.task_result``'s shape.
+keys that depend on the model and the data. A task's result is ``contracts.task_result``'s shape.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
 
-from models.task_result import METRIC_FIELDS, StoredTaskResult
+from contracts.task_result import METRIC_FIELDS, StoredTaskResult
 
 Status = Literal["QUEUED", "RUNNING", "STOPPING", "SUCCEEDED", "FAILED", "STOPPED"]
 Iso = str  # an ISO 8601 time with its UTC offset
@@ -87,7 +87,7 @@ class MxServerState(Closed):
 
 Metrics = create_model(
     "Metrics", __config__=ConfigDict(extra="forbid"),
-    __doc__="A task's headline numbers: the result's metric fields (models.task_result) it holds.",
+    __doc__="A task's headline numbers: the result's metric fields (contracts.task_result) it holds.",
     **{name: (float | None, None) for name in sorted(METRIC_FIELDS)},
 )
 

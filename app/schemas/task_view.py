@@ -8,7 +8,7 @@ from typing import Any
 from app.schemas.original_states import mxserver_state, neuro_learn_status
 from dao.clock import as_utc
 from dao.tables import Task, TaskEpoch
-from models.task_result import metrics_of
+from contracts.task_result import metrics_of
 
 
 def iso(value: dt.datetime | None) -> str | None:

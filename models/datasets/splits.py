@@ -23,7 +23,7 @@ import numpy as np
 
 from models.datasets.lineage import Lineage, Seen, lineage_record, pools, seen_in_test
 from models.datasets.types import ConnectomeDataset
-from models.task_needs import ROLES
+from contracts.task_needs import ROLES
 
 DEFAULT_FRACTIONS = {"train": 0.7, "val": 0.15, "test": 0.15}
 Parts = list[tuple[str, ConnectomeDataset]]  # (dataset name, its subjects for one role)

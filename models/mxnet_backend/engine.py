@@ -99,9 +99,10 @@ def _finish_epoch(run: _Run, hooks: JobHooks, train, seconds: float) -> EpochMet
     p, val = run.spec.params, run.spec.val
     v = _eval(run, val) if val is not None else None
     run.epoch += 1
-    metrics = EpochMetrics(run.epoch, p.num_epoch, train.loss, train.accuracy, v.loss if v else None,
-                           v.accuracy if v else None, float(run.trainer.learning_rate), seconds,
-                           run.spec.train.n_images)
+    metrics = EpochMetrics(epoch=run.epoch, epochs=p.num_epoch, train_loss=train.loss,
+                           train_accuracy=train.accuracy, val_loss=v.loss if v else None,
+                           val_accuracy=v.accuracy if v else None, learning_rate=float(run.trainer.learning_rate),
+                           seconds=seconds, examples=run.spec.train.n_images)
     hooks.on_epoch(metrics)
     improved = v is not None and (run.best_val_loss is None or v.loss < run.best_val_loss)
     if improved:

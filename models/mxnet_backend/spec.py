@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.job import TASK_TYPES
+from contracts.statuses import TASK_TYPES
 from models.mxnet_backend.checkpoint import CheckpointMeta
 from models.mxnet_backend.images import ImageDataset
 from models.mxnet_backend.networks import UnknownNetwork, find_network, input_problems

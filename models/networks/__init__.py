@@ -1,4 +1,4 @@
-"""The registry of connectome networks, by the names and aliases of ``models.catalog``.
+"""The registry of connectome networks, by the names and aliases of ``contracts.catalog``.
 
 ``build_network("gnn", regions=90, node_features=90, classes=2)`` builds SGN; the dense twin is
 returned where one exists (it computes the same function as the sparse PyG module, faster),
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.catalog import find_model
+from contracts.catalog import find_model
 from models.networks.base import ConnectomeNet
 from models.networks.baselines import MLP, DenseGCN, DenseGIN, SparseGCN, SparseGIN
 from models.networks.sgn import DenseSGN, DenseSGNHead, SparseSGN, SparseSGNHead

@@ -9,7 +9,7 @@ import pytest
 
 from dao import artifact_queries, task_queries
 from dao.db import session_scope
-from dao.tables import TaskStatus
+from contracts.statuses import TaskStatus
 from tests.app.inprocess import in_process_api
 from tests.service.mxserver_requests import eval_request, train_request
 from tests.serving.onnx_builders import linear_model

@@ -1,7 +1,7 @@
-"""What a form implies is defined once: the data roles a task type reads (models.task_needs), read
+"""What a form implies is defined once: the data roles a task type reads (contracts.task_needs), read
 alike by the API's checks and the worker's loading; the hyper-parameters the engine takes
 (models.job.HyperParams), every one of them accepted by the API's form; where it may run
-(models.task_needs.Requirements), read by the dispatcher and the MXNet worker."""
+(contracts.task_needs.Requirements), read by the dispatcher and the MXNet worker."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from dataclasses import fields
 import pytest
 
 from app.form_checks import _used_roles
-from app.schemas.task_form import NewTaskForm, ParamSet, missing_roles
+from contracts.task_form import NewTaskForm, ParamSet, missing_roles
 from models.job import HyperParams
-from models.task_needs import DATA_FIELDS, ROLES, used_roles
+from contracts.task_needs import DATA_FIELDS, ROLES, used_roles
 from tasks.job_inputs import HYPER_FIELDS, hyper_params, role_names
 
 NAMES = {"train_data": ["A"], "val_data": ["B"], "test_data": ["C"]}
@@ -55,8 +55,8 @@ def test_every_hyper_parameter_of_the_engine_is_a_form_field():
 
 
 def test_the_api_the_dispatcher_and_the_mxnet_worker_read_one_requirements():
-    from app.schemas.task_form import TaskRequirements
-    from models.task_needs import DEVICES, Requirements
+    from contracts.task_form import TaskRequirements
+    from contracts.task_needs import DEVICES, Requirements
     from tasks import placement
 
     assert placement.Requirements is Requirements  # the dispatcher's

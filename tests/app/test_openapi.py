@@ -104,7 +104,7 @@ def test_2020_12_keywords_are_rewritten():
 
 
 def test_the_document_and_its_page_are_served(monkeypatch):
-    from dao.settings import reset_settings
+    from contracts.settings import reset_settings
 
     assert APP.test_client().get("/openapi.json").status_code == 401  # a token, as every route but health
     monkeypatch.setenv("TRAINYARD_AUTH", "off")

@@ -1,4 +1,4 @@
-"""A result stored before models.task_result defined its shape (old key names, keys since
+"""A result stored before contracts.task_result defined its shape (old key names, keys since
 removed, no contract or splits) is still shown by the poll (light and full) and the listing,
 sorts by its metrics, and fits the reply shapes the OpenAPI document is built from; on SQLite
 and PostgreSQL."""
@@ -14,7 +14,7 @@ from app.schemas.task_view import detail, light, summary
 from dao import task_queries
 from dao.tables import Task
 from dao.task_listing import TaskFilter, list_tasks
-from models.task_result import METRIC_FIELDS
+from contracts.task_result import METRIC_FIELDS
 from tests.app.test_listing_filters import session  # noqa: F401 - the SQLite/PostgreSQL fixture
 
 OLD = {"test_accuracy": 0.7, "test_auc": 0.8, "epochs": 5, "epochs_done": 5, "notes": "an old row",

@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy.dialects import postgresql
 
 from dao.task_queries import _poll_statement
-from models.task_result import METRIC_FIELDS
+from contracts.task_result import METRIC_FIELDS
 
 ROOT = Path(__file__).resolve().parents[2]
 

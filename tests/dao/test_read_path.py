@@ -13,7 +13,7 @@ from sqlalchemy import literal_column, select
 from sqlalchemy.exc import OperationalError
 
 from dao import db
-from dao.settings import reset_settings
+from contracts.settings import reset_settings
 from tests.service.stack import PG_ADMIN
 
 ONE = select(literal_column("1").label("one"))

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from dao.pending_work import Pool, keda_query
-from dao.settings import Settings
+from contracts.settings import Settings
 from tests.deploy.test_configs import K8S, ROOT, compose, containers, objects_by
 
 POOL_OF = {("torch", True): Pool.TORCH_GPU, ("torch", False): Pool.TORCH_CPU,

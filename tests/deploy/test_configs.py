@@ -20,7 +20,7 @@ import jsonschema
 import pytest
 import yaml
 
-from dao.settings import Settings
+from contracts.settings import Settings
 from tests.deploy.keda_schema import SCHEMAS as KEDA_SCHEMAS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,8 +72,15 @@ def known_env_names() -> set[str]:
 
 
 def gunicorn_conf(monkeypatch=None) -> dict:
+    """gunicorn.conf.py's names, read as a fresh gunicorn would (Settings from this environment)."""
+    from contracts.settings import reset_settings
+
+    reset_settings()
     namespace: dict = {}
-    exec(compile((ROOT / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)
+    try:
+        exec(compile((ROOT / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)
+    finally:
+        reset_settings()  # the next reader sees the environment, not this test's
     return namespace
 
 
@@ -394,9 +401,16 @@ def test_gunicorn_conf_reads_its_environment(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("TRAINYARD_GUNICORN_TIMEOUT", "42")
     conf = gunicorn_conf()
     assert (conf["bind"], conf["workers"], conf["timeout"]) == (["0.0.0.0:8000"], 3, 42)
-    monkeypatch.setenv("TRAINYARD_GUNICORN_WORKERS", "0")
-    with pytest.raises(ValueError):
+    monkeypatch.setenv("TRAINYARD_GUNICORN_WORKERS", "0")  # 0: the default, from the cores
+    assert gunicorn_conf()["workers"] == min(2 * conf["cpu_count"]() + 1, 8)
+    monkeypatch.setenv("TRAINYARD_GUNICORN_WORKERS", "-1")
+    with pytest.raises(ValueError, match="gunicorn_workers"):
         gunicorn_conf()
+    monkeypatch.setenv("TRAINYARD_GUNICORN_WORKERS", "3")
+    monkeypatch.setenv("TRAINYARD_LOG_LEVEL", "debug")
+    monkeypatch.setenv("TRAINYARD_FORWARDED_ALLOW_IPS", "*")
+    conf = gunicorn_conf()
+    assert (conf["loglevel"], conf["forwarded_allow_ips"]) == ("debug", "*")
 
 
 def test_gunicorn_conf_loads_in_gunicorn() -> None:
@@ -406,7 +420,7 @@ def test_gunicorn_conf_loads_in_gunicorn() -> None:
     for key, value in gunicorn_conf().items():
         if key in cfg.settings:
             cfg.set(key, value)
-    assert cfg.worker_class_str == "gthread" and cfg.threads == 4
+    assert cfg.worker_class_str == "gthread" and cfg.threads == 8
     assert cfg.forwarded_allow_ips == ["127.0.0.1"]
 
 

@@ -56,6 +56,8 @@ def test_epochs_checkpoints_and_json_result(small):
     assert outcome.contract == {"model": "SGN-Head", "regions": 16, "node_features": 16, "classes": 2,
                                 "class_names": ["NC", "SZ"]}
     assert read_weights_meta(outcome.weights)["contract"] == outcome.contract
+    # not cross-validated: no fold; each epoch went through every training subject once
+    assert {(m.fold, m.examples) for m in hooks.epochs} == {(None, small[0].n_subjects)}
 
 
 def test_step_lr_and_adam_used(small):

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
-from models.catalog import all_models
+from contracts.catalog import all_models
 from models.graphs import build_graphs, to_data_list
 from models.networks import REGISTRY, UnknownModel, build_network, canonical_name
 from tests.models.engine_helpers import tiny

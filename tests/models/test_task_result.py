@@ -1,4 +1,4 @@
-"""The task result's one definition (models.task_result): what the engine returns is a
+"""The task result's one definition (contracts.task_result): what the engine returns is a
 TaskResult, a misspelt key fails where it is written, and stored rows of an older shape load."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from models.engine import run_job
 from models.job import JobSpec
-from models.task_result import METRIC_FIELDS, SCORES, StoredTaskResult, TaskResult, metrics_of, result_json
+from contracts.task_result import METRIC_FIELDS, SCORES, StoredTaskResult, TaskResult, metrics_of, result_json
 from tests.models.engine_helpers import Recorder, params, split, tiny
 
 torch.set_num_threads(1)

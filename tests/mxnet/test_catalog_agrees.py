@@ -4,7 +4,7 @@ import pytest
 
 pytest.importorskip("mxnet")
 
-from models.catalog import all_models  # noqa: E402
+from contracts.catalog import all_models  # noqa: E402
 from models.mxnet_backend.networks import MX_NETWORKS  # noqa: E402
 
 

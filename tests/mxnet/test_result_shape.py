@@ -1,4 +1,4 @@
-"""The MXNet backend's result is a TaskResult (models.task_result) under the torch engine's
+"""The MXNet backend's result is a TaskResult (contracts.task_result) under the torch engine's
 names, from a real short training and an evaluation of its weights, in the MXNet environment."""
 
 from dataclasses import replace
@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("mxnet")
 
 from models.mxnet_backend.spec import MxJobSpec, MxTrainParams  # noqa: E402
-from models.task_result import METRIC_FIELDS, TaskResult, metrics_of  # noqa: E402
+from contracts.task_result import METRIC_FIELDS, TaskResult, metrics_of  # noqa: E402
 from tasks.mx_backend import _run  # noqa: E402
 from tests.models.engine_helpers import Recorder  # noqa: E402
 

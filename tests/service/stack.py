@@ -103,7 +103,7 @@ class Stack:
     def apply_env(self) -> None:
         """Point this test process's settings at the stack (for direct DAO/publish calls)."""
         from dao.db import reset_engines
-        from dao.settings import reset_settings
+        from contracts.settings import reset_settings
         from tasks.celery_app import reset_celery
 
         for key in [k for k in os.environ if k.startswith("TRAINYARD_") and k not in self.env]:

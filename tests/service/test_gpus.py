@@ -11,7 +11,7 @@ import pytest
 
 from dao import worker_queries
 from dao.db import session_scope
-from tasks.gpu_inventory import GpuState
+from contracts.gpus import GpuState
 from tests.service.stack import running_stack
 
 pytestmark = pytest.mark.slow

@@ -24,8 +24,9 @@ from sqlalchemy import func, select
 from dao import dataset_queries, task_queries, worker_queries
 from dao.db import session_scope
 from dao.pending_work import Pool, keda_query, pending_work
-from dao.settings import get_settings
-from dao.tables import Dataset, DatasetStatus, Task, TaskStatus
+from contracts.settings import get_settings
+from dao.tables import Dataset, Task
+from contracts.statuses import DatasetStatus, TaskStatus
 from models.mxnet_backend.demo import make_demo_images
 from tasks.dispatch import NO_GPU_MEMORY_SECONDS, dispatch_waiting
 from tasks.placement import direct_queue

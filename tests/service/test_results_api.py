@@ -133,7 +133,7 @@ def test_listing_filters_by_status_model_and_task_type(stack):
 
 
 def test_listing_sorts_by_every_metric_both_ways(stack):
-    from models.task_result import METRIC_FIELDS
+    from contracts.task_result import METRIC_FIELDS
 
     metrics = sorted(METRIC_FIELDS)
     n = 4

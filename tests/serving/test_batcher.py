@@ -11,7 +11,8 @@ import time
 import numpy as np
 import pytest
 
-from serving.batcher import ArrivalGaps, Batcher, Settings
+from contracts.serving_settings import ServingSettings
+from serving.batcher import ArrivalGaps, Batcher
 
 
 def _runner_factory(log: list, gate: threading.Event | None = None):
@@ -30,7 +31,7 @@ def _runner_factory(log: list, gate: threading.Event | None = None):
 
 def test_each_caller_gets_its_own_answer_from_a_shared_batch():
     log: list[int] = []
-    b = Batcher(_runner_factory(log), Settings(batch_size=8, max_batch_delay_s=5.0), batchable=True)
+    b = Batcher(_runner_factory(log), ServingSettings(batch_size=8, max_batch_delay=5000), batchable=True)
     xs = [np.full((1, 3), float(i), np.float32) for i in range(8)]
     with cf.ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda x: b.submit({"x": x}, timeout=20), xs))
@@ -43,7 +44,7 @@ def test_each_caller_gets_its_own_answer_from_a_shared_batch():
 
 def test_unbatchable_models_run_one_request_at_a_time():
     log: list[int] = []
-    b = Batcher(_runner_factory(log), Settings(batch_size=8, max_batch_delay_s=0.05), batchable=False)
+    b = Batcher(_runner_factory(log), ServingSettings(batch_size=8, max_batch_delay=50), batchable=False)
     with cf.ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda i: b.submit({"x": np.ones((1, 2), np.float32)}, timeout=20), range(4)))
     assert log == [1, 1, 1, 1]
@@ -52,7 +53,7 @@ def test_unbatchable_models_run_one_request_at_a_time():
 
 def test_backlog_grows_instances_up_to_max_worker_and_resize_shrinks():
     gate = threading.Event()
-    b = Batcher(_runner_factory([], gate), Settings(batch_size=1, min_worker=1, max_worker=3), batchable=True)
+    b = Batcher(_runner_factory([], gate), ServingSettings(batch_size=1, min_worker=1, max_worker=3), batchable=True)
     assert b.instances == 1
     with cf.ThreadPoolExecutor(6) as pool:
         futures = [pool.submit(b.submit, {"x": np.ones((1, 1), np.float32)}, 20) for _ in range(6)]
@@ -64,7 +65,7 @@ def test_backlog_grows_instances_up_to_max_worker_and_resize_shrinks():
         assert b.instances == 3
         gate.set()
         [f.result() for f in futures]
-    b.resize(Settings(batch_size=1, min_worker=1, max_worker=1))
+    b.resize(ServingSettings(batch_size=1, min_worker=1, max_worker=1))
     for _ in range(1000):
         if b.instances == 1:
             break
@@ -74,7 +75,7 @@ def test_backlog_grows_instances_up_to_max_worker_and_resize_shrinks():
 
 
 def test_a_failing_batch_fails_its_callers_and_the_instance_lives():
-    b = Batcher(_runner_factory([]), Settings(batch_size=1), batchable=True)
+    b = Batcher(_runner_factory([]), ServingSettings(batch_size=1), batchable=True)
     with pytest.raises(ValueError, match="negative"):
         b.submit({"x": -np.ones((1, 1), np.float32)}, timeout=20)
     ok = b.submit({"x": np.ones((1, 1), np.float32)}, timeout=20)
@@ -84,9 +85,9 @@ def test_a_failing_batch_fails_its_callers_and_the_instance_lives():
 
 def test_a_lone_request_does_not_wait_out_the_delay_when_none_is_on_its_way():
     log: list[int] = []
-    b = Batcher(_runner_factory(log), Settings(batch_size=8, max_batch_delay_s=30.0), batchable=True,
+    b = Batcher(_runner_factory(log), ServingSettings(batch_size=8, max_batch_delay=10000), batchable=True,
                 expecting=lambda: 0)
-    answer = b.submit({"x": np.ones((1, 2), np.float32)}, timeout=20)  # 30 s of delay would time it out
+    answer = b.submit({"x": np.ones((1, 2), np.float32)}, timeout=5)  # the 10 s delay would time it out
     assert answer.timing["rows"] == 1 and log == [1]
     b.stop()
 
@@ -94,7 +95,7 @@ def test_a_lone_request_does_not_wait_out_the_delay_when_none_is_on_its_way():
 def test_a_batch_waits_for_a_request_still_on_its_way_and_shares_with_it():
     log: list[int] = []
     on_the_way = [2]  # both callers have begun; each stops counting once it is queued
-    b = Batcher(_runner_factory(log), Settings(batch_size=8, max_batch_delay_s=30.0), batchable=True,
+    b = Batcher(_runner_factory(log), ServingSettings(batch_size=8, max_batch_delay=10000), batchable=True,
                 expecting=lambda: on_the_way[0])
 
     def caller(i: int, late: float):
@@ -128,9 +129,9 @@ def test_arrival_gaps_wait_only_while_requests_come_close_together():
 def test_requests_arriving_close_together_share_batches_and_a_lone_one_still_runs_at_once():
     """Nothing counts as on its way here (expecting is 0), as when each request is read and
     queued before the next one begins: the recent arrival gaps still let callers share batches,
-    and a request after the burst waits a couple of those gaps, not the 30 s delay."""
+    and a request after the burst waits a couple of those gaps, not the 10 s delay."""
     log: list[int] = []
-    b = Batcher(_runner_factory(log), Settings(batch_size=4, max_batch_delay_s=30.0), batchable=True,
+    b = Batcher(_runner_factory(log), ServingSettings(batch_size=4, max_batch_delay=10000), batchable=True,
                 expecting=lambda: 0)
 
     def caller(i: int):

@@ -12,6 +12,9 @@ app = create_serving_app()
 client = app.test_client()
 assert client.get("/v2/health/live").status_code == 200
 client.post("/predictions/none", json=[[1.0]])
+from serving.loaded import new_session, providers  # a model loaded as the registry loads one
+from tests.serving.onnx_builders import linear_model
+new_session(linear_model(), 1, providers())
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "mxnet", "torch_geometric"))
 print("HEAVY", heavy)
 assert "onnxruntime" in sys.modules

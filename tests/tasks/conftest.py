@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def embedded_db(tmp_path, monkeypatch):
     """A migrated SQLite database and a filesystem broker under tmp_path, for this process."""
     from dao.db import reset_engines
-    from dao.settings import reset_settings
+    from contracts.settings import reset_settings
     from tasks.celery_app import reset_celery
 
     for key in [k for k in os.environ if k.startswith("TRAINYARD_")]:

@@ -4,7 +4,7 @@ connection really uses; the resulting dispatch latency is measured by bench/benc
 
 from __future__ import annotations
 
-from dao.settings import reset_settings
+from contracts.settings import reset_settings
 from tasks.celery_app import get_celery, reset_celery
 
 

@@ -12,7 +12,9 @@ import pynvml
 import pytest
 
 from tasks import gpu_inventory
-from tasks.gpu_inventory import GpuState, choose_gpu, parse_visible_devices, read_gpus, to_mxserver_shape
+from tasks.gpu_inventory import parse_visible_devices, read_gpus
+from tasks.placement import choose_gpu
+from contracts.gpus import GpuState, to_mxserver_shape
 
 GIB = 1024**3
 DEVICES = [

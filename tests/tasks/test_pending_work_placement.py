@@ -12,8 +12,9 @@ from sqlalchemy import delete
 from dao import worker_queries
 from dao.db import session_scope
 from dao.pending_work import Pool, pending_work
-from dao.settings import get_settings
-from dao.tables import Task, TaskStatus, Worker, utcnow
+from contracts.settings import get_settings
+from dao.tables import Task, Worker, utcnow
+from contracts.statuses import TaskStatus
 from tasks.placement import Requirements, place
 
 GPU = {"index": 0, "name": "Fake GPU", "uuid": "GPU-0", "total_bytes": 8 << 30, "used_bytes": 0,
@@ -42,7 +43,7 @@ def _unsent_task(session, backend: str, device: str) -> None:  # noqa: ANN001
 
 
 def test_unsent_tasks_count_where_placement_would_put_them(embedded_db, monkeypatch):
-    from dao.settings import reset_settings
+    from contracts.settings import reset_settings
 
     for auto_device, backend, device, fleet in itertools.product(
             ("any", "gpu"), ("torch", "mxnet"), ("auto", "gpu", "cpu"), FLEETS):

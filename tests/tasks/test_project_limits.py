@@ -10,7 +10,8 @@ from sqlalchemy import select, update
 
 from dao import auth_queries, project_limits, worker_queries
 from dao.db import session_scope
-from dao.tables import Project, Task, TaskStatus
+from dao.tables import Project, Task
+from contracts.statuses import TaskStatus
 from tasks.dispatch import dispatch_waiting, queue_new_task, send
 from tests.tasks.test_pending_work_placement import GPU
 

@@ -67,7 +67,7 @@ def test_unpublished_task_is_published(embedded_db):
 
 def test_lost_messages_are_published_again(embedded_db, monkeypatch):
     monkeypatch.setenv("TRAINYARD_REQUEUE_AFTER_SECONDS", "0.01")
-    from dao.settings import reset_settings
+    from contracts.settings import reset_settings
 
     reset_settings()
     task_id = _task("QUEUED", published=True)  # marked published, but no message exists
@@ -81,7 +81,7 @@ def test_lost_messages_are_published_again(embedded_db, monkeypatch):
 def test_image_upload_whose_import_message_was_lost_is_sent_again(embedded_db, monkeypatch):
     monkeypatch.setenv("TRAINYARD_REQUEUE_AFTER_SECONDS", "0.01")
     from dao.dataset_queries import insert_dataset
-    from dao.settings import reset_settings
+    from contracts.settings import reset_settings
 
     reset_settings()
     with session_scope() as s:
@@ -95,7 +95,7 @@ def test_image_upload_whose_import_message_was_lost_is_sent_again(embedded_db, m
 def test_task_in_a_shared_queue_only_gpu_workers_ignore_is_redispatched(embedded_db, monkeypatch):
     monkeypatch.setenv("TRAINYARD_REQUEUE_AFTER_SECONDS", "0.01")
     from dao import worker_queries
-    from dao.settings import reset_settings
+    from contracts.settings import reset_settings
 
     reset_settings()
     task_id = _task("QUEUED", published=True)  # sent to "torch" when no GPU worker was up

@@ -19,7 +19,7 @@ from sqlalchemy import select, text, update
 
 from dao import artifact_queries, dataset_queries, task_queries
 from dao.db import get_engine, session_scope
-from dao.settings import get_settings
+from contracts.settings import get_settings
 from dao.tables import Task, TaskArtifact, TaskEpoch, utcnow
 from models.datasets.metadata import describe
 from models.datasets.synthetic import synthetic_aal90

@@ -113,7 +113,7 @@ def test_warnings_reach_the_task_log(embedded_db):
 
 
 def test_json_format_is_one_object_per_line(embedded_db, monkeypatch):
-    from dao.settings import reset_settings
+    from contracts.settings import reset_settings
 
     monkeypatch.setenv("TRAINYARD_LOG_FORMAT", "json")
     reset_settings()

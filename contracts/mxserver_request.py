@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from app.schemas.numbers import Float, Int
-from app.schemas.task_form import DatasetList, Name
+from contracts.numbers import Float, Int
+from contracts.task_form import DatasetList, Name
 
 INITIALIZERS = {"xavier": "xavier", "uniform": "uniform", "normal": "normal", "msra": "msra",
                 "msraprelu": "msra"}

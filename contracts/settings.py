@@ -9,6 +9,8 @@ SQLite for the database and kombu's filesystem transport for the broker.
 from __future__ import annotations
 
 import functools
+import os
+import sys
 from pathlib import Path
 
 from typing import Literal
@@ -19,6 +21,21 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRAINYARD_", extra="ignore")
+
+    # gunicorn (gunicorn.conf.py): where the API listens (``PORT=N`` alone means 127.0.0.1:N,
+    # start.sh), worker processes (0: 2 x cores + 1, at most 8), seconds a worker may stay
+    # silent on one request, log level and the process name ``ps`` shows. The serving role
+    # (start.sh serve) runs with the serve_* values instead.
+    bind: str = "127.0.0.1:8000"
+    gunicorn_workers: int = Field(0, ge=0)
+    gunicorn_timeout: int = Field(300, gt=0)
+    log_level: str = "info"
+    proc_name: str = "trainyard-api"
+    serve_bind: str = "127.0.0.1:8001"
+    serve_workers: int = Field(2, gt=0)
+    serve_threads: int = Field(16, gt=0)
+    # The backend a worker runs (start.sh worker --backend sets it).
+    backend: Literal["torch", "mxnet"] = "torch"
 
     var_dir: Path = Path("./var")
     database_url: str = ""  # empty: SQLite under var_dir
@@ -81,7 +98,7 @@ class Settings(BaseSettings):
     # always answers short requests); past it they answer 503 with Retry-After. One event
     # stream lasts ``events_stream_seconds`` (the client reconnects with Last-Event-ID) and
     # sends a heartbeat comment after ``events_heartbeat_seconds`` of silence.
-    gunicorn_threads: int = Field(4, gt=0)
+    gunicorn_threads: int = Field(8, gt=0)
     stream_slots: int = Field(0, ge=0)
     events_stream_seconds: float = Field(120.0, gt=0)
     events_heartbeat_seconds: float = Field(15.0, gt=0)
@@ -124,6 +141,12 @@ class Settings(BaseSettings):
         return (self.var_dir / "broker").resolve()
 
 
+def multiprocess_dir() -> str | None:
+    """prometheus_client's own variable (not ours, so not in Settings, and read at each call:
+    start.sh and tests set it per role): where the processes of one role add up their metrics."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
 @functools.lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings; ``reset_settings()`` re-reads the environment (tests)."""
@@ -136,4 +159,17 @@ def reset_settings() -> None:
     get_settings.cache_clear()
 
 
-__all__ = ["Settings", "get_settings", "reset_settings"]
+def main(names: list[str]) -> None:
+    """``python -m contracts.settings NAME...``: the values, space-separated on one line, for
+    start.sh (it takes its defaults from here instead of keeping copies)."""
+    settings = get_settings()
+    unknown = [n for n in names if n not in Settings.model_fields]
+    if unknown:
+        sys.exit(f"unknown setting(s): {', '.join(unknown)}")
+    print(" ".join(str(getattr(settings, n)) for n in names))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
+
+__all__ = ["Settings", "get_settings", "multiprocess_dir", "reset_settings"]

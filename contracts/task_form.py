@@ -6,8 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from app.schemas.numbers import Float, Int
-from models.task_needs import DEVICES, Requirements, used_fields
+from contracts.numbers import Float, Int
+from contracts.task_needs import DEVICES, Requirements, used_fields
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 # A sweep id groups the tasks of one hyper-parameter search (``trainyard sweep`` makes one).

@@ -6,7 +6,7 @@ task row, the listing sorts by ``METRIC_FIELDS``, the poll shows them, and the A
 describes the stored result as ``StoredTaskResult``.
 
 It lives in ``models/`` because the engine may import nothing of ours outside ``models/``; it
-imports no framework, so the API (which already reads ``models.catalog``) and the MXNet worker's
+imports no framework, so the API (which already reads ``contracts.catalog``) and the MXNet worker's
 own environment import it too. The DAO stays SQLAlchemy-only: the listing is handed these names.
 
 Stored rows are read with ``StoredTaskResult``, which keeps keys it does not name (rows written
