@@ -106,7 +106,7 @@ class Settings(BaseSettings):
     def stream_slots_per_worker(self) -> int:
         return self.stream_slots or max(1, self.gunicorn_threads - 1)
 
-    # Access (README "Accounts and tokens"): "off" only on a trusted network (a warning at every
+    # Access (docs/accounts.md): "off" only on a trusted network (a warning at every
     # start); the service admin's token (else the first start writes one to var/admin-token);
     # networks (CIDRs, comma-separated) whose scrapers read /metrics without a token; how long a
     # process trusts a verified token (a revocation reaches other processes within this).

@@ -88,7 +88,7 @@ class NewTaskForm(BaseModel):
     requirements: TaskRequirements = Field(default_factory=TaskRequirements)
     # True: test on subjects an ancestor trained or validated on; the result is then marked.
     allow_seen_test: bool = False
-    # Cross-validation over the pooled subjects of every dataset named (see README).
+    # Cross-validation over the pooled subjects of every dataset named (see docs/evaluation.md).
     cv_type: Annotated[Literal["", "none", "kfold", "stratified_kfold", "loo"], BeforeValidator(_cv_name)] = ""
     n_folds: Int = Field(default=5, ge=2, le=50)
     cv_repeats: Int = Field(default=1, ge=1, le=10)

@@ -132,8 +132,7 @@ def _authenticate():  # noqa: ANN202 - an Identity
     secret = bearer()
     if secret is None:
         failures.FAILURES.labels("missing").inc()
-        raise Unauthenticated("a token is required: send Authorization: Bearer <token> (see README, "
-                              "Accounts and tokens)")
+        raise Unauthenticated("a token is required: send Authorization: Bearer <token> (see docs/accounts.md)")
     address = failures.client_address()
     if failures.throttled(address):
         failures.FAILURES.labels("throttled").inc()

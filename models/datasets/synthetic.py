@@ -25,7 +25,7 @@ DEMO_DATASET_NAME = "A_181210_140_SZ_sfMRI_AAL90"
 CLASS_NAMES = ("NC", "SZ")
 FEATURE_NAMES = ("GMV", "ReHo", "ALFF", "DC")
 # The demo's hub effect: the seed recipe (GNN, lr 0.05, batch 10, 20 epochs, 70/15/15) then scores
-# 0.75-0.90 test accuracy on seeds 0-4, each Wilson interval above chance (README, "Demo data").
+# 0.75-0.90 test accuracy on seeds 0-4, each Wilson interval above chance (docs/datasets.md, "Demo data").
 DEMO_HUBS = 12
 DEMO_HUB_EFFECT = 0.75
 
