@@ -62,6 +62,8 @@ def make_celery(settings: Settings) -> Celery:
     )
     if settings.resolved_broker_url().startswith(("redis://", "rediss://")):
         app.conf.broker_transport = "tasks.redis_transport:Transport"
+    elif settings.uses_filesystem_broker():
+        app.conf.broker_transport = "tasks.filesystem_transport:Transport"
     return app
 
 

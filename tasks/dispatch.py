@@ -80,6 +80,11 @@ NO_GPU_MEMORY_SECONDS = 1.0
 _no_gpu_until: dict[str, float] = {}
 
 
+def forget_fleet() -> None:
+    """Forget the backends seen without a GPU worker (a process pointed at another database)."""
+    _no_gpu_until.clear()
+
+
 def _worker_slots(session: Session, lease_seconds: float, backend: str) -> list:
     if time.monotonic() < _no_gpu_until.get(backend, 0.0):
         return []

@@ -14,6 +14,7 @@ def embedded_db(tmp_path, monkeypatch):
     from dao.db import reset_engines
     from contracts.settings import reset_settings
     from tasks.celery_app import reset_celery
+    from tasks.dispatch import forget_fleet
 
     for key in [k for k in os.environ if k.startswith("TRAINYARD_")]:
         monkeypatch.delenv(key)
@@ -23,7 +24,7 @@ def embedded_db(tmp_path, monkeypatch):
     env = {k: v for k, v in os.environ.items()}
     subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT, env=env,
                    check=True, capture_output=True)
-    reset_settings(), reset_engines(), reset_celery()
+    reset_settings(), reset_engines(), reset_celery(), forget_fleet()
     yield tmp_path
     reset_engines()
     reset_settings(), reset_celery()
