@@ -99,7 +99,7 @@ case "$role" in
         # The API and the serving role in one app at one address (the default ./start.sh).
         py="$(python_for torch)"
         check_port "$py"
-        exec "$py" -m gunicorn -c gunicorn.conf.py 'serving.embedded:create_app()'
+        exec "$py" -m gunicorn -c gunicorn.conf.py 'embedded:create_app()'
         ;;
     worker)
         gpu="" queues="" backend="torch" name=""
@@ -145,7 +145,7 @@ case "$role" in
         export TRAINYARD_METRICS_FLEET="${TRAINYARD_METRICS_FLEET:-1}" TRAINYARD_METRICS_PORT=0
         pids=()
         trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait' INT TERM EXIT
-        # API and model serving at one address (serving/embedded.py routes the inference paths).
+        # API and model serving at one address (embedded/ routes the inference paths).
         "$0" embedded & pids+=($!)
         api_pid=$!
         "$0" worker & pids+=($!)

@@ -18,19 +18,22 @@ def create_app() -> Flask:
     from app import metrics
     from app.api import (accounts, catalog, checkpoints, datasets, deploy, fractal_models, gpus, health, mms_management,
                          mxserver, queues, task_events, task_logs, tasks)
-    from app.auth import audit, guard
+    from app.auth import audit
+    from webcommon import guard
     from app.auth.resources import API_RESOURCES
     from app.errors import register_error_handlers
     from app.web import bp as web_bp
     from app.nul_bytes import refuse_nul_bytes
     from app.uploads import limit_body
-    from app.openapi.views import bp as openapi_bp
+    from app.openapi import api_document
+    from webcommon.openapi import views as openapi
 
     for module in (health, accounts, tasks, task_events, task_logs, checkpoints, datasets, catalog, mxserver, gpus,
                    deploy, mms_management, fractal_models, queues):
         app.register_blueprint(module.bp)
     app.register_blueprint(web_bp)  # the dashboard's page shells at / and /ui/
-    app.register_blueprint(openapi_bp)  # /openapi.json and /docs
+    app.register_blueprint(openapi.blueprint("openapi"))  # /openapi.json and /docs
+    app.extensions[openapi.BUILDER] = api_document
     metrics.install(app)  # first: its timer sees requests the guard refuses
     app.before_request(limit_body)  # before anything reads a body
     app.before_request(refuse_nul_bytes)  # before the guard looks a URL's object up

@@ -9,8 +9,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from app.auth.audit import note_project, note_target
-from app.auth.principal import Hidden, can_see, require
-from app.errors import ApiError
+from webcommon.principal import Hidden, can_see, require
+from webcommon.errors import ApiError
 from contracts.serving_settings import ServingSettings
 from dao import artifact_queries, auth_queries, model_queries, task_queries
 from dao.errors import ModelNotFound, TaskNotFound

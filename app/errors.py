@@ -1,55 +1,25 @@
-"""Every failure becomes a JSON answer in the original's envelope; only this module knows
-HTTP status codes. ``error_num`` is the HTTP status (0 on success)."""
+"""How the API answers a failure: every exception becomes a JSON answer in the original's
+envelope, ``error_num`` being the HTTP status (0 on success). The exceptions themselves (ApiError
+and the domain errors) are defined elsewhere (webcommon.errors, dao.errors); this module only
+maps them to answers."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
-
 from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, Flask, jsonify
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from app.uploads import limit_message
 from dao.errors import DatasetExists, DatasetInUse, InvalidTransition, ModelExists, NotFound
+from webcommon.errors import ApiError, field_errors, pydantic_problems
+from webcommon.principal import Hidden
 
 log = logging.getLogger(__name__)
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, msg: str, errors: list[dict[str, str]] | None = None,
-                 **extra: Any):
-        super().__init__(msg)
-        self.status, self.msg, self.errors, self.extra = status, msg, errors or [], extra
-
-
-def field_errors(problems: list[tuple[str, str]]) -> list[dict[str, str]]:
-    return [{"field": field, "problem": problem} for field, problem in problems]
-
-
-def invalid(problems: list[tuple[str, str]], msg: str = "the form has invalid fields") -> ApiError:
-    return ApiError(422, msg, field_errors(problems))
-
-
-def _loc(loc: tuple) -> str:
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "body"
-
-
-def pydantic_problems(exc: ValidationError) -> list[tuple[str, str]]:
-    problems = []
-    for err in exc.errors(include_url=False):
-        message = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
-            message = "is required"
-        elif err["type"] == "extra_forbidden":
-            message = "is not a known field"
-        problems.append((_loc(err["loc"]), message))
-    return problems
 
 
 def body(code: int, msg: str, errors: list | None = None, **extra: Any):
@@ -79,8 +49,6 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(NotFound)
     def _not_found(exc: NotFound):
         return body(404, str(exc))
-
-    from app.auth.principal import Hidden
 
     @app.errorhandler(Hidden)
     def _hidden(exc: Hidden):
@@ -121,9 +89,7 @@ def register_error_handlers(app: Flask) -> None:
 
 def _http_message(exc: HTTPException) -> str:
     if exc.code == 413:
-        from app.uploads import limit_message  # app.uploads raises ApiError from here
-
-        return limit_message()
+        return limit_message(exc)
     messages = {
         404: "no such resource",
         405: "method not allowed on this resource",

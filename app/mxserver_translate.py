@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.auth.principal import visible_projects
+from webcommon.principal import visible_projects
 from app.auth.submit import visible_task
 from app.schemas.mxserver_desc import INIT_PARAM, Checkpoint, TestDesc, TrainDesc
 from dao import artifact_queries, dataset_queries, task_queries

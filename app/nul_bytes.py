@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import request
 
-from app.errors import ApiError
+from webcommon.errors import ApiError
 
 NUL = "\x00"
 PROBLEM = "must not contain a NUL character"

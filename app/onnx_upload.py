@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 
-from app.errors import ApiError
+from webcommon.errors import ApiError
 
 
 @functools.cache

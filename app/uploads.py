@@ -19,11 +19,15 @@ from typing import BinaryIO
 from flask import request
 from werkzeug.datastructures import FileStorage
 
-from app.errors import ApiError
+from webcommon.errors import ApiError
 from dao import storage_quota
 from contracts.settings import get_settings
 
 CHUNK = 1 << 20
+# The longest URL (path and query string, as sent) the API answers; gunicorn's own limit on the
+# whole request line (gunicorn.conf.py limit_request_line, 8190) is above it, so a longer URL up
+# to there gets this JSON 414 rather than gunicorn's HTML one.
+MAX_URL_BYTES = 4096
 
 
 def size_of(fh: BinaryIO) -> int:
@@ -84,16 +88,61 @@ def limit_body() -> None:
     """A ``before_request`` hook, first of all: a body that is not multipart (JSON, a urlencoded
     form) may be read whole into memory by whatever reads it, so it gets the JSON limit
     (TRAINYARD_MAX_JSON_KB) instead of the upload limit; werkzeug answers 413 past it, from
-    Content-Length before reading, or while reading a chunked body."""
+    Content-Length before reading, or while reading a chunked body. A URL (path and query, as
+    sent) over MAX_URL_BYTES is refused first, with a JSON 414."""
+    length = _url_length()
+    if length > MAX_URL_BYTES:
+        raise ApiError(414, f"the URL is {length} bytes long; the limit is {MAX_URL_BYTES} bytes "
+                            "(send long values in a JSON body)")
     if request.mimetype != "multipart/form-data":
         request.max_content_length = get_settings().max_json_kb * 1024
 
 
-def limit_message() -> str:
-    """The 413 answer's message, naming the limit the request was held to."""
+def _url_length() -> int:
+    """The request target's length as sent (gunicorn's RAW_URI holds the path and the query)."""
+    environ = request.environ
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "")
+    query = environ.get("QUERY_STRING", "")
+    return len(raw) + (len(query) + 1 if query and "?" not in raw else 0)
+
+
+def limit_message(exc: BaseException | None = None) -> str:
+    """The 413 answer's message, naming the limit the request broke. werkzeug raises the same
+    RequestEntityTooLarge, without a word, for a body past ``max_content_length``, a multipart
+    body of more than ``max_form_parts`` parts and a multipart field (not a file) past
+    ``max_form_memory_size``: which it was is read from where ``exc`` was raised."""
+    multipart = request.mimetype == "multipart/form-data"
+    cause = _multipart_cause(exc) if multipart and exc is not None else None
+    if cause == "parts":
+        return (f"the multipart body has more than {request.max_form_parts} parts: send at most "
+                f"{request.max_form_parts} fields and files in one request")
+    if cause == "field":
+        return (f"a multipart field that is not a file is larger than {request.max_form_memory_size} bytes: "
+                "send a large value as a file part")
     limit = request.max_content_length
     if limit is None:
         return "the request body is too large"
-    if request.mimetype == "multipart/form-data":
+    if multipart:
         return f"the request body is larger than the limit of {limit >> 20} MiB (TRAINYARD_MAX_UPLOAD_MB)"
     return f"the request body is larger than the limit of {limit >> 10} KiB (TRAINYARD_MAX_JSON_KB)"
+
+
+# Where werkzeug (3.1) raises RequestEntityTooLarge for each multipart limit: (module, function).
+_PARTS_RAISED_IN = {("werkzeug.sansio.multipart", "next_event")}
+_FIELD_RAISED_IN = {("werkzeug.sansio.multipart", "receive_data"), ("werkzeug.formparser", "parse")}
+
+
+def _multipart_cause(exc: BaseException) -> str | None:
+    """"parts" or "field" when ``exc`` came from werkzeug's multipart parser's part count or
+    field size check, None otherwise (the body's size, or a werkzeug that raises elsewhere)."""
+    tb = exc.__traceback__
+    if tb is None:
+        return None
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    where = (tb.tb_frame.f_globals.get("__name__", ""), tb.tb_frame.f_code.co_name)
+    if where in _PARTS_RAISED_IN:
+        return "parts"
+    if where in _FIELD_RAISED_IN:
+        return "field"
+    return None

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, RootModel
 
-from app.schemas.replies import Closed, FieldProblem, Instance, Open, ServedModel
+from contracts.replies import Closed, FieldProblem, Instance, Open, ServedModel
 
 
 class MxState(Open):

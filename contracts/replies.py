@@ -1,5 +1,5 @@
 """The shapes of the native API's answers (``/api/v0``, ``/ping``, ``/healthz``), for the
-OpenAPI document (``app.openapi``). The views build plain dicts; the tests validate real answers
+OpenAPI documents (``app.openapi``, ``serving.openapi``) and for clients. The views build plain dicts; the tests validate real answers
 against the document generated from these, so a view and its shape cannot drift apart silently.
 
 ``Open`` models allow keys they do not name: the dataset's metadata and an epoch's metrics carry

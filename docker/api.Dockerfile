@@ -14,10 +14,12 @@ WORKDIR /src
 COPY pyproject.toml ./
 COPY app ./app
 COPY contracts ./contracts
+COPY webcommon ./webcommon
 COPY dao ./dao
 COPY tasks ./tasks
 COPY models ./models
 COPY serving ./serving
+COPY embedded ./embedded
 # A regular (non-editable) install: the final stage needs only /opt/venv.
 RUN pip install .
 

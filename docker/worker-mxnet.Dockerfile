@@ -28,6 +28,7 @@ RUN TRAINYARD_MXNET_VENV=/opt/venv TRAINYARD_MXNET_PYTHON=python bash scripts/bo
 ENV PATH=/opt/venv/bin:$PATH
 COPY app ./app
 COPY contracts ./contracts
+COPY webcommon ./webcommon
 COPY dao ./dao
 COPY tasks ./tasks
 COPY models ./models

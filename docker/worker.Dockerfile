@@ -23,6 +23,7 @@ WORKDIR /src
 COPY pyproject.toml ./
 COPY app ./app
 COPY contracts ./contracts
+COPY webcommon ./webcommon
 COPY dao ./dao
 COPY tasks ./tasks
 COPY models ./models

@@ -34,12 +34,14 @@ def create_serving_app(registry: Registry | None = None) -> Flask:
 
 def register_routes(app: Flask) -> None:
     """The serving role's routes (also read, without a registry, by the OpenAPI document)."""
-    from app.openapi.views import serving_bp
+    from serving.openapi import serving_document
+    from webcommon.openapi import views as openapi
     from serving import api_connectome, api_fractal, api_kserve, api_mms
 
     for module in (api_kserve, api_mms, api_fractal, api_connectome):
         app.register_blueprint(module.bp)
-    app.register_blueprint(serving_bp)
+    app.register_blueprint(openapi.blueprint("serving_openapi"))
+    app.extensions[openapi.BUILDER] = serving_document
     app.add_url_rule("/metrics", "metrics", _metrics)
     app.add_url_rule("/serving/metrics", "serving_metrics", _metrics)
 
@@ -52,16 +54,21 @@ def routes_only() -> Flask:
 
 
 def _guard(app: Flask) -> None:
-    """The API's token check (app.auth.guard): every route but /ping and /v2/health/* needs a
+    """The API's token check (webcommon.guard): every route but /ping and /v2/health/* needs a
     token, and a model of a project the caller may not see is unknown. The model's project
-    comes from the registry this process follows (no database read per prediction)."""
-    from app.auth import guard
+    comes from the request's one read of its versions (``predict.versions_now``), which the
+    route reuses; from the registry this process follows while the database cannot be read."""
+    from webcommon import guard
     from dao.auth_queries import MISSING
     from serving.errors import UnknownModel
+    from serving.predict import versions_now
 
     registry: Registry = app.extensions["trainyard_registry"]
 
     def project_of(name: str):  # noqa: ANN202
+        rows = versions_now(name)
+        if rows is not None:
+            return rows[0].project_id if rows else MISSING
         slots = registry.versions(name)
         return min(slots, key=lambda s: s.entry.id).entry.project_id if slots else MISSING
 

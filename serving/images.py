@@ -13,7 +13,7 @@ import numpy as np
 
 from contracts.settings import get_settings
 from serving.errors import BadInput
-from serving.inputs import MAX_ROWS, numeric_array
+from serving.arrays import MAX_ROWS, numeric_array
 from serving.loaded import LoadedModel
 
 FORMATS = ("PNG", "JPEG")

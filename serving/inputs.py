@@ -7,7 +7,9 @@ import math
 
 import numpy as np
 
+from serving.arrays import check_shape, numeric_array, shape_text
 from serving.errors import BadInput
+from serving.images import from_array, from_files
 from serving.loaded import LoadedModel, Port
 from serving.tensors import BinaryReader, binary_array, bytes_elements
 
@@ -17,40 +19,6 @@ DATATYPES = {
     "INT16": np.int16, "INT8": np.int8, "UINT8": np.uint8, "UINT16": np.uint16, "UINT32": np.uint32,
     "UINT64": np.uint64, "BOOL": np.bool_,
 }
-MAX_ROWS = 1024  # subjects (or rows) in one request
-
-
-def shape_text(shape) -> str:
-    return "(" + ", ".join("N" if d == -1 else str(d) for d in shape) + ")"
-
-
-def numeric_array(values, field: str, dtype=np.float32) -> np.ndarray:
-    """``values`` (nested lists of numbers) as an array. Raises BadInput."""
-    if isinstance(values, (str, bytes, dict)) or values is None:
-        raise BadInput(f"{field}: expected numbers (nested lists), got {type(values).__name__}", field=field)
-    try:
-        arr = np.asarray(values, dtype=np.float64 if np.issubdtype(dtype, np.floating) else dtype)
-    except (ValueError, TypeError, OverflowError):
-        raise BadInput(f"{field}: expected a rectangular array of numbers (rows of equal length, no strings)",
-                       field=field) from None
-    if arr.dtype == np.object_:
-        raise BadInput(f"{field}: expected numbers", field=field)
-    if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
-        raise BadInput(f"{field}: holds NaN or infinite values; every value must be finite", field=field)
-    return arr.astype(dtype, copy=False)
-
-
-def check_shape(arr: np.ndarray, port: Port, field: str) -> np.ndarray:
-    """``arr`` against the model's input shape (-1 matches anything). Raises BadInput."""
-    want = port.shape
-    if len(want) != arr.ndim or any(w != -1 and w != a for w, a in zip(want, arr.shape)):
-        raise BadInput(f"{field}: input {port.name!r} takes shape {shape_text(want)} ({port.datatype}); "
-                       f"got {tuple(arr.shape)}", field=field)
-    if arr.ndim and arr.shape[0] > MAX_ROWS:
-        raise BadInput(f"{field}: at most {MAX_ROWS} rows per request, got {arr.shape[0]}", field=field)
-    return arr
-
-
 def connectome_feeds(model: LoadedModel, matrices, features=None, field: str = "matrices") -> dict:
     """One (R, R) matrix or a list of them (plus node features when the model takes them)."""
     r = int(model.contract["regions"])
@@ -136,8 +104,6 @@ def _kserve_input(model: LoadedModel, item, field: str, binary: BinaryReader) ->
 def _encoded_images(model: LoadedModel, item: dict, params: dict, shape: list[int], field: str,
                     binary: BinaryReader) -> dict:
     """An image model's ``image`` input as BYTES: PNG/JPEG files, shape [N] or [N, 1]."""
-    from serving.images import from_files
-
     if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != 1):
         raise BadInput(f"{field}.shape: BYTES images take shape [N] or [N, 1], got {shape}", field=f"{field}.shape")
     if "binary_data_size" in params:
@@ -167,8 +133,6 @@ def values_feeds(model: LoadedModel, values, field: str = "values") -> dict:
     if model.is_connectome:
         return connectome_feeds(model, values, field=field)
     if model.is_image:
-        from serving.images import from_array
-
         return from_array(model, values, field)
     if len(model.inputs) != 1:
         raise BadInput(f"{field}: the model takes several inputs ({', '.join(p.name for p in model.inputs)}); "

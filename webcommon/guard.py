@@ -7,7 +7,7 @@ The object a URL names (a ``<task_id>``, a dataset's or a model's ``<name>``) is
 its project: a project the caller may not see answers the route's own not-found error, a
 visible one the caller may not change 403. What a request names in its body (new_task's
 proj_id, trained_task_id and datasets, MXServer's /stop) its handler checks with
-``app.auth.principal.require``; listings filter by ``visible_projects()``.
+``webcommon.principal.require``; listings filter by ``visible_projects()``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, jsonify, request
 
-from app.auth import failures, tokens
-from app.auth.principal import Hidden, current, require, token_may
+from webcommon import failures, tokens
+from webcommon.principal import Hidden, current, require, token_may
 from dao import auth_queries
 from dao.db import session_scope
 from contracts.settings import get_settings
@@ -41,7 +41,7 @@ class Unauthenticated(Exception):
 
 
 class Throttled(Exception):
-    """Too many bad tokens from this client address lately: 429 (app.auth.failures)."""
+    """Too many bad tokens from this client address lately: 429 (webcommon.failures)."""
 
     def __init__(self, retry_after: int):
         super().__init__(f"too many requests with bad tokens from your address; try again in {retry_after} s")

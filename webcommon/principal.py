@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import g
 
-from app.errors import ApiError
+from webcommon.errors import ApiError
 from dao.auth_queries import Identity
 
 LEVELS = {"read": 0, "write": 1, "admin": 2}

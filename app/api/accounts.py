@@ -7,9 +7,9 @@ import datetime as dt
 from flask import Blueprint, jsonify, request
 
 from app.api.requests import int_arg, json_body
-from app.auth import tokens
-from app.auth.principal import current, require, require_service_admin, role_in, visible_projects
-from app.errors import ApiError
+from webcommon import tokens
+from webcommon.principal import current, require, require_service_admin, role_in, visible_projects
+from webcommon.errors import ApiError
 from app.schemas.accounts import LimitsForm, MemberForm, ProjectForm, TokenForm
 from app.schemas.task_view import iso
 from dao import audit_queries, auth_queries, project_limits, storage_quota

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from app.errors import ApiError
+from webcommon.errors import ApiError
 from dao import artifact_queries, task_queries
 from dao.db import session_scope
 

@@ -16,9 +16,9 @@ from pathlib import PurePath
 from flask import Blueprint, jsonify, request
 
 from app import dataset_cache, uploads
-from app.auth.principal import can_see
+from webcommon.principal import can_see
 from app.auth.submit import owner_for_upload
-from app.errors import ApiError, invalid
+from webcommon.errors import ApiError, invalid
 from app.schemas.task_view import iso
 from dao import dataset_queries
 from dao.db import session_scope

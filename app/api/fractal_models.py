@@ -12,10 +12,11 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from app import deployments, uploads
 from app.api.requests import json_body
-from app.errors import ApiError, register_model_errors
+from app.errors import register_model_errors
+from webcommon.errors import ApiError
 from app.onnx_upload import check_onnx
 from contracts.serving_settings import NAME, ServingSettings
-from app.auth.principal import can_see
+from webcommon.principal import can_see
 from app.auth.submit import owner_for_upload
 from dao import auth_queries, model_queries
 from dao.db import session_scope

@@ -16,9 +16,10 @@ from flask import Blueprint, jsonify, request
 from pydantic import ValidationError
 
 from app import deployments
-from app.errors import ApiError, register_model_errors, pydantic_problems
+from app.errors import register_model_errors
+from webcommon.errors import ApiError, pydantic_problems
 from contracts.serving_settings import NAME, ServingSettings
-from app.auth.principal import can_see
+from webcommon.principal import can_see
 from dao import auth_queries, model_queries
 from dao.errors import ModelNotFound
 from dao.db import session_scope

@@ -35,9 +35,9 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from app.api.requests import json_body
-from app.auth.principal import Hidden, require
+from webcommon.principal import Hidden, require
 from app.auth.submit import hidden_refs, project_for_submit, visible_task
-from app.errors import ApiError, field_errors, pydantic_problems
+from webcommon.errors import ApiError, field_errors, pydantic_problems
 from app.mx_checks import check_datasets, check_lineage, check_network, check_parent, contract_problems
 from app.mxserver_translate import Translated, find_checkpoint, shape_problems, translate_test, translate_train
 from contracts.mxserver_request import ClientTaskId, EvalRequest, StopRequest, TrainRequest, param_set, requirements

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from app.auth.principal import visible_projects
+from webcommon.principal import visible_projects
 from dao.db import session_scope
 from dao.pending_work import Pool, backend_of, pending_work
 from dao.queue_summary import held_tasks, status_counts

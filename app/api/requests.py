@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import request
 
-from app.errors import ApiError
+from webcommon.errors import ApiError
 from contracts.settings import get_settings
 
 

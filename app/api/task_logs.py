@@ -16,7 +16,7 @@ import time
 from flask import Blueprint, Response, jsonify, request
 
 from app.api.requests import int_arg
-from app.errors import ApiError
+from webcommon.errors import ApiError
 from dao import log_queries, task_queries
 from dao.clock import as_utc
 from dao.db import session_scope

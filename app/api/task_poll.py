@@ -25,7 +25,7 @@ from prometheus_client import Counter
 
 from app import stream_slots
 from app.api.requests import choice_arg, float_arg
-from app.auth.principal import Hidden, require
+from webcommon.principal import Hidden, require
 from app.schemas.task_view import detail, light
 from dao import epoch_queries, log_queries, queue_positions, task_queries
 from dao.db import poll_cache, read, session_scope

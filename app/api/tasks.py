@@ -8,10 +8,10 @@ from flask import Blueprint, Response, jsonify, request
 
 from app.api.requests import bad_query, choice_arg, int_arg, json_body
 from app.api.task_poll import poll_task
-from app.auth.guard import checks_own_project
-from app.auth.principal import visible_projects
+from webcommon.guard import checks_own_project
+from webcommon.principal import visible_projects
 from app.auth.submit import hidden_refs, project_for_submit
-from app.errors import ApiError, invalid
+from webcommon.errors import ApiError, invalid
 from app.form_checks import CheckedForm, check_form
 from contracts.task_form import NewTaskForm
 from app.schemas.task_view import summary

@@ -1,2 +1,3 @@
-"""Access: who a request is (a bearer token, app.auth.guard), what it may touch
-(app.auth.principal), the first start's admin (app.auth.bootstrap)."""
+"""The API's side of access: the audit log, the first start's admin (bootstrap), which URL
+arguments name an object (resources) and what a submitted body names (submit). Who a request is
+and what it may touch are shared with the serving role (webcommon.guard, webcommon.principal)."""

@@ -15,7 +15,7 @@ import threading
 
 from flask import Flask, Response, g, request
 
-from app.auth.principal import current
+from webcommon.principal import current
 from dao import audit_queries
 from dao.db import session_scope
 from dao.tables import utcnow

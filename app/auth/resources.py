@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.auth.guard import Resource, in_database
+from webcommon.guard import Resource, in_database
 from dao import auth_queries
 from dao.db import read
 from dao.errors import DatasetNotFound, ModelNotFound, TaskNotFound

@@ -7,8 +7,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from app.auth.audit import note_project
-from app.auth.principal import Hidden, can_see, current, require, visible_projects
-from app.errors import ApiError
+from webcommon.principal import Hidden, can_see, current, require, visible_projects
+from webcommon.errors import ApiError
 from dao import auth_queries
 from dao.tables import Dataset, Task
 

@@ -1,5 +1,5 @@
 """Every operation of the API and the serving role, keyed by (Flask endpoint, method): what it
-takes, what it answers with each status. ``app.openapi.document`` turns this table and the apps'
+takes, what it answers with each status. ``webcommon.openapi.document`` turns this table and the apps'
 URL maps into the OpenAPI document; a route missing here fails the document's build (and the
 test that builds it), so a new route cannot go undocumented.
 
@@ -10,9 +10,11 @@ every route but the health ones) and 503 (the database is unreachable, where the
 
 from __future__ import annotations
 
-from app.openapi.spec_types import Op, Param, Raw, choice, integer, number, string
-from app.schemas import foreign_replies as f
-from app.schemas import replies as r
+from webcommon.openapi.common import (ACCOUNTS, BINARY, DATA, DOCUMENT, EVENTS, FLEET, FRACTAL, HEALTH, HTML, MMS,
+                                      MODELS, MX, NOT_MODIFIED, PNG, PROMETHEUS, TASKS, WEB)
+from webcommon.openapi.spec_types import Op, Param, Raw, choice, integer, number, string
+from contracts import foreign_replies as f
+from contracts import replies as r
 from app.schemas.accounts import LimitsForm, MemberForm, ProjectForm, TokenForm
 from app.schemas.deploy import DeployForm
 from contracts.mxserver_request import StopRequest
@@ -20,16 +22,7 @@ from app.schemas.mxserver_desc import TestDesc, TrainDesc
 from contracts.mxserver_request import EvalRequest, TrainRequest
 from contracts.task_form import NewTaskForm
 
-BINARY = Raw("application/octet-stream")
-PNG = Raw("image/png")
-PROMETHEUS = Raw("text/plain", {"type": "string"})
-EVENTS = Raw("text/event-stream", {"type": "string"})
-NOT_MODIFIED = Raw("", {})  # no body
 JSON_ERRORS = (400, 413, 415)  # app.api.requests.json_body: unparseable, too large, not JSON
-
-TASKS, DATA, MODELS, FLEET, HEALTH, ACCOUNTS = "tasks", "datasets", "models", "fleet", "health", "accounts"
-MX, MMS, FRACTAL, KSERVE, SERVE = "MXServer", "TorchServe / MMS", "Fractal", "KServe v2", "serving"
-WEB = "dashboard"
 
 DATASET_UPLOAD = Raw("multipart/form-data", {
     "type": "object", "required": ["file"],
@@ -46,19 +39,11 @@ ONNX_UPLOAD = Raw("multipart/form-data", {
     "type": "object", "required": ["path"],
     "properties": {"path": {"type": "string", "format": "binary", "description": "the .onnx file"},
                    "description": {"type": "string", "maxLength": 2000}}})
-PREDICT_UPLOAD = Raw("multipart/form-data", {
-    "type": "object", "properties": {"file": {"type": "string", "format": "binary",
-                                              "description": "an .npz or DPABI .zip of subjects"}}})
-ANY_JSON = Raw("application/json", {"description": "any JSON value"})
-
 SERVING_SETTINGS = (
     Param("batch_size", integer(1, 1024)), Param("max_batch_delay", number(0, 10_000)),
     Param("min_worker", integer(1, 32)), Param("max_worker", integer(1, 32)),
     Param("synchronous", choice("true", "false", "1", "0")),
 )
-
-HTML = Raw("text/html", {"type": "string"})
-DOCUMENT = Raw("application/json", {"type": "object", "description": "this OpenAPI 3.0.3 document"})
 
 API: dict[tuple[str, str], Op] = {
     ("openapi.spec", "GET"): Op("This document", HEALTH, {200: DOCUMENT}, database=False),
@@ -195,45 +180,3 @@ API: dict[tuple[str, str], Op] = {
                                                      "a name of a project the caller cannot see is 404."),
     ("fractal_models.delete", "DELETE"): Op("Delete a model (Fractal)", FRACTAL, {200: f.FractalReply}, (404,)),
 }
-
-_PREDICT_ERRORS = (400, 404, 409, 413, 422, 503)
-SERVING: dict[tuple[str, str], Op] = {
-    ("serving_openapi.serving_spec", "GET"): Op("This document", SERVE, {200: DOCUMENT}, database=False),
-    ("serving_openapi.serving_docs", "GET"): Op("This document as a page", SERVE, {200: HTML}, database=False),
-    ("kserve.server_metadata", "GET"): Op("Server metadata", KSERVE, {200: f.KServeServer}, database=False),
-    ("kserve.live", "GET"): Op("Liveness", KSERVE, {200: f.KServeLive}, open=True, database=False),
-    ("kserve.ready", "GET"): Op("Readiness: every registered model loaded", KSERVE,
-                                {200: f.KServeReady, 503: f.KServeReady}, open=True, database=False),
-    ("kserve.model_metadata", "GET"): Op("Model metadata", KSERVE, {200: f.KServeModel}, (404, 409, 503),
-                                         database=False),
-    ("kserve.model_ready", "GET"): Op("Model readiness", KSERVE, {200: f.KServeModelReady, 503: f.KServeModelReady},
-                                      (404,), database=False),
-    ("kserve.infer", "POST"): Op("Inference", KSERVE, {200: f.KServeInferReply}, _PREDICT_ERRORS,
-                                 body=f.KServeInferRequest, database=False),
-    ("mms.ping", "GET"): Op("Liveness (MMS / TorchServe): 500 until the registry is read", MMS,
-                            {200: f.ServingPing, 500: f.ServingPing}, open=True, database=False),
-    ("mms.predictions", "POST"): Op(
-        "Prediction (TorchServe)", MMS, {200: f.MmsPrediction}, _PREDICT_ERRORS,
-        body=(ANY_JSON, PREDICT_UPLOAD, BINARY), body_required=False, database=False),
-    ("fractal.prediction", "GET"): Op(
-        "Prediction (Fractal; its README sends a body with GET)", FRACTAL, {200: f.FractalPrediction},
-        _PREDICT_ERRORS, database=False),
-    ("fractal.prediction", "POST"): Op(
-        "Prediction (Fractal)", FRACTAL, {200: f.FractalPrediction}, _PREDICT_ERRORS,
-        body=(r.Open, PREDICT_UPLOAD), database=False),
-    ("connectome.predict_subjects", "POST"): Op(
-        "Predict subjects' classes", SERVE, {200: f.ConnectomePrediction}, _PREDICT_ERRORS,
-        body=(ANY_JSON, PREDICT_UPLOAD), query=(Param("version", string()),), database=False),
-    ("metrics", "GET"): Op("Prometheus metrics of this serving process", SERVE, {200: PROMETHEUS},
-                           database=False),
-    ("serving_metrics", "GET"): Op("Prometheus metrics of this serving process", SERVE, {200: PROMETHEUS},
-                                   database=False),
-}
-
-# The envelope each blueprint refuses in (the first part of the endpoint name).
-ERROR_SHAPES = {
-    "mms_management": f.TorchServeError, "fractal_models": f.FractalReply, "mxserver": r.ApiErrorReply,
-    "kserve": f.KServeError, "mms": f.TorchServeError, "fractal": f.FractalReply,
-    "connectome": f.ServingError, "serving_openapi": f.KServeError, "metrics": f.KServeError, "serving_metrics": f.KServeError,
-}
-DEFAULT_ERROR = r.ApiErrorReply

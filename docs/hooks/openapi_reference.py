@@ -1,7 +1,8 @@
 """MkDocs hook: the API reference, generated at build time from the service's own OpenAPI
 document, so no route is described by hand.
 
-``on_files`` builds the API app in this process (``app.create_app()``), fetches
+``on_files`` builds the API app in this process as the embedded default composes it (its
+document names the serving role's inference routes too: ``embedded.combined_document``), fetches
 ``GET /openapi.json`` through Flask's test client (no server, no network, no token:
 ``TRAINYARD_AUTH=off``; ``TRAINYARD_VAR_DIR`` is a temporary directory and the database and
 broker URLs are cleared, so nothing under ./var or a configured database is touched), and adds
@@ -55,6 +56,18 @@ def on_files(files: Files, config: Any) -> Files:  # noqa: ANN401 - MkDocsConfig
 
 # -- the document ---------------------------------------------------------------------------
 
+def _embedded_api():  # noqa: ANN202 - a Flask app
+    """The API app whose /openapi.json is the embedded default's: the API and the inference routes."""
+    from app import create_app
+    from embedded import combined_document
+    from serving.app import routes_only
+    from webcommon.openapi.views import BUILDER
+
+    api, serving = create_app(), routes_only()
+    api.extensions[BUILDER] = lambda app: combined_document(app, serving)
+    return api
+
+
 @contextlib.contextmanager
 def _environment(values: dict[str, str | None]) -> Iterator[None]:
     saved = {name: os.environ.get(name) for name in values}
@@ -90,9 +103,7 @@ def fetch_document(root: Path) -> dict[str, Any]:
         _reset_settings()
         logging.disable(logging.WARNING)  # the app's "TRAINYARD_AUTH=off" warning is expected here
         try:
-            from app import create_app
-
-            reply = create_app().test_client().get("/openapi.json")
+            reply = _embedded_api().test_client().get("/openapi.json")
         except Exception as exc:  # noqa: BLE001 - any failure to build the app stops the build
             raise PluginError(f"openapi_reference: the API app could not build its OpenAPI document "
                               f"({type(exc).__name__}: {exc})") from exc

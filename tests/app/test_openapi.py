@@ -10,15 +10,19 @@ from flask import Flask
 from openapi_spec_validator import validate
 
 from app import create_app
-from app.openapi import api_document, is_inference, serving_document
-from app.openapi.convert import to_openapi30
-from app.openapi.document import IGNORED_METHODS, MissingOperation, build, openapi_path
+from app.openapi import api_document
+from embedded import combined_document
+from serving.inference_paths import is_inference
+from serving.openapi import serving_document
+from webcommon.openapi.convert import to_openapi30
+from webcommon.openapi.document import IGNORED_METHODS, MissingOperation, build, openapi_path
 from app.openapi.operations import API
 from serving.app import routes_only
 
 APP = create_app()
 SERVING = routes_only()
 API_DOC = api_document(APP)
+EMBEDDED_DOC = combined_document(APP, SERVING)
 SERVING_DOC = serving_document(SERVING)
 OPEN = {"/ping", "/healthz", "/v2/health/live", "/v2/health/ready"}
 
@@ -38,8 +42,12 @@ def _routes(app: Flask, keep=lambda rule: True) -> set[tuple[str, str]]:  # noqa
             for method in rule.methods - IGNORED_METHODS}
 
 
-def test_every_route_of_the_api_and_its_inference_routes_is_in_the_document():
-    assert _routes(APP) | _routes(SERVING, is_inference) == _operations(API_DOC)
+def test_every_route_of_the_api_is_in_its_document():
+    assert _routes(APP) == _operations(API_DOC)
+
+
+def test_the_embedded_default_documents_the_api_and_the_inference_routes_it_answers():
+    assert _routes(APP) | _routes(SERVING, is_inference) == _operations(EMBEDDED_DOC)
 
 
 def test_every_route_of_the_serving_role_is_in_its_document():
@@ -53,13 +61,13 @@ def test_a_route_missing_from_the_table_fails_the_build():
         build("x", [(app.url_map, API, lambda rule: True, True)])
 
 
-@pytest.mark.parametrize("doc", [API_DOC, SERVING_DOC], ids=["api", "serving"])
+@pytest.mark.parametrize("doc", [API_DOC, EMBEDDED_DOC, SERVING_DOC], ids=["api", "embedded", "serving"])
 def test_the_document_is_valid_openapi_3_0(doc):
     assert doc["openapi"] == "3.0.3"
     validate(doc)
 
 
-@pytest.mark.parametrize("doc", [API_DOC, SERVING_DOC], ids=["api", "serving"])
+@pytest.mark.parametrize("doc", [API_DOC, EMBEDDED_DOC, SERVING_DOC], ids=["api", "embedded", "serving"])
 def test_no_json_schema_2020_12_is_left(doc):
     text = json.dumps(doc)
     for keyword in ('"$defs"', '"const"', '"prefixItems"', '"type": "null"', '"$schema"', '"ge"', '"le"'):
@@ -67,7 +75,7 @@ def test_no_json_schema_2020_12_is_left(doc):
     assert "#/$defs/" not in text
 
 
-@pytest.mark.parametrize("doc", [API_DOC, SERVING_DOC], ids=["api", "serving"])
+@pytest.mark.parametrize("doc", [API_DOC, EMBEDDED_DOC, SERVING_DOC], ids=["api", "embedded", "serving"])
 def test_every_route_but_the_health_ones_needs_a_token_and_says_401(doc):
     assert doc["components"]["securitySchemes"]["bearer"] == {
         "type": "http", "scheme": "bearer", "description": "a trainyard token"}
@@ -81,7 +89,7 @@ def test_every_route_but_the_health_ones_needs_a_token_and_says_401(doc):
 
 
 def test_every_ref_resolves():
-    for doc in (API_DOC, SERVING_DOC):
+    for doc in (API_DOC, EMBEDDED_DOC, SERVING_DOC):
         text = json.dumps(doc)
         for name in {part.split('"')[0] for part in text.split('"$ref": "#/components/schemas/')[1:]}:
             assert name in doc["components"]["schemas"], name
@@ -121,7 +129,7 @@ def test_the_document_and_its_page_are_served(monkeypatch):
 
 
 def test_the_page_lists_every_operation():
-    from app.openapi.page import render
+    from webcommon.openapi.page import render
 
     page = render(API_DOC)
     for op in (op for item in API_DOC["paths"].values() for op in item.values()):

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import update
 
 from app.api.task_poll import HEADLINE
-from app.schemas import replies
+from contracts import replies
 from app.schemas.task_view import detail, light, summary
 from dao import task_queries
 from dao.tables import Task

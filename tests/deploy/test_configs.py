@@ -433,10 +433,10 @@ def _serving_location() -> str:
 
 
 def test_serving_routes_agree_between_nginx_the_embedded_app_and_the_ingress() -> None:
-    from serving.embedded import INFERENCE
+    from serving.inference_paths import INFERENCE
 
     regex = _serving_location()
-    assert regex == INFERENCE.pattern, "nginx.conf and serving/embedded.py must route the same paths"
+    assert regex == INFERENCE.pattern, "nginx.conf and serving/inference_paths.py must route the same paths"
     ingress = objects_by("Ingress")["trainyard-serving"]
     (path,) = ingress["spec"]["rules"][0]["http"]["paths"]
     assert "^" + path["path"] == regex

@@ -105,6 +105,7 @@ class Stack:
         from dao.db import reset_engines
         from contracts.settings import reset_settings
         from tasks.celery_app import reset_celery
+        from tasks.dispatch import forget_fleet
 
         for key in [k for k in os.environ if k.startswith("TRAINYARD_") and k not in self.env]:
             del os.environ[key]  # a previous module's stack (e.g. its PostgreSQL URL)
@@ -114,6 +115,7 @@ class Stack:
         reset_settings()
         reset_engines()
         reset_celery()
+        forget_fleet()
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self, workers: int = 1, reaper: bool = True, mx_workers: int = 0) -> "Stack":

@@ -17,7 +17,7 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "trainyard_tmpl_"
-_INPUTS = ("migrations", "alembic.ini", "contracts", "app", "dao", "models", "start.sh")
+_INPUTS = ("migrations", "alembic.ini", "contracts", "webcommon", "app", "dao", "models", "start.sh")
 _LOCK = 0x7472_6169  # one advisory lock key for building templates
 
 

@@ -34,7 +34,8 @@ def test_stop_running_task(embedded):
 
 
 def test_deploy_and_predict_at_the_one_address(embedded):
-    """API and serving routes answer at the address start.sh prints (serving/embedded.py)."""
+    """API and serving routes answer at the address start.sh prints (embedded/), and its OpenAPI
+    document describes both."""
     import time
 
     from models.datasets.synthetic import synthetic_aal90
@@ -57,3 +58,5 @@ def test_deploy_and_predict_at_the_one_address(embedded):
     assert embedded.get("/ping").json() == {"health": "healthy!"}  # the API's /ping on the shared address
     assert embedded.get("/v2/health/live").json() == {"live": True}
     assert "trainyard_serving_requests_total" in embedded.get("/serving/metrics").text
+    paths = embedded.get("/openapi.json").json()["paths"]
+    assert "/api/v0/new_task" in paths and "/v2/models/{name}/infer" in paths

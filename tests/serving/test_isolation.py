@@ -7,7 +7,7 @@ from tests.import_probe import heavy_modules_line
 PROBE = """
 import sys
 from serving.app import create_serving_app
-import serving.embedded
+import serving.inference_paths
 app = create_serving_app()
 client = app.test_client()
 assert client.get("/v2/health/live").status_code == 200

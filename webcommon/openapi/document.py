@@ -1,8 +1,9 @@
-"""The OpenAPI 3.0.3 document, built from the apps' URL maps and the operations table.
+"""The OpenAPI 3.0.3 document, built from apps' URL maps and their operations tables (the API's
+in app.openapi.operations, the serving role's in serving.openapi).
 
 Every rule of every app given must have its operations in the table (``MissingOperation``
 otherwise), so the document covers each route by construction. Shapes come from pydantic
-(``models_json_schema``) and are rewritten to 3.0's dialect by ``app.openapi.convert``.
+(``models_json_schema``) and are rewritten to 3.0's dialect by ``webcommon.openapi.convert``.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from werkzeug.routing import Map, Rule
 
-from app.openapi.convert import REF_PREFIX, lift_defs, to_openapi30
-from app.openapi.operations import DEFAULT_ERROR, ERROR_SHAPES
-from app.openapi.spec_types import Op, Raw, Shape
-from app.schemas.foreign_replies import KServeError
-from app.schemas.replies import ApiErrorReply
+from webcommon.openapi.convert import REF_PREFIX, lift_defs, to_openapi30
+from webcommon.openapi.envelopes import DEFAULT_ERROR, ERROR_SHAPES
+from webcommon.openapi.spec_types import Op, Raw, Shape
+from contracts.foreign_replies import KServeError
+from contracts.replies import ApiErrorReply
 
 VERSION = "0.1.0"
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -32,7 +33,7 @@ REASONS = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 304: "
            404: "Not found (or not visible to this token)",
            409: "Conflict with the resource's state", 413: "Too large", 415: "Unsupported media type",
            422: "Invalid fields, each named",
-           429: "Too many bad tokens from this address (app.auth.failures); Retry-After says when", 500: "Not ready", 503: "A dependency is unavailable; try again"}
+           429: "Too many bad tokens from this address (webcommon.failures); Retry-After says when", 500: "Not ready", 503: "A dependency is unavailable; try again"}
 
 
 class MissingOperation(LookupError):
@@ -57,7 +58,7 @@ def operations_of(url_map: Map, table: dict[tuple[str, str], Op],
         for method in sorted((rule.methods or set()) - IGNORED_METHODS):
             op = table.get((rule.endpoint, method))
             if op is None:
-                raise MissingOperation(f"{method} {rule.rule} ({rule.endpoint}) is not in app.openapi.operations")
+                raise MissingOperation(f"{method} {rule.rule} ({rule.endpoint}) is not in its operations table")
             yield rule, method, op
 
 
@@ -100,7 +101,7 @@ def _content(shape: Shape, shapes: _Shapes, mode: str = "serialization") -> dict
 def _statuses(op: Op, method: str, auth: bool, nul_hook: bool) -> set[int]:
     codes = set(op.errors)
     if auth and nul_hook and not op.open and method != "GET":
-        codes.add(403)  # a viewer, or a read-only token, may not change (app.auth.guard)
+        codes.add(403)  # a viewer, or a read-only token, may not change (webcommon.guard)
     if nul_hook:
         codes.add(400)
     if auth and not op.open:
@@ -143,7 +144,7 @@ def _content_block(shape: Shape, shapes: _Shapes) -> dict[str, Any]:
 def _error_shape(error: type[BaseModel], code: int, nul_hook: bool) -> Shape:
     """The blueprint's envelope; on the API app a 503 (database down, a handler of the app) and
     the NUL hook's 400/422 may come in the API's own envelope where the blueprint has another."""
-    if code in (401, 429):  # app.auth.guard's answers, whatever the blueprint
+    if code in (401, 429):  # webcommon.guard's answers, whatever the blueprint
         return ApiErrorReply if nul_hook else KServeError
     if nul_hook and error is not ApiErrorReply and code in (400, 422, 503):
         return (error, ApiErrorReply)

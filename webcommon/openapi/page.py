@@ -6,7 +6,7 @@ import json
 from html import escape
 from typing import Any
 
-from app.openapi.convert import REF_PREFIX
+from webcommon.openapi.convert import REF_PREFIX
 
 STYLE = """body{font:15px/1.45 system-ui,sans-serif;margin:2em auto;max-width:72em;padding:0 1em;color:#222}
 h2{border-bottom:1px solid #ccc;margin-top:2em}code,pre{font:13px ui-monospace,monospace}
