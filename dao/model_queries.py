@@ -9,9 +9,10 @@ from typing import Any
 
 import datetime as dt
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, undefer
 
+from dao.db import plain_rows
 from dao.errors import ModelExists, ModelNotFound
 from dao.tables import ServedModel, ServingProcess, utcnow
 from contracts.statuses import ModelStatus
@@ -181,13 +182,46 @@ class Entry:
     project_id: str | None = None
 
 
+_ENTRY_COLUMNS = (ServedModel.id, ServedModel.name, ServedModel.version, ServedModel.is_default,
+                  ServedModel.status, ServedModel.onnx_sha256, ServedModel.contract, ServedModel.batch_size,
+                  ServedModel.max_batch_delay_ms, ServedModel.min_worker, ServedModel.max_worker,
+                  ServedModel.updated_at, ServedModel.project_id)
+
+
 def snapshot(session: Session) -> list[Entry]:
     """Every row, light (no blobs): one small query, cheap to poll every second."""
-    cols = (ServedModel.id, ServedModel.name, ServedModel.version, ServedModel.is_default, ServedModel.status,
-            ServedModel.onnx_sha256, ServedModel.contract, ServedModel.batch_size,
-            ServedModel.max_batch_delay_ms, ServedModel.min_worker, ServedModel.max_worker,
-            ServedModel.updated_at, ServedModel.project_id)
-    return [Entry(*r) for r in session.execute(select(*cols).order_by(ServedModel.id))]
+    return [Entry(*r) for r in session.execute(select(*_ENTRY_COLUMNS).order_by(ServedModel.id))]
+
+
+def entry(session: Session, model_id: int) -> Entry | None:
+    """One row, light (no blob), as ``snapshot`` reads it."""
+    row = session.execute(select(*_ENTRY_COLUMNS).where(ServedModel.id == model_id)).first()
+    return None if row is None else Entry(*row)
+
+
+@dataclass(frozen=True)
+class Version:
+    """One version of a name as a prediction request checks it: no blob, no contract."""
+
+    id: int
+    version: str
+    is_default: bool
+    status: str
+    sha256: str | None
+    error: str | None
+    project_id: str | None
+
+
+_VERSIONS_NOW = (select(ServedModel.id, ServedModel.version, ServedModel.is_default, ServedModel.status,
+                        ServedModel.onnx_sha256, ServedModel.error, ServedModel.project_id)
+                 .where(ServedModel.name == bindparam("name")).order_by(ServedModel.id))
+
+
+def versions_now(conn, name: str) -> list[Version]:  # noqa: ANN001 - a Connection (dao.db.read)
+    """Every version of ``name``, oldest first: one indexed read (the name leads the unique
+    index), made for every prediction so that every serving process answers as the registry is
+    now."""
+    return [Version(*r) for r in plain_rows(conn, _VERSIONS_NOW, {"name": name})]
 
 
 def onnx_bytes(session: Session, model_id: int) -> bytes | None:

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify
 
 from serving import predict
 from serving.bodies import HEADER_LENGTH, header_and_binary
-from serving.errors import BadInput, ServingError
+from serving.errors import BadInput, ModelFailed, NotLoaded, ServingError
 from serving.inputs import kserve_feeds
 from serving.loaded import ORT_TYPES
 from serving.tensors import BinaryReader, classification, encode_bytes, to_binary
@@ -47,8 +47,7 @@ def ready():
 @bp.get("/models/<name>/versions/<version>")
 def model_metadata(name: str, version: str | None = None):
     model = predict.resolve(name, version)
-    versions = sorted(s.entry.version for s in predict.registry().versions(name))
-    return jsonify({"name": model.name, "versions": versions, "platform": PLATFORM,
+    return jsonify({"name": model.name, "versions": sorted(predict.version_names(name)), "platform": PLATFORM,
                     "inputs": [p.public() for p in model.inputs],
                     "outputs": [p.public() for p in model.outputs]})
 
@@ -56,9 +55,13 @@ def model_metadata(name: str, version: str | None = None):
 @bp.get("/models/<name>/ready")
 @bp.get("/models/<name>/versions/<version>/ready")
 def model_ready(name: str, version: str | None = None):
-    slot = predict.registry().find(name, version)
-    ok = slot.model is not None
-    return jsonify({"name": name, "ready": ok}), 200 if ok else 503
+    """Ready when this process can serve it now (loading it first, as a prediction would); an
+    unknown model is a 404."""
+    try:
+        predict.ready(name, version)
+    except (NotLoaded, ModelFailed):
+        return jsonify({"name": name, "ready": False}), 503
+    return jsonify({"name": name, "ready": True}), 200
 
 
 @bp.post("/models/<name>/infer")

@@ -6,9 +6,10 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from flask import current_app
+from flask import current_app, g
 
 from contracts.settings import get_settings
+from dao.model_queries import Version
 from serving import arrivals, metrics
 from serving.batcher import BatcherStopped, RequestTimeout
 from serving.errors import BadInput, NotLoaded, ServingError, Timeout, Unsupported
@@ -20,16 +21,37 @@ def registry() -> Registry:
     return current_app.extensions["trainyard_registry"]
 
 
+def versions_now(name: str) -> list[Version] | None:
+    """Every version of ``name`` in the database now (``Registry.versions_now``), read once per
+    request: the token guard (the model's project) and the route share the read."""
+    memo = g.setdefault("trainyard_versions", {})
+    if name not in memo:
+        memo[name] = registry().versions_now(name)
+    return memo[name]
+
+
+def version_names(name: str) -> list[str]:
+    rows = versions_now(name)
+    return [r.version for r in rows] if rows is not None else [s.entry.version for s in registry().versions(name)]
+
+
+def ready(name: str, version: str | None = None) -> LoadedModel:
+    """The model that answers for ``name`` now, loaded here first if need be. Raises
+    UnknownModel, NotLoaded, ModelFailed (``Registry.ready_model``)."""
+    return registry().ready_model(name, version, versions_now(name))
+
+
 def resolve(name: str, version: str | None = None) -> LoadedModel:
+    """``ready``, counting its errors."""
     try:
-        return registry().ready_model(name, version)
+        return ready(name, version)
     except ServingError as exc:
         metrics.ERRORS.labels(_known(name), version or "", exc.kind).inc()
         raise
 
 
 def _known(name: str) -> str:
-    return name if registry().versions(name) else "_unknown"
+    return name if version_names(name) else "_unknown"
 
 
 def run(model: LoadedModel, feeds: dict, interface: str) -> list[np.ndarray]:

@@ -1,7 +1,13 @@
 """This process's view of the model registry: a thread polls the database (one light query,
 no blobs) every ``serve_poll_seconds``, loads what became READY, reloads what changed, applies
 new batching/worker settings, unloads what was deleted, and records what it holds in its
-``serving_processes`` heartbeat row."""
+``serving_processes`` heartbeat row.
+
+The view is not what a prediction answers from: every request reads its model's versions from
+the database (``versions_now``: one indexed read) and answers as they are now, loading a READY
+model here first when this process has not yet. So every process behind one address gives the
+same answer whatever its last poll saw: a deleted model is unknown at once, a model just made
+READY is served at once. Only while the database cannot be read does the view answer."""
 
 from __future__ import annotations
 
@@ -10,11 +16,13 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from dao import model_queries
-from dao.db import session_scope
-from dao.model_queries import Entry
+from dao.db import read, session_scope
+from dao.model_queries import Entry, Version
 from contracts.serving_settings import ServingSettings
 from contracts.settings import get_settings
 from contracts.statuses import ModelStatus
@@ -28,12 +36,13 @@ LOADING = "LOADING"
 @dataclass
 class Slot:
     """One registry row as this process sees it: state READY (``model`` set), LOADING,
-    EXPORTING or FAILED (``error`` says why)."""
+    EXPORTING or FAILED (``error`` says why). ``since``: when this process made it."""
 
     entry: Entry
     state: str
     model: LoadedModel | None = None
     error: str | None = None
+    since: float = field(default_factory=time.monotonic)
 
 
 def batch_settings(e: Entry) -> ServingSettings:
@@ -50,6 +59,8 @@ class Registry:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._last_beat = 0.0
+        self._loads: dict[int, threading.Event] = {}  # model id → set when its load under way ends
+        self._unreadable_until = 0.0  # monotonic; see versions_now
 
     # ------------------------------------------------------------ following the database
 
@@ -73,15 +84,24 @@ class Registry:
             self._stop.wait(settings.serve_poll_seconds)
 
     def sync(self) -> None:
+        started = time.monotonic()
         with session_scope() as session:
             entries = model_queries.snapshot(session)
+        # A slot a request made after the snapshot was read is newer than the snapshot: it is
+        # left to the next poll (a model a request loaded meanwhile is not unloaded by an old read).
         seen = set()
         for e in entries:
             seen.add(e.id)
-            self._apply(e)
-        for gone in [i for i in self._slots if i not in seen]:
-            self._drop(gone)
+            if not self._newer(e.id, started):
+                self._apply(e)
+        for slot in self.slots():
+            if slot.entry.id not in seen:
+                self._drop(slot.entry.id, started)
         self.synced = True
+
+    def _newer(self, model_id: int, than: float) -> bool:
+        slot = self._slots.get(model_id)
+        return slot is not None and slot.since >= than
 
     def _apply(self, e: Entry) -> None:
         old = self._slots.get(e.id)
@@ -89,7 +109,7 @@ class Registry:
             if old is None or old.entry.updated_at != e.updated_at or old.model is not None:
                 self._replace(e.id, Slot(e, e.status, error=self._row_error(e)))
         elif old is None or old.model is None or old.entry.sha256 != e.sha256:
-            self._load(e)
+            self._load_soon(e.id).wait()
         else:
             if batch_settings(old.entry) != batch_settings(e):
                 old.model.batcher.resize(batch_settings(e))
@@ -101,6 +121,34 @@ class Registry:
         with session_scope() as session:
             row = model_queries.get_by_id(session, e.id)
             return None if row is None else row.error
+
+    def _load_soon(self, model_id: int) -> threading.Event:
+        """Set when a load of the model's row as it is now has ended (loaded, or failed: its
+        slot says why). Starts one in a thread of its own unless one is under way: the poll and
+        every request that needs the model wait for the same load, each as long as it may."""
+        with self._lock:
+            done = self._loads.get(model_id)
+            if done is None:
+                done = self._loads[model_id] = threading.Event()
+                threading.Thread(target=self._load_now, args=(model_id, done), daemon=True,
+                                 name=f"load-{model_id}").start()
+        return done
+
+    def _load_now(self, model_id: int, done: threading.Event) -> None:
+        try:
+            with session_scope() as session:
+                e = model_queries.entry(session, model_id)
+            held = self._slots.get(model_id)
+            # A poll that found no model may ask just after a request's load of it ended.
+            if e is not None and e.status == ModelStatus.READY.value and not (
+                    held is not None and held.model is not None and held.entry.sha256 == e.sha256):
+                self._load(e)
+        except Exception:  # noqa: BLE001 - reading the row failed: whoever waits sees no model
+            log.warning("model %d: could not read its registry row to load it", model_id, exc_info=True)
+        finally:
+            with self._lock:
+                self._loads.pop(model_id, None)
+            done.set()
 
     def _load(self, e: Entry) -> None:
         with self._lock:
@@ -125,10 +173,14 @@ class Registry:
         if old is not None and old.model is not None and old.model is not slot.model:
             old.model.unload()
 
-    def _drop(self, model_id: int) -> None:
+    def _drop(self, model_id: int, made_before: float) -> None:
+        """Unload and forget the model, unless its slot was made at ``made_before`` or later."""
         with self._lock:
-            old = self._slots.pop(model_id, None)
-        if old is not None and old.model is not None:
+            old = self._slots.get(model_id)
+            if old is None or old.since >= made_before:
+                return
+            del self._slots[model_id]
+        if old.model is not None:
             old.model.unload()
 
     def _heartbeat(self, every: float) -> None:
@@ -173,9 +225,58 @@ class Registry:
             raise UnknownModel(f"{what} is not registered")
         return candidates[0]
 
-    def ready_model(self, name: str, version: str | None = None) -> LoadedModel:
-        """The loaded model. Raises UnknownModel, NotLoaded (exporting, loading: 503 with
-        Retry-After), ModelFailed."""
+    def versions_now(self, name: str) -> list[Version] | None:
+        """Every version of ``name`` in the database now; None while it cannot be read. Then
+        this process answers from its own view (the last poll's) as it did before it checked
+        every request: a database outage must not stop predictions. After a failed read the
+        database is not asked again for ``serve_poll_seconds``, so an outage does not add a
+        connect timeout to every request."""
+        if time.monotonic() < self._unreadable_until:
+            return None
+        try:
+            return read(lambda conn: model_queries.versions_now(conn, name))
+        except SQLAlchemyError as exc:
+            log.warning("the model registry could not be read (%s); answering from this process's view for "
+                        "%g s", str(exc).splitlines()[0], get_settings().serve_poll_seconds)
+            self._unreadable_until = time.monotonic() + get_settings().serve_poll_seconds
+            return None
+
+    def ready_model(self, name: str, version: str | None = None,
+                    rows: list[Version] | None = None) -> LoadedModel:
+        """The loaded model that answers for ``name`` (its default version when ``version`` is
+        None) as ``rows`` (``versions_now``) have it, loaded here first if this process has not
+        yet; from this process's own view when ``rows`` is None. Raises UnknownModel, NotLoaded
+        (exporting; not loaded here within the request timeout, or this process could not load
+        it: 503 with Retry-After), ModelFailed (its export failed)."""
+        if rows is None:
+            return self._from_view(name, version)
+        row = pick(rows, name, version)
+        what = f"model {name!r} version {row.version!r}"
+        if row.status == ModelStatus.FAILED.value:
+            raise ModelFailed(f"{what} failed: {row.error or 'unknown error'}")
+        if row.status != ModelStatus.READY.value:
+            raise NotLoaded(f"{what} is being exported and verified; try again shortly", retry_after=2)
+        model = self._held(row, what)
+        if model is None:
+            if not self._load_soon(row.id).wait(get_settings().serve_request_timeout_seconds):
+                raise NotLoaded(f"{what} is still loading in this serving process; try again shortly", retry_after=2)
+            model = self._held(row, what)
+        if model is None:  # the row changed while it loaded
+            raise NotLoaded(f"{what} changed while it was loading; try again", retry_after=1)
+        return model
+
+    def _held(self, row: Version, what: str) -> LoadedModel | None:
+        """This process's model of ``row``; None when not loaded (yet). Raises NotLoaded when
+        this process could not load it (the poll tries again)."""
+        slot = self._slots.get(row.id)
+        if slot is None or slot.entry.sha256 != row.sha256:
+            return None
+        if slot.model is None and slot.state == ModelStatus.FAILED.value:
+            raise NotLoaded(f"{what} is READY, but not in this serving process: {slot.error}; try again shortly",
+                            retry_after=2)
+        return slot.model
+
+    def _from_view(self, name: str, version: str | None) -> LoadedModel:
         slot = self.find(name, version)
         if slot.model is not None:
             return slot.model
@@ -188,3 +289,16 @@ class Registry:
     def all_ready(self) -> bool:
         return self.synced and all(s.model is not None or s.state == ModelStatus.FAILED.value
                                    or s.state == ModelStatus.EXPORTING.value for s in self.slots())
+
+
+def pick(rows: list[Version], name: str, version: str | None) -> Version:
+    """The row a request names: ``version``, or the default (the newest when none is marked),
+    as ``model_queries.find`` picks it. Raises UnknownModel."""
+    if version is not None:
+        found = [r for r in rows if r.version == version]
+    else:
+        found = [r for r in rows if r.is_default] or rows
+    if not found:
+        what = f"model {name!r}" + ("" if version is None else f" version {version!r}")
+        raise UnknownModel(f"{what} is not registered")
+    return found[-1]

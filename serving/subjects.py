@@ -1,23 +1,97 @@
 """Subjects a client sends for a connectome model: JSON matrices, or an uploaded ``.npz`` /
-DPABI ``.zip`` read by the dataset importers (the same validation as dataset uploads)."""
+DPABI ``.zip``. A prediction has no labels: an ``.npz`` is read here, with the dataset
+importer's archive guards and array format but without its label checks (``labels`` and
+``class_names`` may be left out, and play no part when sent); a DPABI ``.zip`` names its subjects
+in its label table, so it goes to the dataset importer (the same validation as dataset uploads)."""
 
 from __future__ import annotations
 
+import io
+import math
+from pathlib import PurePosixPath
+
+import numpy as np
+
 from models.datasets.importers import load_upload
+from models.datasets.npz import ARRAYS
 from models.datasets.types import DatasetImportError
+from models.datasets.validate import read_archive
 from serving.errors import BadInput
 from serving.inputs import connectome_feeds
 from serving.loaded import LoadedModel
 
+READ = ("conn", "features", "subjects")  # of an .npz's ARRAYS, what a prediction uses
+
 
 def from_file(model: LoadedModel, filename: str, data: bytes) -> tuple[dict, list[str]]:
     """(feeds, subject ids) of an uploaded file. Raises BadInput naming each problem."""
+    limit = len(data) * 64 + (1 << 20)
     try:
-        ds = load_upload(filename, data, max_bytes=len(data) * 64 + (1 << 20))
+        if PurePosixPath(filename.replace("\\", "/")).suffix.lower() == ".npz":
+            conn, features, subjects = _npz_subjects(data, limit)
+        else:
+            ds = load_upload(filename, data, max_bytes=limit)
+            conn, features, subjects = ds.conn, ds.features, list(ds.subjects)
     except DatasetImportError as exc:
         raise BadInput(f"file: {'; '.join(exc.problems[:10])}", field="file") from None
-    feeds = connectome_feeds(model, ds.conn, ds.features, field="file")
-    return feeds, list(ds.subjects)
+    return connectome_feeds(model, conn, features, field="file"), subjects
+
+
+def _npz_subjects(data: bytes, limit: int) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    """``conn``, ``features`` (None when absent) and the subject ids (``sub-0001``… when absent)
+    of an ``.npz`` to predict. ``limit`` bounds the file and its members, uncompressed. Raises
+    DatasetImportError: the archive guards (``read_archive``), members that are not a dataset
+    ``.npz``'s arrays, unreadable or object arrays, ``conn`` missing or not N×R×R numbers,
+    ``subjects`` not N strings. Shapes against the model are the feeds' check."""
+    arrays, problems = {}, []
+    for name, blob in read_archive(data, max_member_bytes=limit, max_total_bytes=limit).items():
+        key = name.removesuffix(".npy")
+        if key not in ARRAYS:
+            problems.append(f"member {name!r} is not one of the arrays {', '.join(ARRAYS)}")
+        elif key in READ:
+            arrays[key] = _npy(key, blob)
+    conn, ids = arrays.get("conn"), arrays.get("subjects")
+    if conn is None:
+        problems.append("missing array 'conn'")
+    elif conn.ndim != 3 or conn.dtype.kind not in "fiu":
+        problems.append(f"array 'conn' has shape {conn.shape} and dtype {conn.dtype}; expected N×R×R numbers")
+    if ids is not None and (ids.ndim != 1 or ids.dtype.kind not in "US"):
+        problems.append(f"array 'subjects' has shape {ids.shape} and dtype {ids.dtype}; expected N strings")
+    elif ids is not None and conn is not None and len(ids) != len(conn):
+        problems.append(f"array 'subjects' has {len(ids)} entries but 'conn' has {len(conn)} subjects: "
+                        "every subject needs one")
+    if problems:
+        raise DatasetImportError(problems)
+    n = len(conn)
+    if ids is None:
+        return conn, arrays.get("features"), [f"sub-{i + 1:0{max(4, len(str(n)))}d}" for i in range(n)]
+    texts = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in ids.tolist()]
+    return conn, arrays.get("features"), texts
+
+
+def _npy(key: str, blob: bytes) -> np.ndarray:
+    """One ``.npy`` member, read as ``models.datasets.npz`` reads it: never unpickled, and the
+    header's shape checked against the bytes present before anything is read (``np.load`` would
+    allocate what a lying header claims). Raises DatasetImportError."""
+    fp = io.BytesIO(blob)
+    try:
+        version = np.lib.format.read_magic(fp)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"unsupported .npy format version {version}")
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+            np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(fp)
+    except (ValueError, EOFError, SyntaxError, TypeError) as exc:
+        raise DatasetImportError([f"array {key!r}: not a valid .npy array ({exc})"]) from None
+    if dtype.hasobject:
+        raise DatasetImportError([f"array {key!r} holds Python objects (object dtype), which are never "
+                                  "unpickled; save numbers or fixed-width strings"])
+    count, present = math.prod(shape), len(blob) - fp.tell()
+    if count * dtype.itemsize != present:
+        raise DatasetImportError([f"array {key!r}: header says shape {shape} of {dtype} "
+                                  f"({count * dtype.itemsize} bytes) but the member holds {present} bytes"])
+    flat = np.frombuffer(blob, dtype=dtype, count=count, offset=fp.tell())
+    return flat.reshape(shape, order="F" if fortran else "C")
 
 
 def from_json(model: LoadedModel, body) -> tuple[dict, list[str] | None]:
