@@ -70,6 +70,11 @@ keepalive = 5
 max_requests = 20000
 max_requests_jitter = 2000
 
+# gunicorn answers a request line past this itself, in HTML; at its maximum (8190: 0 would read a
+# line of any length into memory) it is above the API's own limit on a URL (app.uploads
+# MAX_URL_BYTES, 4096), which answers a JSON 414 first. nginx's large_client_header_buffers
+# (default 8k) refuses longer lines before they get here.
+limit_request_line = 8190
 forwarded_allow_ips = _settings.forwarded_allow_ips
 secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
 

@@ -15,9 +15,18 @@ SweepId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-
 DatasetName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
+# The datasets one role of a task (train_data, val_data, test_data) may name.
+MAX_DATASETS = 20
+
+
 def _one_or_many(value: Any) -> Any:
-    """The original documents the data fields as STRING and sends lists; accept both."""
-    return [value] if isinstance(value, str) else value
+    """The original documents the data fields as STRING and sends lists; accept both. A list
+    past MAX_DATASETS is refused whole, before any item is looked at: one error, not one per item."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)) and len(value) > MAX_DATASETS:
+        raise ValueError(f"names at most {MAX_DATASETS} datasets, not {len(value)}")
+    return value
 
 
 def _lower(value: Any) -> Any:
@@ -33,7 +42,7 @@ def _empty_is_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
-DatasetList = Annotated[list[DatasetName], BeforeValidator(_one_or_many), Field(max_length=20)]
+DatasetList = Annotated[list[DatasetName], BeforeValidator(_one_or_many), Field(max_length=MAX_DATASETS)]
 
 
 def _one_model(value: Any) -> Any:

@@ -1,6 +1,8 @@
 """The GPU fleet as the workers report it (the ``workers`` table; the API reads no NVML itself):
 ``GET /api/v0/gpus`` every live worker with its GPUs and the task it runs, and ``GET /gpu`` in
-MXServer's exact shape (every figure a string; ``[]`` when no live worker has a GPU)."""
+MXServer's exact shape (every figure a string; ``[]`` when no live worker has a GPU, and no task
+named). The task a worker runs is named only to a caller who may see its project (the service
+admin sees all); to anyone else the worker shows ``current_task_id`` null, as if idle."""
 
 from __future__ import annotations
 
@@ -10,11 +12,12 @@ from typing import Any
 from flask import Blueprint, jsonify
 
 from app.schemas.task_view import iso
-from dao import worker_queries
+from dao import auth_queries, worker_queries
 from dao.db import session_scope
 from contracts.settings import get_settings
 from dao.tables import Worker
 from contracts.gpus import GpuState, to_mxserver_shape
+from webcommon.principal import can_see, visible_projects
 
 bp = Blueprint("gpus", __name__)
 log = logging.getLogger(__name__)
@@ -23,6 +26,22 @@ log = logging.getLogger(__name__)
 def _live() -> list[Worker]:
     with session_scope() as session:
         return worker_queries.live_workers(session, get_settings().lease_seconds)
+
+
+def _live_and_shown() -> tuple[list[Worker], set[str]]:
+    """The live workers and the ids of the tasks they run that the caller may see: a
+    project-scoped caller gets one lookup per running task (a task without a row is hidden)."""
+    with session_scope() as session:
+        workers = worker_queries.live_workers(session, get_settings().lease_seconds)
+        running = {w.current_task_id for w in workers if w.current_task_id}
+        if visible_projects() is None:
+            return workers, running
+        shown = set()
+        for task_id in running:
+            project = auth_queries.project_of_task(session, task_id)
+            if project is not auth_queries.MISSING and can_see(project):
+                shown.add(task_id)
+        return workers, shown
 
 
 def _states(worker: Worker) -> list[GpuState]:
@@ -36,15 +55,17 @@ def _states(worker: Worker) -> list[GpuState]:
     return out
 
 
-def _worker_view(worker: Worker) -> dict[str, Any]:
+def _worker_view(worker: Worker, shown: set[str]) -> dict[str, Any]:
+    task_id = worker.current_task_id if worker.current_task_id in shown else None
     return {"worker": worker.name, "host": worker.host, "backend": worker.backend, "queues": worker.queues,
-            "current_task_id": worker.current_task_id, "heartbeat_at": iso(worker.heartbeat_at),
-            "gpus": [{**vars(g), "task_id": worker.current_task_id} for g in _states(worker)]}
+            "current_task_id": task_id, "heartbeat_at": iso(worker.heartbeat_at),
+            "gpus": [{**vars(g), "task_id": task_id} for g in _states(worker)]}
 
 
 @bp.get("/api/v0/gpus")
 def list_gpus():
-    workers = [_worker_view(w) for w in _live()]
+    live, shown = _live_and_shown()
+    workers = [_worker_view(w, shown) for w in live]
     gpus = [{**g, "worker": w["worker"], "host": w["host"]} for w in workers for g in w["gpus"]]
     return jsonify({"gpus": gpus, "workers": workers})
 
