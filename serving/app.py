@@ -60,6 +60,7 @@ def _guard(app: Flask) -> None:
     route reuses; from the registry this process follows while the database cannot be read."""
     from webcommon import guard
     from dao.auth_queries import MISSING
+    from dao.errors import ModelNotFound
     from serving.errors import UnknownModel
     from serving.predict import versions_now
 
@@ -72,7 +73,8 @@ def _guard(app: Flask) -> None:
         slots = registry.versions(name)
         return min(slots, key=lambda s: s.entry.id).entry.project_id if slots else MISSING
 
-    model = guard.Resource(project_of, lambda name: UnknownModel(f"model {name!r} is not registered"))
+    model = guard.Resource(project_of, lambda name, version=None: UnknownModel(str(ModelNotFound(name, version))),
+                           versioned=True)
     resources = {(bp, "name"): model for bp in ("kserve", "mms", "fractal", "connectome")}
     guard.install(app, resources, all_reads=True, unauthenticated=lambda msg: jsonify({"error": msg}))
 

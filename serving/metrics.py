@@ -8,10 +8,11 @@ so ``/metrics`` sums every process.
 
 from __future__ import annotations
 
-from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest,
-                               multiprocess)
+from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram,
+                               generate_latest, multiprocess)
 
 from contracts.settings import multiprocess_dir
+from webcommon.metrics_scope import for_caller
 
 LATENCY_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 ROW_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
@@ -40,8 +41,10 @@ def observe(model: str, version: str, timing: dict, total: float) -> None:
 
 
 def exposition() -> tuple[bytes, str]:
+    """This role's series (every process's, in multiprocess mode) as the caller may see them
+    (webcommon.metrics_scope)."""
+    registry = REGISTRY
     if multiprocess_dir():
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(), CONTENT_TYPE_LATEST
+    return generate_latest(for_caller(registry)), CONTENT_TYPE_LATEST

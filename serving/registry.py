@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dao import model_queries
 from dao.db import read, session_scope
+from dao.errors import ModelNotFound
 from dao.model_queries import Entry, Version
 from contracts.serving_settings import ServingSettings
 from contracts.settings import get_settings
@@ -221,8 +222,7 @@ class Registry:
         if not candidates:
             if not self.synced:
                 raise NotLoaded("the serving process is still reading the model registry", retry_after=1)
-            what = f"model {name!r}" + ("" if version is None else f" version {version!r}")
-            raise UnknownModel(f"{what} is not registered")
+            raise UnknownModel(str(ModelNotFound(name, version)))
         return candidates[0]
 
     def versions_now(self, name: str) -> list[Version] | None:
@@ -299,6 +299,5 @@ def pick(rows: list[Version], name: str, version: str | None) -> Version:
     else:
         found = [r for r in rows if r.is_default] or rows
     if not found:
-        what = f"model {name!r}" + ("" if version is None else f" version {version!r}")
-        raise UnknownModel(f"{what} is not registered")
+        raise UnknownModel(str(ModelNotFound(name, version)))
     return found[-1]

@@ -55,6 +55,15 @@ class Resource:
 
     project_of: Callable[[str], Any]  # key → project id, None (shared) or auth_queries.MISSING
     not_found: Callable[[str], Exception]
+    # A served model's routes name a version too (in the path, or ?version= on a prediction):
+    # ``not_found(key, version)`` then words it as the route words a version it does not have.
+    versioned: bool = False
+
+    def hidden(self, key: str) -> Exception:
+        if not self.versioned:
+            return self.not_found(key)
+        version = (request.view_args or {}).get("version") or request.args.get("version")
+        return self.not_found(key, None if version == "all" else version)
 
 
 def in_database(lookup: Callable[[Any, str], Any]) -> Callable[[str], Any]:
@@ -167,7 +176,7 @@ def _authorize(resources: dict[tuple[str, str], Resource], all_reads: bool) -> N
         try:
             require(project, need)
         except Hidden:
-            raise resource.not_found(key) from None
+            raise resource.hidden(key) from None
 
 
 def checks_own_project(*args: str) -> Callable:

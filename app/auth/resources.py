@@ -30,7 +30,7 @@ def _task_project(task_id: str):  # noqa: ANN202 - a project id, None or MISSING
 _TASK_PROJECTS: dict[str, tuple] = {}
 TASK = Resource(_task_project, TaskNotFound)
 DATASET = Resource(in_database(auth_queries.project_of_dataset), DatasetNotFound)
-MODEL = Resource(in_database(auth_queries.project_of_model), ModelNotFound)
+MODEL = Resource(in_database(auth_queries.project_of_model), ModelNotFound, versioned=True)
 PROJECT = Resource(in_database(_project), auth_queries.ProjectNotFound)
 
 API_RESOURCES = {
