@@ -45,7 +45,7 @@ if [[ "${TRAINYARD_TEST_JOBS:-1}" != "1" ]]; then
     parallel=(-n "$TRAINYARD_TEST_JOBS" --dist loadfile)
 fi
 # tests/mxnet needs MXNet, which lives in its own venv: it runs there, after the main suite.
-"$py" -m pytest -q "${parallel[@]}" --ignore=tests/mxnet "$@"
+"$py" -m pytest -q --durations=25 "${parallel[@]}" --ignore=tests/mxnet "$@"
 if [[ $# -eq 0 ]]; then
     "$mxpy" -m pytest -q tests/mxnet
 fi

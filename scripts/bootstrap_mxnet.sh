@@ -33,6 +33,7 @@ requirements=(
     "onnx>=1.14,<1.15"
     "onnxruntime>=1.18,<1.20"
     "pytest>=8"
+    "pytest-timeout>=2.3"
 )
 
 if [[ ! -x "$venv/bin/python" ]]; then
