@@ -21,7 +21,7 @@ COPY models ./models
 COPY serving ./serving
 COPY embedded ./embedded
 # A regular (non-editable) install: the final stage needs only /opt/venv.
-RUN pip install .
+RUN pip install ".[api,serve]"
 
 FROM ${PYTHON_IMAGE}
 RUN groupadd --system --gid 10001 trainyard \

@@ -14,7 +14,7 @@ if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
     log="$venv/install.log"
     {
         "$venv/bin/pip" install "torch==${TRAINYARD_TORCH_VERSION:-2.13.0}" &&
-        "$venv/bin/pip" install -e "$root[worker,dev]"
+        "$venv/bin/pip" install -e "$root[api,serve,worker,client,dev]"
     } >"$log" 2>&1 || { tail -40 "$log" >&2; echo "install failed; see $log" >&2; exit 1; }
     echo "$want" > "$stamp"
 fi
