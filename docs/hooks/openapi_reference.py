@@ -157,21 +157,9 @@ def schema_link(name: str, here: str) -> str:
 
 def type_of(schema: dict[str, Any], here: str) -> str:
     """A short reading of a schema: a linked shape name, array of X, X or Y, an enum, a type."""
-    if "$ref" in schema:
-        return schema_link(schema["$ref"].removeprefix(REF_PREFIX), here)
-    for key in ("anyOf", "oneOf", "allOf"):
-        if key in schema:
-            joined = (" and " if key == "allOf" else " or ").join(type_of(s, here) for s in schema[key])
-            return joined + (" or null" if schema.get("nullable") else "")
-    if "enum" in schema:
-        out = " or ".join(code(json.dumps(v)) for v in schema["enum"])
-    elif schema.get("type") == "array":
-        out = f"array of {type_of(schema.get('items', {}), here)}"
-    elif schema.get("type") == "object" and isinstance(schema.get("additionalProperties"), dict):
-        out = f"map of {type_of(schema['additionalProperties'], here)}"
-    else:
-        out = str(schema.get("type", "any")) + (f" ({schema['format']})" if "format" in schema else "")
-    return out + (" or null" if schema.get("nullable") else "")
+    from webcommon.openapi.reading import Writer, type_reading
+
+    return type_reading(schema, Writer(link=lambda name: schema_link(name, here), literal=code))
 
 
 def constraints(schema: dict[str, Any]) -> str:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import venv
 from pathlib import Path
 
 import pytest
+
+from tests.fresh_venv import venv_with
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = """
@@ -24,12 +25,7 @@ print("INSTALLED", sorted(m for m in ("torch", "mxnet", "onnxruntime", "PIL", "p
 
 @pytest.mark.slow
 def test_the_api_extra_runs_the_api_without_the_heavy_packages(tmp_path):
-    env_dir = tmp_path / "venv"
-    venv.create(env_dir, with_pip=True)
-    py = env_dir / "bin" / "python"
-    install = subprocess.run([str(py), "-m", "pip", "install", "-q", f"{ROOT}[api]"], capture_output=True,
-                             text=True, timeout=900)
-    assert install.returncode == 0, install.stderr[-3000:]
+    py = venv_with(tmp_path, f"{ROOT}[api]") / "bin" / "python"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRAINYARD_")}
     env.update(TRAINYARD_AUTH="off", TRAINYARD_VAR_DIR=str(tmp_path / "var"))
     out = subprocess.run([str(py), "-c", PROBE], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from html import escape
 from typing import Any
 
-from webcommon.openapi.convert import REF_PREFIX
+from webcommon.openapi.reading import Writer, type_reading
 
 STYLE = """body{font:15px/1.45 system-ui,sans-serif;margin:2em auto;max-width:72em;padding:0 1em;color:#222}
 h2{border-bottom:1px solid #ccc;margin-top:2em}code,pre{font:13px ui-monospace,monospace}
@@ -17,24 +16,11 @@ table{border-collapse:collapse;margin:.3em 0}td,th{border:1px solid #e3e3e3;padd
 vertical-align:top}details summary{cursor:pointer}.open{color:#777;font-size:90%}"""
 
 
+HTML = Writer(link=lambda name: f'<a href="#schema-{escape(name)}">{escape(name)}</a>', literal=escape, plain=escape)
+
+
 def _type(schema: dict[str, Any]) -> str:
-    """A short human reading of a schema: a component's name, array of X, a or b, an enum."""
-    if "$ref" in schema:
-        name = schema["$ref"].removeprefix(REF_PREFIX)
-        return f'<a href="#schema-{escape(name)}">{escape(name)}</a>'
-    for key in ("anyOf", "oneOf", "allOf"):
-        if key in schema:
-            text = " | ".join(_type(s) for s in schema[key])
-            return text + (" | null" if schema.get("nullable") else "")
-    if "enum" in schema:
-        text = " | ".join(escape(json.dumps(v)) for v in schema["enum"])
-    elif schema.get("type") == "array":
-        text = f"array of {_type(schema.get('items', {}))}"
-    elif schema.get("type") == "object" and isinstance(schema.get("additionalProperties"), dict):
-        text = f"map of {_type(schema['additionalProperties'])}"
-    else:
-        text = escape(str(schema.get("type", "any")) + (f" ({schema['format']})" if "format" in schema else ""))
-    return text + (" | null" if schema.get("nullable") else "")
+    return type_reading(schema, HTML)
 
 
 def _content(content: dict[str, Any]) -> str:
