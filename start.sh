@@ -59,6 +59,22 @@ s.bind((sys.argv[1].strip("[]"), int(sys.argv[2])))' "$host" "$port" 2>/dev/null
     exit 1
 }
 
+supervise() {  # supervise NAME COMMAND...: runs it, and again after it dies, waiting 1, 2, 4 ... 30 s
+    local name="$1" child="" started delay=1 status
+    shift
+    trap 'kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; exit 0' INT TERM
+    while true; do
+        started=$SECONDS
+        "$@" &
+        child=$!
+        wait "$child" && status=0 || status=$?
+        if ((SECONDS - started > 60)); then delay=1; fi  # it had run a while: a fresh failure
+        echo "trainyard: the $name role exited (status $status); starting it again in $delay s" >&2
+        sleep "$delay" & wait $!
+        delay=$((delay < 16 ? delay * 2 : 30))
+    done
+}
+
 wait_api() {  # wait_api PID: until the API answers /ping; exits non-zero if it died first
     local url="http://$bind/ping"
     for _ in $(seq 1 600); do
@@ -143,23 +159,27 @@ case "$role" in
         export PROMETHEUS_MULTIPROC_DIR="$(setting "$py" var_dir)/metrics/all"
         rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
         export TRAINYARD_METRICS_FLEET="${TRAINYARD_METRICS_FLEET:-1}" TRAINYARD_METRICS_PORT=0
+        # Each role runs under supervise: one that dies (an OOM-killed training) is started
+        # again while the others keep serving; Ctrl-C (or SIGTERM) stops them all.
         pids=()
-        trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait' INT TERM EXIT
+        stop_roles() { trap - INT TERM EXIT; kill -TERM "${pids[@]}" 2>/dev/null || true; wait || true; }
+        trap 'stop_roles; exit 0' INT TERM  # asked to stop: a clean stop
+        trap stop_roles EXIT
         # API and model serving at one address (embedded/ routes the inference paths).
-        "$0" embedded & pids+=($!)
+        supervise api "$0" embedded & pids+=($!)
         api_pid=$!
-        "$0" worker & pids+=($!)
-        "$0" beat & pids+=($!)
+        supervise worker "$0" worker & pids+=($!)
+        supervise reaper "$0" beat & pids+=($!)
         # MXServer's jobs and image uploads need the MXNet worker, in its own venv.
         if [[ "${TRAINYARD_NO_VENV:-0}" == "1" ]] || bash scripts/bootstrap_mxnet.sh >/dev/null; then
-            "$0" worker --backend mxnet & pids+=($!)
+            supervise mxnet-worker "$0" worker --backend mxnet & pids+=($!)
         else
             echo "trainyard: no MXNet worker (its venv could not be built); /train and image uploads will wait" >&2
         fi
         wait_api "$api_pid"
         echo "trainyard: API and model serving on http://$bind (Ctrl-C stops everything)"
         echo "trainyard: metrics of the API, the workers and the queue on http://$bind/metrics"
-        wait -n "${pids[@]}"
+        wait
         ;;
     *)
         echo "usage: start.sh [api|serve|embedded|worker|beat|migrate] ..." >&2
