@@ -25,7 +25,8 @@ from tests.service.template_db import create_migrated
 
 ROOT = Path(__file__).resolve().parents[2]
 MXNET_VENV = ROOT / ".venv-mxnet"
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_HOST = "127.0.0.1:5432"
+PG_ADMIN = f"postgresql://postgres@{PG_HOST}/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/15"
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 SUBMIT_PATHS = ("/api/v0/new_task", "/train", "/eval")
@@ -51,11 +52,12 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_stack(kind: str = "pg-redis", *, point_here: bool = True, env: dict[str, str] | None = None,
-                  broker_url: str | None = None, **start):
+                  broker_url: str | None = None, postgres: str = PG_HOST, **start):
     """A started stack (``start`` goes to Stack.start), stopped afterwards; ``point_here``
     points this process's settings at it for direct DAO/publish calls; ``env`` overrides
-    settings of every process in it; ``broker_url`` (pg-redis only) is a Redis of the test's own."""
-    s = Stack(kind, env, broker_url)
+    settings of every process in it; ``broker_url`` (pg-redis only) is a Redis of the test's own,
+    ``postgres`` a PostgreSQL server's host:port of the test's own."""
+    s = Stack(kind, env, broker_url, postgres)
     try:
         s.start(**start)
         if point_here:
@@ -66,10 +68,13 @@ def running_stack(kind: str = "pg-redis", *, point_here: bool = True, env: dict[
 
 
 class Stack:
-    def __init__(self, kind: str, env: dict[str, str] | None = None, broker_url: str | None = None):
+    def __init__(self, kind: str, env: dict[str, str] | None = None, broker_url: str | None = None,
+                 postgres: str = PG_HOST):
         """``env`` overrides settings of every process; ``broker_url`` (pg-redis only): a Redis
-        of the test's own, e.g. one it stops."""
+        of the test's own, e.g. one it stops; ``postgres``: likewise a PostgreSQL server."""
         self.kind = kind
+        self.postgres = postgres
+        self.pg_admin = f"postgresql://postgres@{postgres}/postgres"
         self.broker_url = broker_url or REDIS_URL
         self.tmp = Path(tempfile.mkdtemp(prefix=f"trainyard-{kind}-"))
         self.queue = f"torch-{uuid.uuid4().hex[:8]}"
@@ -96,7 +101,7 @@ class Stack:
             OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1", CUDA_VISIBLE_DEVICES="",
         )
         if self.kind == "pg-redis":
-            env["TRAINYARD_DATABASE_URL"] = f"postgresql+psycopg://postgres@127.0.0.1:5432/{self.db_name}"
+            env["TRAINYARD_DATABASE_URL"] = f"postgresql+psycopg://postgres@{self.postgres}/{self.db_name}"
             env["TRAINYARD_BROKER_URL"] = self.broker_url
         return env
 
@@ -141,9 +146,9 @@ class Stack:
         """A copy of the migrated template when ``migrate`` would store the usual admin token
         (tests/service/template_db.py); ``start.sh migrate`` itself for any other auth setting."""
         if self.env.get("TRAINYARD_AUTH", "on") != "off" and self.env.get("TRAINYARD_ADMIN_TOKEN"):
-            create_migrated(PG_ADMIN, self.db_name, self.env)
+            create_migrated(self.pg_admin, self.db_name, self.env)
             return
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        with psycopg.connect(self.pg_admin, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{self.db_name}"')
         self.run_start_sh("migrate")
 
@@ -253,7 +258,8 @@ class Stack:
             from dao.db import reset_engines
 
             reset_engines()
-            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            with contextlib.suppress(psycopg.OperationalError), \
+                    psycopg.connect(self.pg_admin, autocommit=True, connect_timeout=5) as conn:  # a test's own may be gone
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
             with contextlib.suppress(redis.RedisError):  # a test's own Redis may be gone
                 redis.Redis.from_url(self.broker_url).delete(self.queue, self.mx_queue,

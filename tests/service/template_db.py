@@ -56,7 +56,8 @@ def _build(conn: psycopg.Connection, template: str, env: dict[str, str]) -> None
             pass
     building = template + "_building"
     conn.execute(f'CREATE DATABASE "{building}"')
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{building}"
+    server = conn.info.host + ":" + str(conn.info.port)
+    url = f"postgresql+psycopg://postgres@{server}/{building}"
     out = subprocess.run([str(ROOT / "start.sh"), "migrate"], env={**env, "TRAINYARD_DATABASE_URL": url},
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     if out.returncode != 0:
