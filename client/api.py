@@ -24,11 +24,13 @@ from typing import Any, Iterator
 import requests
 import yaml
 
+from contracts.statuses import TaskStatus
+
 from client import sse, sweep
 from client.predictions import as_csv as predictions_csv
 from client.upload import Progress, ProgressBody
 
-TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
+TERMINAL = tuple(s.value for s in TaskStatus.terminal())
 # What a lost connection looks like: refused, reset, timed out, or cut in the middle of a body.
 LOST = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 DOWNLOADS = ("model", "best", "plots", "predictions")

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import enum
 
-# dl_ts: train from scratch; dl_ft: fine-tune a finished task's model; dl_ev: evaluate one.
-TASK_TYPES = ("dl_ts", "dl_ft", "dl_ev")
+# What each task type does, in the words the dashboard shows.
+TASK_TYPE_MEANING = {"dl_ts": "train from scratch", "dl_ft": "fine-tune a trained task",
+                     "dl_ev": "evaluate a trained task's model"}
+TASK_TYPES = tuple(TASK_TYPE_MEANING)
 
 
 class TaskStatus(str, enum.Enum):

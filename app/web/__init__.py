@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template
 
+from contracts.statuses import TASK_TYPE_MEANING, TaskStatus
+
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/ui/static")
 
@@ -18,6 +20,13 @@ PAGES = {
     "models": "Models",
     "fleet": "Fleet",
 }
+
+
+@bp.context_processor
+def _vocabulary() -> dict:
+    """The names the pages show and their scripts compare with, from their one definition."""
+    return {"statuses": [s.value for s in TaskStatus], "terminal": [s.value for s in TaskStatus.terminal()],
+            "task_types": TASK_TYPE_MEANING}
 
 
 @bp.get("/")

@@ -14,8 +14,9 @@ from rich.table import Table
 from rich.text import Text
 
 from client.api import ApiError, Client, Unreachable
+from contracts.statuses import TaskStatus
 
-EXIT = {"SUCCEEDED": 0, "FAILED": 10, "STOPPED": 11}
+EXIT = {TaskStatus.SUCCEEDED.value: 0, TaskStatus.FAILED.value: 10, TaskStatus.STOPPED.value: 11}
 EXIT_ERROR = 1
 EXIT_UNREACHABLE = 12
 

@@ -12,9 +12,10 @@ from client.cli.common import EXIT, api_call, client_of, echo_json, example, mod
 from client.cli.follow import follow_many
 from client.cli.tasks import interval_text
 from client.sweep import BadGrid, parse_grid, short_name
+from contracts.statuses import TaskStatus
 
 # The sweep's exit code is its worst task's: any FAILED → 10, else any STOPPED → 11, else 0.
-WORST = ("FAILED", "STOPPED", "SUCCEEDED")
+WORST = (TaskStatus.FAILED.value, TaskStatus.STOPPED.value, TaskStatus.SUCCEEDED.value)
 
 
 def _value(row: dict, path: str):
@@ -74,5 +75,5 @@ def sweep(ctx, form_file, grids, sample, seed, sort, no_follow, as_json):
         params = list(grid)
         table(["rank", "task_id", "status", *map(short_name, params), f"{metric} [95%]"],
               leaderboard_rows(rows, params, metric), title=f"leaderboard of sweep {sweep_id} by {sort}")
-    worst = next(s for s in WORST if s in final.values() or s == "SUCCEEDED")
+    worst = next(s for s in WORST if s in final.values() or s == TaskStatus.SUCCEEDED.value)
     sys.exit(EXIT[worst])

@@ -7,7 +7,7 @@ import { heatmap, lineChart } from "./charts.js";
 
 const TASK = $("#state").dataset.task;
 const BASE = `/api/v0/tasks/${encodeURIComponent(TASK)}`;
-const TERMINAL = new Set(["SUCCEEDED", "FAILED", "STOPPED"]);
+const TERMINAL = new Set(document.body.dataset.terminal.split(" "));  // contracts.statuses, via the page
 const WAIT_SECONDS = 25;
 let charts = null;
 let epochsSeen = -1;
