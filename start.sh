@@ -67,6 +67,7 @@ supervise() {  # supervise NAME COMMAND...: runs it, and again after it dies, wa
         started=$SECONDS
         "$@" &
         child=$!
+        echo "$child" > "$run_dir/$name.pid"  # the running process, for wait_api
         wait "$child" && status=0 || status=$?
         if ((SECONDS - started > 60)); then delay=1; fi  # it had run a while: a fresh failure
         echo "trainyard: the $name role exited (status $status); starting it again in $delay s" >&2
@@ -75,10 +76,12 @@ supervise() {  # supervise NAME COMMAND...: runs it, and again after it dies, wa
     done
 }
 
-wait_api() {  # wait_api PID: until the API answers /ping; exits non-zero if it died first
+wait_api() {  # wait_api PIDFILE: until the API answers /ping; exits non-zero if it died first
     local url="http://$bind/ping"
     for _ in $(seq 1 600); do
-        if ! kill -0 "$1" 2>/dev/null; then echo "trainyard: the API did not start (see its output above)" >&2; exit 1; fi
+        if [[ -s "$1" ]] && ! kill -0 "$(cat "$1")" 2>/dev/null; then
+            echo "trainyard: the API did not start (see its output above)" >&2; exit 1
+        fi
         if python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' "$url" 2>/dev/null; then return 0; fi
         sleep 0.5
     done
@@ -162,12 +165,14 @@ case "$role" in
         # Each role runs under supervise: one that dies (an OOM-killed training) is started
         # again while the others keep serving; Ctrl-C (or SIGTERM) stops them all.
         pids=()
-        stop_roles() { trap - INT TERM EXIT; kill -TERM "${pids[@]}" 2>/dev/null || true; wait || true; }
+        run_dir="$(mktemp -d -t trainyard-roles.XXXXXX)"
+        stop_roles() {
+            trap - INT TERM EXIT; kill -TERM "${pids[@]}" 2>/dev/null || true; wait || true; rm -rf "$run_dir"
+        }
         trap 'stop_roles; exit 0' INT TERM  # asked to stop: a clean stop
         trap stop_roles EXIT
         # API and model serving at one address (embedded/ routes the inference paths).
         supervise api "$0" embedded & pids+=($!)
-        api_pid=$!
         supervise worker "$0" worker & pids+=($!)
         supervise reaper "$0" beat & pids+=($!)
         # MXServer's jobs and image uploads need the MXNet worker, in its own venv.
@@ -176,7 +181,7 @@ case "$role" in
         else
             echo "trainyard: no MXNet worker (its venv could not be built); /train and image uploads will wait" >&2
         fi
-        wait_api "$api_pid"
+        wait_api "$run_dir/api.pid"
         echo "trainyard: API and model serving on http://$bind (Ctrl-C stops everything)"
         echo "trainyard: metrics of the API, the workers and the queue on http://$bind/metrics"
         wait

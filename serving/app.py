@@ -73,8 +73,14 @@ def _guard(app: Flask) -> None:
         slots = registry.versions(name)
         return min(slots, key=lambda s: s.entry.id).entry.project_id if slots else MISSING
 
+    def version_of() -> str | None:  # as the routes read it: in the path, or ?version= on connectome's
+        args = request.view_args or {}
+        if "version" in args:
+            return args["version"]
+        return (request.args.get("version") or None) if request.endpoint == "connectome.predict_subjects" else None
+
     model = guard.Resource(project_of, lambda name, version=None: UnknownModel(str(ModelNotFound(name, version))),
-                           versioned=True)
+                           version_of=version_of)
     resources = {(bp, "name"): model for bp in ("kserve", "mms", "fractal", "connectome")}
     guard.install(app, resources, all_reads=True, unauthenticated=lambda msg: jsonify({"error": msg}))
 

@@ -4,7 +4,7 @@ atomically.
 kombu creates the message file under its final name and then writes it: a consumer polling the
 folder can move and read the file in between, find it empty and fail decoding it ("Expecting
 value", kombu#1551), which ends the worker. Here the message is written under a name no consumer
-picks up (``.part``) and renamed to its final name, which is atomic within one folder.
+picks up (``.writing-<uuid>``) and renamed to its final name, which is atomic within one folder.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ class Channel(kombu_filesystem.Channel):
         Raises ChannelError when the folder cannot be written."""
         name = f"{int(round(monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
-        partial = final + ".part"  # consumers take only names ending in ".<queue>.msg"
+        # A name no consumer takes, by kombu's old rule (".<queue>.msg" anywhere) or its new one
+        # (ending in it after the first dot).
+        partial = os.path.join(self.data_folder_out, f".writing-{uuid.uuid4()}")
         try:
             with open(partial, "wb") as f:
                 f.write(str_to_bytes(dumps(payload)))

@@ -28,7 +28,6 @@ from contracts.statuses import TaskStatus
 log = logging.getLogger(__name__)
 # Workers silent longer than this are long gone (SIGKILL leaves their row): no longer exported.
 FORGET_WORKERS_AFTER_SECONDS = 3600.0
-PROJECT_LABEL_MAX = 64
 
 
 class FleetCollector(Collector):
@@ -58,7 +57,7 @@ def _task_families(session, settings) -> list:  # noqa: ANN001
     done: dict[tuple[str, str], int] = {}
     terminal = {s.value for s in TaskStatus.terminal()}
     for row in fleet_queries.task_counts(session, projects):
-        tasks.add_metric([row.status, row.backend, row.project[:PROJECT_LABEL_MAX]], row.tasks)
+        tasks.add_metric([row.status, row.backend, row.project], row.tasks)
         if row.status in terminal:
             done[(row.status, row.backend)] = done.get((row.status, row.backend), 0) + row.tasks
     for (status, backend), count in sorted(done.items()):

@@ -20,14 +20,15 @@ class ApiError(Exception):
         self.status, self.msg, self.errors, self.extra = status, msg, capped(errors or []), extra
 
 
+_MORE = "more problems not listed (an answer lists at most {})".format(MAX_ERRORS)
+
+
 def capped(errors: list[dict[str, str]]) -> list[dict[str, str]]:
     """The first MAX_ERRORS entries and one saying how many more there were, so that no error
-    body grows with its input. What it returns it leaves as it is (at most MAX_ERRORS + 1)."""
-    if len(errors) <= MAX_ERRORS + 1:
+    body grows with its input. A list it capped already (ending in that entry) stays as it is."""
+    if len(errors) <= MAX_ERRORS or (len(errors) == MAX_ERRORS + 1 and errors[-1]["problem"].endswith(_MORE)):
         return errors
-    left_out = len(errors) - MAX_ERRORS
-    return [*errors[:MAX_ERRORS],
-            {"field": "body", "problem": f"{left_out} more problems not listed (an answer lists at most {MAX_ERRORS})"}]
+    return [*errors[:MAX_ERRORS], {"field": "body", "problem": f"{len(errors) - MAX_ERRORS} {_MORE}"}]
 
 
 def field_errors(problems: list[tuple[str, str]]) -> list[dict[str, str]]:

@@ -55,15 +55,15 @@ class Resource:
 
     project_of: Callable[[str], Any]  # key → project id, None (shared) or auth_queries.MISSING
     not_found: Callable[[str], Exception]
-    # A served model's routes name a version too (in the path, or ?version= on a prediction):
-    # ``not_found(key, version)`` then words it as the route words a version it does not have.
-    versioned: bool = False
+    # A served model's routes may name a version too: ``version_of()`` reads it as the route does
+    # (None where it names none), and ``not_found(key, version)`` words it as the route words an
+    # unknown one, so a hidden model reads exactly as a made-up name.
+    version_of: Callable[[], str | None] | None = None
 
     def hidden(self, key: str) -> Exception:
-        if not self.versioned:
+        if self.version_of is None:
             return self.not_found(key)
-        version = (request.view_args or {}).get("version") or request.args.get("version")
-        return self.not_found(key, None if version == "all" else version)
+        return self.not_found(key, self.version_of())
 
 
 def in_database(lookup: Callable[[Any, str], Any]) -> Callable[[str], Any]:

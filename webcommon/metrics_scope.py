@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.registry import Collector
 
 from dao import auth_queries
+from dao.fleet_queries import OTHER_PROJECTS
 from dao.db import session_scope
 from webcommon.principal import visible_projects
 
@@ -51,7 +52,10 @@ class OnlyProjects(Collector):
             yield kept
 
     def _keep(self, labels: dict[str, str], models: set[str]) -> bool:
-        return all(labels[name] in self.projects for name in PROJECT_LABELS if name in labels) \
+        # "other" sums the projects beyond the largest few: never shown to one project's members,
+        # even to a project that happens to be named so.
+        return all(labels[name] in self.projects and labels[name] != OTHER_PROJECTS
+                   for name in PROJECT_LABELS if name in labels) \
             and all(labels[name] in models for name in MODEL_LABELS if name in labels)
 
     def _visible_models(self, names: set[str]) -> set[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask import request
+
 from webcommon.guard import Resource, in_database
 from dao import auth_queries
 from dao.db import read
@@ -30,7 +32,13 @@ def _task_project(task_id: str):  # noqa: ANN202 - a project id, None or MISSING
 _TASK_PROJECTS: dict[str, tuple] = {}
 TASK = Resource(_task_project, TaskNotFound)
 DATASET = Resource(in_database(auth_queries.project_of_dataset), DatasetNotFound)
-MODEL = Resource(in_database(auth_queries.project_of_model), ModelNotFound, versioned=True)
+def _model_version() -> str | None:
+    """The version a management route names: MMS's describe reads "all" as every version."""
+    version = (request.view_args or {}).get("version")
+    return None if version == "all" and request.endpoint == "mms_management.describe" else version
+
+
+MODEL = Resource(in_database(auth_queries.project_of_model), ModelNotFound, version_of=_model_version)
 PROJECT = Resource(in_database(_project), auth_queries.ProjectNotFound)
 
 API_RESOURCES = {
