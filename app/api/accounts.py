@@ -84,12 +84,13 @@ def show_project(project_id: str):
 @bp.patch("/projects/<project_id>")
 def set_limits(project_id: str):
     """A service admin sets a project's limits (``max_running``, ``max_gpus``, ``max_storage_mb``).
-    A project that does not exist is 404 before the caller's role is looked at: the guard answers
-    a hidden one 404 too, so the answer never tells that another's project exists."""
+    The body is read first, as on every route; then a project that does not exist is 404 before
+    the caller's role is looked at: the guard answers a hidden one 404 too, so the answer never
+    tells that another's project exists."""
+    form = LimitsForm.model_validate(json_body())
     with session_scope() as session:
         row = _project(session, project_id)
         require_service_admin()
-        form = LimitsForm.model_validate(json_body())
         for field in form.model_fields_set:
             setattr(row, field, getattr(form, field))
     project_limits.forget(project_id)
@@ -127,10 +128,10 @@ def list_members(project_id: str):
 
 @bp.post("/projects/<project_id>/members")
 def add_member(project_id: str):
-    with session_scope() as session:
-        _project(session, project_id)  # 404 first, worded as the guard words a hidden project
-    require(project_id, "admin")
     form = MemberForm.model_validate(json_body())
+    with session_scope() as session:
+        _project(session, project_id)  # 404 before the role, worded as the guard words a hidden project
+    require(project_id, "admin")
     with session_scope() as session:
         _project(session, project_id)
         user = auth_queries.get_or_create_user(session, form.user)
