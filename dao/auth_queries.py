@@ -222,6 +222,23 @@ def projects_of_datasets(session: Session, names: set[str]) -> dict[str, str | N
     return dict(session.execute(select(Dataset.name, Dataset.project_id).where(Dataset.name.in_(sorted(names)))).all())
 
 
+def projects_of_tasks(session: Session, task_ids: set[str]) -> dict[str, str]:
+    """task id → project of the named tasks that exist."""
+    if not task_ids:
+        return {}
+    return dict(session.execute(select(Task.id, Task.proj_id).where(Task.id.in_(sorted(task_ids)))).all())
+
+
+def projects_of_models(session: Session, names: set[str]) -> dict[str, str | None]:
+    """name → project (None: shared) of the named models that exist (that of each one's first
+    version, as ``project_of_model``)."""
+    if not names:
+        return {}
+    rows = session.execute(select(ServedModel.name, ServedModel.project_id)
+                           .where(ServedModel.name.in_(sorted(names))).order_by(ServedModel.id.desc()))
+    return dict(rows.all())  # the lowest id of each name is written last
+
+
 def project_of_model(session: Session, name: str) -> Any:
     """Every version of a name is in one project: that of its first version."""
     found = session.execute(select(ServedModel.project_id).where(ServedModel.name == name)
@@ -232,5 +249,5 @@ def project_of_model(session: Session, name: str) -> Any:
 __all__ = ["Identity", "MISSING", "ProjectNotFound", "ROLES", "TokenNotFound", "UserNotFound", "any_admin",
            "create_project", "create_token", "ensure_project", "find_project", "find_user", "get_or_create_user", "get_token",
            "hash_secret", "list_projects", "list_tokens", "members", "new_secret", "project_of_dataset",
-           "project_of_model", "project_of_task", "projects_of_datasets", "remove_member", "revoke", "set_member", "token_by_hash",
+           "project_of_model", "project_of_task", "projects_of_datasets", "projects_of_models", "projects_of_tasks", "remove_member", "revoke", "set_member", "token_by_hash",
            "touch", "verify"]

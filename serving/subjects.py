@@ -6,14 +6,12 @@ in its label table, so it goes to the dataset importer (the same validation as d
 
 from __future__ import annotations
 
-import io
-import math
 from pathlib import PurePosixPath
 
 import numpy as np
 
 from models.datasets.importers import load_upload
-from models.datasets.npz import ARRAYS
+from models.datasets.npz import ARRAYS, parse_npy
 from models.datasets.types import DatasetImportError
 from models.datasets.validate import read_archive
 from serving.errors import BadInput
@@ -49,7 +47,7 @@ def _npz_subjects(data: bytes, limit: int) -> tuple[np.ndarray, np.ndarray | Non
         if key not in ARRAYS:
             problems.append(f"member {name!r} is not one of the arrays {', '.join(ARRAYS)}")
         elif key in READ:
-            arrays[key] = _npy(key, blob)
+            arrays[key] = parse_npy(key, blob)
     conn, ids = arrays.get("conn"), arrays.get("subjects")
     if conn is None:
         problems.append("missing array 'conn'")
@@ -67,31 +65,6 @@ def _npz_subjects(data: bytes, limit: int) -> tuple[np.ndarray, np.ndarray | Non
         return conn, arrays.get("features"), [f"sub-{i + 1:0{max(4, len(str(n)))}d}" for i in range(n)]
     texts = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in ids.tolist()]
     return conn, arrays.get("features"), texts
-
-
-def _npy(key: str, blob: bytes) -> np.ndarray:
-    """One ``.npy`` member, read as ``models.datasets.npz`` reads it: never unpickled, and the
-    header's shape checked against the bytes present before anything is read (``np.load`` would
-    allocate what a lying header claims). Raises DatasetImportError."""
-    fp = io.BytesIO(blob)
-    try:
-        version = np.lib.format.read_magic(fp)
-        if version not in ((1, 0), (2, 0)):
-            raise ValueError(f"unsupported .npy format version {version}")
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
-            np.lib.format.read_array_header_2_0
-        shape, fortran, dtype = read_header(fp)
-    except (ValueError, EOFError, SyntaxError, TypeError) as exc:
-        raise DatasetImportError([f"array {key!r}: not a valid .npy array ({exc})"]) from None
-    if dtype.hasobject:
-        raise DatasetImportError([f"array {key!r} holds Python objects (object dtype), which are never "
-                                  "unpickled; save numbers or fixed-width strings"])
-    count, present = math.prod(shape), len(blob) - fp.tell()
-    if count * dtype.itemsize != present:
-        raise DatasetImportError([f"array {key!r}: header says shape {shape} of {dtype} "
-                                  f"({count * dtype.itemsize} bytes) but the member holds {present} bytes"])
-    flat = np.frombuffer(blob, dtype=dtype, count=count, offset=fp.tell())
-    return flat.reshape(shape, order="F" if fortran else "C")
 
 
 def from_json(model: LoadedModel, body) -> tuple[dict, list[str] | None]:

@@ -59,15 +59,13 @@ class OnlyProjects(Collector):
             and all(labels[name] in models for name in MODEL_LABELS if name in labels)
 
     def _visible_models(self, names: set[str]) -> set[str]:
-        """The names among ``names`` of served models in the caller's projects or shared: one
-        query per name (the names a scrape shows are the few models the processes resolved)."""
+        """The names among ``names`` of served models in the caller's projects or shared."""
         if not names:
             return set()
         try:
             with session_scope() as session:
-                owners = {name: auth_queries.project_of_model(session, name) for name in names}
+                owners = auth_queries.projects_of_models(session, names)
         except Exception as exc:  # noqa: BLE001 - the database is down: show no model's series
             log.warning("metrics: the projects of served models are unavailable: %s", exc)
             return set()
-        return {name for name, project in owners.items()
-                if project is not auth_queries.MISSING and (project is None or project in self.projects)}
+        return {name for name, project in owners.items() if project is None or project in self.projects}

@@ -29,19 +29,15 @@ def _live() -> list[Worker]:
 
 
 def _live_and_shown() -> tuple[list[Worker], set[str]]:
-    """The live workers and the ids of the tasks they run that the caller may see: a
-    project-scoped caller gets one lookup per running task (a task without a row is hidden)."""
+    """The live workers and the ids of the tasks they run that the caller may see (a task
+    without a row is hidden)."""
     with session_scope() as session:
         workers = worker_queries.live_workers(session, get_settings().lease_seconds)
         running = {w.current_task_id for w in workers if w.current_task_id}
         if visible_projects() is None:
             return workers, running
-        shown = set()
-        for task_id in running:
-            project = auth_queries.project_of_task(session, task_id)
-            if project is not auth_queries.MISSING and can_see(project):
-                shown.add(task_id)
-        return workers, shown
+        projects = auth_queries.projects_of_tasks(session, running)
+        return workers, {task_id for task_id, project in projects.items() if can_see(project)}
 
 
 def _states(worker: Worker) -> list[GpuState]:

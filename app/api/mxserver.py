@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.api.requests import json_body
 from webcommon.principal import Hidden, require
-from app.auth.submit import hidden_refs, project_for_submit, visible_task
+from app.auth.submit import project_for_submit, visible_task
 from webcommon.errors import ApiError, field_errors, pydantic_problems
 from app.mx_checks import check_datasets, check_lineage, check_network, check_parent, contract_problems
 from app.mxserver_translate import Translated, find_checkpoint, shape_problems, translate_test, translate_train
@@ -48,7 +48,6 @@ from dao.errors import InvalidTransition, TaskNotFound
 from dao.tables import Task
 from contracts.statuses import TaskStatus
 from contracts.catalog import ModelInfo, find_model
-from contracts.task_needs import DATA_FIELDS
 from tasks.dispatch import queue_new_task, send
 from tasks.publish import queue_for
 
@@ -131,19 +130,15 @@ def _handle(body: dict[str, Any], training: bool):  # noqa: ANN202
 
 
 def _access(session, row: dict, tr: Translated, task_id: str | None, prefix: str) -> None:  # noqa: ANN001
-    """The project (a service admin's new proj_id creates it), parent and datasets against the
-    caller's projects. Raises ApiError 422 (403 for a viewer or a read-only token)."""
+    """The project the task goes into (a service admin's new proj_id creates it). Its parent and
+    datasets were looked up among the caller's projects only (a hidden one read as missing).
+    Raises ApiError 422 (403 for a viewer or a read-only token)."""
     try:
         project_for_submit(session, row["proj_id"], row["proj_name"])
     except ApiError as exc:
         if exc.status != 422:
             raise
         raise _refused(task_id, tr.rename([("proj_id", exc.errors[0]["problem"])], prefix)) from None
-    form = row["form"]
-    problems = hidden_refs(session, row["parent_task_id"], {f: form.get(f) or [] for f in DATA_FIELDS},
-                           parent_field="trained_task_id")
-    if problems:
-        raise _refused(task_id, tr.rename(problems, prefix))
 
 
 def _taken(task_id: str | None) -> ApiError:

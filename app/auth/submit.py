@@ -43,8 +43,7 @@ def _no_project(proj_id: str, field: str) -> ApiError:
                     [{"field": field, "problem": f"project {proj_id!r} does not exist or is not yours"}])
 
 
-def hidden_refs(session: Session, parent_task_id: str | None, roles: dict[str, list[str]],
-                parent_field: str = "param_set.trained_task_id") -> Problems:
+def hidden_refs(session: Session, parent_task_id: str | None, roles: dict[str, list[str]]) -> Problems:
     """Problems for a parent task or datasets the caller may not see, worded as for ones that
     do not exist."""
     problems: Problems = []
@@ -53,7 +52,7 @@ def hidden_refs(session: Session, parent_task_id: str | None, roles: dict[str, l
     if parent_task_id:
         project = auth_queries.project_of_task(session, parent_task_id)
         if project is not auth_queries.MISSING and not can_see(project):
-            problems.append((parent_field, f"task {parent_task_id!r} does not exist"))
+            problems.append(("param_set.trained_task_id", f"task {parent_task_id!r} does not exist"))
     projects = auth_queries.projects_of_datasets(session, {n for names in roles.values() for n in names or []})
     for role, names in roles.items():
         for i, name in enumerate(names or []):

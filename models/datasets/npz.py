@@ -26,9 +26,10 @@ _NUMERIC = "fiu"
 _TEXT = "US"
 
 
-def _parse_npy(key: str, blob: bytes) -> np.ndarray:
-    """One ``.npy`` member as an array. Raises DatasetImportError (bad header, object dtype,
-    size not matching the header)."""
+def parse_npy(key: str, blob: bytes) -> np.ndarray:
+    """One ``.npy`` member as an array: never unpickled, and the header's shape checked against
+    the bytes present before anything is read (``np.load`` would allocate what a lying header
+    claims). Raises DatasetImportError (bad header, object dtype, size not matching the header)."""
     fp = io.BytesIO(blob)
     try:
         version = np.lib.format.read_magic(fp)
@@ -61,7 +62,7 @@ def _read_arrays(members: dict[str, bytes]) -> dict[str, np.ndarray]:
             problems.append(f"member {name!r} is not one of the arrays {', '.join(ARRAYS)}")
             continue
         try:
-            arrays[key] = _parse_npy(key, blob)
+            arrays[key] = parse_npy(key, blob)
         except DatasetImportError as exc:
             problems.extend(exc.problems)
     if problems:
