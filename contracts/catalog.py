@@ -9,6 +9,17 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 
+@dataclass(frozen=True, kw_only=True)
+class ImageInput:
+    """The images an image network takes. Smaller ones are upsampled to ``min_size``; a 1-channel
+    image is repeated to 3 for a network that needs 3."""
+
+    channels: int | None  # None: 1 or 3
+    default_size: int  # the (square) size it was designed for
+    min_size: int
+    any_size: bool = True  # False: its weights fix the input size (a dense layer after flatten)
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     name: str
@@ -20,6 +31,7 @@ class ModelInfo:
     contract: tuple[str, ...] = ("regions", "node_features", "classes")
     # False: fitted in one step (no epochs, nothing to fine-tune), as the tangent-logreg baseline.
     iterative: bool = True
+    image: ImageInput | None = None  # image networks: the input they take
 
     def public(self) -> dict:
         return asdict(self)
@@ -59,30 +71,30 @@ CONNECTOME_MODELS: tuple[ModelInfo, ...] = (
 )
 
 
-# MXNet image classifiers (MXServer's jobs), trained through POST /train by the MXNet worker.
-# Plain data: the names and aliases must equal models.mxnet_backend.networks.MX_NETWORKS, which
-# imports mxnet (tests/mxnet/test_catalog_agrees.py checks that they do).
+# MXNet image classifiers (MXServer's jobs), trained through POST /train by the MXNet worker;
+# models.mxnet_backend.networks builds them from these entries.
 _IMAGE_CONTRACT = ("classes", "image_shape")
+
+
+def _image(name: str, aliases: tuple[str, ...], description: str, **image) -> ModelInfo:  # noqa: ANN003
+    return ModelInfo(name, aliases, "mxnet", "image", description, _IMAGE_CONTRACT, image=ImageInput(**image))
+
+
+_ZOO = dict(channels=3, default_size=224, min_size=32)
 IMAGE_MODELS: tuple[ModelInfo, ...] = (
-    ModelInfo("small-cnn", ("lenet", "smallcnn"), "mxnet", "image",
-              "Two conv+BN+ReLU+maxpool blocks, global average pool, dense 128, dropout, dense "
-              "classes. For 16-64 pixel images, 1 or 3 channels.", _IMAGE_CONTRACT),
-    ModelInfo("alexnet", (), "mxnet", "image",
-              "AlexNet (Gluon model zoo, random init); its weights fix the image size.", _IMAGE_CONTRACT),
-    ModelInfo("resnet18_v1", ("resnet18",), "mxnet", "image", "ResNet-18 v1 (Gluon model zoo).",
-              _IMAGE_CONTRACT),
-    ModelInfo("resnet34_v1", ("resnet34",), "mxnet", "image", "ResNet-34 v1 (Gluon model zoo).",
-              _IMAGE_CONTRACT),
-    ModelInfo("resnet18_v2", (), "mxnet", "image", "ResNet-18 v2, pre-activation (Gluon model zoo).",
-              _IMAGE_CONTRACT),
-    ModelInfo("mobilenet1.0", ("mobilenet",), "mxnet", "image", "MobileNet v1, width 1.0 (Gluon model zoo).",
-              _IMAGE_CONTRACT),
-    ModelInfo("mobilenet0.25", (), "mxnet", "image", "MobileNet v1, width 0.25 (Gluon model zoo).",
-              _IMAGE_CONTRACT),
-    ModelInfo("mobilenetv2_1.0", ("mobilenetv2",), "mxnet", "image",
-              "MobileNet v2, width 1.0 (Gluon model zoo).", _IMAGE_CONTRACT),
-    ModelInfo("squeezenet1.1", ("squeezenet",), "mxnet", "image", "SqueezeNet 1.1 (Gluon model zoo).",
-              _IMAGE_CONTRACT),
+    _image("small-cnn", ("lenet", "smallcnn"),
+           "Two conv(3×3)+BN+ReLU+maxpool blocks (32, 64 channels), global average pool, dense 128, "
+           "dropout 0.3, dense classes. For 16–64 pixel images, 1 or 3 channels.",
+           channels=None, default_size=28, min_size=16),
+    _image("alexnet", (), "AlexNet (Gluon model zoo, random init); its weights fix the image size.",
+           **{**_ZOO, "min_size": 64}, any_size=False),
+    _image("resnet18_v1", ("resnet18",), "ResNet-18 v1 (Gluon model zoo).", **_ZOO),
+    _image("resnet34_v1", ("resnet34",), "ResNet-34 v1 (Gluon model zoo).", **_ZOO),
+    _image("resnet18_v2", (), "ResNet-18 v2, pre-activation (Gluon model zoo).", **_ZOO),
+    _image("mobilenet1.0", ("mobilenet",), "MobileNet v1, width 1.0 (Gluon model zoo).", **_ZOO),
+    _image("mobilenet0.25", (), "MobileNet v1, width 0.25 (Gluon model zoo).", **_ZOO),
+    _image("mobilenetv2_1.0", ("mobilenetv2",), "MobileNet v2, width 1.0 (Gluon model zoo).", **_ZOO),
+    _image("squeezenet1.1", ("squeezenet",), "SqueezeNet 1.1 (Gluon model zoo).", **{**_ZOO, "min_size": 224}),
 )
 
 

@@ -16,8 +16,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 from contracts.numbers import Float, Int
 from contracts.task_form import DatasetList, Name
 
-INITIALIZERS = {"xavier": "xavier", "uniform": "uniform", "normal": "normal", "msra": "msra",
-                "msraprelu": "msra"}
+INITIALIZER_NAMES = ("xavier", "uniform", "normal", "msra")
+INITIALIZERS = {**{name: name for name in INITIALIZER_NAMES}, "msraprelu": "msra"}  # our names, MXServer's aliases
 TaskId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 # A task id a client chooses (MXServer's clients send their own): letters, digits, "_", "-", ".".
 ClientTaskId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")]
@@ -40,6 +40,43 @@ class Device(BaseModel):
     device_id: Int = Field(default=0, ge=0, le=63)
 
 
+Context = Annotated[list[Device], Field(min_length=1, max_length=1)]
+Initializer = Annotated[str, BeforeValidator(_initializer)]
+
+
+class MxTrainParams(BaseModel):
+    """The MXNet engine's hyper-parameters, their defaults and bounds written once: the worker
+    builds one from a task's stored ``param_set`` and the requests take theirs from here. The
+    rate is multiplied by ``lr_factor`` every ``lr_step_epochs`` epochs (0: constant), never
+    below ``stop_factor_lr``."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+    num_epoch: Int = Field(ge=1, le=10_000)
+    batch_size: Int = Field(ge=1, le=100_000)
+    base_lr: Float = Field(default=0.01, gt=0, le=10)
+    wd: Float = Field(default=0.0001, ge=0, le=1)
+    momentum: Float = Field(default=0.9, ge=0, lt=1)
+    lr_step_epochs: Int = Field(default=0, ge=0, le=100_000)
+    lr_factor: Float = Field(default=1.0, gt=0, le=1)
+    stop_factor_lr: Float = Field(default=1e-8, ge=0, le=10)
+    initializer: Initializer = "xavier"
+    # a "last" and a kept "epoch" checkpoint every this many epochs (and at the end)
+    save_period: Int = Field(default=1, ge=1, le=10_000)
+    seed: Int = Field(default=0, ge=0, le=2**31 - 1)
+    shuffle: bool = True  # False: batches in the data's order (MXServer's data_param.shuffle "1")
+    # the initializer's parameter: Xavier magnitude, Uniform scale, Normal sigma, MSRAPrelu slope (None: MXNet's)
+    init_param: Float | None = Field(default=None, ge=0, le=100)
+    # > 0: the Factor step in updates, as MXServer counts it (overrides lr_step_epochs)
+    lr_step_updates: Int = Field(default=0, ge=0)
+    lr_steps_updates: tuple[Int, ...] = ()  # MultiFactor: multiply by lr_factor at each of these updates
+
+
+def _param(name: str):  # noqa: ANN202 - a pydantic FieldInfo
+    """The engine's field ``name`` (default, bounds) for a request field that sets it."""
+    return MxTrainParams.model_fields[name]
+
+
 class LrScheduler(BaseModel):
     """MXNet's FactorScheduler: the rate × ``factor`` every ``step`` epochs (0: constant), never
     below ``stop_factor_lr``."""
@@ -47,13 +84,10 @@ class LrScheduler(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     type: Literal["Factor"] = "Factor"
-    step: Int = Field(default=0, ge=0, le=100_000)
-    factor: Float = Field(default=1.0, gt=0, le=1)
-    stop_factor_lr: Float = Field(default=1e-8, ge=0, le=10)
+    step: Int = _param("lr_step_epochs")
+    factor: Float = _param("lr_factor")
+    stop_factor_lr: Float = _param("stop_factor_lr")
 
-
-Context = Annotated[list[Device], Field(min_length=1, max_length=1)]
-Initializer = Annotated[str, BeforeValidator(_initializer)]
 
 
 class _Request(BaseModel):
@@ -74,15 +108,15 @@ class TrainRequest(_Request):
     train_data: DatasetList = Field(min_length=1)
     val_data: DatasetList = Field(default_factory=list)
     test_data: DatasetList = Field(default_factory=list)
-    num_epoch: Int = Field(ge=1, le=10_000)
-    batch_size: Int = Field(ge=1, le=100_000)
-    base_lr: Float = Field(default=0.01, gt=0, le=10)
-    wd: Float = Field(default=0.0001, ge=0, le=1)
-    momentum: Float = Field(default=0.9, ge=0, lt=1)
+    num_epoch: Int = _param("num_epoch")
+    batch_size: Int = _param("batch_size")
+    base_lr: Float = _param("base_lr")
+    wd: Float = _param("wd")
+    momentum: Float = _param("momentum")
     lr_scheduler: LrScheduler = Field(default_factory=LrScheduler)
-    initializer: Initializer = "xavier"
-    save_period: Int = Field(default=1, ge=1, le=10_000)
-    seed: Int = Field(default=0, ge=0, le=2**31 - 1)
+    initializer: Initializer = _param("initializer")
+    save_period: Int = _param("save_period")
+    seed: Int = _param("seed")
     trained_task_id: TaskId | None = None
 
 

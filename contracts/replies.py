@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
 
+from contracts.catalog import ImageInput
 from contracts.task_result import METRIC_FIELDS, StoredTaskResult
 
 Status = Literal["QUEUED", "RUNNING", "STOPPING", "SUCCEEDED", "FAILED", "STOPPED"]
@@ -272,6 +273,7 @@ class CatalogModel(Closed):
     description: str
     contract: list[str]
     iterative: bool
+    image: ImageInput | None = Field(None, description="image networks: the input they take")
 
 
 class Catalog(Closed):

@@ -13,10 +13,11 @@ VERSION = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 class ServingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    batch_size: int = Field(1, ge=1, le=1024)
-    max_batch_delay: float = Field(5.0, ge=0, le=10_000)  # milliseconds, as MMS names it
-    min_worker: int = Field(1, ge=1, le=32)
-    max_worker: int | None = Field(None, ge=1, le=32)  # default: min_worker
+    batch_size: int = Field(1, ge=1, le=1024, description="requests answered by one model call at most")
+    max_batch_delay: float = Field(5.0, ge=0, le=10_000,
+                                   description="milliseconds a batch waits to fill (MMS's name and unit)")
+    min_worker: int = Field(1, ge=1, le=32, description="serving processes that load the model")
+    max_worker: int | None = Field(None, ge=1, le=32, description="the most it may scale to (default: min_worker)")
 
     @model_validator(mode="after")
     def _workers(self) -> "ServingSettings":

@@ -54,21 +54,33 @@ def _one_model(value: Any) -> Any:
     return value
 
 
-class ParamSet(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+class HyperParams(BaseModel):
+    """The hyper-parameters the torch engine reads, with their defaults and bounds: the form's
+    ``param_set`` extends it and the worker hands the engine one built from the stored form."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
     learning_rate: Float = Field(gt=0, le=10)
     batch_size: Int = Field(ge=1, le=100_000)
     lr_step_size: Int = Field(ge=1, le=1_000_000)
     lr_decay: Float = Field(gt=0, le=1)
     epochs: Int = Field(ge=1, le=10_000)
-    trained_task_id: Annotated[str | None, BeforeValidator(_empty_is_none)] = Field(
-        default=None, max_length=40)
     seed: Int = Field(default=0, ge=0, le=2**31 - 1)
     optimizer: Literal["adam", "sgd"] = "adam"
     weight_decay: Float = Field(default=0.0, ge=0, le=1)
-    edge_keep_percent: Float = Field(default=100.0, gt=0, le=100)
-    patience: Int = Field(default=0, ge=0, le=10_000)
+    edge_keep_percent: Float = Field(default=100.0, gt=0, le=100,
+                                     description="keep the strongest k% of edges by |weight|")
+    patience: Int = Field(default=0, ge=0, le=10_000,
+                          description="early stopping: epochs without a new lowest validation loss (0: off)")
+
+
+class ParamSet(HyperParams):
+    """One ``param_set`` of the form: the engine's hyper-parameters and what the service keeps."""
+
+    model_config = ConfigDict(frozen=False)
+
+    trained_task_id: Annotated[str | None, BeforeValidator(_empty_is_none)] = Field(
+        default=None, max_length=40)
     save_model_state: bool = True  # False: keep no weights (the task cannot be fine-tuned or evaluated)
 
 

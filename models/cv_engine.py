@@ -13,7 +13,7 @@ probabilities over repeats), with their intervals. The weights stored are the la
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -102,7 +102,7 @@ def _spread(done: list) -> dict:
 def _outcome(spec: JobSpec, dev, done: list, last: JobOutcome, epochs_done: int, stopped: bool) -> JobOutcome:
     result = {
         "task_type": spec.task_type, "model": last.result.get("model"), "device": str(dev), "stopped": stopped,
-        "epochs": spec.params.epochs * len(spec.folds), "epochs_done": epochs_done, "params": asdict(spec.params),
+        "epochs": spec.params.epochs * len(spec.folds), "epochs_done": epochs_done, "params": spec.params.model_dump(),
         "graph": last.result.get("graph"), "fine_tuned_from": last.result.get("fine_tuned_from"),
         "cv": {"folds_done": len(done), "n_folds": len(spec.folds),
                "per_fold": [{k: v for k, v in f.items() if not k.startswith("oof")} for f in done],

@@ -202,7 +202,7 @@ class _Run:
     def weights_meta(self, epochs_done: int, params) -> dict:
         return {"model": self.name, "contract": self.contract, "arch": self.arch,
                 "graph": {"edge_keep_percent": self.keep}, "epochs_done": epochs_done,
-                "params": asdict(params), "fine_tuned_from": self.parent}
+                "params": params.model_dump(), "fine_tuned_from": self.parent}
 
 
 def _train_job(spec: JobSpec, hooks: JobHooks, dev: torch.device) -> JobOutcome:
@@ -281,7 +281,7 @@ def _one_epoch(run: _Run, net, train: Prepared, val: Prepared | None, optimizer,
 def _checkpoint(run: _Run, optimizer, scheduler, generator, spec: JobSpec) -> dict:
     return {
         "format": FORMAT, "model": run.name, "contract": run.contract, "arch": run.arch,
-        "edge_keep_percent": run.keep, "epoch": run.epoch, "params": asdict(spec.params),
+        "edge_keep_percent": run.keep, "epoch": run.epoch, "params": spec.params.model_dump(),
         "model_state": run.last_state, "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
         "torch_rng": torch.get_rng_state(),
@@ -331,7 +331,7 @@ def _train_result(run: _Run, spec: JobSpec, dev, stopped: bool) -> dict:
     best = run.history[run.best_epoch - 1] if run.best_epoch else None
     return {
         "task_type": spec.task_type, "model": run.name, "device": str(dev), "stopped": stopped,
-        "epochs": spec.params.epochs, "epochs_done": run.epoch, "params": asdict(spec.params),
+        "epochs": spec.params.epochs, "epochs_done": run.epoch, "params": spec.params.model_dump(),
         "graph": _graph_note(spec.train, run.keep),
         "final": final, "best": best, "best_epoch": run.best_epoch or None,
         "final_val_loss": final and final["val_loss"], "final_val_accuracy": final and final["val_accuracy"],

@@ -9,22 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from contracts.task_form import HyperParams  # the engine's hyper-parameters: the form's, one definition
 from models.datasets.types import ConnectomeDataset
-
-
-
-@dataclass(frozen=True)
-class HyperParams:
-    learning_rate: float
-    batch_size: int
-    lr_step_size: int
-    lr_decay: float
-    epochs: int
-    seed: int = 0
-    optimizer: str = "adam"  # "adam" | "sgd"
-    weight_decay: float = 0.0
-    edge_keep_percent: float = 100.0  # keep the strongest k% of edges by |weight|
-    patience: int = 0  # early stopping: epochs without a new lowest val loss (0: off)
 
 
 @dataclass(frozen=True)

@@ -73,10 +73,10 @@ def train_tangent(spec: JobSpec, hooks: JobHooks, _dev=None) -> JobOutcome:  # n
     contract = _contract(spec.train)
     weights = pack_weights(_state(ts, clf, spec.train.n_classes), {"model": NAME, "contract": contract,
                                                                    "arch": {"shrinkage": SHRINKAGE, "C": C},
-                                                                   "epochs_done": 1, "params": asdict(spec.params)})
+                                                                   "epochs_done": 1, "params": spec.params.model_dump()})
     epoch = asdict(metrics)
     result = {"task_type": "dl_ts", "model": NAME, "device": "cpu", "stopped": False, "epochs": 1, "epochs_done": 1,
-              "params": asdict(spec.params), "final": epoch, "best": epoch, "best_epoch": 1,
+              "params": spec.params.model_dump(), "final": epoch, "best": epoch, "best_epoch": 1,
               "final_val_loss": val_loss, "final_val_accuracy": val_acc, "best_val_loss": val_loss,
               "best_val_accuracy": val_acc, "history": [epoch], "early_stopped": False,
               "baseline": {"tangent_space": "pyriemann TangentSpace(metric='riemann')", "shrinkage": SHRINKAGE,

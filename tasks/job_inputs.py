@@ -3,7 +3,6 @@ checkpoint. ``JobInputs`` (re-exported here) is shared by every backend."""
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -17,7 +16,7 @@ from models.job import HyperParams, JobSpec
 from contracts.task_needs import FORM_FIELDS, ROLES, used_roles
 from tasks.backends import JobInputs
 
-HYPER_FIELDS = tuple(f.name for f in fields(HyperParams))  # the param_set keys the engine reads
+HYPER_FIELDS = tuple(HyperParams.model_fields)  # the param_set keys the engine reads
 
 
 def hyper_params(param_set: dict[str, Any]) -> HyperParams:

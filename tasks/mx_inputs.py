@@ -23,17 +23,13 @@ from models.mxnet_backend.spec import MxJobSpec, MxTrainParams
 from tasks.backends import JobInputs
 from tasks.job_inputs import ancestry, checksums, parent_weights, role_names
 
-PARAM_FIELDS = ("num_epoch", "batch_size", "base_lr", "wd", "momentum", "lr_step_epochs", "lr_factor",
-                "stop_factor_lr", "initializer", "save_period", "seed", "shuffle", "init_param",
-                "lr_step_updates", "lr_steps_updates")
+PARAM_FIELDS = tuple(MxTrainParams.model_fields)
 
 
 def train_params(param_set: dict[str, Any]) -> MxTrainParams:
     """MxTrainParams from a stored param_set (absent fields take the engine's defaults; an
     evaluation's param_set has no num_epoch, which it does not use)."""
     given = {k: param_set[k] for k in PARAM_FIELDS if param_set.get(k) is not None}
-    if "lr_steps_updates" in given:
-        given["lr_steps_updates"] = tuple(given["lr_steps_updates"])
     return MxTrainParams(**{"num_epoch": 1, **given})
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from webcommon.openapi.common import (ACCOUNTS, BINARY, DATA, DOCUMENT, EVENTS, FLEET, FRACTAL, HEALTH, HTML, MMS,
                                       MODELS, MX, NOT_MODIFIED, PNG, PROMETHEUS, TASKS, WEB)
-from webcommon.openapi.spec_types import Op, Param, Raw, choice, integer, number, string
+from webcommon.openapi.spec_types import Op, Param, Raw, choice, fields_as_query, integer, number, string
 from contracts import foreign_replies as f
 from contracts import replies as r
 from app.schemas.accounts import LimitsForm, MemberForm, ProjectForm, TokenForm
@@ -20,6 +20,7 @@ from app.schemas.deploy import DeployForm
 from contracts.mxserver_request import StopRequest
 from app.schemas.mxserver_desc import TestDesc, TrainDesc
 from contracts.mxserver_request import EvalRequest, TrainRequest
+from contracts.serving_settings import ServingSettings
 from contracts.task_form import NewTaskForm
 
 JSON_ERRORS = (400, 413, 415)  # app.api.requests.json_body: unparseable, too large, not JSON
@@ -39,11 +40,7 @@ ONNX_UPLOAD = Raw("multipart/form-data", {
     "type": "object", "required": ["path"],
     "properties": {"path": {"type": "string", "format": "binary", "description": "the .onnx file"},
                    "description": {"type": "string", "maxLength": 2000}}})
-SERVING_SETTINGS = (
-    Param("batch_size", integer(1, 1024)), Param("max_batch_delay", number(0, 10_000)),
-    Param("min_worker", integer(1, 32)), Param("max_worker", integer(1, 32)),
-    Param("synchronous", choice("true", "false", "1", "0")),
-)
+SERVING_SETTINGS = (*fields_as_query(ServingSettings), Param("synchronous", choice("true", "false", "1", "0")))
 
 API: dict[tuple[str, str], Op] = {
     ("openapi.spec", "GET"): Op("This document", HEALTH, {200: DOCUMENT}, database=False),

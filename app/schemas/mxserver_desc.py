@@ -13,13 +13,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from contracts.mxserver_request import Context, TaskId
+from contracts.mxserver_request import INITIALIZERS, Context, TaskId
 from contracts.numbers import Float, Int
 from contracts.task_form import Name
 
 # MXServer's flags: "0" is yes, "1" is no. Numbers 0/1 are taken as their strings.
 Flag = Annotated[Literal["0", "1"], BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v)]
-INITIALIZERS = {"xavier": "xavier", "uniform": "uniform", "normal": "normal", "msraprelu": "msra", "msra": "msra"}
 INIT_PARAM = {"xavier": "magnitude", "uniform": "scale", "normal": "sigma", "msra": "slope"}
 
 

@@ -1,7 +1,8 @@
 """The MXNet networks by name, with the input each expects, and how a batch is fitted to it.
 
-Model-zoo networks are built with ``pretrained=False`` (nothing is downloaded); they take 3-channel
-images and have a smallest usable size. ``small-cnn`` is for small images (MNIST-like, 1 or 3
+The networks and their inputs are ``contracts.catalog.IMAGE_MODELS``. Model-zoo networks are
+built with ``pretrained=False`` (nothing is downloaded); they take 3-channel images and have a
+smallest usable size. ``small-cnn`` is for small images (MNIST-like, 1 or 3
 channels, 16 to 64 pixels). A dataset whose images have 1 channel is repeated to 3 for a zoo
 network; images smaller than a network's ``min_size`` are upsampled (bilinear) batch by batch.
 """
@@ -14,35 +15,30 @@ import mxnet as mx
 from mxnet.gluon import nn
 from mxnet.gluon.model_zoo import vision
 
+from contracts.catalog import IMAGE_MODELS, ModelInfo
+
 
 @dataclass(frozen=True)
 class MxNetInfo:
+    """A catalog entry's name and aliases with the input its network takes."""
+
     name: str  # the model-zoo name, or "small-cnn"
     aliases: tuple[str, ...]
     channels: int | None  # None: any of 1 or 3
-    default_size: int  # the size it was designed for (square)
+    default_size: int
     min_size: int  # smaller inputs are upsampled to this
     description: str
-    any_size: bool = True  # False: weights fix the input size (dense layer after flatten)
+    any_size: bool = True
+
+    @classmethod
+    def of(cls, entry: ModelInfo) -> MxNetInfo:
+        return cls(entry.name, entry.aliases, description=entry.description, **asdict(entry.image))
 
     def public(self) -> dict:
         return {**asdict(self), "backend": "mxnet", "input": "image"}
 
 
-MX_NETWORKS: tuple[MxNetInfo, ...] = (
-    MxNetInfo("small-cnn", ("lenet", "smallcnn"), None, 28, 16,
-              "Two conv(3×3)+BN+ReLU+maxpool blocks (32, 64 channels), global average pool, dense 128, "
-              "dropout 0.3, dense classes. For 16–64 pixel images."),
-    MxNetInfo("alexnet", (), 3, 224, 64, "AlexNet from the Gluon model zoo, randomly initialised.",
-              any_size=False),
-    MxNetInfo("resnet18_v1", ("resnet18",), 3, 224, 32, "ResNet-18 v1 from the Gluon model zoo."),
-    MxNetInfo("resnet34_v1", ("resnet34",), 3, 224, 32, "ResNet-34 v1 from the Gluon model zoo."),
-    MxNetInfo("resnet18_v2", (), 3, 224, 32, "ResNet-18 v2 (pre-activation) from the Gluon model zoo."),
-    MxNetInfo("mobilenet1.0", ("mobilenet",), 3, 224, 32, "MobileNet v1, width 1.0, from the Gluon model zoo."),
-    MxNetInfo("mobilenet0.25", (), 3, 224, 32, "MobileNet v1, width 0.25, from the Gluon model zoo."),
-    MxNetInfo("mobilenetv2_1.0", ("mobilenetv2",), 3, 224, 32, "MobileNet v2, width 1.0, from the Gluon model zoo."),
-    MxNetInfo("squeezenet1.1", ("squeezenet",), 3, 224, 224, "SqueezeNet 1.1 from the Gluon model zoo."),
-)
+MX_NETWORKS: tuple[MxNetInfo, ...] = tuple(MxNetInfo.of(entry) for entry in IMAGE_MODELS)
 
 
 class UnknownNetwork(ValueError):

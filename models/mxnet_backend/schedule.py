@@ -12,7 +12,7 @@ import math
 
 import mxnet as mx
 
-INITIALIZERS = ("xavier", "uniform", "normal", "msra")
+from contracts.mxserver_request import INITIALIZER_NAMES
 
 
 def factor_lr(num_update: int, base_lr: float, step: int, factor: float, stop_factor_lr: float) -> float:
@@ -60,4 +60,4 @@ def make_initializer(name: str, param: float | None = None) -> mx.init.Initializ
         return mx.init.Normal(0.01 if param is None else param)
     if key == "msra":
         return mx.init.MSRAPrelu(slope=0.25 if param is None else param)
-    raise ValueError(f"unknown initializer {name!r}; choose one of {INITIALIZERS}")
+    raise ValueError(f"unknown initializer {name!r}; choose one of {INITIALIZER_NAMES}")

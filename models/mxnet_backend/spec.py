@@ -1,14 +1,15 @@
-"""What the MXNet worker hands the engine: MXServer's training request, typed."""
+"""What the MXNet worker hands the engine: MXServer's training request, typed (its
+hyper-parameters are ``contracts.mxserver_request.MxTrainParams``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contracts.mxserver_request import MxTrainParams
 from contracts.statuses import TASK_TYPES
 from models.mxnet_backend.checkpoint import CheckpointMeta
 from models.mxnet_backend.images import ImageDataset
 from models.mxnet_backend.networks import UnknownNetwork, find_network, input_problems
-from models.mxnet_backend.schedule import INITIALIZERS
 
 
 class MxSpecError(ValueError):
@@ -17,29 +18,6 @@ class MxSpecError(ValueError):
     def __init__(self, problems: list[str]):
         self.problems = list(problems)
         super().__init__("; ".join(self.problems))
-
-
-@dataclass(frozen=True)
-class MxTrainParams:
-    """MXServer's hyper-parameters. The lr schedule multiplies the rate by ``lr_factor`` every
-    ``lr_step_epochs`` epochs (0: constant), never below ``stop_factor_lr``."""
-
-    num_epoch: int
-    batch_size: int
-    base_lr: float = 0.01
-    wd: float = 0.0001
-    momentum: float = 0.9
-    lr_step_epochs: int = 0
-    lr_factor: float = 1.0
-    stop_factor_lr: float = 1e-8
-    initializer: str = "xavier"  # xavier | uniform | normal | msra
-    save_period: int = 1  # emit a "last" and a kept "epoch" checkpoint every this many epochs (and at the end)
-    seed: int = 0
-    shuffle: bool = True  # False: batches in the data's order (MXServer's data_param.shuffle "1")
-    init_param: float | None = None  # the initializer's parameter: Xavier magnitude, Uniform scale,
-    #                                  Normal sigma, MSRAPrelu slope (None: MXNet's default)
-    lr_step_updates: int = 0  # > 0: the Factor step in updates, as MXServer counts it (overrides lr_step_epochs)
-    lr_steps_updates: tuple[int, ...] = ()  # MultiFactor: multiply by lr_factor at each of these updates
 
 
 @dataclass(frozen=True)
@@ -53,23 +31,6 @@ class MxJobSpec:
     device: str = "cpu"  # "cpu", "gpu(i)"
     init_weights: bytes | None = None  # a checkpoint blob (dl_ft, dl_ev)
     resume_checkpoint: bytes | None = None  # this task's last checkpoint, to continue from
-
-
-def param_problems(p: MxTrainParams) -> list[str]:
-    """One message per out-of-range hyper-parameter."""
-    checks = [
-        (p.num_epoch >= 1, "num_epoch must be ≥ 1"),
-        (p.batch_size >= 1, "batch_size must be ≥ 1"),
-        (p.base_lr > 0, "base_lr must be > 0"),
-        (p.wd >= 0, "wd must be ≥ 0"),
-        (0 <= p.momentum < 1, "momentum must be in [0, 1)"),
-        (p.lr_step_epochs >= 0, "lr_step_epochs must be ≥ 0"),
-        (0 < p.lr_factor <= 1, "lr_factor must be in (0, 1]"),
-        (p.stop_factor_lr >= 0, "stop_factor_lr must be ≥ 0"),
-        (str(p.initializer).lower() in INITIALIZERS, f"initializer must be one of {INITIALIZERS}"),
-        (p.save_period >= 1, "save_period must be ≥ 1"),
-    ]
-    return [message for ok, message in checks if not ok]
 
 
 def _role_problems(spec: MxJobSpec) -> list[str]:
@@ -96,8 +57,9 @@ def _dataset_problems(spec: MxJobSpec) -> list[str]:
 
 
 def check_spec(spec: MxJobSpec) -> None:
-    """Raises MxSpecError listing every inconsistency (hyper-parameters, roles, datasets)."""
-    problems = param_problems(spec.params) + _role_problems(spec) + _dataset_problems(spec)
+    """Raises MxSpecError listing every inconsistency (roles, datasets); the hyper-parameters were
+    checked when their ``MxTrainParams`` was built."""
+    problems = _role_problems(spec) + _dataset_problems(spec)
     if problems:
         raise MxSpecError(problems)
 

@@ -5,6 +5,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 pytest.importorskip("mxnet")
 
@@ -59,7 +60,7 @@ def test_checkpoints_every_save_period_and_best(trained):
 
 def test_save_period_two_saves_even_epochs_and_the_last(demo_train):
     hooks = Recorder()
-    params = replace(PARAMS, num_epoch=5, save_period=2)
+    params = PARAMS.model_copy(update=dict(num_epoch=5, save_period=2))
     run_mx_job(MxJobSpec("dl_ts", "small-cnn", params, demo_train.subset(range(64))), hooks)
     # no val set: no "best"; each save_period checkpoint also offered to keep under its epoch
     assert hooks.kinds() == [("last", 2), ("epoch", 2), ("last", 4), ("epoch", 4), ("last", 5), ("epoch", 5)]
@@ -99,7 +100,7 @@ def test_stop_before_the_first_epoch_ends_gives_no_weights(demo_train):
 
 
 def test_stop_then_resume_continues_epochs_schedule_and_weights(demo_train, demo_val):
-    params = replace(PARAMS, num_epoch=4, lr_step_epochs=1)
+    params = PARAMS.model_copy(update=dict(num_epoch=4, lr_step_epochs=1))
     first = Recorder(stop_after=2 * 13 + 3)  # stops during epoch 3
     stopped = run_mx_job(MxJobSpec("dl_ts", "small-cnn", params, demo_train, demo_val), first)
     assert stopped.stopped and stopped.epochs_done == 2
@@ -124,23 +125,27 @@ def test_resume_of_a_finished_job_trains_nothing(trained, demo_train, demo_val):
 def test_fine_tune_starts_from_the_parent_weights(trained, demo_train, demo_val):
     _, parent_hooks, parent = trained
     hooks = Recorder()
-    params = replace(PARAMS, num_epoch=1, base_lr=0.005)
+    params = PARAMS.model_copy(update=dict(num_epoch=1, base_lr=0.005))
     run_mx_job(MxJobSpec("dl_ft", "small-cnn", params, demo_train, demo_val, init_weights=parent.weights), hooks)
     assert hooks.epochs[0].train_accuracy > parent_hooks.epochs[0].train_accuracy
     assert hooks.epochs[0].val_accuracy > 0.5
 
 
 SPEC_CASES = [
-    ("zero epochs", dict(params=replace(PARAMS, num_epoch=0)), "num_epoch must be ≥ 1"),
-    ("bad momentum", dict(params=replace(PARAMS, momentum=1.0)), "momentum must be in [0, 1)"),
-    ("bad initializer", dict(params=replace(PARAMS, initializer="zeros")), "initializer must be one of"),
-    ("bad factor", dict(params=replace(PARAMS, lr_factor=2.0)), "lr_factor must be in (0, 1]"),
     ("unknown network", dict(network="vgg99"), "unknown MXNet network"),
     ("unknown task type", dict(task_type="train"), "task_type must be one of"),
     ("eval without weights", dict(task_type="dl_ev"), "dl_ev needs init_weights"),
     ("fine-tune without weights", dict(task_type="dl_ft"), "dl_ft needs init_weights"),
     ("train without data", dict(train=None), "dl_ts needs train"),
 ]
+
+
+@pytest.mark.parametrize("change", [dict(num_epoch=0), dict(momentum=1.0), dict(initializer="zeros"),
+                                    dict(lr_factor=2.0), dict(init_param=-1.0)], ids=str)
+def test_out_of_range_hyper_parameters_are_refused_where_they_are_built(change):
+    with pytest.raises(ValidationError) as err:
+        MxTrainParams(**{**PARAMS.model_dump(), **change})
+    assert err.value.errors()[0]["loc"] == (next(iter(change)),)
 
 
 @pytest.mark.parametrize("change, message", [c[1:] for c in SPEC_CASES], ids=[c[0] for c in SPEC_CASES])

@@ -45,6 +45,17 @@ class Op:
     description: str = ""
 
 
+def fields_as_query(model: type[BaseModel]) -> tuple[Param, ...]:
+    """A query parameter per field of ``model``, with the field's type, bounds and default (an
+    optional field is documented by its non-null type)."""
+    def schema(prop: dict[str, Any]) -> dict[str, Any]:
+        typed = next((s for s in prop.get("anyOf", ()) if s.get("type") != "null"), prop)
+        default = {"default": prop["default"]} if prop.get("default") is not None else {}
+        return {k: v for k, v in typed.items() if k != "title"} | default
+    properties = model.model_json_schema()["properties"]
+    return tuple(Param(name, schema(prop), description=prop.get("description", "")) for name, prop in properties.items())
+
+
 def string(**extra: Any) -> dict[str, Any]:
     return {"type": "string", **extra}
 
