@@ -27,6 +27,7 @@ class DatasetInfo:
     status: str
     meta: dict[str, Any]
     checksum: str = ""
+    project_id: str | None = None  # None: shared with every project
 
 
 def dataset_infos(session: Session, names: list[str]) -> dict[str, DatasetInfo]:
@@ -35,7 +36,7 @@ def dataset_infos(session: Session, names: list[str]) -> dict[str, DatasetInfo]:
     found = {n: _remembered[n][1] for n in names if n in _remembered and _remembered[n][0] > now}
     missing = [n for n in dict.fromkeys(names) if n not in found]
     for row in dataset_queries.find_datasets(session, missing).values() if missing else ():
-        info = DatasetInfo(row.name, row.kind, row.status, dict(row.meta), row.checksum)
+        info = DatasetInfo(row.name, row.kind, row.status, dict(row.meta), row.checksum, row.project_id)
         found[row.name] = info
         if info.status == DatasetStatus.READY.value:
             _remembered[row.name] = (now + TTL_SECONDS, info)

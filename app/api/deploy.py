@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from app import deployments
+from app.usecases import deployments
 from app.api.requests import json_body
 from app.schemas.deploy import DeployForm
 from dao import model_queries

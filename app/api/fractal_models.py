@@ -10,7 +10,8 @@ import re
 from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app import deployments, uploads
+from app import uploads
+from app.usecases import deployments
 from app.api.requests import json_body
 from app.errors import register_model_errors
 from webcommon.errors import ApiError

@@ -15,7 +15,7 @@ import time
 from flask import Blueprint, jsonify, request
 from pydantic import ValidationError
 
-from app import deployments
+from app.usecases import deployments
 from app.errors import register_model_errors
 from webcommon.errors import ApiError, pydantic_problems
 from contracts.serving_settings import NAME, ServingSettings

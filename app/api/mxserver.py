@@ -35,20 +35,19 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from app.api.requests import json_body
-from webcommon.principal import Hidden, require
 from app.auth.submit import project_for_submit, visible_task
 from webcommon.errors import ApiError, field_errors, pydantic_problems
-from app.mx_checks import check_datasets, check_lineage, check_network, check_parent, contract_problems
+from app.usecases import submit
+from app.usecases.stop import stop_task
+from app.usecases.mx_checks import check_datasets, check_lineage, check_network, check_parent, contract_problems
 from app.mxserver_translate import Translated, find_checkpoint, shape_problems, translate_test, translate_train
 from contracts.mxserver_request import ClientTaskId, EvalRequest, StopRequest, TrainRequest, param_set, requirements
 from app.schemas.mxserver_desc import Checkpoint, TestDesc, TrainDesc, is_mxserver_desc
-from dao import auth_queries, task_queries
-from dao.db import session_scope, task_write_heard
+from dao.db import session_scope
 from dao.errors import InvalidTransition, TaskNotFound
 from dao.tables import Task
 from contracts.statuses import TaskStatus
 from contracts.catalog import ModelInfo, find_model
-from tasks.dispatch import queue_new_task, send
 from tasks.publish import queue_for
 
 bp = Blueprint("mxserver", __name__)
@@ -109,7 +108,6 @@ def _client_id(raw: Any) -> str | None:
 def _handle(body: dict[str, Any], training: bool):  # noqa: ANN202
     task_id, desc, prefix = _unwrap(body)
     nested = is_mxserver_desc(desc)
-    sendable = None
     try:
         with session_scope() as session:
             if task_id is not None and session.get(Task, task_id) is not None:
@@ -121,12 +119,11 @@ def _handle(body: dict[str, Any], training: bool):  # noqa: ANN202
                 raise _refused(task_id, tr.rename(problems, prefix))
             row = _row(req, tr, desc if nested else None)
             _access(session, row, tr, task_id, prefix)
-            new_id, sendable, _waiting = queue_new_task(session, task_id=task_id, **row)
+            queued = submit.queue(session, row, task_id)
     except IntegrityError:
         raise _taken(task_id) from None
-    if sendable is not None:
-        send(sendable)  # False: the broker is away; the dispatcher's sweep sends it later
-    return _state(new_id, OK, "OK_TO_RUN")
+    submit.send_after_commit(queued)
+    return _state(queued.task_id, OK, "OK_TO_RUN")
 
 
 def _access(session, row: dict, tr: Translated, task_id: str | None, prefix: str) -> None:  # noqa: ANN001
@@ -185,7 +182,7 @@ def _checks(session, req: TrainRequest | EvalRequest, tr: Translated) -> list[tu
     if parent is not None:  # a kept checkpoint (resume, or evaluation by epoch), of any state
         problems += contract_problems(parent, network, shape)
     elif not tr.parent_missing:
-        parent, parent_problems = check_parent(session, req.trained_task_id, network, shape)
+        parent, parent_problems = check_parent(session, req.trained_task_id, network, shape, _task_type(req))
         problems += parent_problems
     if tr.desc is not None:
         problems += shape_problems(tr.desc, shape)
@@ -222,8 +219,12 @@ def _form(req: TrainRequest | EvalRequest, tr: Translated, task_type: str, origi
     return form
 
 
+def _task_type(req: TrainRequest | EvalRequest) -> str:
+    return "dl_ev" if isinstance(req, EvalRequest) else ("dl_ft" if req.trained_task_id else "dl_ts")
+
+
 def _row(req: TrainRequest | EvalRequest, tr: Translated, original: dict | None) -> dict:
-    task_type = "dl_ev" if isinstance(req, EvalRequest) else ("dl_ft" if req.trained_task_id else "dl_ts")
+    task_type = _task_type(req)
     return dict(
         proj_id=req.proj_id, proj_name=req.proj_name, task_name=req.task_name,
         task_type=task_type, model=tr.network.name, backend="mxnet", queue=queue_for("mxnet"),
@@ -233,24 +234,11 @@ def _row(req: TrainRequest | EvalRequest, tr: Translated, original: dict | None)
     )
 
 
-def _may_stop(session, task_id: str) -> None:  # noqa: ANN001
-    """Raises TaskNotFound for a task of a project the caller may not see, ApiError 403."""
-    project = auth_queries.project_of_task(session, task_id)
-    if project is auth_queries.MISSING:
-        return
-    try:
-        require(project, "write")
-    except Hidden:
-        raise TaskNotFound(task_id) from None
-
-
 @bp.post("/stop")
 def stop():
     req = StopRequest.model_validate(json_body(any_content_type=True))
     try:
-        with task_write_heard(req.task_id), session_scope() as session:
-            _may_stop(session, req.task_id)
-            status = task_queries.request_stop(session, req.task_id)
+        status = stop_task(req.task_id)
     except TaskNotFound:
         return _state(req.task_id, FAILED, "TASK_NOT_EXIST", 404)
     except InvalidTransition as exc:

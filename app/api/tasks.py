@@ -10,18 +10,18 @@ from app.api.requests import bad_query, choice_arg, int_arg, json_body
 from app.api.task_poll import poll_task
 from webcommon.guard import checks_own_project
 from webcommon.principal import visible_projects
-from app.auth.submit import hidden_refs, project_for_submit
+from app.auth.submit import project_for_submit
 from webcommon.errors import ApiError, invalid
-from app.form_checks import CheckedForm, check_form
+from app.usecases import submit
+from app.usecases.form_checks import CheckedForm, check_form
+from app.usecases.stop import stop_message, stop_task
 from contracts.task_form import NewTaskForm
 from app.schemas.task_view import summary
 from dao import artifact_queries, epoch_queries, task_queries
-from dao.db import session_scope, task_write_heard
+from dao.db import session_scope
 from contracts.statuses import TaskStatus
 from dao.task_listing import BadCursor, TaskFilter, list_tasks
-from contracts.task_needs import DATA_FIELDS
 from contracts.task_result import METRIC_FIELDS
-from tasks.dispatch import Sendable, queue_new_task, send
 from tasks.publish import queue_for
 
 bp = Blueprint("tasks", __name__, url_prefix="/api/v0")
@@ -50,17 +50,13 @@ def new_task():
     form = NewTaskForm.model_validate(json_body(any_content_type=True))
     with session_scope() as session:
         project_for_submit(session, form.proj_id, form.proj_name)
-        problems = hidden_refs(session, form.param_set.trained_task_id,
-                               {field: getattr(form, field) for field in DATA_FIELDS})
-        if problems:
-            raise invalid(problems)
         checked, problems = check_form(session, form)
         if problems:
             raise invalid(problems)
         row = _row(checked)
-        task_id, sendable, waiting = queue_new_task(session, **row)
-    msg = _send(sendable, waiting)
-    reply = {"error_num": 0, "msg": msg, "task_form": {**row["form"], "model": form.model, "task_id": task_id}}
+        queued = submit.queue(session, row)
+    msg = submit.send_after_commit(queued)
+    reply = {"error_num": 0, "msg": msg, "task_form": {**row["form"], "model": form.model, "task_id": queued.task_id}}
     return jsonify(reply), 201
 
 
@@ -77,17 +73,6 @@ def _row(checked: CheckedForm) -> dict:
         parent_task_id=None if checked.parent is None else checked.parent.id,
         sweep_id=form.sweep_id,
     )
-
-
-def _send(sendable: Sendable | None, waiting: str | None) -> str:
-    """The row is committed before its message goes out, so a worker always finds it. A task
-    that fits nowhere yet, or whose broker is away, stays QUEUED without a message and the
-    dispatcher sends it when something frees (or the broker returns)."""
-    if sendable is None:
-        return "task queued" if waiting is None else f"task queued; {waiting}"
-    if send(sendable):
-        return "task queued"
-    return "task accepted; the queue is unreachable right now, it will be dispatched when it returns"
 
 
 @bp.get("/tasks/<task_id>")
@@ -127,11 +112,8 @@ def list_all():
 
 @bp.post("/tasks/<task_id>/stop")
 def stop(task_id: str):
-    with task_write_heard(task_id), session_scope() as session:
-        status = task_queries.request_stop(session, task_id)
-    msg = "task stopped" if status == TaskStatus.STOPPED.value else \
-        "stop requested; the worker stops at its next batch and keeps its last checkpoint"
-    return jsonify({"error_num": 0, "msg": msg, "task_id": task_id, "status": status})
+    status = stop_task(task_id)
+    return jsonify({"error_num": 0, "msg": stop_message(status), "task_id": task_id, "status": status})
 
 
 @bp.get("/tasks/<task_id>/model")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from app.auth.audit import note_project
-from webcommon.principal import Hidden, can_see, current, require, visible_projects
+from webcommon.principal import Hidden, can_see, current, require
 from webcommon.errors import ApiError
 from dao import auth_queries
 from dao.tables import Dataset, Task
@@ -41,24 +41,6 @@ def _no_project(proj_id: str, field: str) -> ApiError:
     return ApiError(422, f"{field}: project {proj_id!r} does not exist or is not yours; ask a service "
                          "admin to create it (POST /api/v0/projects) or to add you to it",
                     [{"field": field, "problem": f"project {proj_id!r} does not exist or is not yours"}])
-
-
-def hidden_refs(session: Session, parent_task_id: str | None, roles: dict[str, list[str]]) -> Problems:
-    """Problems for a parent task or datasets the caller may not see, worded as for ones that
-    do not exist."""
-    problems: Problems = []
-    if visible_projects() is None:
-        return problems  # an unscoped service admin sees every project's objects
-    if parent_task_id:
-        project = auth_queries.project_of_task(session, parent_task_id)
-        if project is not auth_queries.MISSING and not can_see(project):
-            problems.append(("param_set.trained_task_id", f"task {parent_task_id!r} does not exist"))
-    projects = auth_queries.projects_of_datasets(session, {n for names in roles.values() for n in names or []})
-    for role, names in roles.items():
-        for i, name in enumerate(names or []):
-            if name in projects and not can_see(projects[name]):
-                problems.append((f"{role}[{i}]", f"dataset {name!r} does not exist"))
-    return problems
 
 
 def visible_task(session: Session, task_id: str | None) -> Task | None:

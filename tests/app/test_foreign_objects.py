@@ -103,3 +103,19 @@ def test_mxserver_answers_a_foreign_save_prefix_as_a_made_up_one(api):
     body_for = lambda prefix: {"task_desc": eval_request(**{  # noqa: E731
         "test_param.ckp.prefix": prefix, "test_param.test_img_config.img_list": ["demo_shapes_28"]})}
     _same_answer(api, body_for, SECRET_PREFIX, "made-up-prefix", "/eval")
+
+
+def test_new_task_answers_a_foreign_parent_as_a_made_up_one(api):
+    """new_task's parent look-up sees only the caller's projects, as MXServer's does: the same
+    problems, in the same words, for another project's task and for no task at all."""
+    from models.datasets.synthetic import DEMO_DATASET_NAME
+
+    def body_for(parent: str) -> dict:
+        return {"proj_id": "B", "proj_name": "B", "task_name": "ft", "task_type": "dl_ft", "model": "SGN-Head",
+                "train_data": [DEMO_DATASET_NAME], "val_data": ["no-such-data"], "enable_test": False,
+                "param_set": {"learning_rate": 0.01, "batch_size": 8, "lr_step_size": 10, "lr_decay": 0.5,
+                              "epochs": 1, "trained_task_id": parent}}
+    theirs = api.post("/api/v0/new_task", json=body_for(api.task_a), headers=api.bob)
+    unknown = api.post("/api/v0/new_task", json=body_for("TASK-MADE-UP"), headers=api.bob)
+    assert theirs.status_code == unknown.status_code == 422, theirs.text
+    assert theirs.text.replace(api.task_a, "X") == unknown.text.replace("TASK-MADE-UP", "X")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.form_checks import _used_roles
+from app.usecases.form_checks import _used_roles
 from contracts.task_form import NewTaskForm, ParamSet, missing_roles
 from models.job import HyperParams
 from contracts.task_needs import DATA_FIELDS, ROLES, used_roles

@@ -257,6 +257,7 @@ def test_bad_tokens_are_counted_and_throttled_per_client_address(acc):
             break
     assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1, r.text
     assert acc.get("/api/v0/whoami").status_code == 200  # another address is not slowed
+    assert requests.get(acc.url + "/api/v0/whoami", timeout=30).status_code == 401  # no token at all
     from tests.service.metrics_scrape import value
 
     assert value(acc.url + "/metrics", "trainyard_auth_failures_total", reason="throttled") >= 1

@@ -10,12 +10,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.auth.submit import visible_datasets, visible_task
-from app.lineage_checks import lineage_problems, named_datasets
+from app.auth.submit import visible_datasets
+from app.usecases.parents import usable_parent
+from app.usecases.lineage_checks import lineage_problems, named_datasets
 from contracts.mxserver_request import EvalRequest, TrainRequest
-from dao import artifact_queries, dataset_queries
+from dao import dataset_queries
 from dao.tables import Dataset, Task
-from contracts.statuses import DatasetStatus, TaskStatus
+from contracts.statuses import DatasetStatus
 from contracts.catalog import ModelInfo, all_models, find_model
 from contracts.task_needs import DATA_FIELDS, FORM_FIELDS
 
@@ -66,7 +67,7 @@ def check_datasets(session: Session, req: TrainRequest | EvalRequest) -> tuple[d
 
 
 def check_lineage(session: Session, req: TrainRequest | EvalRequest, parent: Task | None) -> Problems:
-    """Refuses a test (or training) set the parent's lineage leaves empty (app.lineage_checks)."""
+    """Refuses a test (or training) set the parent's lineage leaves empty (app.usecases.lineage_checks)."""
     if parent is None:
         return []
     roles = {role: list(getattr(req, field, [])) for role, field in FORM_FIELDS.items()}
@@ -76,21 +77,13 @@ def check_lineage(session: Session, req: TrainRequest | EvalRequest, parent: Tas
 
 
 def check_parent(session: Session, parent_id: str | None, network: ModelInfo | None,
-                 shape: dict[str, Any]) -> tuple[Task | None, Problems]:
+                 shape: dict[str, Any], task_type: str) -> tuple[Task | None, Problems]:
     """The finished MXNet task whose weights a fine-tune or evaluation starts from."""
     if parent_id is None:
         return None, []
-    field = "trained_task_id"
-    parent = visible_task(session, parent_id)
-    if parent is None:
-        return None, [(field, f"task {parent_id!r} does not exist")]
-    if parent.backend != "mxnet":
-        return None, [(field, f"task {parent_id!r} trained a {parent.backend} model, not an MXNet one")]
-    if parent.status != TaskStatus.SUCCEEDED.value:
-        return None, [(field, f"task {parent_id!r} is {parent.status}; only a SUCCEEDED task's model can be used")]
-    if artifact_queries.get_artifact(session, parent_id, artifact_queries.WEIGHTS, with_data=False) is None:
-        return None, [(field, f"task {parent_id!r} stored no model weights")]
-    return parent, contract_problems(parent, network, shape)
+    parent, problems = usable_parent(session, parent_id, field="trained_task_id", backend="mxnet",
+                                     task_type=task_type)
+    return parent, problems if parent is None else contract_problems(parent, network, shape)
 
 
 def contract_problems(parent: Task, network: ModelInfo | None, shape: dict[str, Any]) -> Problems:

@@ -1,6 +1,7 @@
 """Checks of a task form against the database, made before anything is queued: the datasets
 exist and agree, the model is known, and a fine-tune or evaluation names a finished task whose
-model fits. Decided from metadata rows only (no torch in the API)."""
+model fits. Decided from metadata rows only (no torch in the API); another project's task or
+dataset reads as one that does not exist."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from sqlalchemy.orm import Session
 
 from contracts.task_form import NewTaskForm, missing_roles
 from app.dataset_cache import DatasetInfo, dataset_infos
-from app.lineage_checks import lineage_problems, named_datasets
-from dao import artifact_queries, lineage_queries
+from app.usecases.lineage_checks import lineage_problems, named_datasets
+from app.usecases.parents import usable_parent
+from webcommon.principal import can_see
+from dao import lineage_queries
 from dao.tables import Task
-from contracts.statuses import TaskStatus
 from contracts.catalog import ModelInfo, all_models, find_model
 from models.compat import check_compatible
 from models.datasets.lineage import build_lineage
@@ -125,7 +127,7 @@ def _dataset_shape(session: Session, form: NewTaskForm
                    ) -> tuple[dict[str, Any], dict[str, DatasetInfo], Problems]:
     roles = _used_roles(form)
     names = [n for role in roles for n in getattr(form, role)]
-    rows = dataset_infos(session, names)
+    rows = {n: row for n, row in dataset_infos(session, names).items() if can_see(row.project_id)}
     problems: Problems = []
     first: tuple[str, dict[str, Any]] | None = None
     for role in roles:
@@ -157,18 +159,10 @@ def _parent(session: Session, form: NewTaskForm, model: ModelInfo | None,
     if form.task_type == "dl_ts" or not form.param_set.trained_task_id:
         return None, []
     field = "param_set.trained_task_id"
-    parent_id = form.param_set.trained_task_id
-    parent = session.get(Task, parent_id)
-    if parent is None:
-        return None, [(field, f"task {parent_id!r} does not exist")]
-    if parent.status != TaskStatus.SUCCEEDED.value:
-        return None, [(field, f"task {parent_id!r} is {parent.status}; only a SUCCEEDED task's "
-                              f"model can be {'fine-tuned' if form.task_type == 'dl_ft' else 'evaluated'}")]
-    if artifact_queries.get_artifact(session, parent_id, artifact_queries.WEIGHTS,
-                                     with_data=False) is None:
-        return None, [(field, f"task {parent_id!r} stored no model weights")]
-    if model is None or not shape:
-        return parent, []
+    parent, problems = usable_parent(session, form.param_set.trained_task_id, field=field, backend="torch",
+                                     task_type=form.task_type)
+    if parent is None or model is None or not shape:
+        return parent, problems
     contract = (parent.result or {}).get("contract") or {}
     mismatches = check_compatible(contract, model.name, shape["regions"], shape["node_features"],
                                   shape["classes"])
