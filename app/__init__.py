@@ -16,8 +16,8 @@ def create_app() -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_mb * 1024 * 1024
     app.json.sort_keys = False
     from app import metrics
-    from app.api import (accounts, catalog, checkpoints, datasets, deploy, fractal_models, gpus, health, mms_management,
-                         mxserver, queues, task_events, task_logs, tasks)
+    from app.api import (accounts, catalog, checkpoints, compare, datasets, deploy, fractal_models, gpus, health,
+                         mms_management, mxserver, queues, sweeps, task_events, task_logs, tasks)
     from app.auth import audit
     from webcommon import guard
     from app.auth.resources import API_RESOURCES
@@ -28,8 +28,8 @@ def create_app() -> Flask:
     from app.openapi import api_document
     from webcommon.openapi import views as openapi
 
-    for module in (health, accounts, tasks, task_events, task_logs, checkpoints, datasets, catalog, mxserver, gpus,
-                   deploy, mms_management, fractal_models, queues):
+    for module in (health, accounts, tasks, task_events, task_logs, checkpoints, compare, datasets, catalog, mxserver,
+                   gpus, deploy, mms_management, fractal_models, queues, sweeps):
         app.register_blueprint(module.bp)
     app.register_blueprint(web_bp)  # the dashboard's page shells at / and /ui/
     app.register_blueprint(openapi.blueprint("openapi"))  # /openapi.json and /docs

@@ -37,9 +37,18 @@ def _register_once(name: str, kind: str, source: str, make, describe) -> bool:  
             return False
         dataset = make()
         dataset_queries.insert_dataset(session, name, kind, describe(dataset), dataset.to_npz_bytes(),
-                                       source_filename=source)
+                                       source_filename=source, subject_prints=_prints(kind, dataset))
     log.info("registered the demo %s dataset %s", kind, name)
     return True
+
+
+def _prints(kind: str, dataset) -> bytes | None:  # noqa: ANN001
+    """A connectome dataset's subject fingerprints, as an upload stores them."""
+    if kind != "connectome":
+        return None
+    from models.datasets import fingerprints
+
+    return fingerprints.to_bytes(fingerprints.fingerprint(dataset))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -24,6 +24,7 @@ from typing import Any, Iterator
 import requests
 import yaml
 
+from contracts.selection import DEFAULT_SORT
 from contracts.statuses import TaskStatus
 
 from client import sse, sweep
@@ -123,6 +124,11 @@ class Client:
     def compare(self, task_ids: list[str]) -> list[dict]:
         """The full view of each task, in the order given (see client.compare for the table)."""
         return [self.task(t, full=True) for t in task_ids]
+
+    def paired_comparison(self, task_ids: list[str]) -> dict:
+        """GET /api/v0/compare: each task's metrics with their intervals, and every pair's paired
+        tests on the subjects both were tested on (or why the pair has none)."""
+        return self._get("/api/v0/compare", params={"ids": ",".join(task_ids)})
 
     def epochs(self, task_id: str) -> list[dict]:
         return self._get(f"/api/v0/tasks/{task_id}/epochs")["epochs"]
@@ -356,9 +362,16 @@ class Client:
             raise
         return sweep_id, task_ids
 
-    def leaderboard(self, sweep_id: str, sort: str = "-test_accuracy") -> list[dict]:
-        """The sweep's tasks, best first by ``sort`` (the listing's sort keys)."""
+    def leaderboard(self, sweep_id: str, sort: str = DEFAULT_SORT) -> list[dict]:
+        """The sweep's tasks, best first by ``sort`` (the listing's sort keys; by default the
+        selection metric, best_val_loss ascending)."""
         return list(self.tasks(sweep_id=sweep_id, sort=sort, limit=None))
+
+    def sweep_selection(self, sweep_id: str, metric: str | None = None) -> dict:
+        """The sweep's tasks and its selection record: the task chosen on ``metric`` (a
+        validation metric, best_val_loss by default), from how many, and its test metrics."""
+        params = {} if metric is None else {"metric": metric}
+        return self._get(f"/api/v0/sweeps/{requests.utils.quote(sweep_id, safe='')}", params=params)
 
     def mx_train(self, body: dict) -> dict:
         return self._call("POST", "/train", idempotent=False, json=body)

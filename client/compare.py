@@ -1,5 +1,7 @@
 """Tasks side by side: their hyper-parameters and their metrics with 95% intervals, each row
-marked where the tasks differ (and, for a metric, whether their intervals are disjoint)."""
+marked where the tasks differ (and, for a metric, whether their intervals are disjoint); and the
+paired tests of every two tasks tested on the same subjects (GET /api/v0/compare), the right test
+there, where overlapping intervals are not."""
 
 from __future__ import annotations
 
@@ -83,3 +85,25 @@ def mark(row: Row) -> str:
     if row.section != "metric" or not any(row.intervals):
         return "*"
     return "!" if row.disjoint else "~"
+
+
+PAIRED_COLUMNS = ["pair", "metric", "a - b [95% interval]", "p", "p (Holm)", "test"]
+
+
+def paired_rows(reply: dict) -> list[list[str]]:
+    """Rows under PAIRED_COLUMNS: each paired test of a pair tested on the same subjects, and for
+    every other pair why it has none."""
+    rows = []
+    for pair in reply["pairs"]:
+        name = f"{pair['a']} vs {pair['b']}"
+        if not pair["pairable"]:
+            rows.append([name, "-", f"not pairable ({pair['reason']}): {pair['detail']}", "", "", ""])
+        for t in pair["paired"]:
+            bounds = None if t["low"] is None else [t["low"], t["high"]]
+            rows.append([name, t["metric"], cell(t["difference"], bounds), _p(t["p_value"]), _p(t["p_value_holm"]),
+                         f"{t['method']}, n={t['n_common']}"])
+    return rows
+
+
+def _p(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"

@@ -175,6 +175,44 @@ class TaskPage(Closed):
     next_cursor: str | None
     sort: str
     limit: int
+    selection_warning: str | None = Field(
+        None, description="filtered by sweep_id and sorted by a test metric: why a task chosen from this order is "
+                          "biased (contracts.selection); null otherwise")
+
+
+class SweepTask(Closed):
+    task_id: str
+    task_name: str
+    status: Status
+    params: dict[str, Any] = Field(description="the task's param_set")
+    created_at: Iso | None
+    score: float | None = Field(description="the selection metric: of its validation split, or the mean over a "
+                                            "cross-validated task's folds' validation parts")
+
+
+class ValueWithInterval(Closed):
+    value: float
+    low: float | None = Field(description="its own 95% interval, where the result gives one")
+    high: float | None
+
+
+class Selection(Closed):
+    metric: str
+    direction: Literal["min", "max"]
+    n_candidates: int = Field(description="the sweep's SUCCEEDED tasks that record the metric: what it chose from")
+    chosen_task_id: str | None = Field(description="the best score; among equal ones the earliest created")
+    chosen_test: dict[str, ValueWithInterval] | None = Field(description="the chosen task's test metrics, with their "
+                                                                 "95% intervals where they have one")
+    selected_on: Literal["validation", "inner_cv"]
+
+
+class Sweep(Closed):
+    """``GET /api/v0/sweeps/<sweep_id>``: the sweep's tasks the caller sees, oldest first, and its
+    selection record."""
+
+    sweep_id: str
+    tasks: list[SweepTask]
+    selection: Selection
 
 
 class Epoch(Open):
@@ -186,6 +224,51 @@ class Epochs(Closed):
     task_id: str
     status: Status
     epochs: list[Epoch]
+
+
+class ComparedTask(Closed):
+    task_id: str
+    task_name: str
+    model: str
+    status: Status
+    metrics: dict[str, ValueWithInterval] = Field(
+        description="the result's metric fields (test_accuracy, test_n, ...), the _low and _high of each as its "
+                    "interval")
+
+
+class PairedTest(Closed):
+    metric: str = Field(description="test_accuracy, test_balanced_accuracy or test_roc_auc")
+    n_common: int = Field(description="the subjects both tasks were tested on")
+    difference: float = Field(description="a's value minus b's, on those subjects")
+    low: float | None = Field(description="the difference's 95% interval: paired percentile bootstrap over subjects")
+    high: float | None
+    p_value: float | None = Field(description="two-sided: McNemar's exact test (accuracy), the paired bootstrap "
+                                              "(the others)")
+    p_value_holm: float | None = Field(description="Holm-adjusted over the pairable pairs, each metric apart; null "
+                                                   "when only one pair is pairable")
+    method: str
+    resamples: int = Field(description="bootstrap resamples where the metric was defined for both")
+    seed: int
+
+
+class ComparedPair(Closed):
+    a: str
+    b: str
+    pairable: bool = Field(description="tested on the same subjects (same dataset checksum and subject ids), with "
+                                       "per-subject predictions stored")
+    n_common: int | None
+    reason: Literal["no_predictions", "different_dataset", "different_subjects"] | None
+    detail: str | None = Field(description="why the pair is not pairable, in words")
+    paired: list[PairedTest]
+
+
+class Comparison(Closed):
+    """``GET /api/v0/compare``: each task's metrics with their intervals, each pair's paired tests."""
+
+    tasks: list[ComparedTask]
+    pairs: list[ComparedPair] = Field(description="every pair of the tasks, in the order given (a before b)")
+    correction: Literal["holm"] | None = Field(description="holm when two or more pairs are pairable")
+    correction_note: str | None
 
 
 class StopReply(Closed):

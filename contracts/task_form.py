@@ -38,6 +38,11 @@ def _cv_name(value: Any) -> Any:
     return "" if value is None else _lower(value)
 
 
+def cross_validated(cv_type: str | None) -> bool:
+    """Whether a form's cv_type (as sent or as stored) asks for cross-validation."""
+    return _cv_name(cv_type) not in ("", "none")
+
+
 def _empty_is_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
@@ -109,6 +114,9 @@ class NewTaskForm(BaseModel):
     requirements: TaskRequirements = Field(default_factory=TaskRequirements)
     # True: test on subjects an ancestor trained or validated on; the result is then marked.
     allow_seen_test: bool = False
+    # "groups": no group (site, scanner, family) on two sides of a split or fold; "subjects": split
+    # subject by subject (the result is marked groups_mixed). Absent: "groups" where data has groups.
+    split_by: Annotated[Literal["groups", "subjects"] | None, BeforeValidator(_empty_is_none)] = None
     # Cross-validation over the pooled subjects of every dataset named (see docs/evaluation.md).
     cv_type: Annotated[Literal["", "none", "kfold", "stratified_kfold", "loo"], BeforeValidator(_cv_name)] = ""
     n_folds: Int = Field(default=5, ge=2, le=50)
@@ -119,7 +127,7 @@ class NewTaskForm(BaseModel):
 
     @property
     def cross_validated(self) -> bool:
-        return self.cv_type not in ("", "none")
+        return cross_validated(self.cv_type)
 
 
 def missing_roles(form: NewTaskForm) -> list[tuple[str, str]]:

@@ -122,6 +122,8 @@ class _Described(BaseModel):
     contract: Contract | None = None
     splits: dict[str, Any] | None = Field(None, description="which subject went to which role")
     test_on_seen_subjects: bool | None = None
+    groups_mixed: bool | None = Field(None, description="grouped data split subject by subject (split_by "
+                                                        "'subjects'): a group may sit on two sides")
     resumed_from_epoch: int | None = None
 
 

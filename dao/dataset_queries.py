@@ -20,13 +20,14 @@ _CHUNK = 1 << 20
 def insert_dataset(session: Session, name: str, kind: str, meta: dict[str, Any], data: bytes,
                    source_filename: str | None = None,
                    status: str = DatasetStatus.READY.value, project_id: str | None = None,
-                   checksum: str | None = None) -> Dataset:
+                   checksum: str | None = None, subject_prints: bytes | None = None) -> Dataset:
     """Raises DatasetExists."""
     if session.get(Dataset, name) is not None:
         raise DatasetExists(name)
     row = Dataset(name=name, kind=kind, meta=meta, data=data, size=len(data),
                   checksum=checksum or meta.get("checksum") or hashlib.sha256(data).hexdigest(),
-                  source_filename=source_filename, status=status, project_id=project_id)
+                  source_filename=source_filename, status=status, project_id=project_id,
+                  subject_prints=subject_prints)
     session.add(row)
     session.flush()
     return row
@@ -87,6 +88,19 @@ def get_data(session: Session, name: str) -> bytes:
     if row is None:
         raise DatasetNotFound(name)
     return row.data
+
+
+def subject_prints(session: Session, names=(), checksums=()) -> list[tuple[str, str, bytes | None]]:
+    """(name, checksum, stored subject prints or None) of the connectome datasets named in
+    ``names`` or whose checksum is in ``checksums``, by name; one query."""
+    if not names and not checksums:
+        return []
+    rows = session.execute(
+        select(Dataset.name, Dataset.checksum, Dataset.subject_prints)
+        .where(Dataset.kind == "connectome",
+               or_(Dataset.name.in_(list(names)), Dataset.checksum.in_(list(checksums))))
+        .order_by(Dataset.name))
+    return [(r.name, r.checksum, r.subject_prints) for r in rows]
 
 
 def delete_dataset(session: Session, name: str) -> None:

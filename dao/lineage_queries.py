@@ -13,9 +13,12 @@ from dao.tables import Task
 MAX_DEPTH = 1000  # a guard against a cycle no code path can make
 
 
-def ancestor_records(session: Session, task_id: str | None) -> list[tuple[str, dict | None]]:
+def ancestor_records(session: Session, task_id: str | None,
+                     key: str = "lineage") -> list[tuple[str, dict | None]]:
     """(task id, its lineage record) for ``task_id`` and each of its ancestors, nearest first.
-    A task whose result has no record (older tasks, unfinished ones) gives None."""
+    A task whose result has no record (older tasks, unfinished ones) gives None. ``key``: which
+    record of ``result.splits`` ("lineage_groups": the groups it used per role; "checksums":
+    {dataset name: checksum})."""
     out: list[tuple[str, dict | None]] = []
     seen: set[str] = set()
     while task_id is not None and task_id not in seen and len(out) < MAX_DEPTH:
@@ -24,6 +27,6 @@ def ancestor_records(session: Session, task_id: str | None) -> list[tuple[str, d
         if row is None:
             break
         splits = (row.result or {}).get("splits") or {}
-        out.append((task_id, splits.get("lineage")))
+        out.append((task_id, splits.get(key)))
         task_id = row.parent_task_id
     return out

@@ -126,6 +126,9 @@ class Dataset(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     checksum: Mapped[str] = mapped_column(String(64))
     data: Mapped[bytes] = deferred(mapped_column(Blob, nullable=False))
+    # A connectome dataset's per-subject fingerprints (models.datasets.fingerprints.to_bytes);
+    # None for images and for datasets uploaded before they existed (computed from data then).
+    subject_prints: Mapped[bytes | None] = deferred(mapped_column(Blob, nullable=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # None: shared (every user reads it, only a service admin changes it), like the demo dataset.
     project_id: Mapped[str | None] = mapped_column(ForeignKey("projects.id"), nullable=True)

@@ -6,7 +6,8 @@ epoch e is k·epochs + e, ``fold`` = k) and its "last" checkpoints wrap the fold
 fold index and the results of the folds before it, so a resumed task continues at the fold and
 epoch it reached, with identical results. Stop and pause work as in a single run.
 
-The result: per-fold metrics, their mean and standard deviation, and ``test_*`` /
+The result: per-fold metrics (test, and validation: what a sweep's choice is made on), their
+mean and standard deviation, and ``test_*`` /
 ``test_best_*`` of the pooled out-of-fold predictions (one per subject: the mean of its
 probabilities over repeats), with their intervals. The weights stored are the last fold's.
 """
@@ -18,6 +19,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from contracts.selection import VALIDATION_METRICS
 from models.evaluation import set_report
 from models.job import EpochMetrics, JobHooks, JobOutcome, JobSpec, pause_requested
 from models.metrics import SCORES
@@ -67,6 +69,7 @@ def run_cv(spec: JobSpec, hooks: JobHooks, dev: torch.device, train_job) -> JobO
 def _fold_summary(k: int, out: JobOutcome) -> dict:
     r = out.result
     keep = {f"{p}_{m}": r.get(f"{p}_{m}") for p in ("test", "test_best") for m in (*SCORES, "loss", "n")}
+    keep.update({name: r.get(name) for name in sorted(VALIDATION_METRICS)})  # what a sweep's choice is made on
     return {"fold": k, "epochs_done": out.epochs_done, "best_epoch": r.get("best_epoch"), **keep,
             "oof": _predictions(r["test"]), "oof_best": _predictions(r["test_best"])}
 
@@ -92,7 +95,7 @@ def _pooled(done: list, key: str) -> tuple[list[str], np.ndarray, np.ndarray]:
 
 def _spread(done: list) -> dict:
     out: dict = {"mean": {}, "std": {}}
-    for key in (f"{p}_{m}" for p in ("test", "test_best") for m in SCORES):
+    for key in (*(f"{p}_{m}" for p in ("test", "test_best") for m in SCORES), *sorted(VALIDATION_METRICS)):
         values = [f[key] for f in done if f.get(key) is not None]
         if values:
             out["mean"][key], out["std"][key] = float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0

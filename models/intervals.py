@@ -14,15 +14,20 @@ import numpy as np
 from models.metrics import batch_scores
 from models.proportion import LEVEL, accuracy_interval, chance_of_counts, wilson
 
-__all__ = ["LEVEL", "RESAMPLES", "bootstrap", "chance", "intervals", "percentile_interval", "wilson"]
+__all__ = ["LEVEL", "RESAMPLES", "bootstrap", "chance", "draws", "intervals", "percentile_interval", "wilson"]
 RESAMPLES = 1000
+
+
+def draws(n: int, seed: int, resamples: int = RESAMPLES) -> np.ndarray:
+    """(resamples, n) subject indices: each row ``n`` draws with replacement, as the module says."""
+    rng = np.random.default_rng(seed)
+    return np.stack([rng.integers(0, n, n) for _ in range(resamples)])
 
 
 def bootstrap(y: np.ndarray, prob: np.ndarray, seed: int, resamples: int = RESAMPLES
               ) -> dict[str, list[float]]:
     """{metric: its values over the resamples where it is defined}."""
-    rng = np.random.default_rng(seed)
-    idx = np.stack([rng.integers(0, y.size, y.size) for _ in range(resamples)])
+    idx = draws(y.size, seed, resamples)
     values = batch_scores(y[idx], prob[idx])
     return {m: v[~np.isnan(v)].tolist() for m, v in values.items() if m != "accuracy"}
 

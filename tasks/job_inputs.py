@@ -15,6 +15,7 @@ from models.datasets.types import ConnectomeDataset
 from models.job import HyperParams, JobSpec
 from contracts.task_needs import FORM_FIELDS, ROLES, used_roles
 from tasks.backends import JobInputs
+from tasks.subject_prints import mark_copies
 
 HYPER_FIELDS = tuple(HyperParams.model_fields)  # the param_set keys the engine reads
 
@@ -41,13 +42,16 @@ def load_inputs(session: Session, task: Task) -> JobInputs:
                 for n in names}
     sums = checksums(session, names)
     cv = cv_settings(form)
+    lineage = ancestry(session, task)
     if cv is not None:
-        parts, folds, record = _cv_parts(datasets, sums, params.seed, *cv)
+        parts, folds, record = _cv_parts(datasets, sums, params.seed, *cv, split_by=form.get("split_by"))
     else:
         folds = None
         parts, record = assign_roles(roles, datasets, seed=params.seed, checksums=sums,
-                                     lineage=ancestry(session, task),
-                                     allow_seen_test=bool(form.get("allow_seen_test")))
+                                     lineage=lineage, allow_seen_test=bool(form.get("allow_seen_test")),
+                                     split_by=form.get("split_by"))
+    if form.get("allow_seen_test"):  # the result is marked when it tests on copies of fitted subjects
+        mark_copies(session, datasets, record, sums, task.parent_task_id, lineage)
     checkpoint = artifact_queries.get_artifact(session, task.id, artifact_queries.CHECKPOINT)
     spec = JobSpec(
         task_type=task.task_type, model=task.model, params=params,
@@ -68,17 +72,22 @@ def cv_settings(form: dict[str, Any]) -> tuple[str, int, int] | None:
 
 
 def _cv_parts(datasets: dict[str, ConnectomeDataset], sums: dict[str, str], seed: int, cv_type: str,
-              n_folds: int, repeats: int) -> tuple[dict, tuple, dict]:
-    """Every named dataset pooled (each once), its folds, and the record: the pool as the
-    "train" role, ``cv`` (which subject went where in each fold) and a lineage in which every
-    subject was both trained and tested on (each was, in some fold)."""
+              n_folds: int, repeats: int, split_by: str | None = None) -> tuple[dict, tuple, dict]:
+    """Every named dataset pooled (each once), its folds (of whole groups unless ``split_by`` is
+    "subjects"), and the record: the pool as the "train" role, ``cv`` (which subject, and group,
+    went where in each fold) and a lineage in which every subject (and group) was both trained
+    and tested on (each was, in some fold)."""
     from models.cv import fold_record, make_folds
 
-    parts, record = assign_roles({"train": sorted(datasets)}, datasets, seed=seed, checksums=sums)
+    parts, record = assign_roles({"train": sorted(datasets)}, datasets, seed=seed, checksums=sums,
+                                 split_by=split_by)
     pool = parts["train"]
-    folds = make_folds(pool, cv_type, n_folds, repeats, seed)
-    record["cv"] = fold_record(folds, pool.subjects, cv_type, n_folds, repeats, seed)
-    for roles in record["lineage"].values():
+    folds = make_folds(pool, cv_type, n_folds, repeats, seed, by_groups=split_by != "subjects")
+    record["cv"] = fold_record(folds, pool.subjects, cv_type, n_folds, repeats, seed,
+                               None if split_by == "subjects" else pool.groups)
+    if "split_by" in record:
+        record["groups_mixed"] = record["split_by"] == "subjects"
+    for roles in [*record["lineage"].values(), *record.get("lineage_groups", {}).values()]:
         roles["test"] = list(roles["train"])
     data = tuple((pool.subset(f.train), pool.subset(f.val), pool.subset(f.test)) for f in folds)
     return {"train": pool, "val": None, "test": None}, data, record
@@ -91,7 +100,8 @@ def checksums(session: Session, names: list[str]) -> dict[str, str]:
 
 def ancestry(session: Session, task: Task) -> Lineage:
     """What the task's ancestors trained, validated and tested on."""
-    return build_lineage(lineage_queries.ancestor_records(session, task.parent_task_id))
+    return build_lineage(lineage_queries.ancestor_records(session, task.parent_task_id),
+                         lineage_queries.ancestor_records(session, task.parent_task_id, "lineage_groups"))
 
 
 def parent_weights(session: Session, task: Task) -> bytes | None:

@@ -25,6 +25,7 @@ from contracts.settings import get_settings
 from dao.tables import Task
 from contracts.statuses import TaskStatus
 from models.job import EpochMetrics, JobOutcome
+from models.datasets.lineage import tested_on_seen
 from contracts.task_result import result_json
 from tasks import shutdown, task_logging, worker_metrics
 from tasks.backends import Backend, JobInputs
@@ -154,7 +155,9 @@ def _result(outcome: JobOutcome, inputs: JobInputs, **more: Any) -> dict:
     result = dict(outcome.result)
     result.update(contract=outcome.contract, splits=inputs.splits, epochs_done=outcome.epochs_done)
     # Set only by a form that allowed it: the listing shows it and metric sorts rank it last.
-    result["test_on_seen_subjects"] = bool((inputs.splits.get("seen_in_test") or {}).get("n"))
+    result["test_on_seen_subjects"] = tested_on_seen(inputs.splits.get("seen_in_test"))
+    if "groups_mixed" in inputs.splits:
+        result["groups_mixed"] = bool(inputs.splits["groups_mixed"])
     if inputs.resumed_from_epoch is not None:
         result["resumed_from_epoch"] = inputs.resumed_from_epoch
     return result_json(**(result | more))

@@ -25,6 +25,7 @@ from dao.db import session_scope
 from contracts.settings import get_settings
 from dao.tables import Dataset
 from contracts.statuses import DatasetStatus
+from models.datasets import fingerprints
 from models.datasets.importers import load_upload
 from models.datasets.metadata import describe
 from models.datasets.types import DatasetImportError
@@ -75,11 +76,13 @@ def upload():
                        [{"field": "file", "problem": p} for p in exc.problems]) from None
     meta = describe(dataset)
     blob = dataset.to_npz_bytes()
+    prints = fingerprints.to_bytes(fingerprints.fingerprint(dataset))
     with session_scope() as session:
         project = owner_for_upload(session, _proj_id())
         uploads.within_quota(session, project, len(blob))
         row = dataset_queries.insert_dataset(session, name, "connectome", meta, blob,
-                                             source_filename=filename, project_id=project)
+                                             source_filename=filename, project_id=project,
+                                             subject_prints=prints)
         return jsonify({"error_num": 0, "msg": "dataset registered", "dataset": public(row)}), 201
 
 

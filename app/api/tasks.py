@@ -21,6 +21,7 @@ from dao import artifact_queries, epoch_queries, task_queries
 from dao.db import session_scope
 from contracts.statuses import TaskStatus
 from dao.task_listing import BadCursor, TaskFilter, list_tasks
+from contracts.selection import sort_warning
 from contracts.task_result import METRIC_FIELDS
 from tasks.publish import queue_for
 
@@ -107,7 +108,8 @@ def list_all():
         except ValueError as exc:
             raise bad_query("sort", str(exc)) from None
         return jsonify({"tasks": [summary(t) for t in page.tasks], "next_cursor": page.next_cursor,
-                        "sort": sort, "limit": limit})
+                        "sort": sort, "limit": limit,
+                        "selection_warning": sort_warning(sort) if flt.sweep_id else None})
 
 
 @bp.post("/tasks/<task_id>/stop")

@@ -20,6 +20,7 @@ from app.schemas.deploy import DeployForm
 from contracts.mxserver_request import StopRequest
 from app.schemas.mxserver_desc import TestDesc, TrainDesc
 from contracts.mxserver_request import EvalRequest, TrainRequest
+from contracts.selection import DEFAULT_METRIC, VALIDATION_METRICS
 from contracts.serving_settings import ServingSettings
 from contracts.task_form import NewTaskForm
 
@@ -83,6 +84,13 @@ API: dict[tuple[str, str], Op] = {
                Param("wait", number(0, 60), description="seconds to wait for a change of the If-None-Match ETag"),
                Param("If-None-Match", string(), "header"))),
     ("tasks.get_epochs", "GET"): Op("A task's epochs", TASKS, {200: r.Epochs}, (404,)),
+    ("compare.compare", "GET"): Op(
+        "Tasks side by side: metrics with their intervals, paired tests of every pair tested on the same subjects",
+        TASKS, {200: r.Comparison}, (400, 404),
+        query=(Param("ids", string(), required=True, description="2 to 20 task ids, comma-separated"),),
+        description="Accuracy: McNemar's exact test; balanced accuracy and ROC AUC: a paired bootstrap over the "
+                    "subjects (2,000 resamples, seeded). With two or more pairable pairs, p_value_holm is Holm's "
+                    "correction. A task the caller may not see is 404, as on /api/v0/tasks/{task_id}."),
     ("tasks.list_all", "GET"): Op(
         "List tasks, filtered and sorted, a page at a time", TASKS, {200: r.TaskPage},
         query=(Param("proj_id", string()), Param("status", choice(*r.Status.__args__)),
@@ -92,6 +100,14 @@ API: dict[tuple[str, str], Op] = {
                Param("limit", integer(1, 500)),
                Param("sort", string(), description="-created_at (default), created_at, or ±a sortable metric"),
                Param("cursor", string()))),
+    ("sweeps.show_sweep", "GET"): Op(
+        "A sweep's tasks and its selection record: the task chosen on validation, from how many", TASKS,
+        {200: r.Sweep}, (400, 404, 409),
+        query=(Param("metric", choice(*sorted(VALIDATION_METRICS)),
+                     description=f"what the choice is made on ({DEFAULT_METRIC} by default; a loss is "
+                                 "minimised, a score maximised); a test metric is refused"),),
+        description="Only the caller's tasks count; a sweep with none of them is 404. 409: the sweep mixes "
+                    "cross-validated and single-split tasks."),
     ("tasks.stop", "POST"): Op("Stop a task", TASKS, {200: r.StopReply}, (404, 409)),
     ("tasks.download_model", "GET"): Op(
         "Download a task's weights", TASKS, {200: BINARY}, (404,),

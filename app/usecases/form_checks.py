@@ -14,6 +14,7 @@ from contracts.task_form import NewTaskForm, missing_roles
 from app.dataset_cache import DatasetInfo, dataset_infos
 from app.usecases.lineage_checks import lineage_problems, named_datasets
 from app.usecases.parents import usable_parent
+from app.usecases.split_checks import held_out_problems
 from webcommon.principal import can_see
 from dao import lineage_queries
 from dao.tables import Task
@@ -58,6 +59,8 @@ def check_form(session: Session, form: NewTaskForm) -> tuple[CheckedForm | None,
     problems += cv_problems
     if parent is not None and not problems and form.cross_validated:
         problems += _cv_lineage(session, form, parent, rows)
+    if not problems:  # groups kept whole, the group rule, copies of subjects (app.usecases.split_checks)
+        problems += held_out_problems(session, form, parent.id if parent else None, rows)
     if problems:
         return None, problems
     return CheckedForm(form, model, parent, shape, folds), []

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from dao import lineage_queries
-from models.datasets.lineage import FIT_ROLES, Seen, build_lineage, pool_sizes
+from models.datasets.lineage import FIT_ROLES, Lineage, Seen, build_lineage, pool_sizes
 from contracts.task_needs import FORM_FIELDS
 
 Problems = list[tuple[str, str]]
@@ -78,3 +78,29 @@ def _tested_by(seen: Seen) -> dict[str, int]:
 
 def _who(counts: dict[str, int]) -> str:
     return ", ".join(f"{task} saw {k}" for task, k in counts.items())
+
+
+def group_lineage_problems(datasets: list[Named], group_counts: dict[str, dict[str, int]], lineage: Lineage,
+                           allow_seen_test: bool) -> Problems:
+    """The group rule beside the subject rule: a dataset's test subjects come only from groups
+    (sites, scanners, families) no ancestor trained or validated on. One problem per test dataset
+    whose every group an ancestor fitted on, naming the groups. ``group_counts``: {dataset name:
+    {group: subjects}} (datasets with groups); ``lineage`` recorded with its groups."""
+    problems: Problems = []
+    for ds in datasets:
+        seen, counts = lineage.get(ds.checksum), group_counts.get(ds.name)
+        if allow_seen_test or "test" not in ds.fields or seen is None or not counts:
+            continue
+        if all(g in seen.fitted_groups for g in counts):
+            by_task = seen.fitted_groups_by(counts)
+            problems.append((ds.fields["test"], (
+                f"every group of dataset {ds.name!r} ({_listed(sorted(counts))}) was trained or validated on "
+                f"by this task's ancestors ({', '.join(f'{t} on {k}' for t, k in by_task.items())}): no group "
+                f"is held out to test on, and a group the model learnt does not test unseen groups; set "
+                f"allow_seen_test to true to test on them anyway (the result is then marked)")))
+    return problems
+
+
+def _listed(names: list[str], most: int = 12) -> str:
+    shown = ", ".join(map(repr, names[:most]))
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")

@@ -10,6 +10,7 @@ import click
 from client.api import Client
 from client.cli.common import EXIT, api_call, client_of, example, mode, table
 from client.cli.follow import epoch_text, follow
+from contracts.selection import sort_warning
 
 HEADLINE = ("test_accuracy", "test_balanced_accuracy", "test_roc_auc")
 
@@ -68,13 +69,18 @@ def ls(ctx, status, model, proj_id, task_type, sweep_id, sort, limit, as_json):
     """List tasks as a table (or JSON lines)."""
     rows = list(client_of(ctx).tasks(limit=limit, status=status, model=model, proj_id=proj_id,
                                      task_type=task_type, sweep_id=sweep_id, sort=sort))
+    warning = sort_warning(sort) if sweep_id else None
     if as_json:
         for r in rows:
             click.echo(json.dumps(r))
+        if warning:
+            click.echo(f"note: {warning}", err=True)  # stdout stays one task per line
         return
     table(["task_id", "name", "type", "model", "status", "test_acc [95%]", "created"],
           [[r["task_id"], r.get("task_name"), r["task_type"], r["model"], r["status"],
             interval_text(r.get("metrics") or {}, "test_accuracy"), r.get("created_at")] for r in rows])
+    if warning:
+        click.echo(f"note: {warning}")
 
 
 @click.command(epilog=example("trainyard show TASK2612011200000001", "trainyard show TASK2612011200000001 --light"))

@@ -7,8 +7,9 @@ The archive holds:
 - exactly one ``.csv`` label table with columns ``ID`` and ``LABEL`` (any case) and optional
   per-region feature columns ``NAME_<region>``, regions numbered 1..R: ``GMV_1..GMV_90``,
   ``ReHo_1..ReHo_90`` give features N×R×F with ``feature_names`` ("GMV", "ReHo") in the order
-  the names first appear. The delimiter is a comma, or a tab / semicolon when the header row has
-  no comma.
+  the names first appear; an optional ``GROUP`` or ``SITE`` column (not both) names each subject's
+  site, scanner or family (``ConnectomeDataset.groups``; every cell filled). The delimiter is a
+  comma, or a tab / semicolon when the header row has no comma.
 
 Subject id rule: a matrix file belongs to the CSV ``ID`` that equals its stem (the file name
 without ``.txt``) or that the stem ends with after an underscore, the longest such ID winning.
@@ -35,6 +36,7 @@ from models.datasets.validate import Subject, assemble, read_archive
 DEFAULT_MAX_MEMBER_BYTES = 16 << 20
 DEFAULT_MAX_TOTAL_BYTES = 256 << 20
 _FEATURE_COLUMN = re.compile(r"^(?P<name>.+)_(?P<region>\d+)$")
+GROUP_COLUMNS = ("GROUP", "SITE")  # either names each subject's group
 
 
 @dataclass
@@ -43,6 +45,7 @@ class _Row:
     id: str
     label: str
     cells: list[str]
+    group: str | None = None
 
 
 @dataclass
@@ -102,12 +105,12 @@ def _feature_columns(name: str, header: list[str]) -> tuple[dict[str, list[int]]
     groups: dict[str, dict[int, int]] = {}
     problems = [f"{name}: column {t!r} appears {c} times" for t, c in Counter(header).items() if c > 1]
     for col, title in enumerate(header):
-        if title.upper() in ("ID", "LABEL"):
+        if title.upper() in ("ID", "LABEL") + GROUP_COLUMNS:
             continue
         m = _FEATURE_COLUMN.match(title)
         if m is None:
             problems.append(f"{name}: column {title!r} is not ID, LABEL or a per-region feature "
-                            "NAME_<region> such as GMV_1")
+                            "NAME_<region> such as GMV_1 (nor GROUP or SITE, a subject's group)")
             continue
         groups.setdefault(m["name"], {})[int(m["region"])] = col
     features = {}
@@ -146,6 +149,8 @@ def read_table(name: str, blob: bytes) -> _Table:
     table = _Table(name)
     table.features, table.problems = _feature_columns(name, header)
     id_col, label_col = upper.index("ID"), upper.index("LABEL")
+    group_col, group_problems = _group_column(name, upper)
+    table.problems += group_problems
     for line, cells in records[1:]:
         if len(cells) != len(header):
             table.problems.append(f"{name} line {line}: {len(cells)} cells, the header has "
@@ -153,8 +158,17 @@ def read_table(name: str, blob: bytes) -> _Table:
         elif not cells[id_col]:
             table.problems.append(f"{name} line {line}: empty ID")
         else:
-            table.rows.append(_Row(line, cells[id_col], cells[label_col], cells))
+            group = None if group_col is None else cells[group_col]
+            table.rows.append(_Row(line, cells[id_col], cells[label_col], cells, group))
     return table
+
+
+def _group_column(name: str, upper: list[str]) -> tuple[int | None, list[str]]:
+    """The index of the GROUP or SITE column (None without one), and a problem when both appear."""
+    found = [c for c in GROUP_COLUMNS if c in upper]
+    if len(found) > 1:
+        return None, [f"{name}: has both GROUP and SITE columns; keep one to name each subject's group"]
+    return (upper.index(found[0]) if found else None), []
 
 
 def _sort_members(members: dict[str, bytes]) -> tuple[str | None, list[str], list[str]]:
@@ -263,7 +277,7 @@ def load_dpabi_zip(data: bytes | BinaryIO, *, max_member_bytes: int = DEFAULT_MA
         elif row.id in matrices:
             feats, bad = _row_features(row, table, where) if table.features else (None, [])
             feature_problems += bad
-            subjects.append(Subject(row.id, matrices[row.id], row.label, where, feats))
+            subjects.append(Subject(row.id, matrices[row.id], row.label, where, feats, row.group))
     problems += [p for p in feature_problems if p not in region_problems]
     # Features that are already known to be broken would only repeat as per-subject messages.
     names = () if feature_problems else tuple(table.features)

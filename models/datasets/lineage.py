@@ -7,7 +7,10 @@ which id and who tested on which. The rule a child follows on a dataset its ance
 
 - its test subjects are the dataset's subjects no ancestor fitted on (for a ``dl_ev`` of a task
   on its own dataset: exactly that task's held-out test subjects);
-- its train and validation subjects come from the rest, minus every ancestor's test subjects.
+- its train and validation subjects come from the rest, minus every ancestor's test subjects;
+- on a dataset with groups (sites, scanners, families) its test subjects also come only from
+  groups no ancestor trained or validated on: a site the model learnt is not a test of new sites.
+  Each task records its groups per role beside its ids (``lineage_groups``, same layout).
 
 ``pools`` applies the rule to a dataset's ids (the worker), ``pool_sizes`` computes the same
 counts from the number of subjects alone (the API, which never loads the arrays); both raise
@@ -28,14 +31,20 @@ class Seen:
 
     fitted: dict[str, list[str]] = field(default_factory=dict)
     tested: dict[str, list[str]] = field(default_factory=dict)
+    fitted_groups: dict[str, list[str]] = field(default_factory=dict)  # group -> tasks
 
     def tasks(self) -> list[str]:
         """Every task that used some of this dataset, sorted."""
-        return sorted({t for ids in (self.fitted, self.tested) for ts in ids.values() for t in ts})
+        return sorted({t for ids in (self.fitted, self.tested, self.fitted_groups) for ts in ids.values()
+                       for t in ts})
 
     def fitted_by(self) -> dict[str, int]:
         """{task id: how many of this dataset's subjects it fitted on}."""
         return _count_by_task(self.fitted)
+
+    def fitted_groups_by(self, groups: Iterable[str]) -> dict[str, int]:
+        """{task id: how many of ``groups`` it fitted on}."""
+        return _count_by_task({g: self.fitted_groups[g] for g in groups if g in self.fitted_groups})
 
 
 Lineage = dict[str, Seen]  # dataset checksum -> what ancestors used of it
@@ -57,19 +66,29 @@ def lineage_record(checksum_ids: Iterable[tuple[str, str, Sequence[str]]]) -> di
     return out
 
 
-def build_lineage(records: Iterable[tuple[str, dict | None]]) -> Lineage:
-    """The ancestors' ``lineage_record``s, (task id, record) pairs, merged by checksum."""
+def build_lineage(records: Iterable[tuple[str, dict | None]],
+                  group_records: Iterable[tuple[str, dict | None]] = ()) -> Lineage:
+    """The ancestors' ``lineage_record``s, (task id, record) pairs, merged by checksum; with
+    ``group_records`` (their ``lineage_groups``, same layout) the groups they fitted on too."""
     lineage: Lineage = {}
     for task_id, record in records:
         for checksum, roles in (record or {}).items():
             seen = lineage.setdefault(checksum, Seen())
             for role, ids in roles.items():
-                target = seen.fitted if role in FIT_ROLES else seen.tested
-                for i in ids:
-                    tasks = target.setdefault(str(i), [])
-                    if task_id not in tasks:
-                        tasks.append(task_id)
+                _add(seen.fitted if role in FIT_ROLES else seen.tested, ids, task_id)
+    for task_id, record in group_records:
+        for checksum, roles in (record or {}).items():
+            seen = lineage.setdefault(checksum, Seen())
+            for role in FIT_ROLES:
+                _add(seen.fitted_groups, roles.get(role) or [], task_id)
     return lineage
+
+
+def _add(target: dict[str, list[str]], ids: Iterable, task_id: str) -> None:
+    for i in ids:
+        tasks = target.setdefault(str(i), [])
+        if task_id not in tasks:
+            tasks.append(task_id)
 
 
 @dataclass(frozen=True)
@@ -80,9 +99,12 @@ class Pools:
     fit: list[int]
 
 
-def pools(ids: Sequence[str], seen: Seen, roles: Sequence[str]) -> Pools:
-    """The rule of the module docstring for a dataset of ``ids`` named in ``roles``."""
-    test = [i for i, s in enumerate(ids) if s not in seen.fitted] if "test" in roles else []
+def pools(ids: Sequence[str], seen: Seen, roles: Sequence[str],
+          groups: Sequence[str] | None = None) -> Pools:
+    """The rule of the module docstring for a dataset of ``ids`` (and ``groups``) named in ``roles``."""
+    fitted_group = (lambda i: False) if groups is None else (lambda i: groups[i] in seen.fitted_groups)
+    test = ([i for i, s in enumerate(ids) if s not in seen.fitted and not fitted_group(i)]
+            if "test" in roles else [])
     taken = set(test)
     fit = [i for i, s in enumerate(ids) if s not in seen.tested and i not in taken]
     return Pools(test, fit if any(r in FIT_ROLES for r in roles) else [])
@@ -108,3 +130,21 @@ def seen_in_test(test: Iterable[tuple[str, Sequence[str]]], lineage: Lineage) ->
         if seen is not None:
             hits.update({f"{checksum}/{s}": seen.fitted[s] for s in ids if s in seen.fitted})
     return {"n": len(hits), "tasks": _count_by_task(hits)}
+
+
+def groups_seen_in_test(test: Iterable[tuple[str, Sequence[str]]], lineage: Lineage) -> dict[str, list[str]]:
+    """{group: tasks} of a test set's groups, (checksum, groups) per dataset, that ancestors
+    trained or validated on: part of the mark of a form that allowed testing on them."""
+    hits: dict[str, list[str]] = {}
+    for checksum, groups in test:
+        seen = lineage.get(checksum)
+        if seen is not None:
+            hits.update({g: seen.fitted_groups[g] for g in groups if g in seen.fitted_groups})
+    return dict(sorted(hits.items()))
+
+
+def tested_on_seen(mark: dict | None) -> bool:
+    """Whether a record's ``seen_in_test`` says the test set held subjects, groups or copies of
+    subjects that the task's ancestors (or the task itself) fitted on."""
+    mark = mark or {}
+    return bool(mark.get("n") or mark.get("groups") or (mark.get("copies") or {}).get("n"))

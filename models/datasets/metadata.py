@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 
 import numpy as np
 
@@ -29,8 +30,10 @@ def checksum(ds: ConnectomeDataset) -> str:
     """sha256 hex of a canonical byte form of the dataset.
 
     Unlike a hash of the ``.npz`` blob it does not change with zip timestamps or compression: it
-    covers a JSON header (version, shapes, subjects, class and feature names) followed by the raw
-    little-endian C-order bytes of conn (float32), labels (int64) and features (float32).
+    covers a JSON header (version, shapes, subjects, class and feature names, and the groups when
+    the dataset has them: a dataset without groups keeps the checksum it had before groups
+    existed) followed by the raw little-endian C-order bytes of conn (float32), labels (int64) and
+    features (float32).
     """
     header = {
         "version": CHECKSUM_VERSION,
@@ -40,6 +43,8 @@ def checksum(ds: ConnectomeDataset) -> str:
         "class_names": list(ds.class_names),
         "feature_names": list(ds.feature_names),
     }
+    if ds.groups is not None:
+        header["groups"] = list(ds.groups)
     h = hashlib.sha256(json.dumps(header, sort_keys=True, separators=(",", ":")).encode())
     h.update(b"\0")
     h.update(np.ascontiguousarray(ds.conn, dtype="<f4").tobytes())
@@ -51,7 +56,8 @@ def checksum(ds: ConnectomeDataset) -> str:
 
 def describe(ds: ConnectomeDataset) -> dict:
     """JSON-ready metadata: n_subjects, n_regions, n_features, feature_names, class_names,
-    class_counts ({name: count}, zero for a class with no subject), symmetric, checksum."""
+    class_counts ({name: count}, zero for a class with no subject), symmetric, checksum; with
+    groups also n_groups and group_counts ({group: subjects}, sorted by group)."""
     counts = np.bincount(ds.labels, minlength=ds.n_classes)
     return {
         "n_subjects": ds.n_subjects,
@@ -62,4 +68,12 @@ def describe(ds: ConnectomeDataset) -> dict:
         "class_counts": {name: int(c) for name, c in zip(ds.class_names, counts)},
         "symmetric": is_symmetric(ds.conn),
         "checksum": checksum(ds),
+        **_group_facts(ds),
     }
+
+
+def _group_facts(ds: ConnectomeDataset) -> dict:
+    if ds.groups is None:
+        return {}
+    counts = Counter(ds.groups)
+    return {"n_groups": len(counts), "group_counts": {g: counts[g] for g in sorted(counts)}}

@@ -3,7 +3,8 @@
 Arrays: ``conn`` (N×R×R), ``labels`` (N; whole numbers or strings), optional ``features``
 (N×R×F), ``subjects`` (N strings; default ``sub-0001``…), ``class_names`` (then ``labels`` are
 indices into it, as ``ConnectomeDataset.to_npz_bytes`` stores them) and ``feature_names``
-(default ``feature_1``…). Nothing is unpickled: each ``.npy`` member is parsed from its header and
+(default ``feature_1``…) and ``groups`` (N non-empty strings: each subject's site, scanner or family;
+splits keep a group on one side). Nothing is unpickled: each ``.npy`` member is parsed from its header and
 read with ``np.frombuffer`` after checking that the header's shape matches the bytes present, so a
 lying header cannot make us allocate more than the member holds (``np.load`` would). Object arrays
 are refused, exactly as ``np.load(..., allow_pickle=False)`` would refuse them.
@@ -21,7 +22,7 @@ from models.datasets.types import ConnectomeDataset, DatasetImportError
 from models.datasets.validate import Subject, assemble, read_archive
 
 DEFAULT_MAX_BYTES = 256 << 20
-ARRAYS = ("conn", "labels", "features", "subjects", "class_names", "feature_names")
+ARRAYS = ("conn", "labels", "features", "subjects", "class_names", "feature_names", "groups")
 _NUMERIC = "fiu"
 _TEXT = "US"
 
@@ -86,7 +87,8 @@ def _shape_problems(arrays: dict[str, np.ndarray]) -> list[str]:
               ("labels", 1, _NUMERIC + _TEXT, "N numbers or strings"),
               ("features", 3, _NUMERIC, "N×R×F numbers"), ("subjects", 1, _TEXT, "N strings"),
               ("class_names", 1, _TEXT, "a list of strings"),
-              ("feature_names", 1, _TEXT, "F strings")]
+              ("feature_names", 1, _TEXT, "F strings"),
+              ("groups", 1, _TEXT, "N strings, each subject's site, scanner or family (save them with dtype=str)")]
     problems = [f"missing array {k!r}" for k in ("conn", "labels") if k not in arrays]
     problems += [p for p in (_kind_problem(arrays, *c) for c in checks) if p]
     if problems:
@@ -94,7 +96,7 @@ def _shape_problems(arrays: dict[str, np.ndarray]) -> list[str]:
     n, r, r2 = arrays["conn"].shape
     if r != r2:
         problems.append(f"array 'conn' has shape {arrays['conn'].shape}: matrices are not square")
-    for key in ("labels", "subjects", "features"):
+    for key in ("labels", "subjects", "features", "groups"):
         if key in arrays and len(arrays[key]) != n:
             problems.append(f"array {key!r} has {len(arrays[key])} entries but 'conn' has {n} "
                             "subjects: every subject needs one")
@@ -123,11 +125,12 @@ def _subjects(arrays: dict[str, np.ndarray], class_names: tuple[str, ...] | None
     else:
         ids = [f"sub-{i + 1:0{width}d}" for i in range(n)]
     raw = _texts(labels) if labels.dtype.kind in _TEXT else labels.tolist()
+    groups = _texts(arrays["groups"]) if "groups" in arrays else [None] * n
     if class_names is not None and labels.dtype.kind in _TEXT:
         index = {name: k for k, name in enumerate(class_names)}
         raw = [index.get(v, v) for v in raw]
     return [Subject(id=ids[i], matrix=conn[i], label=raw[i], where=f"subject {ids[i]!r} (conn[{i}])",
-                    features=None if feats is None else feats[i]) for i in range(n)]
+                    features=None if feats is None else feats[i], group=groups[i]) for i in range(n)]
 
 
 def load_npz(data: bytes | BinaryIO, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ConnectomeDataset:

@@ -21,7 +21,8 @@ class DatasetImportError(ValueError):
 class ConnectomeDataset:
     """N subjects, each an R×R connectivity matrix, optional R×F node features, a label.
 
-    ``labels`` are class indices into ``class_names``; ``subjects`` are unique ids.
+    ``labels`` are class indices into ``class_names``; ``subjects`` are unique ids; ``groups``
+    (optional) names each subject's site, scanner or family: splits keep a group on one side.
     """
 
     conn: np.ndarray  # (N, R, R) float32
@@ -30,6 +31,7 @@ class ConnectomeDataset:
     class_names: tuple[str, ...]
     features: np.ndarray | None = None  # (N, R, F) float32
     feature_names: tuple[str, ...] = field(default=())
+    groups: tuple[str, ...] | None = None  # (N,) non-empty strings
 
     @property
     def n_subjects(self) -> int:
@@ -58,6 +60,7 @@ class ConnectomeDataset:
             class_names=self.class_names,
             features=None if self.features is None else self.features[idx],
             feature_names=self.feature_names,
+            groups=None if self.groups is None else tuple(self.groups[i] for i in idx),
         )
 
     def to_npz_bytes(self) -> bytes:
@@ -72,6 +75,8 @@ class ConnectomeDataset:
         if self.features is not None:
             arrays["features"] = self.features.astype(np.float32)
             arrays["feature_names"] = np.array(self.feature_names, dtype=str)
+        if self.groups is not None:
+            arrays["groups"] = np.array(self.groups, dtype=str)
         np.savez_compressed(buf, **arrays)
         return buf.getvalue()
 
@@ -81,6 +86,7 @@ class ConnectomeDataset:
         with np.load(io.BytesIO(blob), allow_pickle=False) as z:
             features = z["features"] if "features" in z.files else None
             names = tuple(str(s) for s in z["feature_names"]) if "feature_names" in z.files else ()
+            groups = tuple(str(s) for s in z["groups"]) if "groups" in z.files else None
             return cls(
                 conn=z["conn"],
                 labels=z["labels"],
@@ -88,4 +94,5 @@ class ConnectomeDataset:
                 class_names=tuple(str(s) for s in z["class_names"]),
                 features=features,
                 feature_names=names,
+                groups=groups,
             )

@@ -149,6 +149,7 @@ class Subject:
     label: object  # str, int or float as found; "" or None when missing
     where: str  # how messages name it, e.g. "subject 'sub001' (member 'x/sub001.txt')"
     features: np.ndarray | None = None  # (R, F)
+    group: str | None = None  # site, scanner or family; None when the file gives no groups
 
 
 def _int_label(value: object) -> int | None:
@@ -254,6 +255,18 @@ def _feature_problems(subjects: list[Subject], n_regions: int, n_features: int) 
     return problems
 
 
+def _group_problems(subjects: list[Subject]) -> list[str]:
+    """Groups are all absent or all non-empty strings."""
+    if all(s.group is None for s in subjects):
+        return []
+    return [f"{s.where}: " + ("no group, the others have one" if s.group is None else "empty group")
+            for s in subjects if s.group is None or not s.group.strip()]
+
+
+def _groups(subjects: list[Subject]) -> tuple[str, ...] | None:
+    return None if subjects[0].group is None else tuple(s.group.strip() for s in subjects)
+
+
 def _duplicate_problems(subjects: list[Subject]) -> list[str]:
     seen: dict[str, list[str]] = {}
     for s in subjects:
@@ -272,12 +285,12 @@ def assemble(subjects: list[Subject], *, feature_names: tuple[str, ...] = (),
     ``problems`` already found by the loader are reported together with these.
     Raises DatasetImportError: empty dataset, duplicate ids, non-square / mixed-size / non-finite
     matrices, feature rows not matching regions, missing or out-of-range labels, fewer than two
-    classes present — plus ``problems``.
+    classes present, a missing or empty group when some subject has one — plus ``problems``.
     """
     problems = list(problems)
     if not subjects:
         raise DatasetImportError(problems or ["dataset is empty: no subjects"])
-    problems += _duplicate_problems(subjects) + _matrix_problems(subjects)
+    problems += _duplicate_problems(subjects) + _matrix_problems(subjects) + _group_problems(subjects)
     n_regions = Counter(s.matrix.shape[0] for s in subjects).most_common(1)[0][0]
     if feature_names:
         problems += _feature_problems(subjects, n_regions, len(feature_names))
@@ -299,4 +312,5 @@ def assemble(subjects: list[Subject], *, feature_names: tuple[str, ...] = (),
         class_names=tuple(class_names),
         features=np.stack([s.features for s in subjects]).astype(np.float32) if feature_names else None,
         feature_names=tuple(feature_names),
+        groups=_groups(subjects),
     )

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from client.cli import main
-from client.compare import comparison, mark
+from client.compare import comparison, mark, paired_rows
 from client.sweep import BadGrid, combinations, form_for, parse_grid
 from client.upload import multipart
 from tests.client.conftest import TRAINYARD
@@ -66,6 +66,17 @@ def test_comparison_marks_what_differs_and_whether_intervals_are_disjoint():
     assert mark(rows["test_accuracy"]) == "!" and mark(rows["test_roc_auc"]) == ""
     close = {r.name: r for r in comparison([task(0.1, 0.6, 0.4, 0.8), task(0.1, 0.5, 0.3, 0.7)])}
     assert mark(close["test_accuracy"]) == "~"
+
+
+def test_paired_rows_show_each_test_and_why_a_pair_has_none():
+    test = {"metric": "test_accuracy", "n_common": 20, "difference": 0.15, "low": 0.05, "high": 0.3,
+            "p_value": 0.0312, "p_value_holm": 0.0624, "method": "McNemar's exact test"}
+    reply = {"pairs": [{"a": "A", "b": "B", "pairable": True, "paired": [test]},
+                       {"a": "A", "b": "C", "pairable": False, "reason": "different_subjects",
+                        "detail": "A and C were tested on different subjects", "paired": []}]}
+    assert paired_rows(reply) == [
+        ["A vs B", "test_accuracy", "0.150 [0.050, 0.300]", "0.0312", "0.0624", "McNemar's exact test, n=20"],
+        ["A vs C", "-", "not pairable (different_subjects): A and C were tested on different subjects", "", "", ""]]
 
 
 def test_the_upload_body_is_multipart_with_the_file(tmp_path):

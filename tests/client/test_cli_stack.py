@@ -1,5 +1,6 @@
 """The command line against a real stack (API, one worker, reaper): a follow and a log follow
-that survive a restarted API, a sweep with its leaderboard, compare, download, datasets, token."""
+that survive a restarted API, a sweep with its leaderboard and selection record, compare, download,
+datasets, token."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 
 import numpy as np
 import pytest
@@ -104,8 +104,14 @@ def test_a_sweep_of_six_tasks_ends_with_its_leaderboard(stack, sweep_run):
     assert {r["task_id"] for r in rows[1:-1]} == set(head["task_ids"]), "every task was followed"
     assert {r["task_id"] for r in board["leaderboard"]} == set(head["task_ids"])
     assert {r["status"] for r in board["leaderboard"]} == {"SUCCEEDED"}
-    accs = [r["metrics"]["test_accuracy"] for r in board["leaderboard"]]
-    assert accs == sorted(accs, reverse=True)
+    losses = [r["metrics"]["best_val_loss"] for r in board["leaderboard"]]  # by default: the selection metric
+    assert board["sort"] == "best_val_loss" and losses == sorted(losses) and board["selection_warning"] is None
+    selection = board["selection"]
+    best = [r for r in board["leaderboard"] if r["metrics"]["best_val_loss"] == losses[0]]
+    chosen = min(best, key=lambda r: r["created_at"])  # a tie goes to the oldest
+    assert (selection["chosen_task_id"], selection["metric"], selection["n_candidates"], selection["selected_on"]) \
+        == (chosen["task_id"], "best_val_loss", 6, "validation")
+    assert selection["chosen_test"]["test_accuracy"]["value"] == chosen["metrics"]["test_accuracy"]
     combos = {(r["param_set"]["learning_rate"], r["param_set"]["batch_size"]) for r in board["leaderboard"]}
     assert combos == {(lr, bs) for lr in (0.01, 0.05, 0.1) for bs in (10, 20)}
     task = _client(stack).task(head["task_ids"][0], full=True)
@@ -114,6 +120,27 @@ def test_a_sweep_of_six_tasks_ends_with_its_leaderboard(stack, sweep_run):
     assert listed.returncode == 0 and sum(t in listed.stdout for t in head["task_ids"]) == 6
     _no_control_characters(listed.stdout)
     assert len(list(_client(stack).tasks(sweep_id="SWEEP-none"))) == 0
+
+
+def test_a_sweep_ordered_by_a_test_metric_says_so_and_prints_its_selection(stack, tmp_path):
+    path = _write(tmp_path / "form.json", form(epochs=1))
+    out = trainyard("sweep", str(path), "--grid", "learning_rate=0.01,0.1", "--sort", "-test_accuracy",
+                    env=_env(stack), timeout=600)
+    assert out.returncode == 0, out.stderr
+    _no_control_characters(out.stdout)
+    sweep_id = out.stdout.split()[1].rstrip(":")
+    selection = _client(stack).sweep_selection(sweep_id)["selection"]
+    lines = out.stdout.splitlines()
+    assert any(line.startswith("note: ordered by the test metric test_accuracy") and "biased" in line
+               for line in lines), out.stdout
+    assert (f"selection on validation best_val_loss (min): {selection['chosen_task_id']}, chosen from 2 "
+            "finished tasks") in lines, out.stdout
+    value = selection["chosen_test"]["test_accuracy"]
+    assert any(line.split()[:2] == ["test_accuracy", f"{value['value']:.3f}"] for line in lines), out.stdout
+    listed = trainyard("ls", "--sweep-id", sweep_id, "--sort", "-test_accuracy", env=_env(stack))
+    assert "note: ordered by the test metric test_accuracy" in listed.stdout
+    by_loss = trainyard("ls", "--sweep-id", sweep_id, "--sort", "best_val_loss", env=_env(stack))
+    assert "note:" not in by_loss.stdout
 
 
 def test_a_sweep_with_a_rejected_form_stops_what_it_queued(stack, tmp_path):
@@ -150,6 +177,25 @@ def test_compare_marks_the_swept_parameter(stack, sweep_run):
     line = next(x for x in plain.stdout.splitlines() if "param_set.learning_rate" in x)
     assert line.startswith("*")
     assert trainyard("compare", a, "TASK-missing", env=_env(stack)).returncode == 1
+
+
+def test_compare_shows_the_paired_tests_of_tasks_on_the_same_subjects(stack, sweep_run):
+    ids = sweep_run[1][0]["task_ids"]
+    a, b = ids[0], ids[2]  # one seed for the whole grid: the same test subjects
+    out = trainyard("compare", a, b, "--json", env=_env(stack))
+    assert out.returncode == 0, out.stderr
+    [pair] = json.loads(out.stdout)["pairs"]
+    assert (pair["a"], pair["b"], pair["pairable"]) == (a, b, True)
+    assert pair == _client(stack).paired_comparison([a, b])["pairs"][0]
+    assert [t["metric"] for t in pair["paired"]] == ["test_accuracy", "test_balanced_accuracy", "test_roc_auc"]
+    plain = trainyard("compare", a, b, env=_env(stack))
+    assert plain.returncode == 0, plain.stderr
+    _no_control_characters(plain.stdout)
+    row = next(x for x in plain.stdout.splitlines() if x.startswith(f"{a} vs {b}") and "test_accuracy" in x)
+    acc = pair["paired"][0]
+    assert f"[{acc['low']:.3f}, {acc['high']:.3f}]" in row and f"McNemar's exact test, n={acc['n_common']}" in row
+    many = trainyard("compare", *(f"TASK{i}" for i in range(21)), env=_env(stack))
+    assert many.returncode == 1 and "ids" in many.stderr and "at most 20" in many.stderr, many.stderr
 
 
 def test_download_writes_weights_plots_and_predictions(stack, sweep_run, tmp_path):

@@ -22,6 +22,7 @@ from tests.serving.harness import Serving, wait_ready
 
 REGIONS = 6  # the uploaded datasets' matrices: small, so training and predicting are cheap
 SWEEP = "SWEEP-isolation-walk"  # A's and B's sweeps share the id; a filter by it must split them
+SWEEP_A = "SWEEP-isolation-a"  # A's alone: B's request for its record reads as a made-up sweep's
 
 
 @dataclass
@@ -41,6 +42,7 @@ class World:
     checkpoint_epoch: int = 1
     b_dataset: str = "iso-b-data"
     b_task: str = ""  # in the sweep of the same id, stopped
+    a_sweep_task: str = ""  # A's, in SWEEP_A, stopped
     plots: tuple[str, ...] = ("curves", "confusion")
     matrix: list = field(default_factory=lambda: [[float(i == j) for j in range(REGIONS)] for i in range(REGIONS)])
     user_ids: dict[str, int] = field(default_factory=dict)  # alice, bob, bella
@@ -118,6 +120,10 @@ def build(s: Stack) -> World:
     assert r.status_code == 202, r.text
     assert wait_ready(s, w.model)["status"] == "READY"
     serving.wait_model(w.model)
+
+    w.a_sweep_task = _submit(s, alice, proj_id="A", epochs=1, sweep_id=SWEEP_A, **data)
+    s.post(f"/api/v0/tasks/{w.a_sweep_task}/stop", headers=alice)
+    s.wait_task(w.a_sweep_task, timeout=120)
 
     _upload(s, w.b_dataset, "B", bob)
     w.b_task = _submit(s, bob, proj_id="B", epochs=1, sweep_id=SWEEP, train_data=[w.b_dataset],

@@ -157,6 +157,11 @@ def test_stop_a_running_task_from_its_page(dash, stack):
     dash.shot("task-stopped")
 
 
+def _fmt(value: float) -> str:
+    """As the pages' fmt(value, 4) writes a number."""
+    return str(int(value)) if float(value).is_integer() else f"{value:.4f}"
+
+
 def test_compare_two_tasks(dash, stack, pair):
     page = dash.open("/ui/experiments")
     for task_id in pair:
@@ -170,6 +175,18 @@ def test_compare_two_tasks(dash, stack, pair):
     assert page.locator("#c-loss").get_attribute("data-points") == "3"
     assert page.locator("#c-parallel svg polyline").count() == 2
     assert page.locator("#compare-table thead th").count() == 3
+    reply = stack.get("/api/v0/compare", params={"ids": ",".join(pair)}).json()
+    acc = reply["tasks"][0]["metrics"]["test_accuracy"]
+    shown = page.locator("tr[data-field='test_accuracy'] td").first.inner_text()
+    assert shown == f"{_fmt(acc['value'])} [{_fmt(acc['low'])}, {_fmt(acc['high'])}]"  # its own interval beside it
+    assert page.locator("tr[data-field='test_accuracy_low']").count() == 0
+    [tested] = reply["pairs"]
+    assert tested["pairable"], tested  # one seed: the same test subjects
+    for t in tested["paired"]:
+        row = page.locator(f"#paired-table tr[data-pair='{pair[0]},{pair[1]}'][data-metric='{t['metric']}']")
+        text = row.inner_text()
+        assert f"[{_fmt(t['low'])}, {_fmt(t['high'])}]" in text and f"{t['method']}, n = {t['n_common']}" in text
+    assert "null" not in page.inner_text("#c-paired")  # one pair: no correction, and no note of one
     dash.shot("compare")
     page = dash.open("/ui/experiments?status=SUCCEEDED")  # a sweep: every task shown
     shown = page.locator("#tasks tbody tr").count()
@@ -178,6 +195,26 @@ def test_compare_two_tasks(dash, stack, pair):
     dash.wait_ready()
     assert page.locator("#compare-table thead th").count() == shown + 1
     assert page.locator("#c-parallel svg polyline").count() == shown
+
+
+def test_a_sweep_ordered_by_a_test_metric_carries_a_note(dash, stack):
+    sweep = "SWEEP-dashboard"
+    task_id = stack.submit(form(epochs=1, sweep_id=sweep, task_name="in a sweep"))
+    assert stack.wait_task(task_id, timeout=600)["status"] == "SUCCEEDED"
+    page = dash.open(f"/ui/experiments?sweep_id={sweep}&sort=test_accuracy")
+    assert page.locator("#tasks tbody tr").count() == 1
+    note = page.locator("#selection-note")
+    assert note.is_visible() and "biased" in note.inner_text()
+    assert task_id in page.inner_text("#selection-chosen")  # the task chosen on validation, linked
+    dash.shot("experiments-sweep-note")
+    page.select_option("#f-sort", "best_val_loss")
+    note.wait_for(state="hidden")
+    page.select_option("#f-sort", "test_accuracy")
+    note.wait_for(state="visible")
+    page.fill("#f-sweep", "")
+    page.press("#f-sweep", "Enter")  # no sweep filter: no note, whatever the order
+    note.wait_for(state="hidden")
+    assert "sweep_id" not in page.url and "sort=test_accuracy" in page.url
 
 
 def _npz(**arrays) -> bytes:

@@ -97,3 +97,56 @@ def test_bad_cross_validation_fields_are_named(stack, changes, field, words):
     assert r.status_code == 422, r.text
     problems = {e["field"]: e["problem"] for e in r.json()["errors"]}
     assert field in problems and words in problems[field], problems
+
+
+def _other_projects_viewer(stack, project: str) -> dict:
+    assert stack.post("/api/v0/projects", json={"id": project, "name": project}).status_code == 201
+    assert stack.post(f"/api/v0/projects/{project}/members", json={"user": f"{project}-viewer", "role": "viewer"}
+                      ).status_code == 201
+    r = stack.post("/api/v0/tokens", json={"user": f"{project}-viewer", "name": "theirs"})
+    assert r.status_code == 201, r.text
+    return {"Authorization": f"Bearer {r.json()['secret']}"}
+
+
+def test_a_sweep_is_chosen_on_validation_among_its_finished_tasks(stack):
+    sweep = "SWEEP-selection"
+    ids = [stack.submit(form(epochs=1, learning_rate=lr, sweep_id=sweep)) for lr in (0.01, 0.05, 0.1)]
+    stopped = stack.submit(form(epochs=500, sweep_id=sweep))
+    assert stack.post(f"/api/v0/tasks/{stopped}/stop").status_code == 200
+    done = [stack.wait_task(t, timeout=300) for t in ids]
+    assert [t["status"] for t in done] == ["SUCCEEDED"] * 3, [t["error"] for t in done]
+    losses = {t["task_id"]: t["result"]["best_val_loss"] for t in done}
+    chosen = min(losses, key=losses.get)  # the oldest of equal losses: ids are oldest first
+    r = stack.get(f"/api/v0/sweeps/{sweep}")
+    assert r.status_code == 200, r.text
+    record = r.json()
+    assert {t["task_id"]: t["score"] for t in record["tasks"]} == {**losses, stopped: None}
+    selection = record["selection"]
+    assert (selection["chosen_task_id"], selection["n_candidates"], selection["selected_on"]) == \
+        (chosen, 3, "validation")
+    result = done[ids.index(chosen)]["result"]
+    assert selection["chosen_test"]["test_accuracy"] == {
+        "value": result["test_accuracy"], "low": result["test_accuracy_low"], "high": result["test_accuracy_high"]}
+
+    refused = stack.get(f"/api/v0/sweeps/{sweep}", params={"metric": "test_accuracy"})
+    assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "metric", refused.text
+    outsider = _other_projects_viewer(stack, "SELECTION-OTHER")
+    for path, headers in ((f"/api/v0/sweeps/{sweep}", outsider), ("/api/v0/sweeps/SWEEP-made-up", {})):
+        assert stack.get(path, headers=headers).status_code == 404, path
+    listed = stack.get("/api/v0/tasks", params={"sweep_id": sweep, "sort": "-test_accuracy"}).json()
+    assert "biased" in listed["selection_warning"]
+
+
+def test_a_cross_validated_sweep_is_chosen_on_its_folds_validation(stack):
+    sweep = "SWEEP-selection-cv"
+    ids = [stack.submit(form(epochs=1, learning_rate=lr, cv_type="kfold", n_folds=2, sweep_id=sweep))
+           for lr in (0.01, 0.1)]
+    done = [stack.wait_task(t, timeout=300) for t in ids]
+    assert [t["status"] for t in done] == ["SUCCEEDED"] * 2, [t["error"] for t in done]
+    inner = {}
+    for task in done:
+        cv = task["result"]["cv"]
+        inner[task["task_id"]] = cv["mean"]["best_val_loss"]
+        assert inner[task["task_id"]] == pytest.approx(sum(f["best_val_loss"] for f in cv["per_fold"]) / 2)
+    selection = stack.get(f"/api/v0/sweeps/{sweep}").json()["selection"]
+    assert (selection["chosen_task_id"], selection["selected_on"]) == (min(inner, key=inner.get), "inner_cv")

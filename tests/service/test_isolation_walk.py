@@ -36,15 +36,15 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.service.forms import form, small_npz
-from tests.service.isolation_world import REGIONS, SWEEP, World, two_projects
+from tests.service.isolation_world import REGIONS, SWEEP, SWEEP_A, World, two_projects
 from tests.serving.onnx_builders import linear_model
 
 pytestmark = pytest.mark.slow
 
 # The argument that names the object (the first of these a rule has); the others qualify it.
-OBJECT_ARGS = ("task_id", "name", "project_id", "token_id")
+OBJECT_ARGS = ("task_id", "name", "project_id", "token_id", "sweep_id")
 MADE_UP = {"task_id": "TASK-MADE-UP-0001", "name": "made-up-name", "project_id": "MADE-UP-PROJECT",
-           "token_id": 987654321}
+           "token_id": 987654321, "sweep_id": "SWEEP-MADE-UP"}
 WALK_FLOOR = 48  # cases the walk checks today (44 (route, method) pairs with ids); fewer: rules were lost
 
 @pytest.fixture(scope="module")
@@ -121,6 +121,8 @@ ROUTES: dict[str, dict[str, dict[str, Any]]] = {"api": {
     "/api/v0/tasks/<task_id>/stop": {"POST": Write(T, owner=409)},  # SUCCEEDED: nothing to stop
     "/api/v0/tasks/<task_id>/deploy": {"POST": Write(T, json=lambda w: {"name": "by-bob"})},
     "/api/v0/datasets/<name>": {"GET": Read(D), "DELETE": Write(D, owner=403)},  # an editor deletes nothing
+    # A's own sweep; an id both projects use: tests/app/test_sweep_selection.py
+    "/api/v0/sweeps/<sweep_id>": {"GET": Read(lambda w: {"sweep_id": SWEEP_A})},
     "/models/<name>": {"GET": Read(M),
                        "PUT": Write(M, {"min_worker": "2"}, owner=202, owner_query={"min_worker": "1"}),
                        "DELETE": Write(M, owner=403)},
@@ -340,6 +342,7 @@ def test_the_owner_reaches_what_a_foreign_write_cannot(world, app, rule, method,
 LISTING, BODY, METRICS = "a listing: LISTINGS", "names objects in its body: BODIES", "metrics: METRICS_URLS"
 PLAIN: dict[str, dict[str, dict[str, str]]] = {"api": {
     "/api/v0/tasks": {"GET": LISTING},
+    "/api/v0/compare": {"GET": BODY},
     "/api/v0/datasets": {"GET": LISTING, "POST": BODY},
     "/api/v0/models": {"GET": LISTING},
     "/models": {"GET": LISTING, "POST": BODY},
@@ -382,15 +385,16 @@ PLAIN: dict[str, dict[str, dict[str, str]]] = {"api": {
 # -- bodies naming A's objects --------------------------------------------------------------
 @dataclass(frozen=True)
 class Body:
-    """A POST naming one of A's objects (``key``: one of World.ids, or "A" for the project) in
-    its body or query, sent by B: refused exactly as the same request naming a made-up one, and
-    A left as it was."""
+    """A POST (or ``method``) naming one of A's objects (``key``: one of World.ids, or "A" for the
+    project) in its body or query, sent by B: refused exactly as the same request naming a made-up
+    one, and A left as it was."""
 
     app: str
     path: str
     key: str
     send: Callable[[World, str], dict]  # (world, the object's id) → requests' keyword arguments
     xfail: str | None = None
+    method: str = "POST"
 
 
 def _data(name: str) -> dict:
@@ -421,11 +425,12 @@ BODIES = [
     Body("api", "/api/v0/datasets", "A", lambda w, p: {
         "files": {"file": ("b.npz", small_npz())}, "data": {"name": "by-bob", "proj_id": p}}),
     Body("api", "/api/v0/tokens", "A", lambda w, p: {"json": {"user": "alice", "projects": [p]}}),
+    Body("api", "/api/v0/compare", "task", lambda w, t: {"params": {"ids": f"{w.b_task},{t}"}}, method="GET"),
 ]
 
 
 def _body_cases() -> list:
-    return [pytest.param(b, id=f"{b.app} POST {b.path} naming A's {b.key}",
+    return [pytest.param(b, id=f"{b.app} {b.method} {b.path} naming A's {b.key}",
                          marks=[pytest.mark.xfail(strict=True, reason=b.xfail)] if b.xfail else [])
             for b in BODIES]
 
@@ -436,8 +441,8 @@ def test_a_body_naming_a_foreign_object_reads_as_made_up(world, body):
     real = "A" if body.key == "A" else w.ids[body.key]
     fake = {"A": MADE_UP["project_id"], "task": MADE_UP["task_id"]}.get(body.key, MADE_UP["name"])
     before = a_as_it_is(w)
-    foreign = requests.post(w.stack.url + body.path, headers=w.bob, timeout=60, **body.send(w, real))
-    missing = requests.post(w.stack.url + body.path, headers=w.bob, timeout=60, **body.send(w, fake))
+    foreign = requests.request(body.method, w.stack.url + body.path, headers=w.bob, timeout=60, **body.send(w, real))
+    missing = requests.request(body.method, w.stack.url + body.path, headers=w.bob, timeout=60, **body.send(w, fake))
     assert foreign.status_code == missing.status_code and 400 <= foreign.status_code < 500, \
         (body.path, foreign.status_code, foreign.text[:300], missing.status_code, missing.text[:300])
     assert _without(foreign.text, real) == _without(missing.text, fake), (body.path, foreign.text, missing.text)

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
                                                status_code_conformance)
+from sqlalchemy import update
 
 from app import create_app
 from app.openapi import api_document
@@ -211,9 +212,28 @@ def test_tasks(stack, trained):  # noqa: ANN001
     stopped = queued.json()["task_form"]["task_id"]
     stack.unfinished.add(stopped)
     assert call(stack, "POST", f"/api/v0/tasks/{stopped}/stop").status_code == 200
+    compared = call(stack, "GET", "/api/v0/compare", params={"ids": f"{trained},{stopped}"})
+    assert compared.json()["pairs"][0]["reason"] == "no_predictions"
+    assert call(stack, "GET", "/api/v0/compare", params={"ids": trained}).status_code == 400
+    assert call(stack, "GET", "/api/v0/compare", params={"ids": f"{trained},TASKNOTHING"}).status_code == 404
     for path in ("/ping", "/healthz", "/metrics", "/openapi.json", "/docs", "/api/v0/models", "/api/v0/gpus",
                  "/gpu"):
         assert call(stack, "GET", path).status_code == 200, path
+
+
+def test_sweeps(stack, trained):  # noqa: ANN001
+    with session_scope() as session:
+        session.execute(update(Task).where(Task.id == trained).values(sweep_id="SWEEP-tour"))
+        for n, cv_type in enumerate(("", "kfold")):  # a sweep mixing the two kinds chooses nothing
+            session.add(Task(id=f"TASKTOURCV{n}", proj_id="p", proj_name="p", task_name="cv", task_type="dl_ts",
+                             model="GNN", backend="torch", queue="torch", form={"cv_type": cv_type},
+                             status="FAILED", sweep_id="SWEEP-tour-mixed"))
+    chosen = call(stack, "GET", "/api/v0/sweeps/SWEEP-tour").json()["selection"]
+    assert chosen["chosen_task_id"] == trained and chosen["chosen_test"]["test_accuracy"]["low"] is not None
+    assert call(stack, "GET", "/api/v0/sweeps/SWEEP-tour", params={"metric": "test_accuracy"}).status_code == 400
+    assert call(stack, "GET", "/api/v0/sweeps/SWEEP-tour-mixed").status_code == 409
+    assert call(stack, "GET", "/api/v0/tasks", params={"sweep_id": "SWEEP-tour", "sort": "-test_accuracy"}
+                ).json()["selection_warning"]
 
 
 def test_datasets(stack):  # noqa: ANN001

@@ -149,3 +149,73 @@ def test_listing_sorts_by_every_metric_both_ways(stack):
         ascending = [ids[i] for i in sorted(range(n), key=lambda i: rank[m][i])]
         assert listed(stack, proj_id="PROJ-sorting", sort=m) == ascending + [ids[n]], m
         assert listed(stack, proj_id="PROJ-sorting", sort=f"-{m}") == ascending[::-1] + [ids[n]], m
+
+
+# --- paired comparison -----------------------------------------------------------------------
+
+PAIRED = "PROJ-paired"
+
+
+@pytest.fixture(scope="module")
+def paired_tasks(stack):
+    """Two one-epoch tasks on the same split (seed 0), one on another split (seed 4)."""
+    ids = [stack.submit(form(epochs=1, proj_id=PAIRED, **changes))
+           for changes in ({"learning_rate": 0.05}, {"learning_rate": 0.01}, {"seed": 4})]
+    tasks = [stack.wait_task(t, timeout=300) for t in ids]
+    assert [t["status"] for t in tasks] == ["SUCCEEDED"] * 3, tasks
+    return tasks
+
+
+def _mcnemar_of_views(a: dict, b: dict) -> float:
+    """The accuracy test redone from the two tasks' own views: statsmodels on their subjects."""
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    ra, rb = ({p["subject"]: p["label"] == p["predicted"] for p in t["result"]["test"]["predictions"]} for t in (a, b))
+    assert ra.keys() == rb.keys()
+    count = lambda x, y: sum(ra[s] is x and rb[s] is y for s in ra)  # noqa: E731
+    return mcnemar([[count(True, True), count(True, False)], [count(False, True), count(False, False)]],
+                   exact=True).pvalue
+
+
+def test_compare_pairs_the_tasks_tested_on_the_same_subjects(stack, paired_tasks):
+    a, b, c = paired_tasks
+    r = stack.get("/api/v0/compare", params={"ids": ",".join(t["task_id"] for t in paired_tasks)})
+    assert r.status_code == 200, r.text
+    reply = r.json()
+    ab, ac, bc = reply["pairs"]
+    assert (ab["a"], ab["b"], ab["pairable"], ab["n_common"]) == (a["task_id"], b["task_id"], True, 20)
+    rows = {t["metric"]: t for t in ab["paired"]}
+    assert set(rows) == {"test_accuracy", "test_balanced_accuracy", "test_roc_auc"}
+    acc = rows["test_accuracy"]
+    assert acc["difference"] == pytest.approx(a["metrics"]["test_accuracy"] - b["metrics"]["test_accuracy"])
+    assert acc["p_value"] == pytest.approx(_mcnemar_of_views(a, b)) and acc["method"] == "McNemar's exact test"
+    auc = rows["test_roc_auc"]
+    assert auc["difference"] == pytest.approx(a["metrics"]["test_roc_auc"] - b["metrics"]["test_roc_auc"], abs=1e-4)
+    assert auc["resamples"] > 1900 and auc["low"] <= auc["high"] and auc["method"] == "paired bootstrap over subjects"
+    for pair in (ac, bc):  # another seed: other test subjects of the same dataset
+        assert (pair["pairable"], pair["reason"], pair["paired"]) == (False, "different_subjects", [])
+        assert "of 20 and 20" in pair["detail"], pair["detail"]
+    assert reply["correction"] is None and acc["p_value_holm"] is None  # one pairable pair
+    shown = reply["tasks"][0]["metrics"]["test_accuracy"]
+    assert [shown[k] for k in ("value", "low", "high")] == \
+        [a["metrics"][f"test_accuracy{s}"] for s in ("", "_low", "_high")]
+
+
+def test_compare_reads_a_hidden_task_as_not_found_and_names_bad_ids(stack, paired_tasks):
+    a, b = paired_tasks[0]["task_id"], paired_tasks[1]["task_id"]
+    [foreign] = insert_rows("PROJ-paired-elsewhere", [("SUCCEEDED", "SGN", "dl_ts", None)])
+    r = stack.post(f"/api/v0/projects/{PAIRED}/members", json={"user": "paired-viewer", "role": "viewer"})
+    assert r.status_code == 201, r.text
+    secret = stack.post("/api/v0/tokens", json={"user": "paired-viewer"}).json()["secret"]
+    viewer = {"Authorization": f"Bearer {secret}"}
+    assert stack.get("/api/v0/compare", params={"ids": f"{a},{b}"}, headers=viewer).status_code == 200
+    hidden = stack.get("/api/v0/compare", params={"ids": f"{a},{foreign}"}, headers=viewer)
+    made_up = stack.get("/api/v0/compare", params={"ids": f"{a},TASK-MADE-UP"}, headers=viewer)
+    assert hidden.status_code == made_up.status_code == 404
+    assert hidden.json()["msg"].replace(foreign, "?") == made_up.json()["msg"].replace("TASK-MADE-UP", "?")
+    seen = stack.get("/api/v0/compare", params={"ids": f"{a},{foreign}"})  # the service admin sees it
+    assert seen.status_code == 200 and seen.json()["pairs"][0]["reason"] == "no_predictions"
+    for ids, words in ((a, "at least two"), ("", "at least two"), (f"{a},{a}", "twice"),
+                       (",".join(f"TASK{i}" for i in range(21)), "at most 20")):
+        r = stack.get("/api/v0/compare", params={"ids": ids})
+        assert r.status_code == 400 and r.json()["errors"][0]["field"] == "ids" and words in r.json()["msg"], r.text

@@ -1,5 +1,6 @@
-// Several tasks side by side: curves overlaid, parameters and metrics with the differences
-// marked, and parallel coordinates of the varying hyper-parameters against a metric.
+// Several tasks side by side: curves overlaid, parameters and metrics (each with its own 95%
+// interval) with the differences marked, the paired tests of the tasks tested on the same
+// subjects (GET /api/v0/compare), and parallel coordinates of the varying hyper-parameters.
 import { api } from "./api.js";
 import { $, h, fmt, markReady, notice } from "./dom.js";
 import { boot } from "./shell.js";
@@ -24,14 +25,25 @@ boot(async () => {
         return null;
       }
     }));
-    render(tasks.filter(Boolean));
+    const shown = tasks.filter(Boolean);
+    render(shown, shown.length > 1 ? await compared(shown) : { error: "Paired tests need two tasks." });
   }
   markReady();
 });
 
-function render(tasks) {
+// Only the tasks shown: one the caller may not see is already named in the notice.
+async function compared(tasks) {
+  try {
+    return await api(`/api/v0/compare?ids=${encodeURIComponent(tasks.map((t) => t.task_id).join(","))}`);
+  } catch (err) {
+    return { error: err.message };
+  }
+}
+
+function render(tasks, comparison) {
   curves(tasks);
-  sideBySide(tasks);
+  sideBySide(tasks, comparison.tasks);
+  pairedView(comparison);
   parallelView(tasks);
 }
 
@@ -47,17 +59,26 @@ function curves(tasks) {
   lineChart($("#c-acc"), "Accuracy", xs, series("train_accuracy", "val_accuracy"));
 }
 
-function flat(t) {
+function settings(t) {
   const out = { task_name: t.task_name, status: t.status, task_type: t.task_type, model: t.model,
     train_data: (t.train_data || []).join(", "), val_data: (t.val_data || []).join(", "),
     test_data: (t.test_data || []).join(", "), parent: t.parent_task_id };
   for (const [k, v] of Object.entries(t.param_set || {})) out[`param_set.${k}`] = v;
-  for (const [k, v] of Object.entries(t.metrics || {})) out[k] = v;
   return out;
 }
 
-function sideBySide(tasks) {
-  const rows = tasks.map(flat);
+const flat = (t) => ({ ...settings(t), ...(t.metrics || {}) });
+
+// A metric as the comparison gives it: its value and its own interval, where it has one.
+function withInterval(m) {
+  const value = fmt(m.value, 4);
+  return m.low === null || m.high === null ? value : `${value} [${fmt(m.low, 4)}, ${fmt(m.high, 4)}]`;
+}
+
+const shownMetrics = (metrics) => Object.fromEntries(Object.entries(metrics).map(([k, m]) => [k, withInterval(m)]));
+
+function sideBySide(tasks, compared) {
+  const rows = compared ? tasks.map((t, i) => ({ ...settings(t), ...shownMetrics(compared[i].metrics) })) : tasks.map(flat);
   const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
   const tbl = h("table", { class: "grid", id: "compare-table" },
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "field"),
@@ -70,6 +91,31 @@ function sideBySide(tasks) {
         vals.map((v) => h("td", { class: "num" }, v)));
     })));
   $("#c-table").replaceChildren(tbl);
+}
+
+const pValue = (p) => (p === null ? "—" : p < 0.001 ? p.toExponential(1) : p.toFixed(3));
+
+function pairedView(comparison) {
+  if (!comparison.pairs) {
+    $("#c-paired").replaceChildren(h("p", { class: "muted", id: "paired-none" }, comparison.error));
+    return;
+  }
+  const rows = comparison.pairs.flatMap((p) => {
+    const pair = { pair: `${p.a},${p.b}` };
+    const name = () => h("th", { scope: "row" }, `${p.a} vs ${p.b}`);
+    if (!p.pairable) {
+      return [h("tr", { dataset: { ...pair, reason: p.reason } }, name(), h("td", { colspan: 5 }, `not pairable: ${p.detail}`))];
+    }
+    return p.paired.map((t) => h("tr", { dataset: { ...pair, metric: t.metric } }, name(), h("td", {}, t.metric),
+      h("td", { class: "num" }, withInterval({ value: t.difference, low: t.low, high: t.high })),
+      h("td", { class: "num" }, pValue(t.p_value)), h("td", { class: "num" }, pValue(t.p_value_holm)),
+      h("td", {}, `${t.method}, n = ${t.n_common}`)));
+  });
+  const head = ["pair (a vs b)", "metric", "a − b [95% interval]", "p", "p (Holm)", "test"];
+  $("#c-paired").replaceChildren(h("div", {},
+    h("table", { class: "grid", id: "paired-table" },
+      h("thead", {}, h("tr", {}, head.map((x) => h("th", { scope: "col" }, x)))), h("tbody", {}, rows)),
+    comparison.correction_note ? h("p", { class: "muted", id: "paired-correction" }, comparison.correction_note) : null));
 }
 
 function parallelView(tasks) {

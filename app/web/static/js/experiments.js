@@ -12,7 +12,7 @@ function params() {
   const key = f.get("sort") || "created_at";
   return {
     proj_id: project(), status: f.get("status"), model: f.get("model"), task_type: f.get("task_type"),
-    dataset: f.get("dataset"), sort: `${f.get("dir") || ""}${key}`, limit: PAGE,
+    dataset: f.get("dataset"), sweep_id: f.get("sweep_id").trim(), sort: `${f.get("dir") || ""}${key}`, limit: PAGE,
   };
 }
 
@@ -42,6 +42,19 @@ function row(t) {
     h("td", {}, when(t.created_at)));
 }
 
+// A sweep ordered by a test metric: the API's warning, and the task its selection record chose on validation.
+async function showSelectionNote(warning, sweepId) {
+  const note = $("#selection-note");
+  note.hidden = !warning;
+  if (!warning) return;
+  note.replaceChildren(h("strong", {}, "Biased order. "), warning);
+  const record = await api(`/api/v0/sweeps/${encodeURIComponent(sweepId)}`).catch(() => null);
+  const s = record && record.selection;
+  if (!s || !s.chosen_task_id) return;
+  note.append(" ", h("span", { id: "selection-chosen" }, `Chosen on ${s.selected_on} ${s.metric} from ${s.n_candidates} finished: `,
+    h("a", { href: `/ui/tasks/${encodeURIComponent(s.chosen_task_id)}` }, s.chosen_task_id), "."));
+}
+
 function updateSelection() {
   $("#selected-count").textContent = `${selected.size} selected`;
   $("#compare").disabled = selected.size < 2;
@@ -58,6 +71,7 @@ async function load(reset) {
   $("#more").hidden = !cursor;
   $("#empty").hidden = body.children.length > 0;
   $("#metric-head").textContent = `${metricKey()} [95% interval]`;
+  if (reset) await showSelectionNote(page.selection_warning, p.sweep_id);
 }
 
 function syncUrl() {
@@ -70,7 +84,7 @@ function syncUrl() {
 function restoreFromUrl() {
   const u = new URLSearchParams(location.search);
   $("#f-dir").value = "-";
-  for (const el of $$("#filters select")) if (u.has(el.name)) el.value = u.get(el.name);
+  for (const el of $$("#filters select, #filters input")) if (u.has(el.name)) el.value = u.get(el.name);
 }
 
 async function fillChoices() {
@@ -89,6 +103,7 @@ boot(async () => {
   markReady();
   await choices;
   $("#filters").addEventListener("change", () => { syncUrl(); load(true); });
+  $("#filters").addEventListener("submit", (e) => { e.preventDefault(); syncUrl(); load(true); });  // Enter in the sweep field
   document.addEventListener("project-changed", () => load(true));
   $("#more").addEventListener("click", () => load(false));
   const compare = (ids) => location.assign(`/ui/compare?ids=${ids.map(encodeURIComponent).join(",")}`);

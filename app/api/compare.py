@@ -1,0 +1,50 @@
+"""GET /api/v0/compare?ids=A,B[,...]: tasks side by side with paired tests (app.usecases.comparison).
+
+The ids are in the query, so the guard sees no task to check: each is read here and a task of a
+project the caller may not see is answered as GET /api/v0/tasks/<id> answers it, not found.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from app.api.requests import bad_query
+from app.usecases.comparison import comparison
+from dao import task_queries
+from dao.db import session_scope
+from dao.errors import TaskNotFound
+from webcommon.principal import Hidden, require
+
+bp = Blueprint("compare", __name__, url_prefix="/api/v0")
+MAX_IDS = 20
+
+
+def _ids() -> list[str]:
+    ids = [part.strip() for part in (request.args.get("ids") or "").split(",") if part.strip()]
+    if len(ids) < 2:
+        raise bad_query("ids", "must name at least two task ids, comma-separated")
+    if len(ids) > MAX_IDS:
+        raise bad_query("ids", f"names {len(ids)} tasks; at most {MAX_IDS}")
+    twice = next((i for n, i in enumerate(ids) if i in ids[:n]), None)
+    if twice is not None:
+        raise bad_query("ids", f"names {twice} twice")
+    return ids
+
+
+def _visible(session, task_id: str) -> dict:  # noqa: ANN001
+    """The task's fields the comparison reads. Raises TaskNotFound, also for a hidden one."""
+    task = task_queries.get_task(session, task_id)
+    try:
+        require(task.proj_id, "read")
+    except Hidden:
+        raise TaskNotFound(task_id) from None
+    return {"task_id": task.id, "task_name": task.task_name, "model": task.model, "status": task.status,
+            "result": task.result}
+
+
+@bp.get("/compare")
+def compare():
+    ids = _ids()
+    with session_scope() as session:
+        tasks = [_visible(session, task_id) for task_id in ids]
+    return jsonify(comparison(tasks))  # computed after the session is given back
