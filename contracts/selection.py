@@ -13,7 +13,7 @@ from __future__ import annotations
 from contracts.task_result import METRIC_FIELDS
 
 VALIDATION_METRICS: frozenset[str] = frozenset(
-    k for k in METRIC_FIELDS if k.startswith(("val_", "final_val_", "best_val_")))
+    k for k in METRIC_FIELDS if k.startswith(("final_val_", "best_val_")))
 """What a choice may be made on: the validation metrics of the result (a cross-validated task
 records each fold's in ``cv.per_fold`` and their mean in ``cv.mean``)."""
 TEST_METRICS: frozenset[str] = frozenset(k for k in METRIC_FIELDS if k.startswith("test_"))

@@ -151,3 +151,16 @@ def metrics_of(result: dict[str, Any] | None) -> dict[str, float]:
         return {}
     return {k: v for k, v in result.items()
             if k in METRIC_FIELDS and isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def with_intervals(result: dict[str, Any] | None) -> dict[str, dict[str, float | None]]:
+    """Each metric of ``result`` that is not an interval's bound, with its 95% interval's bounds
+    ({"value", "low", "high"}; None where it has none), in the result's order."""
+    metrics = metrics_of(result)
+    return {k: {"value": v, "low": metrics.get(f"{k}_low"), "high": metrics.get(f"{k}_high")}
+            for k, v in metrics.items() if not _is_bound(k)}
+
+
+def _is_bound(key: str) -> bool:
+    stem, _, end = key.rpartition("_")
+    return end in ("low", "high") and stem in METRIC_FIELDS

@@ -30,7 +30,7 @@ MCNEMAR = "McNemar's exact test"
 BOOTSTRAP = "paired bootstrap over subjects"
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=1)  # one comparison's tasks share n; each entry is resamples x n indices
 def _draws(n: int, seed: int, resamples: int) -> np.ndarray:
     idx = draws(n, seed, resamples)
     idx.flags.writeable = False

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from dao import artifact_queries, dataset_queries, lineage_queries
 from dao.tables import Task
-from models.datasets.lineage import Lineage, build_lineage
+from models.datasets.lineage import Lineage, lineage_of_splits
 from models.datasets.splits import assign_roles
 from models.datasets.types import ConnectomeDataset
 from models.job import HyperParams, JobSpec
@@ -100,8 +100,7 @@ def checksums(session: Session, names: list[str]) -> dict[str, str]:
 
 def ancestry(session: Session, task: Task) -> Lineage:
     """What the task's ancestors trained, validated and tested on."""
-    return build_lineage(lineage_queries.ancestor_records(session, task.parent_task_id),
-                         lineage_queries.ancestor_records(session, task.parent_task_id, "lineage_groups"))
+    return lineage_of_splits(lineage_queries.ancestor_splits(session, task.parent_task_id))
 
 
 def parent_weights(session: Session, task: Task) -> bytes | None:

@@ -23,23 +23,45 @@ def load_prints(session: Session, names=(), checksums=()) -> tuple[dict[str, Pri
     for name, checksum, blob in dataset_queries.subject_prints(session, wanted, set(checksums)):
         if name not in wanted and checksum in by_sum:
             continue
-        prints = from_bytes(blob) if blob else fingerprint(
-            ConnectomeDataset.from_npz_bytes(dataset_queries.get_data(session, name)))
+        prints = from_bytes(blob) if blob else _computed(session, name, checksum)
         if name in wanted:
             by_name[name] = prints
         by_sum.setdefault(checksum, prints)
     return by_name, by_sum
 
 
-def ancestors_fitted(session: Session, parent_id: str | None, lineage: Lineage) -> list[Source]:
+def fitted_checksums(lineage: Lineage) -> list[str]:
+    """The datasets (by checksum) the ancestors in ``lineage`` trained or validated on."""
+    return [c for c, seen in lineage.items() if seen.fitted]
+
+
+_COMPUTED: dict[str, Prints] = {}  # checksum -> prints of a dataset stored without them
+_COMPUTED_MAX = 16
+
+
+def _computed(session: Session, name: str, checksum: str) -> Prints:
+    """The prints of a dataset stored before fingerprints existed, computed from its arrays once
+    per process: its checksum fixes its content, so they never go stale."""
+    if checksum not in _COMPUTED:
+        if len(_COMPUTED) >= _COMPUTED_MAX:
+            _COMPUTED.clear()
+        _COMPUTED[checksum] = fingerprint(ConnectomeDataset.from_npz_bytes(dataset_queries.get_data(session, name)))
+    return _COMPUTED[checksum]
+
+
+def ancestors_fitted(session: Session, parent_id: str | None, lineage: Lineage,
+                     by_checksum: dict[str, Prints] | None = None) -> list[Source]:
     """What the ancestors in ``lineage`` (of ``parent_id`` and up) trained or validated on, as
-    copy-check sources named as the ancestors recorded their datasets."""
-    fitted = [c for c, seen in lineage.items() if seen.fitted]
+    copy-check sources named as the ancestors recorded their datasets. ``by_checksum``: the
+    prints of ``fitted_checksums(lineage)`` when the caller loaded them already."""
+    fitted = fitted_checksums(lineage)
     if parent_id is None or not fitted:
         return []
     names = {c: n for _, record in reversed(lineage_queries.ancestor_records(session, parent_id, "checksums"))
              for n, c in (record or {}).items()}
-    return ancestor_sources(lineage, load_prints(session, (), fitted)[1], names)
+    if by_checksum is None:
+        by_checksum = load_prints(session, (), fitted)[1]
+    return ancestor_sources(lineage, by_checksum, names)
 
 
 def mark_copies(session: Session, datasets: dict[str, ConnectomeDataset], record: dict,

@@ -169,14 +169,21 @@ def _authorize(resources: dict[tuple[str, str], Resource], all_reads: bool) -> N
         require_token_may(need)
         return
     for resource, key in named:
-        project = resource.project_of(key)
-        if project is auth_queries.MISSING:
-            continue  # the route answers its own 404
-        g.audit_project = project
-        try:
-            require(project, need)
-        except Hidden:
-            raise resource.hidden(key) from None
+        authorize(resource, key, need)
+
+
+def authorize(resource: Resource, key: str, need: str) -> None:
+    """The caller may ``need`` on the object ``key`` names. Raises the resource's not-found error
+    for a hidden one, ApiError 403 for a forbidden one; one that does not exist passes (its route
+    answers its own 404)."""
+    project = resource.project_of(key)
+    if project is auth_queries.MISSING:
+        return
+    g.audit_project = project
+    try:
+        require(project, need)
+    except Hidden:
+        raise resource.hidden(key) from None
 
 
 def checks_own_project(*args: str) -> Callable:

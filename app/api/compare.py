@@ -9,11 +9,11 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from app.api.requests import bad_query
+from app.auth.resources import TASK
 from app.usecases.comparison import comparison
 from dao import task_queries
 from dao.db import session_scope
-from dao.errors import TaskNotFound
-from webcommon.principal import Hidden, require
+from webcommon.guard import authorize
 
 bp = Blueprint("compare", __name__, url_prefix="/api/v0")
 MAX_IDS = 20
@@ -33,11 +33,8 @@ def _ids() -> list[str]:
 
 def _visible(session, task_id: str) -> dict:  # noqa: ANN001
     """The task's fields the comparison reads. Raises TaskNotFound, also for a hidden one."""
+    authorize(TASK, task_id, "read")
     task = task_queries.get_task(session, task_id)
-    try:
-        require(task.proj_id, "read")
-    except Hidden:
-        raise TaskNotFound(task_id) from None
     return {"task_id": task.id, "task_name": task.task_name, "model": task.model, "status": task.status,
             "result": task.result}
 

@@ -8,10 +8,8 @@ from __future__ import annotations
 from itertools import combinations
 
 from app.usecases.tested_subjects import LinedUp, Tested, Unpaired, lined_up, tested
-from contracts.task_result import metrics_of
-from models.paired import METRICS, holm, paired_tests, resampled
-
-BOUNDS = ("_low", "_high")
+from contracts.task_result import with_intervals
+from models.paired import holm, paired_tests, resampled
 
 
 def comparison(tasks: list[dict]) -> dict:
@@ -20,22 +18,26 @@ def comparison(tasks: list[dict]) -> dict:
     kept: dict = {}  # (task id, subjects, class order) -> its resampled scores: once per task, not per pair
     pairs = [_pair(*a, *b, kept) for a, b in combinations(sets, 2)]
     pairable = sum(p["pairable"] for p in pairs)
-    for metric in METRICS if pairable >= 2 else ():
-        rows = [r for p in pairs for r in p["paired"] if r["metric"] == f"test_{metric}" and r["p_value"] is not None]
-        for row, adjusted in zip(rows, holm([r["p_value"] for r in rows]) if rows else []):
-            row["p_value_holm"] = adjusted
+    corrected = pairable >= 2
+    if corrected:
+        _adjust_by_metric([r for p in pairs for r in p["paired"] if r["p_value"] is not None])
     return {"tasks": [_task(t) for t in tasks], "pairs": pairs,
-            "correction": "holm" if pairable >= 2 else None,
+            "correction": "holm" if corrected else None,
             "correction_note": f"Holm's correction over the {pairable} pairable pairs, each metric apart"
-                               if pairable >= 2 else None}
+                               if corrected else None}
+
+
+def _adjust_by_metric(rows: list[dict]) -> None:
+    """Each row's ``p_value_holm``: Holm's adjustment among the rows of its metric."""
+    for metric in dict.fromkeys(r["metric"] for r in rows):
+        same = [r for r in rows if r["metric"] == metric]
+        for row, adjusted in zip(same, holm([r["p_value"] for r in same])):
+            row["p_value_holm"] = adjusted
 
 
 def _task(task: dict) -> dict:
-    metrics = metrics_of(task["result"])
-    shown = {k: {"value": v, "low": metrics.get(k + BOUNDS[0]), "high": metrics.get(k + BOUNDS[1])}
-             for k, v in metrics.items() if not (k.endswith(BOUNDS) and k.rsplit("_", 1)[0] in metrics)}
     return {"task_id": task["task_id"], "task_name": task["task_name"], "model": task["model"],
-            "status": task["status"], "metrics": shown}
+            "status": task["status"], "metrics": with_intervals(task["result"])}
 
 
 def _pair(a_id: str, a: Tested | Unpaired, b_id: str, b: Tested | Unpaired, kept: dict) -> dict:

@@ -11,7 +11,7 @@ import math
 from app.dataset_cache import DatasetInfo
 from contracts.task_form import NewTaskForm
 from contracts.task_needs import FORM_FIELDS, ROLES
-from models.datasets.group_splits import MIN_GROUPS
+from models.datasets.group_splits import MIN_GROUPS, enough_groups
 from models.datasets.lineage import Lineage, Seen
 
 Problems = list[tuple[str, str]]
@@ -44,7 +44,7 @@ def split_problems(form: NewTaskForm, roles: dict[str, list[str]], rows: dict[st
             continue
         seen = None if form.allow_seen_test else lineage.get(rows[name].checksum)
         parts, n = _to_split(sharing, counts, seen)
-        if len(parts) > 1 and n < MIN_GROUPS * len(parts):
+        if len(parts) > 1 and not enough_groups(n, len(parts)):
             problems.append((field, f"dataset {name!r} cannot be split by groups among {', '.join(parts)}: "
                                     f"{_has(n, seen)}, and each needs at least {MIN_GROUPS} "
                                     f"({MIN_GROUPS * len(parts)}); {BY_SUBJECTS}"))

@@ -15,7 +15,7 @@ from app.usecases.subject_copies import copy_problems
 from contracts.task_form import NewTaskForm
 from contracts.task_needs import FORM_FIELDS, used_roles
 from dao import lineage_queries
-from models.datasets.lineage import FIT_ROLES, build_lineage
+from models.datasets.lineage import FIT_ROLES, lineage_of_splits
 
 Problems = list[tuple[str, str]]
 
@@ -24,9 +24,7 @@ def held_out_problems(session: Session, form: NewTaskForm, parent_id: str | None
                       rows: dict[str, DatasetInfo]) -> Problems:
     """Problems with the form's groups and copies; ``rows``: the datasets it names (all exist)."""
     roles = {r: list(getattr(form, FORM_FIELDS[r])) for r in used_roles(form.task_type, form.enable_test)}
-    lineage = {} if parent_id is None else build_lineage(
-        lineage_queries.ancestor_records(session, parent_id),
-        lineage_queries.ancestor_records(session, parent_id, "lineage_groups"))
+    lineage = {} if parent_id is None else lineage_of_splits(lineage_queries.ancestor_splits(session, parent_id))
     named = named_datasets(roles, {n: (r.checksum, int(r.meta["n_subjects"])) for n, r in rows.items()})
     problems = split_problems(form, roles, rows, lineage)
     problems += group_lineage_problems(named, group_counts(rows), lineage, form.allow_seen_test)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from models.datasets.fingerprints import NEAR_COPY, Copies, Source, copies_in
 from models.datasets.lineage import Lineage
-from tasks.subject_prints import ancestors_fitted, load_prints
+from tasks.subject_prints import ancestors_fitted, fitted_checksums, load_prints
 
 Problems = list[tuple[str, str]]
 
@@ -27,9 +27,9 @@ def copy_problems(session: Session, tests: list[tuple[str, str]], fit: list[str]
     ``parent_id`` and up)."""
     if allow_seen_test or not tests:
         return []
-    prints, _ = load_prints(session, {n for _, n in tests} | set(fit))
+    prints, by_checksum = load_prints(session, {n for _, n in tests} | set(fit), fitted_checksums(lineage))
     sources = [Source(n, prints[n], ("this task",), ("name", n)) for n in dict.fromkeys(fit) if n in prints]
-    sources += ancestors_fitted(session, parent_id, lineage)
+    sources += ancestors_fitted(session, parent_id, lineage, by_checksum)
     problems: Problems = []
     for field, name in tests:
         if name not in prints:

@@ -9,7 +9,7 @@ from typing import Any
 from contracts.selection import INNER_CV, TEST_METRICS, VALIDATION, direction, lower_is_better
 from contracts.statuses import TaskStatus
 from contracts.task_form import cross_validated
-from contracts.task_result import METRIC_FIELDS, metrics_of
+from contracts.task_result import with_intervals
 
 
 class MixedSweep(ValueError):
@@ -45,12 +45,6 @@ def choose(rows: list[Any], metric: str) -> dict[str, Any]:
 def reported_test(result: dict[str, Any] | None) -> dict[str, dict[str, float | None]]:
     """Each test metric of ``result`` with its interval's bounds (None where it has none): the
     final weights' (``test_*``) first, then the best checkpoint's (``test_best_*``)."""
-    metrics = metrics_of(result)
-    keys = sorted((k for k in metrics if k in TEST_METRICS and not _bound(k)),
-                  key=lambda k: (k.startswith("test_best_"), k))
-    return {k: {"value": metrics[k], "low": metrics.get(f"{k}_low"), "high": metrics.get(f"{k}_high")} for k in keys}
-
-
-def _bound(key: str) -> bool:
-    stem, _, end = key.rpartition("_")
-    return end in ("low", "high") and stem in METRIC_FIELDS
+    shown = with_intervals(result)
+    keys = sorted((k for k in shown if k in TEST_METRICS), key=lambda k: (k.startswith("test_best_"), k))
+    return {k: shown[k] for k in keys}

@@ -17,6 +17,11 @@ MIN_GROUPS = 2
 CANDIDATES = 20
 
 
+def enough_groups(n_groups: int, parts: int) -> bool:
+    """Whether ``n_groups`` whole groups can make ``parts`` sides of MIN_GROUPS groups each."""
+    return n_groups >= MIN_GROUPS * parts
+
+
 class GroupSplitError(ValueError):
     """Too few groups to give every part MIN_GROUPS of them."""
 

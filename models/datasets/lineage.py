@@ -66,6 +66,12 @@ def lineage_record(checksum_ids: Iterable[tuple[str, str, Sequence[str]]]) -> di
     return out
 
 
+def lineage_of_splits(splits: list[tuple[str, dict]]) -> Lineage:
+    """The lineage of the ancestors' recorded splits ((task id, ``result.splits``) pairs): the
+    subjects and the groups each used."""
+    return build_lineage([(t, s.get("lineage")) for t, s in splits], [(t, s.get("lineage_groups")) for t, s in splits])
+
+
 def build_lineage(records: Iterable[tuple[str, dict | None]],
                   group_records: Iterable[tuple[str, dict | None]] = ()) -> Lineage:
     """The ancestors' ``lineage_record``s, (task id, record) pairs, merged by checksum; with

@@ -26,7 +26,8 @@ from typing import Sequence
 
 import numpy as np
 
-from models.datasets.group_splits import MIN_GROUPS, GroupSplitError, cut_groups, group_notes, merged_groups
+from models.datasets.group_splits import (MIN_GROUPS, GroupSplitError, cut_groups, enough_groups, group_notes,
+                                          merged_groups)
 from models.datasets.lineage import Lineage, Seen, groups_seen_in_test, lineage_record, pools, seen_in_test
 from models.datasets.types import ConnectomeDataset
 from contracts.task_needs import ROLES
@@ -58,7 +59,7 @@ def group_shares(n_groups: int, weights: list[float]) -> list[int]:
     """Groups per part: ``allocate``'s rounding, then while a part has fewer than MIN_GROUPS the
     part with the most (ties: the later) gives one to the first with fewest. Raises
     GroupSplitError when there are fewer than MIN_GROUPS groups per part."""
-    if n_groups < MIN_GROUPS * len(weights):
+    if not enough_groups(n_groups, len(weights)):
         raise GroupSplitError(f"it has {n_groups} groups; a split by groups among {len(weights)} roles "
                               f"needs at least {MIN_GROUPS} per role ({MIN_GROUPS * len(weights)})")
     counts = allocate(n_groups, weights)
