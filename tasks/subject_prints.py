@@ -13,40 +13,38 @@ from models.datasets.lineage import Lineage
 from models.datasets.types import ConnectomeDataset
 
 
-def load_prints(session: Session, names=(), checksums=()) -> tuple[dict[str, Prints], dict[str, Prints]]:
-    """The prints of the connectome datasets ``names`` ({name: prints}) and of one dataset per
-    checksum in ``checksums`` or of ``names`` ({checksum: prints}; which dataset of that content
-    is read does not matter, and its name is not used: it may be another project's)."""
-    wanted = set(names)
-    by_name: dict[str, Prints] = {}
-    by_sum: dict[str, Prints] = {}
-    for name, checksum, blob in dataset_queries.subject_prints(session, wanted, set(checksums)):
-        if name not in wanted and checksum in by_sum:
-            continue
-        prints = from_bytes(blob) if blob else _computed(session, name, checksum)
-        if name in wanted:
-            by_name[name] = prints
-        by_sum.setdefault(checksum, prints)
-    return by_name, by_sum
+def load_prints(session: Session, names: dict[str, str] | None = None,
+                checksums=()) -> tuple[dict[str, Prints], dict[str, Prints]]:
+    """The prints of the connectome datasets ``names`` ({name: its checksum} -> {name: prints})
+    and of one dataset per checksum in ``checksums`` or of ``names`` ({checksum: prints}; which
+    dataset of that content is read does not matter, and its name is not used: it may be another
+    project's). A dataset's content, and so its prints, is fixed by its checksum: prints are kept
+    per process by checksum, and only those not kept yet are read (one query)."""
+    names = names or {}
+    wanted = {*names.values(), *checksums}
+    missing = wanted - _KEPT.keys()
+    if missing:
+        for name, checksum, blob in dataset_queries.subject_prints(session, checksums=missing):
+            if checksum not in _KEPT:
+                _keep(checksum, from_bytes(blob) if blob else fingerprint(
+                    ConnectomeDataset.from_npz_bytes(dataset_queries.get_data(session, name))))
+    by_sum = {c: _KEPT[c] for c in wanted if c in _KEPT}
+    return {n: by_sum[c] for n, c in names.items() if c in by_sum}, by_sum
+
+
+_KEPT: dict[str, Prints] = {}  # checksum -> the prints of a dataset of that content
+_KEPT_MAX = 64
+
+
+def _keep(checksum: str, prints: Prints) -> None:
+    if len(_KEPT) >= _KEPT_MAX:
+        _KEPT.clear()
+    _KEPT[checksum] = prints
 
 
 def fitted_checksums(lineage: Lineage) -> list[str]:
     """The datasets (by checksum) the ancestors in ``lineage`` trained or validated on."""
     return [c for c, seen in lineage.items() if seen.fitted]
-
-
-_COMPUTED: dict[str, Prints] = {}  # checksum -> prints of a dataset stored without them
-_COMPUTED_MAX = 16
-
-
-def _computed(session: Session, name: str, checksum: str) -> Prints:
-    """The prints of a dataset stored before fingerprints existed, computed from its arrays once
-    per process: its checksum fixes its content, so they never go stale."""
-    if checksum not in _COMPUTED:
-        if len(_COMPUTED) >= _COMPUTED_MAX:
-            _COMPUTED.clear()
-        _COMPUTED[checksum] = fingerprint(ConnectomeDataset.from_npz_bytes(dataset_queries.get_data(session, name)))
-    return _COMPUTED[checksum]
 
 
 def ancestors_fitted(session: Session, parent_id: str | None, lineage: Lineage,
@@ -60,7 +58,7 @@ def ancestors_fitted(session: Session, parent_id: str | None, lineage: Lineage,
     names = {c: n for _, record in reversed(lineage_queries.ancestor_records(session, parent_id, "checksums"))
              for n, c in (record or {}).items()}
     if by_checksum is None:
-        by_checksum = load_prints(session, (), fitted)[1]
+        by_checksum = load_prints(session, checksums=fitted)[1]
     return ancestor_sources(lineage, by_checksum, names)
 
 

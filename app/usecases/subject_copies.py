@@ -27,7 +27,26 @@ def copy_problems(session: Session, tests: list[tuple[str, str]], fit: list[str]
     ``parent_id`` and up)."""
     if allow_seen_test or not tests:
         return []
-    prints, by_checksum = load_prints(session, {n for _, n in tests} | set(fit), fitted_checksums(lineage))
+    named = {n: checksums[n] for n in [*(n for _, n in tests), *fit] if n in checksums}
+    if lineage:
+        return _problems(session, tests, fit, named, parent_id, lineage)
+    # Without ancestors the answer depends on the datasets' contents alone (their checksums):
+    # a sweep or a load of like forms reuses it instead of comparing the matrices again.
+    key = (tuple(tests), tuple(fit), tuple(sorted(named.items())))
+    if key not in _VERDICTS:
+        if len(_VERDICTS) >= _VERDICTS_MAX:
+            _VERDICTS.clear()
+        _VERDICTS[key] = _problems(session, tests, fit, named, None, {})
+    return list(_VERDICTS[key])
+
+
+_VERDICTS: dict[tuple, Problems] = {}
+_VERDICTS_MAX = 256
+
+
+def _problems(session: Session, tests: list[tuple[str, str]], fit: list[str], checksums: dict[str, str],
+              parent_id: str | None, lineage: Lineage) -> Problems:
+    prints, by_checksum = load_prints(session, checksums, fitted_checksums(lineage))
     sources = [Source(n, prints[n], ("this task",), ("name", n)) for n in dict.fromkeys(fit) if n in prints]
     sources += ancestors_fitted(session, parent_id, lineage, by_checksum)
     problems: Problems = []

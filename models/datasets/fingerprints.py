@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -46,6 +47,11 @@ class Prints:
 
     def __len__(self) -> int:
         return len(self.subjects)
+
+    @cached_property
+    def unit(self) -> np.ndarray:
+        """The sketch's rows standardised (``_standardised``), computed once per Prints."""
+        return _standardised(self.sketch)
 
     def subset(self, ids) -> "Prints":
         """The subjects among ``ids`` (others are ignored), in this dataset's order."""
@@ -130,7 +136,7 @@ def copied(test: Prints, source: Prints, same_dataset: bool = False) -> np.ndarr
 
 
 def _near(test: Prints, source: Prints, same_dataset: bool) -> np.ndarray:
-    a, b = _standardised(test.sketch), _standardised(source.sketch)
+    a, b = test.unit, source.unit
     where = {sid: j for j, sid in enumerate(source.subjects)} if same_dataset else {}
     out = np.zeros(len(test), dtype=bool)
     for start in range(0, len(test), _BLOCK):
