@@ -59,10 +59,28 @@ s.bind((sys.argv[1].strip("[]"), int(sys.argv[2])))' "$host" "$port" 2>/dev/null
     exit 1
 }
 
+running() {  # running PID: it exists and has not exited (a child not yet waited for stays a zombie)
+    kill -0 "$1" 2>/dev/null && ! grep -qs '^State:[[:space:]]*Z' "/proc/$1/status"
+}
+
+stop_gracefully() {  # stop_gracefully PID: SIGTERM, then SIGKILL once STOP_GRACE_SECONDS have passed
+    # A role that hangs on its way out must not keep Ctrl-C waiting for ever; a task its worker
+    # held is taken back by the reaper when the worker's lease runs out.
+    kill -TERM "$1" 2>/dev/null || return 0
+    local tenths=0
+    while running "$1" && ((tenths < STOP_GRACE_SECONDS * 10)); do
+        sleep 0.1
+        tenths=$((tenths + 1))
+    done
+    kill -KILL "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+STOP_GRACE_SECONDS=30
+
 supervise() {  # supervise NAME COMMAND...: runs it, and again after it dies, waiting 1, 2, 4 ... 30 s
     local name="$1" child="" started delay=1 status
     shift
-    trap 'kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; exit 0' INT TERM
+    trap 'stop_gracefully "$child"; exit 0' INT TERM
     while true; do
         started=$SECONDS
         "$@" &
