@@ -11,7 +11,9 @@ from typing import Any
 SETTINGS = ("model", "task_type", "train_data", "val_data", "test_data", "parent_task_id", "sweep_id")
 METRICS = ("test_accuracy", "test_balanced_accuracy", "test_sensitivity", "test_specificity", "test_precision",
            "test_f1", "test_roc_auc", "test_loss", "test_best_accuracy", "test_best_roc_auc", "best_val_loss",
-           "best_val_accuracy", "final_val_loss", "final_val_accuracy", "best_epoch", "epochs_done")
+           "best_val_accuracy", "final_val_loss", "final_val_accuracy", "best_epoch", "epochs_done",
+           "baseline_test_accuracy", "baseline_test_balanced_accuracy", "baseline_test_roc_auc",
+           "baseline_accuracy_difference")
 
 
 @dataclass
@@ -107,3 +109,24 @@ def paired_rows(reply: dict) -> list[list[str]]:
 
 def _p(value: float | None) -> str:
     return "-" if value is None else f"{value:.3g}"
+
+
+BASELINE_COLUMNS = ["task", "metric", "task - baseline [95% interval]", "p", "test", "baseline"]
+
+
+def baseline_rows(tasks: list[dict]) -> list[list[str]]:
+    """Rows under BASELINE_COLUMNS: each task's paired tests against the standard baseline fitted
+    and tested on its own split (the result's ``standard_baseline``), or why it has none."""
+    rows = []
+    for task in tasks:
+        record = (task.get("result") or {}).get("standard_baseline")
+        if not record:
+            continue
+        if "skipped" in record:
+            rows.append([task["task_id"], "-", f"no baseline: {record['skipped']}", "", "", ""])
+            continue
+        for t in record["paired"]:
+            bounds = None if t["low"] is None else [t["low"], t["high"]]
+            rows.append([task["task_id"], t["metric"], cell(t["difference"], bounds), _p(t["p_value"]),
+                         f"{t['method']}, n={t['n_common']}", f"{record['model']} ({record['seconds']:.2g} s)"])
+    return rows

@@ -118,6 +118,8 @@ class TrainRequest(_Request):
     save_period: Int = _param("save_period")
     seed: Int = _param("seed")
     trained_task_id: TaskId | None = None
+    # trainyard's: True leaves out the pixel baseline beside the test result.
+    skip_baseline: bool = False
 
 
 class EvalRequest(_Request):

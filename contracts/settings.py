@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # "any": a torch task's "auto" device means a GPU when a live worker has one, else the CPU.
     # "gpu": "auto" always waits for a GPU (a cluster that scales GPU workers from zero).
     auto_device: Literal["any", "gpu"] = "any"
+    # Nested cross-validation (a form's param_grid): the most training runs one task may make
+    # (contracts.param_grid.nested_runs); a form over it is refused with 422 giving the count.
+    max_nested_cv_runs: int = Field(200, gt=0)
 
     # Model serving (``start.sh serve``): how often a serving process polls the registry, the
     # threads one model instance's onnxruntime session uses, how long a request waits for its

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from contracts.numbers import Float, Int
+from contracts.param_grid import INNER_FOLDS_DEFAULT, INNER_FOLDS_MAX, INNER_FOLDS_MIN, ParamGrid, grid_problems
 from contracts.task_needs import DEVICES, Requirements, used_fields
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -121,9 +122,15 @@ class NewTaskForm(BaseModel):
     cv_type: Annotated[Literal["", "none", "kfold", "stratified_kfold", "loo"], BeforeValidator(_cv_name)] = ""
     n_folds: Int = Field(default=5, ge=2, le=50)
     cv_repeats: Int = Field(default=1, ge=1, le=10)
+    # Nested cross-validation (with cv_type): the configurations an inner CV on each outer training
+    # fold chooses among, {hyper-parameter: [values]} (contracts.param_grid), and its inner folds.
+    param_grid: Annotated[ParamGrid | None, BeforeValidator(_empty_is_none)] = None
+    inner_folds: Int = Field(default=INNER_FOLDS_DEFAULT, ge=INNER_FOLDS_MIN, le=INNER_FOLDS_MAX)
     # > 0: retrain this many times on shuffled labels for a p-value of the test accuracy.
     n_permutations: Int = Field(default=0, ge=0, le=1000)
     sweep_id: Annotated[SweepId | None, BeforeValidator(_empty_is_none)] = None
+    # True: no standard baseline beside the test result (models.standard_baseline).
+    skip_baseline: bool = False
 
     @property
     def cross_validated(self) -> bool:
@@ -146,4 +153,4 @@ def missing_roles(form: NewTaskForm) -> list[tuple[str, str]]:
         problems.append(("cv_type", "cross-validation trains a model per fold; a dl_ev trains none"))
     if form.task_type in ("dl_ft", "dl_ev") and not form.param_set.trained_task_id:
         problems.append(("param_set.trained_task_id", f"is required for {form.task_type}"))
-    return problems
+    return problems + grid_problems(form)

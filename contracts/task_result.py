@@ -22,6 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 SCORES = ("accuracy", "balanced_accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc")
 TEST_PREFIXES = ("test", "test_best")  # the final weights, the lowest-validation-loss checkpoint
+# The standard baseline beside a test result (models.baseline_report): its record, its flat
+# metrics' prefix, and the task's test accuracy minus the baseline's.
+BASELINE_KEY, BASELINE_PREFIX, BASELINE_DIFFERENCE = "standard_baseline", "baseline_test", "baseline_accuracy_difference"
 
 
 def _test_metric_types(prefix: str) -> dict[str, type]:
@@ -31,6 +34,8 @@ def _test_metric_types(prefix: str) -> dict[str, type]:
 
 _METRIC_TYPES: dict[str, type] = {
     **{k: t for p in TEST_PREFIXES for k, t in _test_metric_types(p).items()},
+    **_test_metric_types(BASELINE_PREFIX),
+    BASELINE_DIFFERENCE: float,
     "test_permutation_p_value": float,
     "final_val_loss": float, "final_val_accuracy": float, "final_train_accuracy": float,
     "best_val_loss": float, "best_val_accuracy": float, "best_epoch": int, "epochs_done": int,
@@ -113,7 +118,14 @@ class _Described(BaseModel):
     fine_tuned_from: dict[str, Any] | None = None
     evaluated: dict[str, Any] | None = None
     baseline: dict[str, Any] | None = None
+    standard_baseline: dict[str, Any] | None = Field(
+        None, description="the standard baseline fitted on the task's own training subjects (or folds) and "
+                          "tested on its test subjects: its test report, the paired differences (the task's "
+                          "model minus the baseline), what it was fitted on and how long it took; or "
+                          "{'skipped': why}")
     cv: dict[str, Any] | None = None
+    nested_cv: dict[str, Any] | None = Field(None, description="nested cross-validation: per outer fold, the "
+                                                                "configuration its inner CV chose and their scores")
     permutation_test: dict[str, Any] | None = None
     checkpoint_epoch: int | None = None
     test: TestReport | None = None

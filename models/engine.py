@@ -72,8 +72,10 @@ def run_job(spec: JobSpec, hooks: JobHooks, device: str | None = None) -> JobOut
             outcome = _evaluate_job(spec, hooks, dev)
         else:
             outcome = _training(spec, hooks, dev)
-            if spec.n_permutations and not outcome.stopped and "test_accuracy" in outcome.result:
-                _add_permutation_test(spec, hooks, dev, outcome)
+        if not outcome.stopped:
+            _add_standard_baseline(spec, outcome)
+        if spec.n_permutations and not outcome.stopped and "test_accuracy" in outcome.result:
+            _add_permutation_test(spec, hooks, dev, outcome)
     outcome.result = result_json(**outcome.result)
     return outcome
 
@@ -87,6 +89,12 @@ def _training(spec: JobSpec, hooks: JobHooks, dev: torch.device) -> JobOutcome:
 
         return run_cv(spec, hooks, dev, train_job)
     return train_job(spec, hooks, dev)
+
+
+def _add_standard_baseline(spec: JobSpec, outcome: JobOutcome) -> None:
+    from models.standard_baseline import beside  # pyriemann and scikit-learn, loaded when needed
+
+    outcome.result.update(beside(spec, outcome.result))
 
 
 def _is_baseline(model: str) -> bool:

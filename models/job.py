@@ -14,6 +14,17 @@ from models.datasets.types import ConnectomeDataset
 
 
 @dataclass(frozen=True)
+class NestedCV:
+    """Nested cross-validation (models.nested_cv): on each outer fold an inner CV chooses among the
+    grid's configurations (contracts.param_grid)."""
+
+    grid: dict[str, list]  # {hyper-parameter: values}, each value checked by HyperParams
+    inner_folds: int
+    cv_type: str  # the inner splitter: contracts.param_grid.inner_cv_type of the outer one
+    by_groups: bool = True  # inner folds keep groups whole, as the outer ones do
+
+
+@dataclass(frozen=True)
 class JobSpec:
     task_type: str  # one of TASK_TYPES
     model: str  # a name or alias from contracts.catalog
@@ -26,6 +37,9 @@ class JobSpec:
     # Cross-validation: (train, val, test) per fold, run one after the other (models.cv_engine)
     folds: tuple[tuple[ConnectomeDataset, ConnectomeDataset, ConnectomeDataset], ...] | None = None
     n_permutations: int = 0  # > 0: a permutation test of the test accuracy (models.permutation)
+    nested: NestedCV | None = None  # with ``folds``: each fold's configuration chosen by an inner CV
+    with_baseline: bool = True  # the standard baseline beside the test result (models.standard_baseline)
+    baseline_train: ConnectomeDataset | None = None  # dl_ev: the evaluated task's training subjects, for it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,6 +82,26 @@ def pause_requested(hooks: JobHooks) -> bool:
     """The hooks' ``should_pause()``, False for hooks that have none."""
     pause = getattr(hooks, "should_pause", None)
     return bool(pause()) if pause is not None else False
+
+
+class QuietHooks:
+    """A run inside a task's own (an inner cross-validation fold, a permutation): it reports
+    nothing, honours the task's stop, and its pause only when ``pausable``."""
+
+    def __init__(self, hooks: JobHooks, pausable: bool = False):
+        self.hooks, self.pausable = hooks, pausable
+
+    def on_epoch(self, metrics: EpochMetrics) -> None:
+        pass
+
+    def on_checkpoint(self, kind: str, blob: bytes, epoch: int) -> None:
+        pass
+
+    def should_stop(self) -> bool:
+        return self.hooks.should_stop()
+
+    def should_pause(self) -> bool:
+        return self.pausable and pause_requested(self.hooks)
 
 
 @dataclass

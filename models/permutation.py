@@ -15,21 +15,7 @@ from typing import Callable
 import numpy as np
 
 from models.datasets.types import ConnectomeDataset
-from models.job import JobHooks, JobOutcome, JobSpec
-
-
-class _Silent:
-    def __init__(self, hooks: JobHooks):
-        self.hooks = hooks
-
-    def on_epoch(self, metrics) -> None:  # noqa: ANN001
-        pass
-
-    def on_checkpoint(self, kind: str, blob: bytes, epoch: int) -> None:
-        pass
-
-    def should_stop(self) -> bool:
-        return self.hooks.should_stop()
+from models.job import JobHooks, JobOutcome, JobSpec, QuietHooks
 
 
 def _relabelled(ds: ConnectomeDataset | None, labels: np.ndarray) -> ConnectomeDataset | None:
@@ -59,7 +45,7 @@ def permutation_test(spec: JobSpec, hooks: JobHooks, score: float, n_permutation
     """The test's record, or None when the task was stopped during it."""
     scores = []
     for i in range(n_permutations):
-        out = run(permuted_spec(spec, np.random.default_rng([spec.params.seed, i])), _Silent(hooks))
+        out = run(permuted_spec(spec, np.random.default_rng([spec.params.seed, i])), QuietHooks(hooks))
         if out.stopped:
             return None
         scores.append(float(out.result["test_accuracy"]))

@@ -42,6 +42,17 @@ def _contract(ds: ConnectomeDataset) -> dict:
             "classes": ds.n_classes, "class_names": list(ds.class_names)}
 
 
+def fit(train: ConnectomeDataset) -> tuple[TangentSpace, LogisticRegression]:
+    """The tangent space at ``train``'s mean and the classifier fitted on it."""
+    ts = TangentSpace(metric="riemann").fit(spd(train))
+    return ts, LogisticRegression(C=C, max_iter=5000).fit(ts.transform(spd(train)), train.labels)
+
+
+def fit_predict(train: ConnectomeDataset, test: ConnectomeDataset) -> np.ndarray:
+    """(test subjects, classes) probabilities of the baseline fitted on ``train``."""
+    return _probabilities(*fit(train), test)
+
+
 def _probabilities(ts: TangentSpace, clf: LogisticRegression, ds: ConnectomeDataset) -> np.ndarray:
     """(N, classes) with a column for every class of the contract, even one the fit never saw."""
     prob = np.zeros((ds.n_subjects, ds.n_classes))
@@ -62,8 +73,7 @@ def train_tangent(spec: JobSpec, hooks: JobHooks, _dev=None) -> JobOutcome:  # n
         return JobOutcome(True, 0, None, None, {"task_type": spec.task_type, "model": NAME, "stopped": True},
                           _contract(spec.train))
     started = time.perf_counter()
-    ts = TangentSpace(metric="riemann").fit(spd(spec.train))
-    clf = LogisticRegression(C=C, max_iter=5000).fit(ts.transform(spd(spec.train)), spec.train.labels)
+    ts, clf = fit(spec.train)
     train_loss, train_acc = _loss_accuracy(_probabilities(ts, clf, spec.train), spec.train)
     val_loss, val_acc = _loss_accuracy(_probabilities(ts, clf, spec.val), spec.val) if spec.val else (None, None)
     metrics = EpochMetrics(epoch=1, epochs=1, train_loss=train_loss, train_accuracy=train_acc, val_loss=val_loss,

@@ -32,6 +32,10 @@ requirements=(
     # and still have the onnx.mapping module mx2onnx imports.
     "onnx>=1.14,<1.15"
     "onnxruntime>=1.18,<1.20"
+    # the pixel baseline beside every test result and its paired tests (models/baseline_report.py)
+    "scikit-learn>=1.3,<1.8"
+    "scipy>=1.9"
+    "statsmodels>=0.14"
     "pytest>=8"
     "pytest-timeout>=2.3"
 )

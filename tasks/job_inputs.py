@@ -12,7 +12,8 @@ from dao.tables import Task
 from models.datasets.lineage import Lineage, lineage_of_splits
 from models.datasets.splits import assign_roles
 from models.datasets.types import ConnectomeDataset
-from models.job import HyperParams, JobSpec
+from models.job import HyperParams, JobSpec, NestedCV
+from contracts.param_grid import INNER_FOLDS_DEFAULT, inner_cv_type
 from contracts.task_needs import FORM_FIELDS, ROLES, used_roles
 from tasks.backends import JobInputs
 from tasks.subject_prints import mark_copies
@@ -58,7 +59,9 @@ def load_inputs(session: Session, task: Task) -> JobInputs:
         train=parts.get("train"), val=parts.get("val"), test=parts.get("test"),
         init_weights=parent_weights(session, task),
         resume_checkpoint=None if checkpoint is None else checkpoint.data, folds=folds,
-        n_permutations=int(form.get("n_permutations") or 0),
+        n_permutations=int(form.get("n_permutations") or 0), with_baseline=not form.get("skip_baseline"),
+        baseline_train=_evaluated_training(session, task, parts.get("test")),
+        nested=nested_settings(form, params),
     )
     return JobInputs(spec, record, None if checkpoint is None else checkpoint.epoch)
 
@@ -69,6 +72,18 @@ def cv_settings(form: dict[str, Any]) -> tuple[str, int, int] | None:
     if cv_type == "none":
         return None
     return cv_type, int(form.get("n_folds") or 5), int(form.get("cv_repeats") or 1)
+
+
+def nested_settings(form: dict[str, Any], params: HyperParams) -> NestedCV | None:
+    """The nested cross-validation a cross-validated form's ``param_grid`` asks for (values as
+    HyperParams reads them); None without one."""
+    cv, grid = cv_settings(form), form.get("param_grid")
+    if cv is None or not grid:
+        return None
+    typed = {k: [getattr(HyperParams(**{**params.model_dump(), k: v}), k) for v in values]
+             for k, values in grid.items()}
+    return NestedCV(typed, int(form.get("inner_folds") or INNER_FOLDS_DEFAULT), inner_cv_type(cv[0]),
+                    by_groups=form.get("split_by") != "subjects")
 
 
 def _cv_parts(datasets: dict[str, ConnectomeDataset], sums: dict[str, str], seed: int, cv_type: str,
@@ -91,6 +106,15 @@ def _cv_parts(datasets: dict[str, ConnectomeDataset], sums: dict[str, str], seed
         roles["test"] = list(roles["train"])
     data = tuple((pool.subset(f.train), pool.subset(f.val), pool.subset(f.test)) for f in folds)
     return {"train": pool, "val": None, "test": None}, data, record
+
+
+def _evaluated_training(session: Session, task: Task, test: ConnectomeDataset | None) -> ConnectomeDataset | None:
+    """A dl_ev's standard baseline is fitted on what the evaluated task trained on."""
+    if task.task_type != "dl_ev" or test is None or task.form.get("skip_baseline"):
+        return None
+    from tasks.baseline_inputs import parent_training
+
+    return parent_training(session, task, test.class_names)
 
 
 def checksums(session: Session, names: list[str]) -> dict[str, str]:

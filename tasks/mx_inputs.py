@@ -115,6 +115,7 @@ def load_mx_inputs(session: Session, task: Task, device: str) -> JobInputs:
     spec = MxJobSpec(
         task_type=task.task_type, network=task.model, params=params, train=joined["train"],
         val=joined["val"], test=joined["test"], device=device, init_weights=init, resume_checkpoint=resume,
+        with_baseline=not task.form.get("skip_baseline"),
     )
     record = {"seed": params.seed, "split": shared,
               "sizes": {r: (0 if d is None else d.n_images) for r, d in joined.items()},

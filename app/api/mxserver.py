@@ -212,7 +212,7 @@ def _form(req: TrainRequest | EvalRequest, tr: Translated, task_type: str, origi
             "train_data": data.get("train_data", []), "val_data": data.get("val_data", []),
             "enable_test": bool(data.get("test_data")), "test_data": data.get("test_data", []),
             "model": tr.network.name, "param_set": param_set(req) | tr.extra, "context": data["context"],
-            "allow_seen_test": req.allow_seen_test,
+            "allow_seen_test": req.allow_seen_test, "skip_baseline": getattr(req, "skip_baseline", False),
             "requirements": requirements(req)}
     if original is not None:
         form["mxserver_request"] = original

@@ -15,6 +15,7 @@ from webcommon.errors import ApiError, invalid
 from app.usecases import submit
 from app.usecases.form_checks import CheckedForm, check_form
 from app.usecases.stop import stop_message, stop_task
+from contracts.param_grid import epochs_per_fold
 from contracts.task_form import NewTaskForm
 from app.schemas.task_view import summary
 from dao import artifact_queries, epoch_queries, task_queries
@@ -70,7 +71,7 @@ def _row(checked: CheckedForm) -> dict:
         task_type=form.task_type, model=checked.model.name, backend=checked.model.backend,
         queue=queue_for(checked.model.backend), form=stored,
         epochs_total=0 if form.task_type == "dl_ev" else
-        (form.param_set.epochs if checked.model.iterative else 1) * checked.folds,
+        (epochs_per_fold(form.param_set.epochs, form.param_grid) if checked.model.iterative else 1) * checked.folds,
         parent_task_id=None if checked.parent is None else checked.parent.id,
         sweep_id=form.sweep_id,
     )

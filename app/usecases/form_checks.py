@@ -5,11 +5,14 @@ dataset reads as one that does not exist."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from contracts.param_grid import cap_problems, grid_size, inner_cv_type, nested_runs
+from contracts.settings import get_settings
 from contracts.task_form import NewTaskForm, missing_roles
 from app.dataset_cache import DatasetInfo, dataset_infos
 from app.usecases.lineage_checks import lineage_problems, named_datasets
@@ -57,6 +60,8 @@ def check_form(session: Session, form: NewTaskForm) -> tuple[CheckedForm | None,
         problems += _lineage(session, form, parent, rows)
     folds, cv_problems = cv_folds(form, rows) if not problems and form.cross_validated else (1, [])
     problems += cv_problems
+    if form.param_grid and not problems:
+        problems += nested_problems(form, folds, rows)
     if parent is not None and not problems and form.cross_validated:
         problems += _cv_lineage(session, form, parent, rows)
     if not problems:  # groups kept whole, the group rule, copies of subjects (app.usecases.split_checks)
@@ -105,6 +110,27 @@ def cv_folds(form: NewTaskForm, rows: dict[str, DatasetInfo]) -> tuple[int, Prob
         return 1, [("n_folds", f"{form.n_folds} folds need at least {form.n_folds} subjects per fold's "
                                f"split; {what} {limit}")]
     return form.n_folds * form.cv_repeats, []
+
+
+def nested_problems(form: NewTaskForm, folds: int, rows: dict[str, DatasetInfo]) -> Problems:
+    """A nested cross-validation's runs are under the cap, and its inner folds fit in every
+    outer fold's training part."""
+    runs = nested_runs(folds, form.inner_folds, form.param_grid, form.n_permutations)
+    problems = cap_problems(runs, get_settings().max_nested_cv_runs, folds, form.inner_folds,
+                            grid_size(form.param_grid))
+    return problems + _inner_fold_problems(form, rows)
+
+
+def _inner_fold_problems(form: NewTaskForm, rows: dict[str, DatasetInfo]) -> Problems:
+    n, counts = _pool(form, rows)
+    stratified = inner_cv_type(form.cv_type) == "stratified_kfold"
+    size, what = (min(counts.values()), "its smallest class has") if stratified and counts else (n, "it has")
+    outer = n if form.cv_type == "loo" else form.n_folds
+    left = size - math.ceil(size / outer)  # in the outer fold that holds the most of them out
+    if form.inner_folds <= left:
+        return []
+    return [("inner_folds", f"{form.inner_folds} inner folds need at least {form.inner_folds} subjects in each "
+                            f"outer fold's training part; {what} about {left} there")]
 
 
 def _cv_lineage(session: Session, form: NewTaskForm, parent: Task, rows: dict[str, DatasetInfo]) -> Problems:

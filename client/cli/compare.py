@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from client.cli.common import api_call, client_of, echo_json, example, table
-from client.compare import PAIRED_COLUMNS, cell, comparison, mark, paired_rows
+from client.compare import BASELINE_COLUMNS, PAIRED_COLUMNS, baseline_rows, cell, comparison, mark, paired_rows
 
 LEGEND = ("* differs   ! differs, 95% intervals disjoint   ~ differs within overlapping intervals"
           "   (metric [95% interval]); tasks tested on the same subjects: see their paired tests")
@@ -26,12 +26,14 @@ def compare(ctx, task_ids, only_diff, as_json):
         raise click.UsageError("compare needs at least two task ids")
     client = client_of(ctx)
     paired = client.paired_comparison(list(task_ids))  # first: the API checks the ids
-    rows = comparison(client.compare(list(task_ids)))
+    tasks = client.compare(list(task_ids))
+    rows = comparison(tasks)
     if only_diff:
         rows = [r for r in rows if r.differs]
     if as_json:
         echo_json({"tasks": list(task_ids), "rows": [r.as_dict() for r in rows], "pairs": paired["pairs"],
-                   "correction": paired["correction"], "correction_note": paired["correction_note"]})
+                   "correction": paired["correction"], "correction_note": paired["correction_note"],
+                   "baselines": {t["task_id"]: (t.get("result") or {}).get("standard_baseline") for t in tasks}})
         return
     body = [[mark(r), f"{r.section}.{r.name}" if r.section == "param_set" else r.name,
              *(cell(v, r.intervals[i] if r.intervals else None) for i, v in enumerate(r.values))] for r in rows]
@@ -40,3 +42,6 @@ def compare(ctx, task_ids, only_diff, as_json):
     table(PAIRED_COLUMNS, paired_rows(paired), title="Paired tests: a - b on the subjects both were tested on")
     if paired["correction_note"]:
         click.echo(paired["correction_note"])
+    beside = baseline_rows(tasks)
+    if beside:
+        table(BASELINE_COLUMNS, beside, title="Each task against the standard baseline on its own test subjects")

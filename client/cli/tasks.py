@@ -11,8 +11,10 @@ from client.api import Client
 from client.cli.common import EXIT, api_call, client_of, example, mode, table
 from client.cli.follow import epoch_text, follow
 from contracts.selection import sort_warning
+from contracts.task_result import BASELINE_PREFIX
 
 HEADLINE = ("test_accuracy", "test_balanced_accuracy", "test_roc_auc")
+BASELINE_ACCURACY = f"{BASELINE_PREFIX}_accuracy"  # the standard baseline's, on the same test subjects
 
 
 def interval_text(metrics: dict, key: str) -> str:
@@ -76,9 +78,10 @@ def ls(ctx, status, model, proj_id, task_type, sweep_id, sort, limit, as_json):
         if warning:
             click.echo(f"note: {warning}", err=True)  # stdout stays one task per line
         return
-    table(["task_id", "name", "type", "model", "status", "test_acc [95%]", "created"],
+    table(["task_id", "name", "type", "model", "status", "test_acc [95%]", "baseline [95%]", "created"],
           [[r["task_id"], r.get("task_name"), r["task_type"], r["model"], r["status"],
-            interval_text(r.get("metrics") or {}, "test_accuracy"), r.get("created_at")] for r in rows])
+            interval_text(r.get("metrics") or {}, "test_accuracy"),
+            interval_text(r.get("metrics") or {}, BASELINE_ACCURACY), r.get("created_at")] for r in rows])
     if warning:
         click.echo(f"note: {warning}")
 

@@ -169,7 +169,7 @@ def _remapped_labels(ds: ConnectomeDataset, class_names: tuple[str, ...]) -> np.
     return np.array([index[n] for n in ds.class_names], np.int64)[ds.labels]
 
 
-def _concatenate(parts: Parts, class_names: tuple[str, ...]) -> tuple[ConnectomeDataset, bool]:
+def concatenate(parts: Parts, class_names: tuple[str, ...]) -> tuple[ConnectomeDataset, bool]:
     """One dataset from ``parts`` (labels in ``class_names`` order), and whether subject ids were
     prefixed with their dataset name to keep them unique. Raises ValueError if still not unique."""
     ids = [s for _, ds in parts for s in ds.subjects]
@@ -288,7 +288,7 @@ def assign_roles(roles: dict[str, list[str]], datasets: dict[str, ConnectomeData
     record = {"seed": int(seed), "fractions": weights, "split": split, "roles": {},
               **group_notes([datasets[n] for n in used], [datasets[n] for n in split], split_by)}
     for role in ROLES:
-        ds, prefixed = _concatenate(pieces[role], class_names) if pieces[role] else (None, False)
+        ds, prefixed = concatenate(pieces[role], class_names) if pieces[role] else (None, False)
         out[role] = ds
         record["roles"][role] = _role_record(pieces[role], ds, prefixed)
     if checksums:

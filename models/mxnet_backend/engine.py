@@ -20,6 +20,7 @@ import numpy as np
 from mxnet import gluon
 
 from models.job import EpochMetrics, JobHooks, JobOutcome, pause_requested, report_phase
+from models.mxnet_backend import pixel_baseline
 from models.mxnet_backend.checkpoint import (
     CheckpointError, CheckpointMeta, load_params, load_states, pack_checkpoint, unpack_checkpoint,
 )
@@ -145,7 +146,9 @@ def _train(spec: MxJobSpec, hooks: JobHooks, ctx: mx.Context) -> JobOutcome:
     result = {"backend": "mxnet", "network": run.info.name, "device": str(ctx), "history": history,
               "best_val_loss": run.best_val_loss}
     if spec.test is not None and not stopped:
-        result["test"] = _eval(run, spec.test).public()
+        test = _eval(run, spec.test)
+        result["test"] = test.public()
+        result.update(pixel_baseline.beside(spec, test.probabilities))
     contract = run.meta().contract()
     return JobOutcome(stopped, run.epoch, run.last_blob, run.best_blob, result, contract)
 

@@ -29,6 +29,7 @@ class EvalResult:
     n: int
     confusion: list[list[int]]  # [true][predicted] counts
     class_names: tuple[str, ...]
+    probabilities: np.ndarray | None = None  # (n, classes) softmax, in the dataset's order; not public
 
     def public(self) -> dict:
         return {"loss": self.loss, "accuracy": self.accuracy, "n": self.n,
@@ -72,12 +73,13 @@ def evaluate_dataset(net, info: MxNetInfo, ds: ImageDataset, batch_size: int, ct
     """Loss, accuracy and confusion matrix of ``net`` on ``ds`` (inference mode, no gradients)."""
     k = ds.n_classes
     confusion = np.zeros((k, k), dtype=np.int64)
-    total_loss = 0.0
+    total_loss, probabilities = 0.0, []
     for idx in batches(ds, batch_size, None):
         out = net(to_input(ds.images[idx], info, ctx))
         y = ds.labels[idx]
         total_loss += float(LOSS(out, mx.nd.array(y, ctx=ctx)).sum().asscalar())
-        pred = out.argmax(axis=1).asnumpy().astype(np.int64)
-        np.add.at(confusion, (y, pred), 1)
+        probabilities.append(mx.nd.softmax(out, axis=1).asnumpy())
+        np.add.at(confusion, (y, probabilities[-1].argmax(axis=1)), 1)
     n = ds.n_images
-    return EvalResult(total_loss / n, float(np.trace(confusion)) / n, n, confusion.tolist(), ds.class_names)
+    return EvalResult(total_loss / n, float(np.trace(confusion)) / n, n, confusion.tolist(), ds.class_names,
+                      np.concatenate(probabilities).astype(np.float64))

@@ -31,6 +31,7 @@ class MxJobSpec:
     device: str = "cpu"  # "cpu", "gpu(i)"
     init_weights: bytes | None = None  # a checkpoint blob (dl_ft, dl_ev)
     resume_checkpoint: bytes | None = None  # this task's last checkpoint, to continue from
+    with_baseline: bool = True  # the pixel baseline beside the test result (pixel_baseline)
 
 
 def _role_problems(spec: MxJobSpec) -> list[str]:

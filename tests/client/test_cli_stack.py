@@ -194,6 +194,17 @@ def test_compare_shows_the_paired_tests_of_tasks_on_the_same_subjects(stack, swe
     row = next(x for x in plain.stdout.splitlines() if x.startswith(f"{a} vs {b}") and "test_accuracy" in x)
     acc = pair["paired"][0]
     assert f"[{acc['low']:.3f}, {acc['high']:.3f}]" in row and f"McNemar's exact test, n={acc['n_common']}" in row
+    baseline = _client(stack).task(a, full=True)["result"]["standard_baseline"]
+    mine = next(t for t in baseline["paired"] if t["metric"] == "test_accuracy")
+    beside = next(x for x in plain.stdout.splitlines() if x.startswith(a) and "tangent-logreg" in x
+                  and "test_accuracy" in x)
+    assert f"[{mine['low']:.3f}, {mine['high']:.3f}]" in beside and "McNemar's exact test" in beside
+    assert json.loads(out.stdout)["baselines"][a] == baseline
+    listed = trainyard("ls", "--sweep-id", sweep_run[1][0]["sweep_id"], env=_env(stack))
+    assert "baseline [95%]" in listed.stdout.splitlines()[0]
+    metrics = next(t for t in _client(stack).tasks(sweep_id=sweep_run[1][0]["sweep_id"]) if t["task_id"] == a)["metrics"]
+    row = next(x for x in listed.stdout.splitlines() if x.startswith(a))
+    assert f"{metrics['baseline_test_accuracy']:.3f} [{metrics['baseline_test_accuracy_low']:.3f}," in row, row
     many = trainyard("compare", *(f"TASK{i}" for i in range(21)), env=_env(stack))
     assert many.returncode == 1 and "ids" in many.stderr and "at most 20" in many.stderr, many.stderr
 

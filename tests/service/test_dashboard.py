@@ -157,9 +157,9 @@ def test_stop_a_running_task_from_its_page(dash, stack):
     dash.shot("task-stopped")
 
 
-def _fmt(value: float) -> str:
-    """As the pages' fmt(value, 4) writes a number."""
-    return str(int(value)) if float(value).is_integer() else f"{value:.4f}"
+def _fmt(value: float, digits: int = 4) -> str:
+    """As the pages' fmt(value, digits) writes a number."""
+    return str(int(value)) if float(value).is_integer() else f"{value:.{digits}f}"
 
 
 def test_compare_two_tasks(dash, stack, pair):
@@ -195,6 +195,21 @@ def test_compare_two_tasks(dash, stack, pair):
     dash.wait_ready()
     assert page.locator("#compare-table thead th").count() == shown + 1
     assert page.locator("#c-parallel svg polyline").count() == shown
+
+
+def test_a_task_page_shows_the_standard_baseline_beside_its_result(dash, stack, pair):
+    result = stack.task(pair[0])["result"]
+    record = result["standard_baseline"]
+    page = dash.open(f"/ui/tasks/{pair[0]}")
+    page.wait_for_selector("#baseline table")
+    rows = {r.locator("td").first.inner_text(): r.inner_text() for r in page.locator("#baseline tbody tr").all()}
+    assert set(rows) == {t["metric"] for t in record["paired"]}
+    for t in record["paired"]:
+        assert f"{_fmt(t['difference'], 3)} ({_fmt(t['low'], 3)}–{_fmt(t['high'], 3)})" in rows[t["metric"]], rows
+        assert f"{_fmt(result['baseline_' + t['metric']], 3)} (" in rows[t["metric"]]
+    assert f"tangent-logreg, fitted on {record['fitted_on']}" in page.inner_text("#baseline caption")
+    beaten = [t["metric"] for t in record["paired"] if t["high"] is not None and t["high"] < 0]
+    assert (page.locator("#baseline-wins").count() == 1) == bool(beaten)
 
 
 def test_a_sweep_ordered_by_a_test_metric_carries_a_note(dash, stack):

@@ -1,7 +1,8 @@
 """Honest evaluation through the real service. Held-out lineage: a dl_ev of a task on its own
 dataset tests exactly its held-out subjects, an evaluation on subjects the model saw is refused
 naming how many and which task saw them, and one allowed explicitly is marked and ranks after
-clean results. Cross-validation: sklearn's folds, recorded, pooled; bad fields named."""
+clean results. Cross-validation: sklearn's folds, recorded, pooled; bad fields named. Nested
+cross-validation: refused over its cap with the count; each outer fold's choice recorded."""
 
 from __future__ import annotations
 
@@ -26,6 +27,11 @@ def test_evaluating_on_its_own_dataset_uses_exactly_the_parents_test_subjects(st
     assert _subjects(ev, "test") == _subjects(parent, "test")
     assert ev["result"]["test_n"] == 20 and ev["test_on_seen_subjects"] is False
     assert ev["result"]["splits"]["inherited"] == {DEMO: [parent["task_id"]]}
+    # Its baseline is fitted on what the evaluated task trained on: the parent's own baseline again.
+    assert ev["result"]["standard_baseline"]["fitted_on"] == "the training subjects of the evaluated task"
+    same = lambda record: {k: v for k, v in record["test"].items()  # noqa: E731 - each its own label and seed
+                           if k not in ("evaluated", "intervals")}
+    assert same(ev["result"]["standard_baseline"]) == same(parent["result"]["standard_baseline"])
 
     tuned = stack.wait_task(stack.submit(form(task_type="dl_ft", seed=9, trained_task_id=parent["task_id"])))
     assert tuned["status"] == "SUCCEEDED", tuned
@@ -150,3 +156,74 @@ def test_a_cross_validated_sweep_is_chosen_on_its_folds_validation(stack):
         assert inner[task["task_id"]] == pytest.approx(sum(f["best_val_loss"] for f in cv["per_fold"]) / 2)
     selection = stack.get(f"/api/v0/sweeps/{sweep}").json()["selection"]
     assert (selection["chosen_task_id"], selection["selected_on"]) == (min(inner, key=inner.get), "inner_cv")
+
+
+def test_nested_cross_validation_is_capped_and_records_each_folds_choice(stack):
+    nested = "nested_small"
+    if stack.get(f"/api/v0/datasets/{nested}").status_code == 404:
+        from models.datasets.synthetic import synthetic_aal90
+
+        blob = synthetic_aal90(24, seed=2, n_regions=12, n_pairs=3, n_modules=3).to_npz_bytes()
+        up = stack.post("/api/v0/datasets", files={"file": ("nested.npz", blob)}, data={"name": nested})
+        assert up.status_code == 201, up.text
+    data = {"train_data": [nested], "val_data": [nested], "test_data": [nested]}
+    grid = {"learning_rate": [0.001, 0.05]}
+
+    # 10 outer folds × (10 inner folds × 2 configurations + 1 refit) = 210 runs, over the default cap.
+    over = form(epochs=1, cv_type="kfold", n_folds=10, inner_folds=10, param_grid=grid, sweep_id="NESTED-over")
+    r = stack.post("/api/v0/new_task", json=over)
+    assert r.status_code == 422, r.text
+    [error] = r.json()["errors"]
+    assert error["field"] == "param_grid" and "210 models" in error["problem"] and "cap of 200" in error["problem"]
+    assert stack.get("/api/v0/tasks", params={"sweep_id": "NESTED-over"}).json()["tasks"] == []
+
+    task = stack.wait_task(stack.submit(form(epochs=1, seed=1, batch_size=4, cv_type="stratified_kfold", n_folds=2,
+                                             inner_folds=2, param_grid=grid, **data)), timeout=300)
+    assert task["status"] == "SUCCEEDED", task["error"]
+    result = task["result"]
+    record = result["nested_cv"]
+    assert (record["inner_folds"], record["grid"], record["runs"], record["selected_on"], record["metric"]) == \
+        (2, grid, 2 * (2 * 2 + 1), "inner_cv", "best_val_loss")
+    assert [f["fold"] for f in record["folds"]] == [0, 1]
+    for fold in record["folds"]:
+        scores = fold["inner_scores"]
+        assert [s["params"] for s in scores] == [{"learning_rate": 0.001}, {"learning_rate": 0.05}]
+        assert fold["chosen"] == min(scores, key=lambda s: s["mean"])["params"]
+    assert result["test_n"] == 24 and result["test_accuracy_low"] <= result["test_accuracy"] <= \
+        result["test_accuracy_high"]
+    epochs = stack.get(f"/api/v0/tasks/{task['task_id']}/epochs").json()["epochs"]
+    assert [(e["epoch"], e["fold"]) for e in epochs] == [(1, 0), (2, 1)]  # the outer refits
+
+
+def test_every_test_result_carries_the_standard_baseline_on_its_own_subjects(stack):
+    import numpy as np
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    from models.datasets.synthetic import demo_aal90
+    from models.tangent import fit_predict
+
+    task = stack.wait_task(stack.submit(form(epochs=2, seed=11, proj_id="BASELINE-BESIDE")))
+    assert task["status"] == "SUCCEEDED", task["error"]
+    result = task["result"]
+    record = result["standard_baseline"]
+    assert record["model"] == "tangent-logreg" and record["fitted_on"] == "the task's training subjects"
+    # Refit it here on the very subjects the task recorded: the same baseline, the same verdicts.
+    data = demo_aal90()  # what the stack registered as DEMO
+    where = {s: i for i, s in enumerate(data.subjects)}
+    train, test = (data.subset([where[s] for _, s in result["splits"]["roles"][r]["subjects"]]) for r in ("train", "test"))
+    right_baseline = fit_predict(train, test).argmax(axis=1) == test.labels
+    predicted = {p["subject"]: p["label"] == p["predicted"] for p in result["test"]["predictions"]}
+    right_model = np.array([predicted[s] for s in test.subjects])
+    assert record["n_train"] == train.n_subjects and record["test"]["n"] == test.n_subjects
+    assert result["baseline_test_accuracy"] == pytest.approx(right_baseline.mean())
+    accuracy = next(p for p in record["paired"] if p["metric"] == "test_accuracy")
+    assert accuracy["difference"] == pytest.approx(right_model.mean() - right_baseline.mean())
+    table = [[np.sum(right_model & right_baseline), np.sum(right_model & ~right_baseline)],
+             [np.sum(~right_model & right_baseline), np.sum(~right_model & ~right_baseline)]]
+    assert accuracy["p_value"] == pytest.approx(mcnemar(table, exact=True).pvalue)
+
+    listed = stack.get("/api/v0/tasks", params={"proj_id": "BASELINE-BESIDE"}).json()["tasks"]
+    assert listed[0]["metrics"]["baseline_test_accuracy"] == result["baseline_test_accuracy"]
+    assert listed[0]["metrics"]["baseline_accuracy_difference"] == accuracy["difference"]
+    skipped = stack.wait_task(stack.submit(form(epochs=1, skip_baseline=True)))
+    assert skipped["result"]["standard_baseline"] == {"skipped": "skip_baseline was set on the form"}

@@ -123,10 +123,30 @@ function renderResult(result) {
     $("#metrics").replaceChildren(table(["metric", "value", "95% interval"], metrics.map(([k, v]) => [k, fmt(v),
       result[`${k}_low`] !== undefined ? `${fmt(result[`${k}_low`])}–${fmt(result[`${k}_high`])}` : "—"]), { className: "compact" }));
   }
+  if (result.standard_baseline) renderBaseline(result, result.standard_baseline);
   predictions = test?.predictions || [];
   if (predictions.length) renderPredictions("subject", 1);
   $("#csv").disabled = !predictions.length;
   if (result.splits) renderSplit(result.splits);
+}
+
+const interval = (low, high) => (low === null || low === undefined ? "—" : `${fmt(low)}–${fmt(high)}`);
+
+// The standard baseline on the same subjects: its score and the paired difference (model − baseline).
+function renderBaseline(result, record) {
+  if (record.skipped) {
+    $("#baseline").replaceChildren(h("p", { class: "muted" }, `No baseline: ${record.skipped}.`));
+    return;
+  }
+  const rows = record.paired.map((p) => [p.metric, fmt(result[p.metric]),
+    `${fmt(result[`baseline_${p.metric}`])} (${interval(result[`baseline_${p.metric}_low`], result[`baseline_${p.metric}_high`])})`,
+    `${fmt(p.difference)} (${interval(p.low, p.high)})`, fmt(p.p_value), p.method]);
+  const beaten = record.paired.filter((p) => p.high !== null && p.high < 0).map((p) => p.metric);
+  const verdict = beaten.length
+    ? h("p", { class: "warn", id: "baseline-wins" }, `The simple baseline scores higher on ${beaten.join(", ")} (the whole 95% interval of the difference is below 0).`)
+    : h("p", { class: "muted" }, "Differences are this model minus the baseline, on the same test subjects.");
+  $("#baseline").replaceChildren(verdict, table(["metric", "this model", "baseline [95%]", "difference [95%]", "p", "test"], rows,
+    { className: "compact", caption: `${record.model}, fitted on ${record.fitted_on} (${record.n_train}) in ${fmt(record.seconds, 2)} s` }));
 }
 
 function renderSplit(splits) {

@@ -1,0 +1,34 @@
+"""What the standard baseline beside a torch evaluation (dl_ev) is fitted on: the evaluated task's
+own training subjects, as its result recorded them (``splits.roles.train``), loaded from their
+datasets (models.standard_baseline)."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from dao import dataset_queries
+from dao.tables import Task
+from models.datasets.splits import concatenate
+from models.datasets.types import ConnectomeDataset
+
+
+def parent_training(session: Session, task: Task, class_names: tuple[str, ...]) -> ConnectomeDataset | None:
+    """The evaluated task's training subjects, labels in ``class_names`` order; None when it
+    recorded none, when a dataset or subject is gone (replaced since), or when its classes differ."""
+    parent = session.get(Task, task.parent_task_id) if task.parent_task_id else None
+    roles = (((parent.result if parent else None) or {}).get("splits") or {}).get("roles") or {}
+    named: dict[str, list[str]] = {}
+    for name, subject in (roles.get("train") or {}).get("subjects") or []:
+        named.setdefault(name, []).append(subject)
+    try:
+        parts = [(name, _subjects_of(session, name, subjects)) for name, subjects in named.items()]
+        return concatenate(parts, class_names)[0] if parts else None
+    except (LookupError, ValueError):
+        return None
+
+
+def _subjects_of(session: Session, name: str, subjects: list[str]) -> ConnectomeDataset:
+    """Raises DatasetNotFound (a LookupError) or KeyError for a subject no longer there."""
+    ds = ConnectomeDataset.from_npz_bytes(dataset_queries.get_data(session, name))
+    index = {s: i for i, s in enumerate(ds.subjects)}
+    return ds.subset([index[s] for s in subjects])
