@@ -10,10 +10,10 @@ import random
 import secrets
 from typing import Any
 
+from contracts.task_form import NewTaskForm
+
 # The form's top-level fields; any other bare name is a param_set field (learning_rate, ...).
-TOP_LEVEL = {"proj_id", "proj_name", "task_name", "task_type", "train_data", "val_data", "enable_test",
-             "test_data", "model", "param_set", "requirements", "allow_seen_test", "cv_type", "n_folds",
-             "cv_repeats", "n_permutations"}
+TOP_LEVEL = frozenset(NewTaskForm.model_fields)
 MAX_TASKS = 500
 
 

@@ -26,16 +26,36 @@ def _value(row: dict, path: str):
     return node
 
 
-def leaderboard_rows(rows: list[dict], params: list[str], metric: str) -> list[list]:
-    return [[n + 1, r["task_id"], r["status"], *(_value(r, p) for p in params),
-             interval_text(r.get("metrics") or {}, metric)] for n, r in enumerate(rows)]
+def leaderboard_rows(rows: list[dict], params: list[str], metric: str, scores: dict | None = None) -> list[list]:
+    """The table's rows. A cross-validated task records a validation metric per fold: its cell is
+    the sweep record's score, the mean over its folds (``scores``)."""
+    return [[n + 1, r["task_id"], r["status"], *(_value(r, p) for p in params), _metric_cell(r, metric, scores or {})]
+            for n, r in enumerate(rows)]
+
+
+def _metric_cell(row: dict, metric: str, scores: dict) -> str:
+    metrics = row.get("metrics") or {}
+    if metric in metrics or scores.get(row["task_id"]) is None:
+        return interval_text(metrics, metric)
+    return f"{scores[row['task_id']]:.3f} (mean over folds)"
+
+
+def by_fold_means(rows: list[dict], metric: str, scores: dict, descending: bool) -> list[dict]:
+    """Cross-validated tasks, which the listing cannot order by a per-fold metric, ordered by
+    their fold means (unscored last); rows that carry the metric themselves are left as listed."""
+    if any(metric in (r.get("metrics") or {}) for r in rows) or not scores:
+        return rows
+    sign = -1 if descending else 1
+    return sorted(rows, key=lambda r: (scores.get(r["task_id"]) is None, sign * (scores.get(r["task_id"]) or 0)))
 
 
 def _selection(client: Client, sweep_id: str, metric: str | None) -> dict:
-    """``{"selection": record}``, or ``{"selection": None, "selection_refused": why}`` for a
-    sweep the API chooses nothing in (409: it mixes cross-validated and single-split tasks)."""
+    """``{"selection": record, "scores": {task id: the number it was chosen on}}``, or
+    ``{"selection": None, "selection_refused": why}`` for a sweep the API chooses nothing in
+    (409: it mixes cross-validated and single-split tasks)."""
     try:
-        return {"selection": client.sweep_selection(sweep_id, metric)["selection"]}
+        record = client.sweep_selection(sweep_id, metric)
+        return {"selection": record["selection"], "scores": {t["task_id"]: t["score"] for t in record["tasks"]}}
     except ApiError as exc:
         if exc.status != 409:
             raise
@@ -108,8 +128,10 @@ def sweep(ctx, form_file, grids, sample, seed, sort, no_follow, as_json):
                    "selection_warning": sort_warning(sort), **selection})
     else:
         params = list(grid)
+        scores = selection.get("scores") if metric == (selection.get("selection") or {}).get("metric") else None
+        rows = by_fold_means(rows, metric, scores or {}, sort.startswith("-"))
         table(["rank", "task_id", "status", *map(short_name, params), f"{metric} [95%]"],
-              leaderboard_rows(rows, params, metric), title=f"leaderboard of sweep {sweep_id} by {sort}")
+              leaderboard_rows(rows, params, metric, scores), title=f"leaderboard of sweep {sweep_id} by {sort}")
         if sort_warning(sort):
             click.echo(f"note: {sort_warning(sort)}")
         print_selection(selection)

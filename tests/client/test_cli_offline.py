@@ -51,6 +51,8 @@ def test_a_grid_reads_numbers_and_paths_and_tags_each_form():
     form = form_for({"task_name": "t", "param_set": {"epochs": 1}}, combos[0], "SWEEP1")
     assert form["param_set"] == {"epochs": 1, "learning_rate": 0.001} and form["sweep_id"] == "SWEEP1"
     assert form["requirements"] == {"device": "cpu"} and form["task_name"].startswith("t [learning_rate=0.001")
+    every_top_level = parse_grid(["split_by=groups,subjects", "skip_baseline=true", "inner_folds=2,3"])
+    assert set(every_top_level) == {"split_by", "skip_baseline", "inner_folds"}  # the form's own fields
     for bad in (["learning_rate"], ["=1,2"], ["lr=1", "lr=2"]):
         with pytest.raises(BadGrid):
             parse_grid(bad)
@@ -86,3 +88,17 @@ def test_the_upload_body_is_multipart_with_the_file(tmp_path):
     boundary = content_type.split("boundary=")[1]
     assert body.startswith(f"--{boundary}\r\n".encode()) and body.endswith(f"--{boundary}--\r\n".encode())
     assert b'filename="we\\"ird.npz"' in body and b"\x00\x01data\r\n" in body
+
+
+def test_a_cross_validated_sweeps_leaderboard_shows_and_orders_by_the_fold_means():
+    from client.cli.sweep import by_fold_means, leaderboard_rows
+
+    rows = [{"task_id": t, "status": "SUCCEEDED", "param_set": {}, "metrics": {"test_accuracy": 0.8}}
+            for t in ("A", "B", "C")]
+    scores = {"A": 0.7, "B": 0.4, "C": None}
+    ordered = by_fold_means(rows, "best_val_loss", scores, descending=False)
+    assert [r["task_id"] for r in ordered] == ["B", "A", "C"]
+    cells = [row[-1] for row in leaderboard_rows(ordered, [], "best_val_loss", scores)]
+    assert cells == ["0.400 (mean over folds)", "0.700 (mean over folds)", "-"]
+    single = [{**rows[0], "metrics": {"best_val_loss": 0.5}}, rows[1]]
+    assert by_fold_means(single, "best_val_loss", scores, descending=False) == single  # the listing's order kept
