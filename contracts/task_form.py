@@ -34,6 +34,11 @@ def _lower(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
 
+CV_TYPES = ("kfold", "stratified_kfold", "loo")  # scikit-learn's splitters (models.cv)
+NO_CV = ("", "none")
+SPLIT_BY = ("groups", "subjects")  # whole groups on one side, or subject by subject
+
+
 def _cv_name(value: Any) -> Any:
     """NEURO-LEARN's client sends null, '' or 'none' for no cross-validation."""
     return "" if value is None else _lower(value)
@@ -41,7 +46,7 @@ def _cv_name(value: Any) -> Any:
 
 def cross_validated(cv_type: str | None) -> bool:
     """Whether a form's cv_type (as sent or as stored) asks for cross-validation."""
-    return _cv_name(cv_type) not in ("", "none")
+    return _cv_name(cv_type) not in NO_CV
 
 
 def _empty_is_none(value: Any) -> Any:
@@ -117,9 +122,9 @@ class NewTaskForm(BaseModel):
     allow_seen_test: bool = False
     # "groups": no group (site, scanner, family) on two sides of a split or fold; "subjects": split
     # subject by subject (the result is marked groups_mixed). Absent: "groups" where data has groups.
-    split_by: Annotated[Literal["groups", "subjects"] | None, BeforeValidator(_empty_is_none)] = None
+    split_by: Annotated[Literal[SPLIT_BY] | None, BeforeValidator(_empty_is_none)] = None
     # Cross-validation over the pooled subjects of every dataset named (see docs/evaluation.md).
-    cv_type: Annotated[Literal["", "none", "kfold", "stratified_kfold", "loo"], BeforeValidator(_cv_name)] = ""
+    cv_type: Annotated[Literal[NO_CV + CV_TYPES], BeforeValidator(_cv_name)] = ""
     n_folds: Int = Field(default=5, ge=2, le=50)
     cv_repeats: Int = Field(default=1, ge=1, le=10)
     # Nested cross-validation (with cv_type): the configurations an inner CV on each outer training

@@ -21,10 +21,10 @@ import numpy as np
 from sklearn.model_selection import (GroupKFold, KFold, LeaveOneOut, RepeatedKFold, RepeatedStratifiedKFold,
                                      StratifiedGroupKFold, StratifiedKFold)
 
+from contracts.task_form import CV_TYPES
 from models.datasets.group_splits import MIN_GROUPS, GroupSplitError, group_names
 from models.datasets.splits import partition, split_parts
 
-CV_TYPES = ("kfold", "stratified_kfold", "loo")
 VAL_SHARE = 0.15
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template
 
 from contracts.statuses import TASK_TYPE_MEANING, TaskStatus
+from contracts.task_form import CV_TYPES, SPLIT_BY
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/ui/static")
@@ -26,7 +27,7 @@ PAGES = {
 def _vocabulary() -> dict:
     """The names the pages show and their scripts compare with, from their one definition."""
     return {"statuses": [s.value for s in TaskStatus], "terminal": [s.value for s in TaskStatus.terminal()],
-            "task_types": TASK_TYPE_MEANING}
+            "task_types": TASK_TYPE_MEANING, "cv_types": CV_TYPES, "split_by": SPLIT_BY}
 
 
 @bp.get("/")

@@ -4,7 +4,8 @@ datasets) costs seconds of CPU per stack, ``CREATE DATABASE ... TEMPLATE`` a fra
 The template is named after a hash of what ``migrate`` runs (the migrations, the code they and
 the demo registration import, the admin token they store), so any change to those builds a new
 one; pytest-xdist processes build it once between them, under a PostgreSQL advisory lock, and
-templates of other versions are dropped then."""
+templates of other versions are dropped then, but for the KEEP newest (two checkouts testing at
+once must not drop each other's)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "trainyard_tmpl_"
 _INPUTS = ("migrations", "alembic.ini", "contracts", "webcommon", "app", "dao", "models", "start.sh")
-_LOCK = 0x7472_6169  # one advisory lock key for building templates
+_LOCK = 0x7472_6169  # one advisory lock key for building and copying templates
+KEEP = 2  # other versions' templates kept when one is built
 
 
 @functools.cache
@@ -36,12 +38,12 @@ def create_migrated(pg_admin: str, name: str, env: dict[str, str]) -> None:
     template = template_name(env["TRAINYARD_ADMIN_TOKEN"])
     with psycopg.connect(pg_admin, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", [_LOCK])
-        try:
+        try:  # copied under the lock too: a build elsewhere drops other versions' templates
             if not _exists(conn, template):
                 _build(conn, template, env)
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", [_LOCK])
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
 
 
 def _exists(conn: psycopg.Connection, name: str) -> bool:
@@ -49,12 +51,15 @@ def _exists(conn: psycopg.Connection, name: str) -> bool:
 
 
 def _build(conn: psycopg.Connection, template: str, env: dict[str, str]) -> None:
-    for (old,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [PREFIX + "%"]).fetchall():
+    others = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s ORDER BY oid DESC",
+                          [PREFIX + "%"]).fetchall()
+    for (old,) in others[KEEP:]:  # the newest are kept: another checkout's run may be using its own
         try:
             conn.execute(f'DROP DATABASE IF EXISTS "{old}"')
         except psycopg.errors.ObjectInUse:  # another checkout's run is copying it right now
             pass
     building = template + "_building"
+    conn.execute(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)')  # a build killed part-way
     conn.execute(f'CREATE DATABASE "{building}"')
     server = conn.info.host + ":" + str(conn.info.port)
     url = f"postgresql+psycopg://postgres@{server}/{building}"

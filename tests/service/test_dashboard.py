@@ -112,6 +112,26 @@ def test_seed_form_as_dl_ts_trains_with_live_progress_and_curves(dash, stack):
     dash.shot("task-succeeded")
 
 
+def test_the_form_asks_for_cross_validation_a_split_rule_and_no_baseline(dash, stack):
+    page = dash.open("/ui/new")
+    page.fill("#task_name", "cv from the form")
+    page.fill("#param_set-epochs", "1")
+    page.select_option("#cv_type", "kfold")
+    page.fill("#n_folds", "2")
+    page.select_option("#split_by", "subjects")
+    page.check("#skip_baseline")
+    page.click("#submit")
+    page.wait_for_url("**/ui/tasks/TASK*")
+    task_id = page.url.rsplit("/", 1)[1]
+    stack.unfinished.add(task_id)
+    task = stack.wait_task(task_id, timeout=300)
+    assert task["status"] == "SUCCEEDED", task["error"]
+    assert task["result"]["cv"]["n_folds"] == 2 and task["result"]["splits"]["cv"]["cv_type"] == "kfold"
+    assert task["result"]["standard_baseline"] == {"skipped": "skip_baseline was set on the form"}
+    dash.wait_ready()
+    page.wait_for_function("document.querySelector('#baseline').textContent.includes('skip_baseline')")
+
+
 def test_a_rejected_form_shows_the_api_field_errors_beside_the_fields(dash, stack):
     page = dash.open("/ui/new")
     page.fill("#param_set-learning_rate", "fast")

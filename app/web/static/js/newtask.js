@@ -77,6 +77,7 @@ function body() {
   for (const el of form.elements) {
     if (!el.name) continue;
     let value = el.type === "checkbox" ? el.checked : el.value.trim();
+    if (value === "" && "omitEmpty" in el.dataset) continue;
     if (el.multiple) value = [...el.selectedOptions].map((o) => o.value);
     if (el.name.startsWith("param_set.")) out.param_set[el.name.slice(10)] = value;
     else out[el.name] = value;
