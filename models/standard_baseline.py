@@ -38,7 +38,10 @@ def beside(spec: JobSpec, result: dict) -> dict:
         return skipped("the evaluated task's training subjects could not be loaded (none recorded, or their "
                        "dataset was replaced since)")
     started = time.perf_counter()
-    subjects, y, base_prob, n_train, fitted_on = _predictions(spec)
+    try:
+        subjects, y, base_prob, n_train, fitted_on = _predictions(spec)
+    except ValueError as exc:  # not positive definite, one class only, ...: the task's own result stands
+        return skipped(f"the baseline could not be fitted on this data: {exc}")
     return baseline_record(y, probabilities_by_subject(result["test"], subjects), base_prob,
                            spec_class_names(spec), subjects, seed=spec.params.seed, model=tangent.NAME,
                            fitted_on=fitted_on, n_train=n_train, seconds=time.perf_counter() - started)

@@ -4,6 +4,8 @@ task's model; checked against pyriemann/scikit-learn and statsmodels on the same
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from pyriemann.tangentspace import TangentSpace
@@ -94,3 +96,12 @@ def test_an_evaluation_fits_its_baseline_on_the_evaluated_tasks_training_subject
     assert ev["standard_baseline"]["fitted_on"] == "the training subjects of the evaluated task"
     lost = run_job(JobSpec("dl_ev", "MLP", params(), None, None, test, init_weights=parent.weights), Recorder(), "cpu")
     assert "could not be loaded" in lost.result["standard_baseline"]["skipped"]
+
+
+def test_data_the_baseline_cannot_fit_leaves_the_tasks_own_result_and_says_why(data):
+    train, val, test = data
+    rng = np.random.default_rng(0)
+    wild = lambda ds: replace(ds, conn=rng.normal(0, 3, ds.conn.shape).astype(ds.conn.dtype))  # noqa: E731
+    out = run_job(JobSpec("dl_ts", "MLP", params(epochs=1), wild(train), wild(val), wild(test)), Recorder(), "cpu")
+    assert not out.stopped and "test_accuracy" in out.result
+    assert out.result["standard_baseline"]["skipped"].startswith("the baseline could not be fitted on this data")
