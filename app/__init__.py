@@ -27,12 +27,13 @@ def create_app() -> Flask:
     from app.uploads import limit_body
     from app.openapi import api_document
     from webcommon.openapi import views as openapi
+    from webcommon.openapi.common import HEALTH
 
     for module in (health, accounts, tasks, task_events, task_logs, checkpoints, compare, datasets, catalog, mxserver,
                    gpus, deploy, mms_management, fractal_models, queues, sweeps):
         app.register_blueprint(module.bp)
     app.register_blueprint(web_bp)  # the dashboard's page shells at / and /ui/
-    app.register_blueprint(openapi.blueprint("openapi"))  # /openapi.json and /docs
+    app.register_blueprint(openapi.blueprint("openapi", HEALTH))  # /openapi.json and /docs
     app.extensions[openapi.BUILDER] = api_document
     metrics.install(app)  # first: its timer sees requests the guard refuses
     app.before_request(limit_body)  # before anything reads a body

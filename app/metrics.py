@@ -23,6 +23,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from contracts.settings import get_settings
 from tasks.metrics_registry import scrape_registry
 from webcommon.metrics_scope import for_caller
+from webcommon.openapi.common import HEALTH, PROMETHEUS
+from webcommon.openapi.spec_types import Op, documented
 
 bp = Blueprint("metrics", __name__)
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
@@ -65,6 +67,7 @@ def install(app: Flask) -> None:
 
 
 @bp.get("/metrics")
+@documented(Op("Prometheus metrics", HEALTH, {200: PROMETHEUS}, database=False))
 def metrics():
     extra = []
     if get_settings().metrics_fleet:

@@ -37,9 +37,8 @@ class Dispatcher:
 def combined_document(api: Flask, serving: Flask) -> dict[str, Any]:
     """The API's document with the serving routes answered at its address."""
     from app.openapi import api_document
-    from serving.openapi import SERVING
 
-    return api_document(api, [(serving.url_map, SERVING, is_inference, False)], DESCRIPTION)
+    return api_document(api, [(serving, is_inference, False)], DESCRIPTION)
 
 
 def create_app() -> Dispatcher:

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from contracts import foreign_replies as f
 from serving import images, predict, subjects
 from serving.bodies import json_value, uploaded_file
 from serving.errors import ServingError
+from serving.openapi import PREDICT_ERRORS
+from webcommon.openapi.common import ANY_JSON, PREDICT_UPLOAD, SERVE
+from webcommon.openapi.spec_types import Op, Param, documented, string
 
 bp = Blueprint("connectome", __name__, url_prefix="/api/v0/models")
 
@@ -24,6 +28,8 @@ def _error(exc: ServingError):
 
 
 @bp.post("/<name>/predict")
+@documented(Op("Predict subjects' classes", SERVE, {200: f.ConnectomePrediction}, PREDICT_ERRORS,
+                body=(ANY_JSON, PREDICT_UPLOAD), query=(Param("version", string()),), database=False))
 def predict_subjects(name: str):
     model = predict.resolve(name, request.args.get("version") or None)
     predict.need_classifier(model)

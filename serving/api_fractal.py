@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from contracts import foreign_replies as f
+from contracts import replies as r
 from serving import images, predict, subjects
 from serving.bodies import json_object, uploaded_file
 from serving.errors import BadInput, ServingError
 from serving.inputs import values_feeds
+from serving.openapi import PREDICT_ERRORS
+from webcommon.openapi.common import FRACTAL, PREDICT_UPLOAD
+from webcommon.openapi.spec_types import Op, documented
 
 bp = Blueprint("fractal", __name__, url_prefix="/api/v1/models")
 NAMES = {200: "OK", 400: "Bad Request", 404: "Not Found", 409: "Conflict", 413: "Payload Too Large",
@@ -29,6 +34,10 @@ def _error(exc: ServingError):
 
 
 @bp.route("/<name>/prediction", methods=["GET", "POST"])
+@documented(Op("Prediction (Fractal; its README sends a body with GET)", FRACTAL, {200: f.FractalPrediction},
+                PREDICT_ERRORS, database=False), method="GET")
+@documented(Op("Prediction (Fractal)", FRACTAL, {200: f.FractalPrediction}, PREDICT_ERRORS,
+                body=(r.Open, PREDICT_UPLOAD), database=False), method="POST")
 def prediction(name: str):
     model = predict.resolve(name)
     upload = uploaded_file()

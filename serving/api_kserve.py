@@ -8,12 +8,16 @@ import numpy as np
 import orjson
 from flask import Blueprint, Response, jsonify
 
+from contracts import foreign_replies as f
 from serving import predict
 from serving.bodies import HEADER_LENGTH, header_and_binary
 from serving.errors import BadInput, ModelFailed, NotLoaded, ServingError
 from serving.inputs import kserve_feeds
 from serving.loaded import ORT_TYPES
+from serving.openapi import PREDICT_ERRORS
 from serving.tensors import BinaryReader, classification, encode_bytes, to_binary
+from webcommon.openapi.common import KSERVE
+from webcommon.openapi.spec_types import Op, documented
 
 bp = Blueprint("kserve", __name__, url_prefix="/v2")
 PLATFORM = "onnxruntime_onnx"
@@ -28,16 +32,20 @@ def _error(exc: ServingError):
 
 @bp.get("")
 @bp.get("/")
+@documented(Op("Server metadata", KSERVE, {200: f.KServeServer}, database=False))
 def server_metadata():
     return jsonify({"name": "trainyard", "version": "0.1.0", "extensions": ["binary_tensor_data", "classification"]})
 
 
 @bp.get("/health/live")
+@documented(Op("Liveness", KSERVE, {200: f.KServeLive}, open=True, database=False))
 def live():
     return jsonify({"live": True})
 
 
 @bp.get("/health/ready")
+@documented(Op("Readiness: every registered model loaded", KSERVE,
+                {200: f.KServeReady, 503: f.KServeReady}, open=True, database=False))
 def ready():
     ok = predict.registry().all_ready()
     return jsonify({"ready": ok}), 200 if ok else 503
@@ -45,6 +53,7 @@ def ready():
 
 @bp.get("/models/<name>")
 @bp.get("/models/<name>/versions/<version>")
+@documented(Op("Model metadata", KSERVE, {200: f.KServeModel}, (404, 409, 503), database=False))
 def model_metadata(name: str, version: str | None = None):
     model = predict.resolve(name, version)
     return jsonify({"name": model.name, "versions": sorted(predict.version_names(name)), "platform": PLATFORM,
@@ -54,6 +63,8 @@ def model_metadata(name: str, version: str | None = None):
 
 @bp.get("/models/<name>/ready")
 @bp.get("/models/<name>/versions/<version>/ready")
+@documented(Op("Model readiness", KSERVE, {200: f.KServeModelReady, 503: f.KServeModelReady}, (404,),
+                database=False))
 def model_ready(name: str, version: str | None = None):
     """Ready when this process can serve it now (loading it first, as a prediction would); an
     unknown model is a 404."""
@@ -66,6 +77,8 @@ def model_ready(name: str, version: str | None = None):
 
 @bp.post("/models/<name>/infer")
 @bp.post("/models/<name>/versions/<version>/infer")
+@documented(Op("Inference", KSERVE, {200: f.KServeInferReply}, PREDICT_ERRORS, body=f.KServeInferRequest,
+                database=False))
 def infer(name: str, version: str | None = None):
     model = predict.resolve(name, version)
     body, binary = header_and_binary()

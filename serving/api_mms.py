@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from contracts import foreign_replies as f
 from serving import images, predict, subjects
 from serving.bodies import json_value, raw_body, uploaded_file
 from serving.errors import BadInput, ServingError
 from serving.inputs import values_feeds
+from serving.openapi import PREDICT_ERRORS
+from webcommon.openapi.common import ANY_JSON, BINARY, MMS, PREDICT_UPLOAD
+from webcommon.openapi.spec_types import Op, documented
 
 bp = Blueprint("mms", __name__)
 ZIP_MAGIC = b"PK\x03\x04"
@@ -26,6 +30,8 @@ def _error(exc: ServingError):
 
 
 @bp.get("/ping")
+@documented(Op("Liveness (MMS / TorchServe): 500 until the registry is read", MMS,
+                {200: f.ServingPing, 500: f.ServingPing}, open=True, database=False))
 def ping():
     """The API's answer (MMS 0.x) and TorchServe's, in one body; 200 once the registry is read."""
     ok = predict.registry().synced
@@ -35,6 +41,8 @@ def ping():
 
 @bp.post("/predictions/<name>")
 @bp.post("/predictions/<name>/<version>")
+@documented(Op("Prediction (TorchServe)", MMS, {200: f.MmsPrediction}, PREDICT_ERRORS,
+                body=(ANY_JSON, PREDICT_UPLOAD, BINARY), body_required=False, database=False))
 def predictions(name: str, version: str | None = None):
     model = predict.resolve(name, version)
     if model.is_classifier:

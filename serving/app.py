@@ -13,6 +13,8 @@ from contracts.settings import get_settings
 from serving import arrivals, metrics
 from serving.cache import PredictionCache
 from serving.registry import Registry
+from webcommon.openapi.common import PROMETHEUS, SERVE
+from webcommon.openapi.spec_types import Op, documented
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +42,7 @@ def register_routes(app: Flask) -> None:
 
     for module in (api_kserve, api_mms, api_fractal, api_connectome):
         app.register_blueprint(module.bp)
-    app.register_blueprint(openapi.blueprint("serving_openapi"))
+    app.register_blueprint(openapi.blueprint("serving_openapi", SERVE))
     app.extensions[openapi.BUILDER] = serving_document
     app.add_url_rule("/metrics", "metrics", _metrics)
     app.add_url_rule("/serving/metrics", "serving_metrics", _metrics)
@@ -102,6 +104,7 @@ def _count_arrivals(app: Flask) -> None:
         arrivals.reached()
 
 
+@documented(Op("Prometheus metrics of this serving process", SERVE, {200: PROMETHEUS}, database=False))
 def _metrics():
     body, content_type = metrics.exposition()
     return Response(body, content_type=content_type)

@@ -16,6 +16,10 @@ from dao import audit_queries, auth_queries, project_limits, storage_quota
 from dao.db import session_scope
 from contracts.settings import get_settings
 from dao.tables import ApiToken, utcnow
+from contracts import replies as r
+from app.api.requests import JSON_ERRORS
+from webcommon.openapi.common import ACCOUNTS
+from webcommon.openapi.spec_types import Op, Param, documented, integer, string
 
 bp = Blueprint("accounts", __name__, url_prefix="/api/v0")
 
@@ -33,6 +37,7 @@ def token_view(row: ApiToken) -> dict:
 
 
 @bp.get("/whoami")
+@documented(Op("The caller: its user, token and projects", ACCOUNTS, {200: r.Whoami}))
 def whoami():
     ident = current()
     with session_scope() as session:
@@ -47,12 +52,15 @@ def whoami():
 
 
 @bp.get("/projects")
+@documented(Op("The projects the caller sees, with its role", ACCOUNTS, {200: r.Projects}))
 def list_projects():
     with session_scope() as session:
         return jsonify({"projects": _projects_of(session)})
 
 
 @bp.post("/projects")
+@documented(Op("Make a project (a service admin)", ACCOUNTS, {201: r.ProjectCreated}, (*JSON_ERRORS, 409, 422),
+                body=ProjectForm))
 def create_project():
     """A service admin makes a project (then adds its members)."""
     require_service_admin()
@@ -65,6 +73,7 @@ def create_project():
 
 
 @bp.get("/projects/<project_id>")
+@documented(Op("A project: its limits and what it runs now", ACCOUNTS, {200: r.ProjectDetail}, (404,)))
 def show_project(project_id: str):
     """The project, its limits (own and in force) and what it runs now."""
     settings = get_settings()
@@ -82,6 +91,8 @@ def show_project(project_id: str):
 
 
 @bp.patch("/projects/<project_id>")
+@documented(Op("Set a project's limits (a service admin)", ACCOUNTS, {200: r.ProjectDetail},
+                (*JSON_ERRORS, 404, 422), body=LimitsForm))
 def set_limits(project_id: str):
     """A service admin sets a project's limits (``max_running``, ``max_gpus``, ``max_storage_mb``).
     The body is read first, as on every route; then a project that does not exist is 404 before
@@ -98,6 +109,11 @@ def set_limits(project_id: str):
 
 
 @bp.get("/audit")
+@documented(Op(
+    "Who did what, newest first (service admin: everything; project admin: its projects)", ACCOUNTS,
+    {200: r.AuditLog},
+    query=(Param("proj_id", string()), Param("action", string()), Param("before_id", integer(0, 2**62)),
+           Param("limit", integer(1, 1000)))))
 def audit_log():
     """Newest first: everything for a service admin, the projects it administers for a project
     admin. ``?proj_id=&action=&before_id=&limit=`` narrow it."""
@@ -120,6 +136,7 @@ def audit_log():
 
 
 @bp.get("/projects/<project_id>/members")
+@documented(Op("A project's members", ACCOUNTS, {200: r.Members}, (404,)))
 def list_members(project_id: str):
     with session_scope() as session:
         _project(session, project_id)
@@ -127,6 +144,8 @@ def list_members(project_id: str):
 
 
 @bp.post("/projects/<project_id>/members")
+@documented(Op("Add or change a member (a project admin)", ACCOUNTS, {201: r.MemberAdded},
+                (*JSON_ERRORS, 404, 422), body=MemberForm))
 def add_member(project_id: str):
     form = MemberForm.model_validate(json_body())
     with session_scope() as session:
@@ -142,6 +161,7 @@ def add_member(project_id: str):
 
 
 @bp.delete("/projects/<project_id>/members/<user>")
+@documented(Op("Remove a member", ACCOUNTS, {200: r.Done}, (404,)))
 def remove_member(project_id: str, user: str):
     with session_scope() as session:
         _project(session, project_id)
@@ -160,6 +180,8 @@ def _project(session, project_id: str):  # noqa: ANN001, ANN202
 
 
 @bp.post("/tokens")
+@documented(Op("Make a token (its secret is in this answer only)", ACCOUNTS, {201: r.TokenCreated},
+                (*JSON_ERRORS, 422), body=TokenForm))
 def create_token():
     """The new token's secret is in this answer only."""
     form = TokenForm.model_validate(json_body())
@@ -205,6 +227,7 @@ def _other_user(session, form: TokenForm) -> int:  # noqa: ANN001
 
 
 @bp.get("/tokens")
+@documented(Op("The caller's tokens (a service admin's: everyone's)", ACCOUNTS, {200: r.Tokens}))
 def list_tokens():
     """The caller's tokens (a service admin's: everyone's)."""
     ident = current()
@@ -214,6 +237,7 @@ def list_tokens():
 
 
 @bp.delete("/tokens/<int:token_id>")
+@documented(Op("Revoke a token", ACCOUNTS, {200: r.TokenRevoked}, (404,)))
 def revoke_token(token_id: int):
     ident = current()
     with session_scope() as session:

@@ -3,10 +3,14 @@
 from flask import Blueprint, jsonify
 
 from contracts.catalog import all_models
+from contracts import replies as r
+from webcommon.openapi.common import MODELS
+from webcommon.openapi.spec_types import Op, documented
 
 bp = Blueprint("catalog", __name__, url_prefix="/api/v0")
 
 
 @bp.get("/models")
+@documented(Op("The networks tasks can train", MODELS, {200: r.Catalog}, database=False))
 def list_models():
     return jsonify({"models": [m.public() for m in all_models()]})

@@ -9,11 +9,15 @@ from flask import Blueprint, Response, jsonify
 from webcommon.errors import ApiError
 from dao import artifact_queries, task_queries
 from dao.db import session_scope
+from contracts import replies as r
+from webcommon.openapi.common import BINARY, TASKS
+from webcommon.openapi.spec_types import Op, documented
 
 bp = Blueprint("checkpoints", __name__, url_prefix="/api/v0/tasks")
 
 
 @bp.get("/<task_id>/checkpoints")
+@documented(Op("An MXNet task's kept checkpoints", TASKS, {200: r.Checkpoints}, (404,)))
 def list_checkpoints(task_id: str):
     with session_scope() as session:
         task_queries.get_task(session, task_id)
@@ -24,6 +28,7 @@ def list_checkpoints(task_id: str):
 
 
 @bp.get("/<task_id>/checkpoints/<int:epoch>")
+@documented(Op("Download a checkpoint", TASKS, {200: BINARY}, (404,)))
 def download_checkpoint(task_id: str, epoch: int):
     with session_scope() as session:
         task_queries.get_task(session, task_id)

@@ -14,6 +14,9 @@ from app.usecases.comparison import comparison
 from dao import task_queries
 from dao.db import session_scope
 from webcommon.guard import authorize
+from contracts import replies as r
+from webcommon.openapi.common import TASKS
+from webcommon.openapi.spec_types import Op, Param, documented, string
 
 bp = Blueprint("compare", __name__, url_prefix="/api/v0")
 MAX_IDS = 20
@@ -40,6 +43,13 @@ def _visible(session, task_id: str) -> dict:  # noqa: ANN001
 
 
 @bp.get("/compare")
+@documented(Op(
+    "Tasks side by side: metrics with their intervals, paired tests of every pair tested on the same subjects",
+    TASKS, {200: r.Comparison}, (400, 404),
+    query=(Param("ids", string(), required=True, description="2 to 20 task ids, comma-separated"),),
+    description="Accuracy: McNemar's exact test; balanced accuracy and ROC AUC: a paired bootstrap over the "
+                "subjects (2,000 resamples, seeded). With two or more pairable pairs, p_value_holm is Holm's "
+                "correction. A task the caller may not see is 404, as on /api/v0/tasks/{task_id}."))
 def compare():
     ids = _ids()
     with session_scope() as session:

@@ -31,9 +31,23 @@ from models.datasets.metadata import describe
 from models.datasets.types import DatasetImportError
 from models.mxnet_backend.archive import declared_problems
 from tasks.publish import PublishError, publish_image_import
+from contracts import replies as r
+from webcommon.openapi.common import DATA
+from webcommon.openapi.spec_types import Op, Raw, documented
 
 bp = Blueprint("datasets", __name__, url_prefix="/api/v0/datasets")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
+DATASET_UPLOAD = Raw("multipart/form-data", {  # what upload reads, for the OpenAPI document
+    "type": "object", "required": ["file"],
+    "properties": {
+        "file": {"type": "string", "format": "binary",
+                 "description": "an .npz or DPABI .zip (connectome); an image .npz, zip/tar of class "
+                                "folders, or .rec + .idx (image): up to 3 files"},
+        "name": {"type": "string", "description": "defaults to the file's stem"},
+        "kind": {"type": "string", "enum": ["connectome", "image"], "default": "connectome"},
+        "channels": {"type": "string", "enum": ["1", "3"], "default": "3"},
+        "image_size": {"type": "string", "description": "HxW, each 8..4096, e.g. 28x28"},
+    }})
 
 
 def public(row: Dataset) -> dict:
@@ -58,6 +72,10 @@ def _proj_id() -> str | None:
 
 
 @bp.post("")
+@documented(Op(
+    "Register a dataset", DATA, {201: r.DatasetReply, 202: r.DatasetReply}, (409, 413, 422), body=DATASET_UPLOAD,
+    description="Connectome uploads are validated at once (201); image uploads are checked by the "
+                "MXNet worker (202, VALIDATING)."))
 def upload():
     if request.form.get("kind", "connectome") == "image":
         return upload_images()
@@ -156,6 +174,7 @@ def upload_images():
 
 
 @bp.get("")
+@documented(Op("List datasets", DATA, {200: r.Datasets}))
 def list_all():
     with session_scope() as session:
         rows = [r for r in dataset_queries.list_datasets(session) if can_see(r.project_id)]
@@ -163,12 +182,14 @@ def list_all():
 
 
 @bp.get("/<name>")
+@documented(Op("Describe a dataset", DATA, {200: r.Dataset}, (404,)))
 def show(name: str):
     with session_scope() as session:
         return jsonify(public(dataset_queries.get_dataset(session, name)))
 
 
 @bp.delete("/<name>")
+@documented(Op("Delete a dataset no task uses", DATA, {200: r.Done}, (404, 409)))
 def delete(name: str):
     with session_scope() as session:
         dataset_queries.delete_dataset(session, name)

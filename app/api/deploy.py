@@ -10,11 +10,17 @@ from app.api.requests import json_body
 from app.schemas.deploy import DeployForm
 from dao import model_queries
 from dao.db import session_scope
+from contracts import replies as r
+from app.api.requests import JSON_ERRORS
+from webcommon.openapi.common import MODELS
+from webcommon.openapi.spec_types import Op, documented
 
 bp = Blueprint("deploy", __name__, url_prefix="/api/v0")
 
 
 @bp.post("/tasks/<task_id>/deploy")
+@documented(Op("Serve a SUCCEEDED task's model (exported to ONNX by a worker)", MODELS, {202: r.DeployReply},
+                (*JSON_ERRORS, 404, 409, 422), body=DeployForm, body_required=False))
 def deploy(task_id: str):
     form = DeployForm.model_validate(json_body() if request.content_length else {})
     with session_scope() as session:

@@ -21,11 +21,20 @@ from webcommon.principal import can_see
 from app.auth.submit import owner_for_upload
 from dao import auth_queries, model_queries
 from dao.db import session_scope
+from contracts import foreign_replies as f
+from contracts import replies as r
+from app.api.requests import JSON_ERRORS
+from webcommon.openapi.common import FRACTAL
+from webcommon.openapi.spec_types import Op, Raw, documented
 
 bp = Blueprint("fractal_models", __name__, url_prefix="/api/v1/models")
 NAMES = {200: "OK", 201: "Created", 400: "Bad Request", 404: "Not Found", 409: "Conflict",
          413: "Payload Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Entity",
          503: "Service Unavailable"}
+ONNX_UPLOAD = Raw("multipart/form-data", {  # what upload reads, for the OpenAPI document
+    "type": "object", "required": ["path"],
+    "properties": {"path": {"type": "string", "format": "binary", "description": "the .onnx file"},
+                   "description": {"type": "string", "maxLength": 2000}}})
 
 
 def envelope(code: int, description: str, **extra):
@@ -42,6 +51,7 @@ register_model_errors(bp, envelope)
 
 
 @bp.get("")
+@documented(Op("Model names (Fractal)", FRACTAL, {200: f.FractalNames}))
 def list_names():
     with session_scope() as session:
         names = sorted({r.name for r in model_queries.list_models(session) if can_see(r.project_id)})
@@ -49,6 +59,7 @@ def list_names():
 
 
 @bp.get("/information")
+@documented(Op("Models with their descriptions (Fractal)", FRACTAL, {200: f.FractalInformation}))
 def information():
     with session_scope() as session:
         rows = [r for r in model_queries.list_models(session) if r.is_default and can_see(r.project_id)]
@@ -58,6 +69,7 @@ def information():
 
 
 @bp.get("/<name>")
+@documented(Op("Describe a model (Fractal)", FRACTAL, {200: f.FractalModel}, (404,)))
 def describe(name: str):
     with session_scope() as session:
         row = model_queries.get(session, name)
@@ -66,6 +78,8 @@ def describe(name: str):
 
 
 @bp.post("/<name>")
+@documented(Op("Edit a model's description (Fractal)", FRACTAL, {200: f.FractalReply}, (*JSON_ERRORS, 404, 422),
+                body=r.Open))
 def edit_description(name: str):
     body = json_body()
     text = body.get("model_description")
@@ -79,6 +93,9 @@ def edit_description(name: str):
 
 
 @bp.put("/<name>")
+@documented(Op("Upload an ONNX model (Fractal)", FRACTAL, {201: f.FractalModel}, (404, 413, 422), body=ONNX_UPLOAD,
+                description="An existing name gets a new version, in its project; "
+                            "a name of a project the caller cannot see is 404."))
 def upload(name: str):
     if not re.match(NAME, name):
         raise ApiError(422, f"model name {name!r} must be 1-200 letters, digits, '.', '_' or '-'")
@@ -111,6 +128,7 @@ def _uploaded() -> tuple[str, bytes]:
 
 
 @bp.delete("/<name>")
+@documented(Op("Delete a model (Fractal)", FRACTAL, {200: f.FractalReply}, (404,)))
 def delete(name: str):
     with session_scope() as session:
         model_queries.delete(session, name)

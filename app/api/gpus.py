@@ -18,6 +18,9 @@ from contracts.settings import get_settings
 from dao.tables import Worker
 from contracts.gpus import GpuState, to_mxserver_shape
 from webcommon.principal import can_see, visible_projects
+from contracts import replies as r
+from webcommon.openapi.common import FLEET, MX
+from webcommon.openapi.spec_types import Op, documented
 
 bp = Blueprint("gpus", __name__)
 log = logging.getLogger(__name__)
@@ -59,6 +62,7 @@ def _worker_view(worker: Worker, shown: set[str]) -> dict[str, Any]:
 
 
 @bp.get("/api/v0/gpus")
+@documented(Op("Live workers and their GPUs", FLEET, {200: r.Fleet}))
 def list_gpus():
     live, shown = _live_and_shown()
     workers = [_worker_view(w, shown) for w in live]
@@ -67,6 +71,7 @@ def list_gpus():
 
 
 @bp.get("/gpu")
+@documented(Op("GPUs in MXServer's shape", MX, {200: r.MxGpus}))
 def mxserver_gpu():
     """One entry per physical GPU (two workers pinned to one GPU report it once)."""
     seen, states = set(), []

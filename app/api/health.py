@@ -5,16 +5,22 @@ from sqlalchemy import text
 
 from dao.db import session_scope
 from tasks.publish import broker_reachable
+from contracts import replies as r
+from webcommon.openapi.common import HEALTH
+from webcommon.openapi.spec_types import Op, documented
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/ping")
+@documented(Op("Liveness: answers without the database", HEALTH, {200: r.Ping}, open=True, database=False))
 def ping():
     return jsonify({"health": "healthy!"})
 
 
 @bp.get("/healthz")
+@documented(Op("Readiness: the database and the broker", HEALTH, {200: r.Health, 503: r.Health}, open=True,
+                database=False))
 def healthz():
     checks = {"database": _database_ok(), "broker": broker_reachable()}
     healthy = all(checks.values())

@@ -24,11 +24,16 @@ from dao import auth_queries, model_queries
 from dao.errors import ModelNotFound
 from dao.db import session_scope
 from contracts.statuses import ModelStatus
+from contracts import foreign_replies as f
+from webcommon.openapi.common import MMS
+from webcommon.openapi.spec_types import Op, Param, choice, documented, fields_as_query, integer, number, string
 
 bp = Blueprint("mms_management", __name__)
 TYPES = {400: "BadRequestException", 401: "UnauthorizedException", 403: "ForbiddenException",
          404: "ModelNotFoundException", 409: "ConflictStatusException", 413: "RequestEntityTooLargeException",
          422: "BadRequestException", 503: "ServiceUnavailableException"}
+# the query parameters of register and scale, for the OpenAPI document
+SERVING_SETTINGS = (*fields_as_query(ServingSettings), Param("synchronous", choice("true", "false", "1", "0")))
 
 
 def _error(code: int, message: str):
@@ -79,6 +84,11 @@ def _source(url: str) -> tuple[str, str, str | None]:
 
 
 @bp.post("/models")
+@documented(Op(
+    "Register a model (TorchServe)", MMS, {200: f.TorchServeStatus, 202: f.TorchServeStatus}, (400, 404, 409, 422),
+    query=(Param("url", string(), required=True, description="task:<id> (or the bare id) or onnx:<name>[/<version>]"),
+           Param("model_name", string()), Param("initial_workers", integer(1, 32)),
+           Param("response_timeout", number(1, 600)), *SERVING_SETTINGS)))
 def register():
     url = request.args.get("url") or ""
     if not url:
@@ -148,6 +158,8 @@ def _wait_export(model_id: int, timeout: float) -> str:
 
 
 @bp.get("/models")
+@documented(Op("List models (TorchServe)", MMS, {200: f.TorchServeList}, (400,),
+                query=(Param("limit", integer(1, 1000)), Param("next_page_token", integer(0, 10**9)))))
 def list_models():
     limit = _int("limit", 100, 1, 1000)
     start = _int("next_page_token", 0, 0, 10**9)
@@ -171,6 +183,7 @@ def _int(name: str, default: int, low: int, high: int) -> int:
 
 @bp.get("/models/<name>")
 @bp.get("/models/<name>/<version>")
+@documented(Op("Describe a model (TorchServe)", MMS, {200: f.TorchServeModels}, (404,)))
 def describe(name: str, version: str | None = None):
     with session_scope() as session:
         if version == "all":
@@ -196,6 +209,8 @@ def _torchserve_view(session, row) -> dict:
 
 @bp.put("/models/<name>")
 @bp.put("/models/<name>/<version>")
+@documented(Op("Scale a model's workers (TorchServe)", MMS, {200: f.TorchServeStatus, 202: f.TorchServeStatus},
+                (400, 404), query=SERVING_SETTINGS))
 def scale(name: str, version: str | None = None):
     with session_scope() as session:
         rows = [model_queries.get(session, name, version)]
@@ -231,6 +246,7 @@ def _wait_scaled(model_id: int, low: int, high: int, timeout: float = 30.0) -> b
 
 
 @bp.put("/models/<name>/<version>/set-default")
+@documented(Op("Set the default version (TorchServe)", MMS, {200: f.TorchServeStatus}, (404,)))
 def set_default(name: str, version: str):
     with session_scope() as session:
         model_queries.set_default(session, name, version)
@@ -239,6 +255,7 @@ def set_default(name: str, version: str):
 
 @bp.delete("/models/<name>")
 @bp.delete("/models/<name>/<version>")
+@documented(Op("Unregister a model (TorchServe)", MMS, {200: f.TorchServeStatus}, (404,)))
 def unregister(name: str, version: str | None = None):
     with session_scope() as session:
         model_queries.delete(session, name, version)

@@ -49,6 +49,11 @@ from dao.tables import Task
 from contracts.statuses import TaskStatus
 from contracts.catalog import ModelInfo, find_model
 from tasks.publish import queue_for
+from contracts import foreign_replies as f
+from contracts import replies as r
+from app.api.requests import JSON_ERRORS
+from webcommon.openapi.common import MX
+from webcommon.openapi.spec_types import Op, documented
 
 bp = Blueprint("mxserver", __name__)
 OK, FAILED = "0", "1"
@@ -65,12 +70,16 @@ def _refused(task_id: str | None, problems: list[tuple[str, str]]) -> ApiError:
 
 
 @bp.post("/train")
+@documented(Op("Train (MXServer)", MX, {200: f.MxState}, (*JSON_ERRORS, 409, 422),
+                body=(TrainRequest, TrainDesc, r.Open)))
 def train():
     return _handle(json_body(any_content_type=True), training=True)
 
 
 @bp.post("/eval")
 @bp.post("/test")
+@documented(Op("Evaluate a trained task (MXServer)", MX, {200: f.MxState}, (*JSON_ERRORS, 409, 422),
+                body=(EvalRequest, TestDesc, r.Open)))
 def evaluate():
     return _handle(json_body(any_content_type=True), training=False)
 
@@ -235,6 +244,8 @@ def _row(req: TrainRequest | EvalRequest, tr: Translated, original: dict | None)
 
 
 @bp.post("/stop")
+@documented(Op("Stop a task (MXServer)", MX, {200: f.MxState, 404: f.MxState, 409: f.MxState}, (*JSON_ERRORS, 422),
+                body=StopRequest))
 def stop():
     req = StopRequest.model_validate(json_body(any_content_type=True))
     try:

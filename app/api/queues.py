@@ -12,11 +12,15 @@ from webcommon.principal import visible_projects
 from dao.db import session_scope
 from dao.pending_work import Pool, backend_of, pending_work
 from dao.queue_summary import held_tasks, status_counts
+from contracts import replies as r
+from webcommon.openapi.common import FLEET
+from webcommon.openapi.spec_types import Op, documented
 
 bp = Blueprint("queues", __name__, url_prefix="/api/v0")
 
 
 @bp.get("/queues")
+@documented(Op("Each queue's depth, its pools' pending work, the tasks workers hold", FLEET, {200: r.Queues}))
 def list_queues():
     with session_scope() as session:
         counts = status_counts(session)

@@ -10,6 +10,8 @@ from flask import request
 from webcommon.errors import ApiError
 from contracts.settings import get_settings
 
+JSON_ERRORS = (400, 413, 415)  # json_body's refusals, for the OpenAPI document: unparseable, too large, not JSON
+
 
 def json_body(any_content_type: bool = False) -> dict[str, Any]:
     """The JSON object sent. Raises ApiError 413 (too large), 415 (not JSON), 400 (unparseable

@@ -12,11 +12,23 @@ from dao import sweep_queries, task_queries
 from dao.db import session_scope
 from webcommon.errors import ApiError
 from webcommon.principal import visible_projects
+from contracts import replies as r
+from contracts.selection import VALIDATION_METRICS
+from webcommon.openapi.common import TASKS
+from webcommon.openapi.spec_types import Op, Param, choice, documented
 
 bp = Blueprint("sweeps", __name__, url_prefix="/api/v0")
 
 
 @bp.get("/sweeps/<sweep_id>")
+@documented(Op(
+    "A sweep's tasks and its selection record: the task chosen on validation, from how many", TASKS,
+    {200: r.Sweep}, (400, 404, 409),
+    query=(Param("metric", choice(*sorted(VALIDATION_METRICS)),
+                 description=f"what the choice is made on ({DEFAULT_METRIC} by default; a loss is "
+                             "minimised, a score maximised); a test metric is refused"),),
+    description="Only the caller's tasks count; a sweep with none of them is 404. 409: the sweep mixes "
+                "cross-validated and single-split tasks."))
 def show_sweep(sweep_id: str):
     metric = request.args.get("metric") or DEFAULT_METRIC
     problem = metric_problem(metric)

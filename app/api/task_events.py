@@ -34,6 +34,8 @@ from dao import epoch_queries
 from dao.db import read
 from contracts.settings import get_settings
 from contracts.statuses import TaskStatus
+from webcommon.openapi.common import EVENTS, NOT_MODIFIED, TASKS
+from webcommon.openapi.spec_types import Op, Param, documented, string
 
 bp = Blueprint("task_events", __name__, url_prefix="/api/v0")
 TERMINAL = {s.value for s in TaskStatus.terminal()}
@@ -55,6 +57,11 @@ def _cursor() -> tuple[int, int] | None:
 
 
 @bp.get("/tasks/<task_id>/events")
+@documented(Op(
+    "A task's status and epochs as server-sent events, ending at its final state", TASKS,
+    {200: EVENTS, 204: NOT_MODIFIED}, (404,),
+    query=(Param("Last-Event-ID", string(), "header",
+                 description="<attempt>.<epoch> of the last event seen: resume after it"),)))
 def task_events(task_id: str):
     cursor = _cursor()
     view = read_light_view(task_id)  # 404 before any slot is taken

@@ -23,6 +23,9 @@ from dao.db import session_scope
 from contracts.settings import get_settings
 from dao.tables import TaskLogLine, utcnow
 from contracts.statuses import TaskStatus
+from contracts import replies as r
+from webcommon.openapi.common import EVENTS, NOT_MODIFIED, TASKS
+from webcommon.openapi.spec_types import Op, Param, choice, documented, integer, string
 
 bp = Blueprint("task_logs", __name__, url_prefix="/api/v0")
 TERMINAL = {s.value for s in TaskStatus.terminal()}
@@ -73,6 +76,12 @@ def _cursor() -> int:
 
 
 @bp.get("/tasks/<task_id>/logs")
+@documented(Op(
+    "A task's log, a page at a time or followed (server-sent events)", TASKS,
+    {200: (r.LogPage, EVENTS), 204: NOT_MODIFIED}, (404,),
+    query=(Param("cursor", integer(0, 2**31 - 1)), Param("limit", integer(1, 1000)),
+           Param("attempt", integer(0, 10_000)), Param("follow", choice("0", "1", "true", "false")),
+           Param("Last-Event-ID", string(), "header"))))
 def get_logs(task_id: str):
     cursor, limit = _cursor(), int_arg("limit", 200, 1, 1000)
     attempt = int_arg("attempt", 0, 0, 10_000) or None

@@ -25,6 +25,10 @@ from dao.task_listing import BadCursor, TaskFilter, list_tasks
 from contracts.selection import sort_warning
 from contracts.task_result import METRIC_FIELDS
 from tasks.publish import queue_for
+from contracts import replies as r
+from app.api.requests import JSON_ERRORS
+from webcommon.openapi.common import BINARY, NOT_MODIFIED, PNG, TASKS
+from webcommon.openapi.spec_types import Op, Param, choice, documented, integer, number, string
 
 bp = Blueprint("tasks", __name__, url_prefix="/api/v0")
 log = logging.getLogger(__name__)
@@ -48,6 +52,10 @@ WEIGHT_FORMATS = {
 
 @bp.post("/new_task")
 @bp.post("/new_sgn_task")  # NEURO-LEARN's newer route for the same form
+@documented(Op(
+    "Submit a task (NEURO-LEARN's form)", TASKS, {201: r.NewTaskReply}, (*JSON_ERRORS, 422), body=NewTaskForm,
+    description="A JSON body is read whatever its Content-Type says (NEURO-LEARN's client labels it "
+                "form-urlencoded)."))
 def new_task():
     form = NewTaskForm.model_validate(json_body(any_content_type=True))
     with session_scope() as session:
@@ -78,12 +86,18 @@ def _row(checked: CheckedForm) -> dict:
 
 
 @bp.get("/tasks/<task_id>")
+@documented(Op(
+    "Poll a task", TASKS, {200: (r.TaskLight, r.TaskFull), 304: NOT_MODIFIED}, (404,),
+    query=(Param("view", choice("light", "full")),
+           Param("wait", number(0, 60), description="seconds to wait for a change of the If-None-Match ETag"),
+           Param("If-None-Match", string(), "header"))))
 @checks_own_project("task_id")
 def get_task(task_id: str):
     return poll_task(task_id)
 
 
 @bp.get("/tasks/<task_id>/epochs")
+@documented(Op("A task's epochs", TASKS, {200: r.Epochs}, (404,)))
 def get_epochs(task_id: str):
     with session_scope() as session:
         task = task_queries.get_task(session, task_id)
@@ -92,6 +106,15 @@ def get_epochs(task_id: str):
 
 
 @bp.get("/tasks")
+@documented(Op(
+    "List tasks, filtered and sorted, a page at a time", TASKS, {200: r.TaskPage},
+    query=(Param("proj_id", string()), Param("status", choice(*r.Status.__args__)),
+           Param("model", string()), Param("task_type", string()), Param("sweep_id", string()),
+           Param("dataset", string(), description="named in any role (train, val or test)"),
+           Param("parent", string(), description="the task it fine-tunes or evaluates"),
+           Param("limit", integer(1, 500)),
+           Param("sort", string(), description="-created_at (default), created_at, or ±a sortable metric"),
+           Param("cursor", string()))))
 def list_all():
     flt = TaskFilter(**{k: request.args.get(k) or None
                         for k in ("proj_id", "status", "model", "task_type", "sweep_id", "dataset", "parent")},
@@ -114,12 +137,15 @@ def list_all():
 
 
 @bp.post("/tasks/<task_id>/stop")
+@documented(Op("Stop a task", TASKS, {200: r.StopReply}, (404, 409)))
 def stop(task_id: str):
     status = stop_task(task_id)
     return jsonify({"error_num": 0, "msg": stop_message(status), "task_id": task_id, "status": status})
 
 
 @bp.get("/tasks/<task_id>/model")
+@documented(Op("Download a task's weights", TASKS, {200: BINARY}, (404,),
+                query=(Param("kind", choice("weights", "best_weights")),)))
 def download_model(task_id: str):
     with session_scope() as session:
         task = task_queries.get_task(session, task_id)
@@ -134,6 +160,7 @@ def download_model(task_id: str):
 
 
 @bp.get("/tasks/<task_id>/model/info")
+@documented(Op("How to load a task's weights", TASKS, {200: r.ModelInfo}, (404,)))
 def model_info(task_id: str):
     with session_scope() as session:
         task = task_queries.get_task(session, task_id)
@@ -153,6 +180,7 @@ def model_info(task_id: str):
 
 
 @bp.get("/tasks/<task_id>/plots/<name>.png")
+@documented(Op("A task's curves or confusion picture", TASKS, {200: PNG}, (404,)))
 def plot(task_id: str, name: str):
     with session_scope() as session:
         task_queries.get_task(session, task_id)

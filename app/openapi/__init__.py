@@ -1,6 +1,8 @@
-"""The API's OpenAPI 3.0.3 document: its routes, from its URL map and its operations table. The
-inference routes are the serving role's (serving.openapi); the embedded default, which answers
-both at one address, documents both (embedded)."""
+"""The API's OpenAPI 3.0.3 document: its routes, from its URL map and the operations recorded on
+their views (``webcommon.openapi.spec_types.documented``, beside each route in app.api, app.web,
+app.metrics and webcommon.openapi.views). The inference routes are the serving role's
+(serving.openapi); the embedded default, which answers both at one address, documents both
+(embedded)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ from typing import Any
 
 from flask import Flask
 
-from app.openapi.operations import API
 from webcommon.openapi.document import build
 
 DESCRIPTION = (
@@ -20,7 +21,7 @@ DESCRIPTION = (
 
 
 def api_document(app: Flask, extra: list | None = None, description: str = DESCRIPTION) -> dict[str, Any]:
-    """The API's document; ``extra`` adds (URL map, table, rule filter, NUL hook) sources of
-    another app served at the same address. Raises MissingOperation for a route a table lacks."""
-    return build("trainyard", [(app.url_map, API, lambda rule: True, True), *(extra or [])],
+    """The API's document; ``extra`` adds (app, rule filter, NUL hook) sources of another app
+    served at the same address. Raises MissingOperation for a route whose view records none."""
+    return build("trainyard", [(app, lambda rule: True, True), *(extra or [])],
                  description=description)

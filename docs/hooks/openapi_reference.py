@@ -13,7 +13,8 @@ two generated pages to the site:
 - ``reference/schemas.md``: every shape under ``components/schemas``, field by field;
 - ``reference/openapi.json``: the document itself.
 
-A route missing from ``app/openapi/operations.py`` fails the document's build, and so this one.
+A route whose view records no operation (``webcommon.openapi.spec_types.documented``) fails the
+document's build, and so this one.
 The app's modules stay imported in the MkDocs process: ``mkdocs serve`` shows a change to the
 routes after a restart.
 """
@@ -221,8 +222,8 @@ def render_endpoints(doc: dict[str, Any]) -> str:
         "",
         f"*Generated when the site is built from `GET /openapi.json` (OpenAPI {doc['openapi']}, "
         f"{text(info['title'])} {text(info['version'])}): {count} operations on {len(doc['paths'])} paths. "
-        "Do not edit: the routes and their shapes live in `app/openapi/operations.py` and the "
-        "pydantic models it names.*",
+        "Do not edit: the routes and their shapes live on the views (`@documented(Op(...))`, beside "
+        "each route) and the pydantic models they name.*",
         "",
         text(info.get("description", "")),
         "",

@@ -15,8 +15,9 @@ from embedded import combined_document
 from serving.inference_paths import is_inference
 from serving.openapi import serving_document
 from webcommon.openapi.convert import to_openapi30
+from webcommon.openapi.common import HTML
 from webcommon.openapi.document import IGNORED_METHODS, MissingOperation, build, openapi_path
-from app.openapi.operations import API
+from webcommon.openapi.spec_types import Op, documented
 from serving.app import routes_only
 
 APP = create_app()
@@ -54,11 +55,20 @@ def test_every_route_of_the_serving_role_is_in_its_document():
     assert _routes(SERVING) == _operations(SERVING_DOC)
 
 
-def test_a_route_missing_from_the_table_fails_the_build():
+def test_a_route_whose_view_records_no_operation_fails_the_build():
     app = create_app()
     app.add_url_rule("/api/v0/forgotten", "forgotten", lambda: "")
     with pytest.raises(MissingOperation, match="/api/v0/forgotten"):
-        build("x", [(app.url_map, API, lambda rule: True, True)])
+        build("x", [(app, lambda rule: True, True)])
+
+
+def test_a_method_the_view_does_not_document_fails_the_build():
+    """An operation recorded for one method does not cover another method of the same rule."""
+    app = Flask("x")
+    app.add_url_rule("/half", "half", documented(Op("Half", "x", {200: HTML}), method="GET")(lambda: ""),
+                     methods=["GET", "POST"])
+    with pytest.raises(MissingOperation, match="POST /half"):
+        build("x", [(app, lambda rule: True, True)])
 
 
 @pytest.mark.parametrize("doc", [API_DOC, EMBEDDED_DOC, SERVING_DOC], ids=["api", "embedded", "serving"])

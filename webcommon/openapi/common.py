@@ -1,5 +1,5 @@
-"""Shapes and tag names both operations tables use (the API's in app.openapi.operations, the
-serving role's in serving.openapi)."""
+"""Shapes and tag names the operations recorded on the API's and the serving role's views share
+(``webcommon.openapi.spec_types.documented``)."""
 
 from __future__ import annotations
 

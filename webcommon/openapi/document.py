@@ -1,9 +1,10 @@
-"""The OpenAPI 3.0.3 document, built from apps' URL maps and their operations tables (the API's
-in app.openapi.operations, the serving role's in serving.openapi).
+"""The OpenAPI 3.0.3 document, built from apps' URL maps and the operations recorded on their
+views (``webcommon.openapi.spec_types.documented``, beside each route).
 
-Every rule of every app given must have its operations in the table (``MissingOperation``
-otherwise), so the document covers each route by construction. Shapes come from pydantic
-(``models_json_schema``) and are rewritten to 3.0's dialect by ``webcommon.openapi.convert``.
+Every method of every rule of every app given must have its operation on the rule's view
+(``MissingOperation`` otherwise), so the document covers each route by construction. Shapes
+come from pydantic (``models_json_schema``) and are rewritten to 3.0's dialect by
+``webcommon.openapi.convert``.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
-from werkzeug.routing import Map, Rule
+from flask import Flask
+from werkzeug.routing import Rule
 
 from webcommon.openapi.convert import REF_PREFIX, lift_defs, to_openapi30
 from webcommon.openapi.envelopes import DEFAULT_ERROR, ERROR_SHAPES
-from webcommon.openapi.spec_types import Op, Raw, Shape
+from webcommon.openapi.spec_types import Op, Raw, Shape, operation_of
 from contracts.foreign_replies import KServeError
 from contracts.replies import ApiErrorReply
 
@@ -37,7 +39,7 @@ REASONS = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 304: "
 
 
 class MissingOperation(LookupError):
-    """A route of the app has no entry in the operations table."""
+    """A route of the app whose view records no operation for one of its methods."""
 
 
 def openapi_path(rule: str) -> tuple[str, list[dict[str, Any]]]:
@@ -49,16 +51,16 @@ def openapi_path(rule: str) -> tuple[str, list[dict[str, Any]]]:
     return _VAR.sub(lambda m: "{" + m["name"] + "}", rule), params
 
 
-def operations_of(url_map: Map, table: dict[tuple[str, str], Op],
-                  keep=lambda rule: True) -> Iterable[tuple[Rule, str, Op]]:  # noqa: ANN001
-    """(rule, method, op) for each rule ``keep`` accepts. Raises MissingOperation."""
-    for rule in sorted(url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint)):
+def operations_of(app: Flask, keep=lambda rule: True) -> Iterable[tuple[Rule, str, Op]]:  # noqa: ANN001
+    """(rule, method, op) for each rule of ``app`` that ``keep`` accepts, the op recorded on the
+    rule's view. Raises MissingOperation."""
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint)):
         if not keep(rule.rule):
             continue
         for method in sorted((rule.methods or set()) - IGNORED_METHODS):
-            op = table.get((rule.endpoint, method))
+            op = operation_of(app.view_functions.get(rule.endpoint), method)
             if op is None:
-                raise MissingOperation(f"{method} {rule.rule} ({rule.endpoint}) is not in its operations table")
+                raise MissingOperation(f"{method} {rule.rule} ({rule.endpoint}) is not documented on its view")
             yield rule, method, op
 
 
@@ -164,12 +166,12 @@ def _operation_id(rule: Rule, method: str) -> str:
     return f"{method.lower()}_{name}" + ("_slash" if path.endswith("/") and path != "/" else "")
 
 
-def build(title: str, sources: list[tuple[Map, dict[tuple[str, str], Op], Any, bool]], *,
+def build(title: str, sources: list[tuple[Flask, Any, bool]], *,
           auth: bool = True, description: str = "") -> dict[str, Any]:
-    """The document for the (URL map, table, rule filter, NUL hook installed) sources given."""
+    """The document for the (app, rule filter, NUL hook installed) sources given."""
     shapes, paths = _Shapes(), {}
-    for url_map, table, keep, nul_hook in sources:
-        for rule, method, op in operations_of(url_map, table, keep):
+    for app, keep, nul_hook in sources:
+        for rule, method, op in operations_of(app, keep):
             path, params = openapi_path(rule.rule)
             paths.setdefault(path, {})[method.lower()] = _operation(
                 rule, method, op, shapes, params, auth=auth, nul_hook=nul_hook)

@@ -1,9 +1,11 @@
-"""What the document says about one operation, as data: its shapes, parameters, statuses."""
+"""What the document says about one operation, as data: its shapes, parameters, statuses; and
+``documented``, which records an operation on the view that answers it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -43,6 +45,33 @@ class Op:
     open: bool = False  # no bearer token needed (health routes)
     database: bool = True  # reads the database: 503 when it is unreachable
     description: str = ""
+
+
+OPERATIONS = "__openapi__"  # on a view function: {method (None: every method of its rules): Op}
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def documented(op: Op, *, method: str | None = None) -> Callable[[View], View]:
+    """Record ``op`` on the view for ``method`` (None: every method of the rules the view is
+    registered under); a view answering several methods with different operations takes one
+    decorator per method. Put it under the route decorator; it returns the same function."""
+    def record(view: View) -> View:
+        ops = getattr(view, OPERATIONS, None)
+        if ops is None:
+            ops = {}
+            setattr(view, OPERATIONS, ops)
+        key = method.upper() if method else None
+        if key in ops:
+            raise ValueError(f"{getattr(view, '__qualname__', view)} is already documented for {key or 'every method'}")
+        ops[key] = op
+        return view
+    return record
+
+
+def operation_of(view: Callable[..., Any] | None, method: str) -> Op | None:
+    """The operation recorded on ``view`` for ``method`` (a bound method: on its function)."""
+    ops = getattr(view, OPERATIONS, None) or {}
+    return ops.get(method.upper(), ops.get(None))
 
 
 def fields_as_query(model: type[BaseModel]) -> tuple[Param, ...]:
