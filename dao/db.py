@@ -176,11 +176,22 @@ def poll_cache():  # noqa: ANN201 - a dao.poll_cache.PollCache or None
 def task_write_heard(task_id: str) -> contextlib.AbstractContextManager[None]:
     """Wrap a change to a task made for a client (a stop): see dao.poll_cache.PollCache.write_heard."""
     cache = poll_cache()
-    return contextlib.nullcontext() if cache is None else cache.write_heard(task_id, _notify)
+    return contextlib.nullcontext() if cache is None else cache.write_heard(task_id, _fence)
 
 
-def _notify(channel: str, payload: str) -> None:
-    read(lambda conn: conn.exec_driver_sql("SELECT pg_notify(%s, %s)", (channel, payload)))
+def _fence(channel: str, payload: str) -> int:
+    """Notify every poll-cache listener of this database; how many listened just before (each
+    answers it; one that starts in between answers too, which does no harm)."""
+    from dao.poll_cache import APPLICATION_NAME
+
+    def work(conn: Connection) -> int:
+        listeners = conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND datname = current_database()",
+            (APPLICATION_NAME,)).scalar_one()
+        conn.exec_driver_sql("SELECT pg_notify(%s, %s)", (channel, payload))
+        return int(listeners)
+
+    return read(work)
 
 
 def reset_engines() -> None:

@@ -13,9 +13,9 @@ What keeps a view from going stale:
 - A view read while a notice for its task arrived is not kept: ``ticket`` (before the read) and
   ``put`` (after) compare a counter of notices per stripe of task ids.
 - No view is handed out while a notice waits unread on the listener's socket or is being
-  applied; a stop made through the API answers only once this process has heard every notice
-  committed before it (``write_heard``), so the client that stopped a task sees it stopped in
-  its next poll.
+  applied; a stop made through the API answers only once every listening API process has heard
+  every notice committed before it (``write_heard``: a fence each listener answers), so the
+  client that stopped a task sees it stopped in its next poll, whichever process answers it.
 - A change written elsewhere (a worker's epoch) reaches polls once PostgreSQL has delivered its
   notice: normally within a millisecond, a little later on a loaded database host.
 - Views also expire after TTL_SECONDS, and at most MAX_ENTRIES are kept.
@@ -36,6 +36,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 CHANNEL = "trainyard_task_changed"  # migration 0108's trigger function names it too
+FENCE = "trainyard_poll_fence"  # a stop's fence: every listener answers it on ACK once it heard it
+ACK = "trainyard_poll_fence_ack"
 HEARTBEAT_SECONDS = 1.0
 LOST_AFTER_SECONDS = 3.0
 RETRY_SECONDS = 1.0
@@ -65,7 +67,8 @@ class PollCache:
         self._fd: int | None = None
         self._busy = False
         self._heard = 0.0
-        self._fences: dict[str, threading.Event] = {}
+        self._fences: dict[str, _Fence] = {}  # this process's fences waiting for their answers
+        self._acks_due: list[str] = []  # fences heard, to answer on the listener's connection
         self._beat: str | None = None  # the listener's own channel
 
     # ------------------------------------------------------------ the poll's side
@@ -101,27 +104,27 @@ class PollCache:
                 self._entries.popitem(last=False)
 
     @contextlib.contextmanager
-    def write_heard(self, task_id: str, notify: Callable[[str, str], None],
+    def write_heard(self, task_id: str, fence: Callable[[str, str], int],
                     timeout: float = HEAR_OWN_WRITE_SECONDS) -> Iterator[None]:
-        """Around a change to a task made by this process (a stop): when the block ends this
-        process keeps nothing of the task and, unless the listener is down, has heard every
-        notice committed before the block ended. A fence proves it: ``notify(channel, payload)``
-        sends a notice of our own after the write's commit, and PostgreSQL delivers notices in
-        commit order. Every API process is notified at the same commits, so the client that
-        asked for the change finds it in its next poll whichever process answers."""
+        """Around a change to a task made for a client (a stop): when the block ends, every API
+        process listening (this one included) keeps nothing of the task, having heard every
+        notice committed before the block ended, so the client finds the change in its next
+        poll whichever process answers it. ``fence(FENCE, token)`` notifies every listener after
+        the write's commit and says how many listen; PostgreSQL delivers notices in commit
+        order, so a listener that answers the token on ACK has applied the task's notice
+        first. Waits at most ``timeout`` (a listener that is starting or lost answers nothing)."""
         try:
             yield
         finally:
             self._drop(task_id)
-        beat = self._beat
-        if not self._listening or beat is None:
+        if not self._listening:
             return
-        token, came_back = uuid.uuid4().hex, threading.Event()
+        token, waiting = uuid.uuid4().hex, _Fence()
         with self._lock:
-            self._fences[token] = came_back
+            self._fences[token] = waiting
         try:
-            notify(beat, token)
-            came_back.wait(timeout)
+            waiting.expect(fence(FENCE, token))
+            waiting.done.wait(timeout)
         finally:
             with self._lock:
                 self._fences.pop(token, None)
@@ -162,8 +165,8 @@ class PollCache:
             # Notices that arrive while a statement runs reach the handler before it returns.
             conn.add_notify_handler(lambda n: self._on_notice(n.channel, n.payload, beat))
             with self._busy_while():
-                conn.execute(f"LISTEN {CHANNEL}")
-                conn.execute(f"LISTEN {beat}")
+                for channel in (CHANNEL, beat, FENCE, ACK):
+                    conn.execute(f"LISTEN {channel}")
             self._heard = time.monotonic()
             with self._lock:
                 self._generation += 1
@@ -181,6 +184,7 @@ class PollCache:
                 readable, _, _ = select.select([self._fd], [], [], max(0.0, next_beat - time.monotonic()))
                 if readable:
                     self._take_notices(conn, beat)
+                self._answer_fences(conn)
 
     def _take_notices(self, conn, beat: str) -> None:  # noqa: ANN001 - a psycopg Connection
         from psycopg import pq
@@ -193,15 +197,25 @@ class PollCache:
                 self._on_notice(notice.relname.decode(), notice.extra.decode(), beat)
 
     def _on_notice(self, channel: str, payload: str, beat: str) -> None:
-        if channel != beat:
-            self._drop(payload)
-            return
-        self._heard = time.monotonic()
-        if payload:
+        if channel == beat:
+            self._heard = time.monotonic()
+        elif channel == FENCE:  # answered after the notices taken with it are applied
             with self._lock:
-                fence = self._fences.get(payload)
-            if fence is not None:
-                fence.set()
+                self._acks_due.append(payload)
+        elif channel == ACK:
+            with self._lock:
+                waiting = self._fences.get(payload)
+            if waiting is not None:
+                waiting.answered()
+        else:
+            self._drop(payload)
+
+    def _answer_fences(self, conn) -> None:  # noqa: ANN001 - a psycopg Connection
+        with self._lock:
+            due, self._acks_due = self._acks_due, []
+        for token in due:
+            with self._busy_while():
+                conn.execute("SELECT pg_notify(%s, %s)", [ACK, token])
 
     @contextlib.contextmanager
     def _busy_while(self) -> Iterator[None]:
@@ -234,6 +248,29 @@ class PollCache:
             self._listening = False
             self._generation += 1
             self._entries.clear()
+
+
+class _Fence:
+    """A stop's fence: done once as many listeners answered as listened when it was sent."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self._lock = threading.Lock()
+        self._answers, self._expected = 0, None
+
+    def expect(self, listeners: int) -> None:
+        with self._lock:
+            self._expected = listeners
+            self._check()
+
+    def answered(self) -> None:
+        with self._lock:
+            self._answers += 1
+            self._check()
+
+    def _check(self) -> None:
+        if self._expected is not None and self._answers >= self._expected:
+            self.done.set()
 
 
 def _stripe(task_id: str) -> int:
