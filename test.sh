@@ -45,7 +45,8 @@ if [[ "${TRAINYARD_TEST_JOBS:-1}" != "1" ]]; then
     parallel=(-n "$TRAINYARD_TEST_JOBS" --dist loadfile)
 fi
 # tests/mxnet needs MXNet, which lives in its own venv: it runs there, after the main suite.
-"$py" -m pytest -q --durations=25 "${parallel[@]}" --ignore=tests/mxnet "$@"
+# -p no:randomly: the full run keeps file order (pytest-randomly shuffles the fast tier, README).
+"$py" -m pytest -q -p no:randomly --durations=25 "${parallel[@]}" --ignore=tests/mxnet "$@"
 if [[ $# -eq 0 ]]; then
     "$mxpy" -m pytest -q tests/mxnet
 fi

@@ -14,7 +14,6 @@ import sys
 import tempfile
 import time
 import uuid
-import warnings
 from pathlib import Path
 
 import psycopg
@@ -229,8 +228,8 @@ class Stack:
         while left and time.monotonic() < deadline:
             time.sleep(0.2)
             left = [t for t in left if not self._finished(t)]
-        if left:
-            warnings.warn(f"tasks still unfinished after the test's clean-up: {left}")
+        if left:  # a task a stop cannot end is a defect, not a warning
+            raise AssertionError(f"tasks still unfinished {timeout:g} s after the test's clean-up stopped them: {left}")
 
     def _finished(self, task_id: str) -> bool:
         """True (and forgotten) once the task is finished or gone; False while it runs or
