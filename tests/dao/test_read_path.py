@@ -62,3 +62,19 @@ def test_a_database_refusing_connections_raises_sqlalchemys_operational_error(da
             _one()
     finally:
         _admin(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+
+
+def test_a_pooled_write_connection_the_server_closed_is_replaced_at_checkout(database):
+    """The main pool has no pre-ping round trip: its checkout refuses a connection whose socket
+    the server closed, and the pool opens a fresh one; the unit of work never sees the dead one."""
+    from sqlalchemy import text
+
+    def backend() -> int:
+        with db.session_scope() as session:
+            return session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+
+    first = backend()
+    assert backend() == first  # the pool hands the same connection back
+    _drop_connections(database)
+    replaced = backend()
+    assert replaced != first
