@@ -65,6 +65,15 @@ def test_sign_in_with_a_token_lands_on_the_experiments(browser, stack, pair):
         d.close()
 
 
+def _submit(page, stack) -> str:  # noqa: ANN001
+    """Submit the page's form; the new task's id, from the task page it lands on."""
+    page.click("#submit")
+    page.wait_for_url("**/ui/tasks/TASK*")
+    task_id = page.url.rsplit("/", 1)[1]
+    stack.unfinished.add(task_id)
+    return task_id
+
+
 def test_seed_form_as_dl_ts_trains_with_live_progress_and_curves(dash, stack):
     page = dash.open("/ui/new")
     assert page.locator("#model option[value='SGN']").count() == 1
@@ -73,10 +82,7 @@ def test_seed_form_as_dl_ts_trains_with_live_progress_and_curves(dash, stack):
     page.fill("#task_name", "seed form as dl_ts")
     page.fill("#param_set-epochs", "30")
     dash.shot("new-task")
-    page.click("#submit")
-    page.wait_for_url("**/ui/tasks/TASK*")
-    task_id = page.url.rsplit("/", 1)[1]
-    stack.unfinished.add(task_id)
+    task_id = _submit(page, stack)
     dash.wait_ready()
     seen_points, seen_progress = set(), set()
     deadline = time.monotonic() + 240
@@ -120,10 +126,7 @@ def test_the_form_asks_for_cross_validation_a_split_rule_and_no_baseline(dash, s
     page.fill("#n_folds", "2")
     page.select_option("#split_by", "subjects")
     page.check("#skip_baseline")
-    page.click("#submit")
-    page.wait_for_url("**/ui/tasks/TASK*")
-    task_id = page.url.rsplit("/", 1)[1]
-    stack.unfinished.add(task_id)
+    task_id = _submit(page, stack)
     task = stack.wait_task(task_id, timeout=300)
     assert task["status"] == "SUCCEEDED", task["error"]
     assert task["result"]["cv"]["n_folds"] == 2 and task["result"]["splits"]["cv"]["cv_type"] == "kfold"
@@ -338,10 +341,7 @@ def test_fine_tune_from_a_task_page_and_see_the_lineage(dash, stack, pair):
     assert page.input_value("#param_set-trained_task_id") == pair[0]
     assert page.input_value("#task_type") == "dl_ft"
     page.fill("#param_set-epochs", "2")
-    page.click("#submit")
-    page.wait_for_url("**/ui/tasks/TASK*")
-    child = page.url.rsplit("/", 1)[1]
-    stack.unfinished.add(child)
+    child = _submit(page, stack)
     dash.wait_ready()
     dash.wait_text("#status", lambda s: s == "SUCCEEDED", timeout=120)
     assert pair[0] in page.inner_text("#lineage")
