@@ -13,9 +13,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
 
 from contracts.catalog import ImageInput
+from contracts.statuses import TASK_TYPES, Backend, TaskStatus
 from contracts.task_result import METRIC_FIELDS, StoredTaskResult
 
-Status = Literal["QUEUED", "RUNNING", "STOPPING", "SUCCEEDED", "FAILED", "STOPPED"]
+Status = Literal[tuple(s.value for s in TaskStatus)]
+TaskType = Literal[TASK_TYPES]
 Iso = str  # an ISO 8601 time with its UTC offset
 
 
@@ -98,9 +100,9 @@ class TaskSummary(Closed):
     proj_id: str
     proj_name: str
     task_name: str
-    task_type: Literal["dl_ts", "dl_ft", "dl_ev"]
+    task_type: TaskType
     model: str
-    backend: Literal["torch", "mxnet"]
+    backend: Backend
     status: Status
     task_status: Literal["Submitted", "Running", "Success", "Failed"]
     attempt: int
@@ -351,7 +353,7 @@ class Done(Closed):
 class CatalogModel(Closed):
     name: str
     aliases: list[str]
-    backend: Literal["torch", "mxnet"]
+    backend: Backend
     input: Literal["connectome", "image"]
     description: str
     contract: list[str]

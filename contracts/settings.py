@@ -18,6 +18,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.statuses import Backend
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRAINYARD_", extra="ignore")
@@ -35,7 +37,7 @@ class Settings(BaseSettings):
     serve_workers: int = Field(2, gt=0)
     serve_threads: int = Field(16, gt=0)
     # The backend a worker runs (start.sh worker --backend sets it).
-    backend: Literal["torch", "mxnet"] = "torch"
+    backend: Backend = "torch"
 
     var_dir: Path = Path("./var")
     database_url: str = ""  # empty: SQLite under var_dir

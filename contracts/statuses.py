@@ -4,11 +4,14 @@ task types. The database stores these values; the API, the dashboard and the CLI
 from __future__ import annotations
 
 import enum
+from typing import Literal
 
 # What each task type does, in the words the dashboard shows.
 TASK_TYPE_MEANING = {"dl_ts": "train from scratch", "dl_ft": "fine-tune a trained task",
                      "dl_ev": "evaluate a trained task's model"}
 TASK_TYPES = tuple(TASK_TYPE_MEANING)
+BACKENDS = ("torch", "mxnet")  # which worker trains a task (a network's ``backend`` in contracts.catalog)
+Backend = Literal[BACKENDS]
 
 
 class TaskStatus(str, enum.Enum):

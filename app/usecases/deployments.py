@@ -16,6 +16,7 @@ from dao import artifact_queries, auth_queries, model_queries, task_queries
 from dao.errors import ModelNotFound, TaskNotFound
 from dao.model_queries import Registration
 from contracts.settings import get_settings
+from contracts.statuses import BACKENDS
 from dao.tables import ServedModel
 from contracts.statuses import ModelStatus, TaskStatus
 from tasks.publish import PublishError, publish_export
@@ -33,7 +34,7 @@ def check_deployable(session: Session, task_id: str) -> None:
     task = task_queries.get_task(session, task_id)
     if task.status != TaskStatus.SUCCEEDED.value:
         raise ApiError(409, f"task {task_id!r} is {task.status}; only a SUCCEEDED task can be deployed")
-    if task.backend not in ("torch", "mxnet"):
+    if task.backend not in BACKENDS:
         raise ApiError(422, f"task {task_id!r} has backend {task.backend!r}, which cannot be deployed",
                        [{"field": "task_id", "problem": f"{task.backend} models cannot be deployed"}])
     if task.backend == "torch" and task.model in NO_DENSE_TWIN:
