@@ -121,16 +121,27 @@ def test_a_database_that_never_answers_gives_a_prompt_503_and_ping_still_answers
         try:
             _wait_for(url, proc, api)
             assert requests.get(url + "/ping", timeout=5).json() == {"health": "healthy!"}
-            # The guard is below the 10 s connect wait this service had before: an unbounded (or
-            # that) wait times out here. The bound itself is TRAINYARD_DB_CONNECT_TIMEOUT_SECONDS.
-            r = requests.get(url + "/api/v0/tasks/TASK20012912454500", timeout=8, headers=api.headers)
+            # The black hole accepts and never answers: without a connect bound libpq waits for
+            # ever, so an answer at all (a 503) shows the bound; the client's timeout only bounds
+            # that hang. Which bound libpq gets is checked below, not timed.
+            r = requests.get(url + "/api/v0/tasks/TASK20012912454500", timeout=60, headers=api.headers)
             assert r.status_code == 503 and r.json()["error_num"] == 503
-            r = requests.post(url + "/api/v0/new_task", json=form(), timeout=8, headers=api.headers)
+            r = requests.post(url + "/api/v0/new_task", json=form(), timeout=60, headers=api.headers)
             assert r.status_code == 503
             assert requests.get(url + "/ping", timeout=5).status_code == 200
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+def test_the_connect_bound_libpq_gets_is_the_setting():
+    """What makes the 503 above prompt: every PostgreSQL connection (the pool's, the poll
+    listener's) gets TRAINYARD_DB_CONNECT_TIMEOUT_SECONDS as libpq's connect_timeout."""
+    from contracts.settings import Settings
+    from dao.db import _postgres_timeouts
+
+    assert _postgres_timeouts(Settings(db_connect_timeout_seconds=2))["connect_timeout"] == 2
+    assert _postgres_timeouts(Settings(db_connect_timeout_seconds=7))["connect_timeout"] == 7
 
 
 def _wait_for(url: str, proc, api) -> None:  # noqa: ANN001

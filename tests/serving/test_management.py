@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import signal
+import threading
 import time
 
 import numpy as np
@@ -95,11 +96,14 @@ def test_batching_gives_each_caller_its_own_answer(served):
     assert count == 8 and rows_sum / count > 1, (rows_sum, count)  # callers shared batches
     for phase in ("queue", "batch", "compute", "total"):
         assert _sample(metrics, "trainyard_serving_latency_seconds_count", {**mine, "phase": phase}) == 8
-    started = time.monotonic()
     lone = serving.post("/predictions/sgn-batched", json=ds.conn[0].tolist())
     assert lone.status_code == 200, lone.text
-    # Nothing else was on its way to the model, so it did not wait out the 5 s max_batch_delay.
-    assert time.monotonic() - started < 4.0
+    np.testing.assert_allclose([lone.json()[c] for c in ds.class_names], want[0], atol=1e-4)
+    # Nothing else was on its way: it ran in a batch of its own. That it did so without waiting
+    # out the 5 s max_batch_delay is the batcher's (tests/serving/test_batcher.py, no clock).
+    metrics = serving.get("/metrics").text
+    assert _sample(metrics, "trainyard_serving_batch_rows_count", mine) == count + 1
+    assert _sample(metrics, "trainyard_serving_batch_rows_sum", mine) == rows_sum + 1
 
 
 def _sample(text: str, name: str, labels: dict) -> float:
@@ -115,9 +119,10 @@ def test_a_serving_process_restarted_mid_load_loses_no_model(served):
     ds = fresh_subjects(n=4, seed=9)
     want = engine_probabilities(stack, task_id, ds)
     before = sorted(m["modelName"] for m in stack.get("/models").json()["models"])
+    answering = threading.Event()
     with cf.ThreadPoolExecutor(2) as pool:
-        load = pool.submit(_load_loop, serving, ds, 40)
-        time.sleep(0.3)
+        load = pool.submit(_load_loop, serving, ds, 40, answering)
+        assert answering.wait(60), "the load never got an answer"  # mid-load: it is being answered
         stack.signal(serving.label, signal.SIGKILL)
         load.result()
     fresh = Serving(stack, label="serve-again")
@@ -133,11 +138,12 @@ def test_a_serving_process_restarted_mid_load_loses_no_model(served):
     served[1].label = fresh.label  # later tests use the new process
 
 
-def _load_loop(serving: Serving, ds, n: int) -> int:
+def _load_loop(serving: Serving, ds, n: int, answering: threading.Event) -> int:
     ok = 0
     for _ in range(n):
         try:
             ok += serving.post("/api/v0/models/sgn/predict", json={"matrix": ds.conn[0].tolist()}).ok
+            answering.set()
         except requests.ConnectionError:
             pass
         time.sleep(0.02)
