@@ -20,6 +20,7 @@ import numpy as np
 from contracts.param_grid import configurations, epochs_per_fold
 from contracts.selection import DEFAULT_METRIC, INNER_CV, direction
 from models.cv import group_splitter, splitter
+from models.datasets.splits import concatenate
 from models.datasets.types import ConnectomeDataset
 from models.job import HyperParams, JobHooks, JobOutcome, JobSpec, NestedCV, QuietHooks
 
@@ -76,10 +77,7 @@ def inner_splits(ds: ConnectomeDataset, nested: NestedCV, seed: int) -> list[tup
 
 def joined(a: ConnectomeDataset, b: ConnectomeDataset) -> ConnectomeDataset:
     """The subjects of ``a`` then ``b`` (an outer fold's train and validation parts)."""
-    both = lambda x, y: None if x is None else np.concatenate([x, y])  # noqa: E731
-    return replace(a, conn=np.concatenate([a.conn, b.conn]), labels=np.concatenate([a.labels, b.labels]),
-                   subjects=a.subjects + b.subjects, features=both(a.features, b.features),
-                   groups=None if a.groups is None else a.groups + b.groups)
+    return concatenate([("train", a), ("val", b)], a.class_names)[0]
 
 
 def stopped_outcome(inner: JobOutcome) -> JobOutcome:

@@ -12,23 +12,30 @@ from models.datasets.splits import concatenate
 from models.datasets.types import ConnectomeDataset
 
 
-def parent_training(session: Session, task: Task, class_names: tuple[str, ...]) -> ConnectomeDataset | None:
+def parent_training(session: Session, task: Task, class_names: tuple[str, ...],
+                    loaded: dict[str, ConnectomeDataset]) -> ConnectomeDataset | None:
     """The evaluated task's training subjects, labels in ``class_names`` order; None when it
-    recorded none, when a dataset or subject is gone (replaced since), or when its classes differ."""
+    recorded none, when a dataset or subject is gone (replaced since), or when its classes differ.
+    A dataset in ``loaded`` (read already for the evaluation itself) is not read again."""
     parent = session.get(Task, task.parent_task_id) if task.parent_task_id else None
     roles = (((parent.result if parent else None) or {}).get("splits") or {}).get("roles") or {}
     named: dict[str, list[str]] = {}
     for name, subject in (roles.get("train") or {}).get("subjects") or []:
         named.setdefault(name, []).append(subject)
     try:
-        parts = [(name, _subjects_of(session, name, subjects)) for name, subjects in named.items()]
+        parts = [(name, _subjects_of(loaded.get(name) or _read(session, name), subjects))
+                 for name, subjects in named.items()]
         return concatenate(parts, class_names)[0] if parts else None
     except (LookupError, ValueError):
         return None
 
 
-def _subjects_of(session: Session, name: str, subjects: list[str]) -> ConnectomeDataset:
-    """Raises DatasetNotFound (a LookupError) or KeyError for a subject no longer there."""
-    ds = ConnectomeDataset.from_npz_bytes(dataset_queries.get_data(session, name))
+def _read(session: Session, name: str) -> ConnectomeDataset:
+    """Raises DatasetNotFound (a LookupError)."""
+    return ConnectomeDataset.from_npz_bytes(dataset_queries.get_data(session, name))
+
+
+def _subjects_of(ds: ConnectomeDataset, subjects: list[str]) -> ConnectomeDataset:
+    """Raises KeyError for a subject no longer there (the dataset was replaced since)."""
     index = {s: i for i, s in enumerate(ds.subjects)}
     return ds.subset([index[s] for s in subjects])

@@ -16,6 +16,7 @@ from models.job import HyperParams, JobSpec, NestedCV
 from contracts.param_grid import INNER_FOLDS_DEFAULT, inner_cv_type
 from contracts.task_needs import FORM_FIELDS, ROLES, used_roles
 from tasks.backends import JobInputs
+from tasks.baseline_inputs import parent_training
 from tasks.subject_prints import mark_copies
 
 HYPER_FIELDS = tuple(HyperParams.model_fields)  # the param_set keys the engine reads
@@ -60,7 +61,7 @@ def load_inputs(session: Session, task: Task) -> JobInputs:
         init_weights=parent_weights(session, task),
         resume_checkpoint=None if checkpoint is None else checkpoint.data, folds=folds,
         n_permutations=int(form.get("n_permutations") or 0), with_baseline=not form.get("skip_baseline"),
-        baseline_train=_evaluated_training(session, task, parts.get("test")),
+        baseline_train=_evaluated_training(session, task, parts.get("test"), datasets),
         nested=nested_settings(form, params),
     )
     return JobInputs(spec, record, None if checkpoint is None else checkpoint.epoch)
@@ -80,8 +81,9 @@ def nested_settings(form: dict[str, Any], params: HyperParams) -> NestedCV | Non
     cv, grid = cv_settings(form), form.get("param_grid")
     if cv is None or not grid:
         return None
-    typed = {k: [getattr(HyperParams(**{**params.model_dump(), k: v}), k) for v in values]
-             for k, values in grid.items()}
+    from models.nested_cv import with_config  # scikit-learn's splitters: loaded when a task needs them
+
+    typed = {k: [getattr(with_config(params, {k: v}), k) for v in values] for k, values in grid.items()}
     return NestedCV(typed, int(form.get("inner_folds") or INNER_FOLDS_DEFAULT), inner_cv_type(cv[0]),
                     by_groups=form.get("split_by") != "subjects")
 
@@ -108,13 +110,13 @@ def _cv_parts(datasets: dict[str, ConnectomeDataset], sums: dict[str, str], seed
     return {"train": pool, "val": None, "test": None}, data, record
 
 
-def _evaluated_training(session: Session, task: Task, test: ConnectomeDataset | None) -> ConnectomeDataset | None:
-    """A dl_ev's standard baseline is fitted on what the evaluated task trained on."""
+def _evaluated_training(session: Session, task: Task, test: ConnectomeDataset | None,
+                        loaded: dict[str, ConnectomeDataset]) -> ConnectomeDataset | None:
+    """A dl_ev's standard baseline is fitted on what the evaluated task trained on (``loaded``:
+    the datasets this task already read, not read again)."""
     if task.task_type != "dl_ev" or test is None or task.form.get("skip_baseline"):
         return None
-    from tasks.baseline_inputs import parent_training
-
-    return parent_training(session, task, test.class_names)
+    return parent_training(session, task, test.class_names, loaded)
 
 
 def checksums(session: Session, names: list[str]) -> dict[str, str]:
