@@ -101,14 +101,21 @@ def paired_rows(reply: dict) -> list[list[str]]:
         if not pair["pairable"]:
             rows.append([name, "-", f"not pairable ({pair['reason']}): {pair['detail']}", "", "", ""])
         for t in pair["paired"]:
-            bounds = None if t["low"] is None else [t["low"], t["high"]]
-            rows.append([name, t["metric"], cell(t["difference"], bounds), _p(t["p_value"]), _p(t["p_value_holm"]),
-                         f"{t['method']}, n={t['n_common']}"])
+            rows.append([name, t["metric"], _difference(t), _p(t["p_value"]), _p(t["p_value_holm"]), _test(t)])
     return rows
 
 
 def _p(value: float | None) -> str:
     return "-" if value is None else f"{value:.3g}"
+
+
+def _difference(test: dict) -> str:
+    """A paired test's difference with its 95% interval."""
+    return cell(test["difference"], None if test["low"] is None else [test["low"], test["high"]])
+
+
+def _test(test: dict) -> str:
+    return f"{test['method']}, n={test['n_common']}"
 
 
 BASELINE_COLUMNS = ["task", "metric", "task - baseline [95% interval]", "p", "test", "baseline"]
@@ -126,7 +133,6 @@ def baseline_rows(tasks: list[dict]) -> list[list[str]]:
             rows.append([task["task_id"], "-", f"no baseline: {record['skipped']}", "", "", ""])
             continue
         for t in record["paired"]:
-            bounds = None if t["low"] is None else [t["low"], t["high"]]
-            rows.append([task["task_id"], t["metric"], cell(t["difference"], bounds), _p(t["p_value"]),
-                         f"{t['method']}, n={t['n_common']}", f"{record['model']} ({record['seconds']:.2g} s)"])
+            rows.append([task["task_id"], t["metric"], _difference(t), _p(t["p_value"]), _test(t),
+                         f"{record['model']} ({record['seconds']:.2g} s)"])
     return rows
