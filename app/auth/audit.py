@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
 FLUSH_SECONDS = 0.2
 _pending: queue.SimpleQueue = queue.SimpleQueue()
+_queued = threading.Event()
+_flush_lock = threading.Lock()  # a flush returns only once rows taken by an earlier one are committed
 _writer_lock = threading.Lock()
 _writer: threading.Thread | None = None
 
@@ -51,6 +53,7 @@ def _record(response: Response) -> Response:
         action=(request.endpoint or "")[:100], method=request.method, path=request.path[:500],
         status=response.status_code, project_id=g.get("audit_project"), target=_target(response),
         client=(request.remote_addr or "")[:100]))
+    _queued.set()
     _start_writer()
     return response
 
@@ -67,27 +70,30 @@ def _start_writer() -> None:
 
 def _write_forever() -> None:
     while True:
-        first = _pending.get()
+        _queued.wait()
         threading.Event().wait(FLUSH_SECONDS)
-        flush([first])
+        _queued.clear()
+        flush()
 
 
-def flush(batch: list[dict] | None = None) -> None:
-    """Insert what is queued (and ``batch``) in one transaction."""
-    batch = list(batch or [])
-    while True:
+def flush() -> None:
+    """Insert what is queued in one transaction; when it returns, every entry queued before the
+    call is committed, including those another flush had already taken."""
+    with _flush_lock:
+        batch = []
+        while True:
+            try:
+                batch.append(_pending.get_nowait())
+            except queue.Empty:
+                break
+        if not batch:
+            return
         try:
-            batch.append(_pending.get_nowait())
-        except queue.Empty:
-            break
-    if not batch:
-        return
-    try:
-        with session_scope() as session:
-            for entry in batch:
-                audit_queries.add_entry(session, **entry)
-    except Exception as exc:  # noqa: BLE001 - the changes stand; the log says the rows are missing
-        log.warning("%d audit entries not written: %s", len(batch), exc)
+            with session_scope() as session:
+                for entry in batch:
+                    audit_queries.add_entry(session, **entry)
+        except Exception as exc:  # noqa: BLE001 - the changes stand; the log says the rows are missing
+            log.warning("%d audit entries not written: %s", len(batch), exc)
 
 
 atexit.register(flush)
