@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from contracts.settings import get_settings
+from tasks import redis_publish
 from tasks.celery_app import (EXPORT_MODEL, EXPORT_MX_MODEL, FRONT_HEADER, IMPORT_IMAGES, RUN_MXNET_TASK,
                               RUN_TORCH_TASK, get_celery)
 
@@ -26,20 +27,24 @@ def publish_task(task_id: str, backend: str, queue: str | None = None, front: bo
     head, taken before every message already there (Redis only, see tasks.redis_transport).
     Raises PublishError."""
     name = RUN_MXNET_TASK if backend == "mxnet" else RUN_TORCH_TASK
-    headers = {FRONT_HEADER: True} if front else None
-    _send(name, task_id, queue or queue_for(backend), f"task {task_id}", headers)
+    _send(name, task_id, queue or queue_for(backend), f"task {task_id}", front)
 
 
-def _send(name: str, arg: str, queue: str, what: str, headers: dict | None = None) -> None:
+def _send(name: str, arg: str, queue: str, what: str, front: bool = False) -> None:
+    url = get_settings().resolved_broker_url()
     error: Exception | None = None
     # Two tries: kombu's filesystem transport fails the first publish to a queue a process has
-    # not used before with an AttributeError that its own retry policy does not cover.
+    # not used before with an AttributeError that its own retry policy does not cover; a
+    # pooled Redis connection the server closed fails once and is replaced.
     for _ in range(2):
         try:
-            get_celery().send_task(name, args=[arg], queue=queue, retry=True, ignore_result=True,
-                                   headers=headers)
+            if url.startswith(("redis://", "rediss://")):
+                redis_publish.push(url, queue, redis_publish.task_message(get_celery(), name, arg, queue, front), front)
+            else:
+                get_celery().send_task(name, args=[arg], queue=queue, retry=True, ignore_result=True,
+                                       headers={FRONT_HEADER: True} if front else None)
             return
-        except Exception as exc:  # kombu raises several types for an unreachable broker
+        except Exception as exc:  # kombu and redis raise several types for an unreachable broker
             error = exc
     log.warning("%s: publish failed: %s", what, error, exc_info=log.isEnabledFor(logging.DEBUG))
     raise PublishError(str(error)) from error
