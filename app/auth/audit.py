@@ -90,8 +90,7 @@ def flush() -> None:
             return
         try:
             with session_scope() as session:
-                for entry in batch:
-                    audit_queries.add_entry(session, **entry)
+                audit_queries.add_entries(session, batch)
         except Exception as exc:  # noqa: BLE001 - the changes stand; the log says the rows are missing
             log.warning("%d audit entries not written: %s", len(batch), exc)
 
