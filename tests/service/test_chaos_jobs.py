@@ -1,0 +1,93 @@
+"""SIGKILL of a worker in the middle of each kind of long job loses nothing: a cross-validation
+resumes at the fold it was in (the folds before keep their first attempt's epochs), a permutation
+test ends with every permutation and the result an uninterrupted run gives, and an MXNet training
+resumes from its checkpoint. The reaper notices the lost lease; another worker takes the task."""
+
+from __future__ import annotations
+
+import signal
+from collections import Counter
+
+import pytest
+
+from tests.service.forms import form
+from tests.service.stack import MXNET_VENV, Stack, running_stack
+
+pytestmark = [pytest.mark.slow, pytest.mark.chaos]
+
+
+@pytest.fixture(scope="module")
+def stack():
+    """Two torch workers, so one can die while the other carries on."""
+    with running_stack(workers=2) as s:
+        yield s
+
+
+def _worker(task: dict) -> str:
+    return task["worker"].split("-", 1)[0]
+
+
+def _epochs(stack: Stack, task_id: str) -> list[dict]:
+    return stack.get(f"/api/v0/tasks/{task_id}/epochs").json()["epochs"]
+
+
+def _kill_running(stack: Stack, task_id: str, until) -> dict:  # noqa: ANN001 - a predicate on the task JSON
+    """SIGKILL the worker running ``task_id`` once ``until(task)``; the task as it was then."""
+    running = stack.wait_task(task_id, statuses={"RUNNING"}, until=until, timeout=180)
+    victim = _worker(running)
+    stack.signal(victim, signal.SIGKILL)
+    stack.start_worker(victim)
+    return running
+
+
+def test_a_cross_validation_resumes_at_the_fold_it_was_in(stack):
+    epochs, folds = 6, 3
+    task_id = stack.submit(form(epochs=epochs, batch_size=1, cv_type="kfold", n_folds=folds))
+    running = _kill_running(stack, task_id, lambda t: t["progress"]["epoch"] >= epochs + 2)
+    done = stack.wait_task(task_id, timeout=240)
+    assert done["status"] == "SUCCEEDED", done
+    assert done["attempt"] == 2
+    assert len(done["result"]["cv"]["per_fold"]) == len(done["result"]["splits"]["cv"]["folds"]) == folds
+    assert done["result"]["test_n"] == 140  # every subject tested once, out of fold
+    recorded = _epochs(stack, task_id)
+    assert Counter(e["epoch"] for e in recorded) == Counter(range(1, epochs * folds + 1)), recorded
+    first_fold = [e for e in recorded if e["epoch"] <= epochs]
+    assert {e["attempt"] for e in first_fold} == {1}, "a finished fold was trained again"
+    assert {e["attempt"] for e in recorded if e["epoch"] > running["progress"]["epoch"]} == {2}
+
+
+def test_a_permutation_test_ends_with_every_permutation_and_the_uninterrupted_result(stack):
+    body = form(epochs=2, batch_size=1, seed=7, n_permutations=12)
+    killed_id, twin_id = stack.submit(body), stack.submit(body)
+    # Epochs are reported for the real training only: once they are all in, the worker is
+    # running the permuted trainings (or testing), and the kill lands there.
+    _kill_running(stack, killed_id, lambda t: t["progress"]["epoch"] >= 2)
+    killed, twin = stack.wait_task(killed_id, timeout=240), stack.wait_task(twin_id, timeout=240)
+    assert killed["status"] == twin["status"] == "SUCCEEDED", (killed, twin)
+    assert killed["attempt"] == 2 and twin["attempt"] == 1
+    test = killed["result"]["permutation_test"]
+    assert test["n_permutations"] == len(test["permutation_scores"]) == 12
+    assert killed["result"]["test_accuracy"] == twin["result"]["test_accuracy"]
+    assert test["permutation_scores"] == twin["result"]["permutation_test"]["permutation_scores"]
+    assert test["p_value"] == twin["result"]["permutation_test"]["p_value"]
+
+
+@pytest.mark.skipif(not (MXNET_VENV / "bin" / "python").exists(),
+                    reason=".venv-mxnet is absent (scripts/bootstrap_mxnet.sh creates it; .ci/run does)")
+def test_an_mxnet_training_resumes_from_its_checkpoint():
+    from tests.service.test_mxserver import SMALL, post_ok, train_body, upload_npz, wait_dataset
+    from models.mxnet_backend.demo import make_demo_images
+
+    with running_stack(workers=0, mx_workers=2) as mx:
+        upload_npz(mx, SMALL, make_demo_images(per_class=24, seed=1).to_npz_bytes())
+        assert wait_dataset(mx, SMALL)["status"] == "READY"
+        task_id = post_ok(mx, "/train", train_body(num_epoch=12, batch_size=4))
+        running = mx.wait_task(task_id, statuses={"RUNNING"}, until=lambda t: t["progress"]["epoch"] >= 3,
+                               timeout=180)
+        victim = _worker(running)
+        mx.signal(victim, signal.SIGKILL)
+        done = mx.wait_task(task_id, timeout=240)
+        assert done["status"] == "SUCCEEDED", done
+        assert done["attempt"] == 2 and _worker(done) != victim
+        assert done["result"]["resumed_from_epoch"] >= running["progress"]["epoch"] - 1 >= 2
+        assert Counter(e["epoch"] for e in _epochs(mx, task_id)) == Counter(range(1, 13))
