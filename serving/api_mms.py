@@ -59,7 +59,7 @@ def predictions(name: str, version: str | None = None):
 def _connectome_feeds(model):
     upload = uploaded_file()
     if upload is None and raw_body().startswith(ZIP_MAGIC):
-        upload = ("upload.npz", raw_body())
+        upload = (subjects.raw_upload_name(raw_body()), raw_body())
     if upload is not None:
         return subjects.from_file(model, *upload)
     body = json_value()

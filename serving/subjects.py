@@ -1,16 +1,20 @@
 """Subjects a client sends for a connectome model: JSON matrices, or an uploaded ``.npz`` /
 DPABI ``.zip``. A prediction has no labels: an ``.npz`` is read here, with the dataset
 importer's archive guards and array format but without its label checks (``labels`` and
-``class_names`` may be left out, and play no part when sent); a DPABI ``.zip`` names its subjects
-in its label table, so it goes to the dataset importer (the same validation as dataset uploads)."""
+``class_names`` may be left out, and play no part when sent); a DPABI ``.zip`` goes to the dataset
+importer's ``read_dpabi_subjects``: the same validation as dataset uploads but for the labels (its
+table names the subjects; the LABEL column may be left out, and plays no part when sent)."""
 
 from __future__ import annotations
 
+import io
+import zipfile
 from pathlib import PurePosixPath
 
 import numpy as np
 
-from models.datasets.importers import load_upload
+from models.datasets.dpabi import read_dpabi_subjects
+from models.datasets.importers import open_upload
 from models.datasets.npz import ARRAYS, parse_npy
 from models.datasets.types import DatasetImportError
 from models.datasets.validate import read_archive
@@ -28,11 +32,22 @@ def from_file(model: LoadedModel, filename: str, data: bytes) -> tuple[dict, lis
         if PurePosixPath(filename.replace("\\", "/")).suffix.lower() == ".npz":
             conn, features, subjects = _npz_subjects(data, limit)
         else:
-            ds = load_upload(filename, data, max_bytes=limit)
-            conn, features, subjects = ds.conn, ds.features, list(ds.subjects)
+            fh, _ = open_upload(filename, data)
+            conn, features, subjects = read_dpabi_subjects(fh, max_member_bytes=limit, max_total_bytes=limit)
     except DatasetImportError as exc:
         raise BadInput(f"file: {'; '.join(exc.problems[:10])}", field="file") from None
     return connectome_feeds(model, conn, features, field="file"), subjects
+
+
+def raw_upload_name(data: bytes) -> str:
+    """The name a zip sent as the raw body is read under: ``upload.zip`` (DPABI) when it holds a
+    ``.csv`` label table, else ``upload.npz``; a broken archive is left to that reader's errors."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            table = any(n.lower().endswith(".csv") for n in zf.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        table = False
+    return "upload.zip" if table else "upload.npz"
 
 
 def _npz_subjects(data: bytes, limit: int) -> tuple[np.ndarray, np.ndarray | None, list[str]]:

@@ -16,6 +16,8 @@ without ``.txt``) or that the stem ends with after an underscore, the longest su
 ``ROICorrelation_FisherZ_sub001.txt`` and ``sub001.txt`` both belong to ``sub001``; the file's
 folder plays no part. Subjects keep the CSV's row order. Labels: see ``validate.encode_labels``
 ("NC"/"SZ" → 0/1 with class_names ("NC", "SZ"); 0/1 → class_names ("0", "1")).
+A prediction has no labels: ``read_dpabi_subjects`` reads the same layout with the LABEL column
+optional and its labels (and any GROUP / SITE) ignored.
 Directories, ``__MACOSX/`` and dot-files (macOS metadata) are skipped; other file types are refused.
 """
 
@@ -31,7 +33,7 @@ from typing import BinaryIO
 import numpy as np
 
 from models.datasets.types import ConnectomeDataset, DatasetImportError
-from models.datasets.validate import Subject, assemble, read_archive
+from models.datasets.validate import Subject, assemble, read_archive, unlabelled
 
 DEFAULT_MAX_MEMBER_BYTES = 16 << 20
 DEFAULT_MAX_TOTAL_BYTES = 256 << 20
@@ -135,21 +137,24 @@ def _header_and_rows(name: str, text: str) -> list[tuple[int, list[str]]]:
     return [(line, row) for line, row in records if any(row)]
 
 
-def read_table(name: str, blob: bytes) -> _Table:
+def read_table(name: str, blob: bytes, *, labelled: bool = True) -> _Table:
     """The label table. Raises DatasetImportError when it has no ID or LABEL column; other
-    problems (bad columns, short rows, empty IDs) are collected in ``problems``."""
+    problems (bad columns, short rows, empty IDs) are collected in ``problems``. Not
+    ``labelled`` (a prediction's table): LABEL is optional, labels are left empty and any
+    GROUP / SITE column is ignored."""
     records = _header_and_rows(name, _decode(name, blob))
     if not records:
         raise DatasetImportError([f"{name}: the label table is empty"])
     header = records[0][1]
     upper = [t.upper() for t in header]
-    missing = [c for c in ("ID", "LABEL") if c not in upper]
+    missing = [c for c in ("ID", "LABEL") if c not in upper and (labelled or c == "ID")]
     if missing:
         raise DatasetImportError([f"{name}: no {' or '.join(missing)} column (header: {header})"])
     table = _Table(name)
     table.features, table.problems = _feature_columns(name, header)
-    id_col, label_col = upper.index("ID"), upper.index("LABEL")
-    group_col, group_problems = _group_column(name, upper)
+    id_col = upper.index("ID")
+    label_col = upper.index("LABEL") if labelled else None
+    group_col, group_problems = _group_column(name, upper) if labelled else (None, [])
     table.problems += group_problems
     for line, cells in records[1:]:
         if len(cells) != len(header):
@@ -159,7 +164,8 @@ def read_table(name: str, blob: bytes) -> _Table:
             table.problems.append(f"{name} line {line}: empty ID")
         else:
             group = None if group_col is None else cells[group_col]
-            table.rows.append(_Row(line, cells[id_col], cells[label_col], cells, group))
+            label = "" if label_col is None else cells[label_col]
+            table.rows.append(_Row(line, cells[id_col], label, cells, group))
     return table
 
 
@@ -254,11 +260,30 @@ def load_dpabi_zip(data: bytes | BinaryIO, *, max_member_bytes: int = DEFAULT_MA
     without a CSV row and rows without a matrix, bad feature columns or values, and the dataset
     checks of ``validate.assemble``.
     """
+    subjects, names, problems = _read_subjects(data, max_member_bytes, max_total_bytes, labelled=True)
+    return assemble(subjects, feature_names=names, problems=problems)
+
+
+def read_dpabi_subjects(data: bytes | BinaryIO, *, max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTES,
+                        max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
+                        ) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    """(conn, features or None, subject ids) of a DPABI-style zip to predict: ``load_dpabi_zip``
+    without its label checks. The LABEL column may be left out or its cells left empty; labels
+    (and GROUP / SITE) play no part when sent. Raises DatasetImportError with every other problem
+    ``load_dpabi_zip`` finds (``validate.unlabelled``)."""
+    subjects, names, problems = _read_subjects(data, max_member_bytes, max_total_bytes, labelled=False)
+    return unlabelled(subjects, feature_names=names, problems=problems)
+
+
+def _read_subjects(data: bytes | BinaryIO, max_member_bytes: int, max_total_bytes: int, *,
+                   labelled: bool) -> tuple[list[Subject], tuple[str, ...], list[str]]:
+    """The subjects of the zip, its feature names and the problems found (labels unchecked).
+    Raises DatasetImportError when the archive or its label table cannot be read at all."""
     members = read_archive(data, max_member_bytes=max_member_bytes, max_total_bytes=max_total_bytes)
     table_name, matrix_names, problems = _sort_members(members)
     if table_name is None:
         raise DatasetImportError(problems)
-    table = read_table(table_name, members[table_name])
+    table = read_table(table_name, members[table_name], labelled=labelled)
     owner, match_problems = _match_members(matrix_names, table)
     problems += table.problems + match_problems
     matrices = {}
@@ -281,4 +306,4 @@ def load_dpabi_zip(data: bytes | BinaryIO, *, max_member_bytes: int = DEFAULT_MA
     problems += [p for p in feature_problems if p not in region_problems]
     # Features that are already known to be broken would only repeat as per-subject messages.
     names = () if feature_problems else tuple(table.features)
-    return assemble(subjects, feature_names=names, problems=problems)
+    return subjects, names, problems

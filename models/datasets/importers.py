@@ -28,6 +28,15 @@ def load_upload(filename: str, data: bytes | BinaryIO, *, max_bytes: int = DEFAU
     Raises DatasetImportError: empty file, unsupported extension, no zip signature, and whatever
     the chosen importer rejects.
     """
+    fh, suffix = open_upload(filename, data)
+    if suffix == ".npz":
+        return load_npz(fh, max_bytes=max_bytes)
+    return load_dpabi_zip(fh, max_member_bytes=max_bytes, max_total_bytes=max_bytes)
+
+
+def open_upload(filename: str, data: bytes | BinaryIO) -> tuple[BinaryIO, str]:
+    """``data`` as a file at its start, and its lower-case suffix, one of ``SUPPORTED``.
+    Raises DatasetImportError: empty file, unsupported extension, no zip signature."""
     suffix = PurePosixPath(filename.replace("\\", "/")).suffix.lower()
     fh, size = binary_file(data)
     if not size:
@@ -40,9 +49,7 @@ def load_upload(filename: str, data: bytes | BinaryIO, *, max_bytes: int = DEFAU
     if not head.startswith(_ZIP_MAGIC):
         raise DatasetImportError([f"{filename!r} is not a {suffix} file: it does not start with a "
                                   "zip signature"])
-    if suffix == ".npz":
-        return load_npz(fh, max_bytes=max_bytes)
-    return load_dpabi_zip(fh, max_member_bytes=max_bytes, max_total_bytes=max_bytes)
+    return fh, suffix
 
 
-__all__ = ["load_upload", "load_npz", "load_dpabi_zip", "SUPPORTED"]
+__all__ = ["load_upload", "open_upload", "load_npz", "load_dpabi_zip", "SUPPORTED"]

@@ -275,6 +275,37 @@ def _duplicate_problems(subjects: list[Subject]) -> list[str]:
             for sid, w in seen.items() if len(w) > 1]
 
 
+def subject_problems(subjects: list[Subject], feature_names: tuple[str, ...] = (), *,
+                     groups: bool = True) -> list[str]:
+    """The checks of every import, labelled or not (``subjects`` non-empty): duplicate ids,
+    non-square / mixed-size / non-finite matrices, feature rows not matching regions, and with
+    ``groups`` a missing or empty group when some subject has one. Labels play no part."""
+    problems = _duplicate_problems(subjects) + _matrix_problems(subjects)
+    if groups:
+        problems += _group_problems(subjects)
+    if feature_names:
+        n_regions = Counter(s.matrix.shape[0] for s in subjects).most_common(1)[0][0]
+        problems += _feature_problems(subjects, n_regions, len(feature_names))
+    return problems
+
+
+def unlabelled(subjects: list[Subject], *, feature_names: tuple[str, ...] = (),
+               problems: list[str] | tuple = ()) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    """(conn N×R×R float32, features N×R×F float32 or None, subject ids) of subjects to predict:
+    ``assemble``'s checks on ids, matrices and features, none on labels or groups (a prediction
+    has no labels; those it carries play no part). Raises DatasetImportError: no subjects, the
+    problems of ``subject_problems`` — plus ``problems``."""
+    problems = list(problems)
+    if not subjects:
+        raise DatasetImportError(problems or ["no subjects"])
+    problems += subject_problems(subjects, feature_names, groups=False)
+    if problems:
+        raise DatasetImportError(problems)
+    conn = np.stack([s.matrix for s in subjects]).astype(np.float32)
+    features = np.stack([s.features for s in subjects]).astype(np.float32) if feature_names else None
+    return conn, features, [s.id for s in subjects]
+
+
 def assemble(subjects: list[Subject], *, feature_names: tuple[str, ...] = (),
              class_names: tuple[str, ...] | None = None,
              problems: list[str] | tuple = ()) -> ConnectomeDataset:
@@ -290,10 +321,7 @@ def assemble(subjects: list[Subject], *, feature_names: tuple[str, ...] = (),
     problems = list(problems)
     if not subjects:
         raise DatasetImportError(problems or ["dataset is empty: no subjects"])
-    problems += _duplicate_problems(subjects) + _matrix_problems(subjects) + _group_problems(subjects)
-    n_regions = Counter(s.matrix.shape[0] for s in subjects).most_common(1)[0][0]
-    if feature_names:
-        problems += _feature_problems(subjects, n_regions, len(feature_names))
+    problems += subject_problems(subjects, feature_names)
     if class_names is None:
         labels, class_names, label_problems = encode_labels(subjects)
     else:

@@ -34,23 +34,29 @@ def matrix_text(m) -> str:
 
 
 def label_csv(labels=LABELS, features=FEATURES, regions: int = N_REGIONS, ids=None) -> str:
+    """The label table; ``labels=None`` leaves out the LABEL column (a prediction's table:
+    give ``ids``)."""
     ids = ids or [subject_id(i) for i in range(len(labels))]
-    header = ["ID", "LABEL"] + [f"{f}_{r + 1}" for f in features for r in range(regions)]
+    header = ["ID"] + ([] if labels is None else ["LABEL"])
+    header += [f"{f}_{r + 1}" for f in features for r in range(regions)]
     lines = [",".join(header)]
-    for i, (sid, label) in enumerate(zip(ids, labels)):
+    rows = [(sid, None) for sid in ids] if labels is None else zip(ids, labels)
+    for i, (sid, label) in enumerate(rows):
         cells = [f"{feature_value(i, r, k)}" for k in range(len(features)) for r in range(regions)]
-        lines.append(",".join([sid, label] + cells))
+        lines.append(",".join([sid] + ([] if label is None else [label]) + cells))
     return "\n".join(lines) + "\n"
 
 
-def dpabi_members(conn=None) -> dict[str, str | bytes]:
-    """A valid DPABI layout: one FisherZ matrix per subject plus labels.csv."""
+def dpabi_members(conn=None, ids=None, table: str | None = None) -> dict[str, str | bytes]:
+    """A valid DPABI layout: one FisherZ matrix per subject (named by ``ids``, by default
+    sub001…) plus ``table`` (by default ``label_csv()``) as labels.csv."""
     conn = matrices() if conn is None else conn
+    ids = ids or [subject_id(i) for i in range(len(conn))]
     members: dict[str, str | bytes] = {
-        f"ROISignals_FunImgARCWF/ROICorrelation_FisherZ_{subject_id(i)}.txt": matrix_text(m)
-        for i, m in enumerate(conn)
+        f"ROISignals_FunImgARCWF/ROICorrelation_FisherZ_{sid}.txt": matrix_text(m)
+        for sid, m in zip(ids, conn)
     }
-    members["labels.csv"] = label_csv()
+    members["labels.csv"] = label_csv() if table is None else table
     return members
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.datasets.dpabi import load_dpabi_zip, subject_id_for
+from models.datasets.dpabi import load_dpabi_zip, read_dpabi_subjects, subject_id_for
 from models.datasets.importers import load_upload
 from models.datasets.npz import load_npz
-from models.datasets.types import ConnectomeDataset
+from models.datasets.types import ConnectomeDataset, DatasetImportError
 from tests.models.dataset_builders import (
     FEATURES,
     LABELS,
@@ -31,6 +31,34 @@ from tests.models.dataset_builders import (
 )
 
 LIMITS = {"max_member_bytes": 1 << 20, "max_total_bytes": 1 << 24}
+
+
+@pytest.mark.parametrize("table", [
+    label_csv(labels=None, ids=[subject_id(i) for i in range(N_SUBJECTS)]),  # no LABEL column
+    label_csv(labels=[""] * N_SUBJECTS),  # labels left empty
+    label_csv(labels=["NC"] * N_SUBJECTS).replace("ID,LABEL", "ID,LABEL,SITE").replace(",NC,", ",NC,,"),
+], ids=["no LABEL", "empty labels", "one class, empty sites"])
+def test_a_dpabi_zip_to_predict_needs_no_labels_but_a_dataset_does(table):
+    data = zip_bytes(dpabi_members(table=table))
+    conn, features, ids = read_dpabi_subjects(data, **LIMITS)
+    np.testing.assert_array_equal(conn, matrices())
+    assert features.shape == (N_SUBJECTS, N_REGIONS, len(FEATURES))
+    assert features[2, 3, 1] == np.float32(feature_value(2, 3, 1))
+    assert ids == [subject_id(i) for i in range(N_SUBJECTS)]
+    with pytest.raises(DatasetImportError) as exc:
+        load_dpabi_zip(data, **LIMITS)
+    assert any(p in str(exc.value) for p in ("no LABEL column", "missing label", "at least two classes",
+                                              "empty group")), exc.value.problems
+
+
+def test_a_dpabi_zip_to_predict_still_names_its_other_problems():
+    members = dpabi_members(table=label_csv(labels=None, ids=[subject_id(i) for i in range(N_SUBJECTS)]))
+    members[member_name(1)] = "1 2\n3\n"
+    del members[member_name(4)]
+    with pytest.raises(DatasetImportError) as exc:
+        read_dpabi_subjects(zip_bytes(members), **LIMITS)
+    text = str(exc.value)
+    assert "ragged rows" in text and "subject 'sub005'" in text and "has no matrix file" in text
 
 
 def test_dpabi_zip_values_labels_features():

@@ -22,14 +22,14 @@ def _npz(n=12, r=6, labels=None) -> bytes:
     return buf.getvalue()
 
 
-def _dpabi_zip() -> bytes:
+def _dpabi_zip(labels: bool = True) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        rows = ["ID,LABEL"]
+        rows = ["ID,LABEL" if labels else "ID"]
         for i in range(6):
             m = np.eye(4) + 0.1 * i
             zf.writestr(f"ROICorrelation_FisherZ_sub{i:03d}.txt", "\n".join(" ".join(f"{v:.3f}" for v in row) for row in m))
-            rows.append(f"sub{i:03d},{'SZ' if i % 2 else 'NC'}")
+            rows.append(f"sub{i:03d},{'SZ' if i % 2 else 'NC'}" if labels else f"sub{i:03d}")
         zf.writestr("labels.csv", "\n".join(rows))
     return buf.getvalue()
 
@@ -57,6 +57,7 @@ def test_dpabi_zip_upload_takes_its_name_from_the_file(stack):
 @pytest.mark.parametrize(("files", "data", "field"), [
     ({}, {}, "file"),
     ({"file": ("x.npz", _npz(labels=["NC"] * 12))}, {"name": "one-class"}, "file"),
+    ({"file": ("x.zip", _dpabi_zip(labels=False))}, {"name": "unlabelled"}, "file"),  # predictions only
     ({"file": ("x.csv", b"a,b\n1,2")}, {"name": "csv"}, "file"),
     ({"file": ("x.npz", b"garbage")}, {"name": "garbage"}, "file"),
     ({"file": ("x.npz", _npz())}, {"name": "../../etc"}, "name"),

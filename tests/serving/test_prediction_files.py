@@ -1,5 +1,6 @@
-"""Prediction inputs never require labels: an uploaded ``.npz`` of ``conn`` (and ``subjects``) is
-predicted through every route that reads files; labels, when sent, play no part in the answer."""
+"""Prediction inputs never require labels: an uploaded ``.npz`` of ``conn`` (and ``subjects``), or a
+DPABI ``.zip`` whose table has no LABEL column, is predicted through every route that reads files;
+labels, when sent, play no part in the answer."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import io
 import numpy as np
 import pytest
 
+from tests.models.dataset_builders import dpabi_members, label_csv, zip_bytes
 from tests.serving.harness import engine_probabilities, fresh_subjects
 
 pytestmark = pytest.mark.slow
@@ -42,6 +44,45 @@ def test_an_npz_without_labels_is_predicted_by_every_route_that_reads_files(serv
     r = serving.post("/predictions/sgn", data=_npz(conn=ds.conn))  # the raw body, no subject ids
     assert r.status_code == 200, r.text
     np.testing.assert_allclose([[p[c] for c in ds.class_names] for p in r.json()], want, atol=TOL)
+
+
+def _dpabi(ds, labels=None, n=None) -> bytes:
+    """A DPABI zip of ``ds``'s first ``n`` subjects; ``labels=None``: a table without LABEL."""
+    ids = list(ds.subjects[:n])
+    return zip_bytes(dpabi_members(ds.conn[:n], ids=ids, table=label_csv(labels, features=(), ids=ids)))
+
+
+def _check_v0(r, ds, want, n=None):
+    assert r.status_code == 200, r.text
+    preds = r.json()["predictions"]
+    assert [p["subject"] for p in preds] == list(ds.subjects[:n])
+    np.testing.assert_allclose([[p["probabilities"][c] for c in ds.class_names] for p in preds], want[:n], atol=TOL)
+
+
+@pytest.mark.parametrize("labels", [None, ["", "", "", ""]], ids=["no LABEL column", "empty labels"])
+def test_a_dpabi_zip_without_labels_is_predicted_by_every_route_that_reads_files(served, reference, labels):
+    _, serving, _ = served
+    ds, want = reference
+    data = _dpabi(ds, labels)
+    upload = {"file": ("subjects.zip", data)}
+    _check_v0(serving.post("/api/v0/models/sgn/predict", files=upload), ds, want)
+    r = serving.post("/api/v1/models/sgn/prediction", files=upload)
+    assert r.status_code == 200, r.text
+    assert r.json()["values"] == list(want.argmax(1))
+    for kw in ({"files": upload}, {"data": data}):  # a form upload, and the raw body
+        r = serving.post("/predictions/sgn", **kw)
+        assert r.status_code == 200, r.text
+        np.testing.assert_allclose([[p[c] for c in ds.class_names] for p in r.json()], want, atol=TOL)
+
+
+def test_a_dpabi_zip_with_labels_is_predicted_and_its_labels_play_no_part(served, reference):
+    _, serving, _ = served
+    ds, want = reference
+    names = [ds.class_names[k] for k in ds.labels]
+    _check_v0(serving.post("/api/v0/models/sgn/predict", files={"file": ("s.zip", _dpabi(ds, names))}), ds, want)
+    # One subject, one class: a dataset would need two; a prediction does not.
+    one = {"file": ("one.zip", _dpabi(ds, names[:1], n=1))}
+    _check_v0(serving.post("/api/v0/models/sgn/predict", files=one), ds, want, n=1)
 
 
 def test_one_subject_with_its_label_is_predicted(served, reference):
