@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     # "any": a torch task's "auto" device means a GPU when a live worker has one, else the CPU.
     # "gpu": "auto" always waits for a GPU (a cluster that scales GPU workers from zero).
     auto_device: Literal["any", "gpu"] = "any"
+    # How long a process, having seen no GPU worker of a backend, skips the workers query when
+    # placing (a GPU worker that joins is seen within it; 0: query every time).
+    no_gpu_memory_seconds: float = Field(1.0, ge=0)
     # Nested cross-validation (a form's param_grid): the most training runs one task may make
     # (contracts.param_grid.nested_runs); a form over it is refused with 422 giving the count.
     max_nested_cv_runs: int = Field(200, gt=0)
@@ -119,6 +122,9 @@ class Settings(BaseSettings):
     admin_token: str = ""
     metrics_open_networks: str = ""
     token_cache_seconds: float = Field(5.0, ge=0)
+    # How long a process remembers a project's own limits (a PATCH applies everywhere within it;
+    # 0: read them every time).
+    project_limits_cache_seconds: float = Field(5.0, ge=0)
     # A project's default limits (a project's own max_running / max_gpus override them; 0: none),
     # and how many bad tokens one client address may send a minute before it is refused (429).
     project_max_running: int = Field(0, ge=0)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, func, not_, or_, select
 from sqlalchemy.orm import Session
 
+from contracts.settings import get_settings
 from dao.tables import Project, Task
 from contracts.statuses import TaskStatus
 
@@ -28,22 +29,26 @@ class Limits:
     max_gpus: int | None
 
 
-CACHE_SECONDS = 5.0  # a limit changed through the API applies everywhere within this
+# A limit changed through the API applies everywhere within TRAINYARD_PROJECT_LIMITS_CACHE_SECONDS.
 _cache: dict[str, tuple[tuple[int | None, int | None] | None, float]] = {}
 
 
 def _own_limits(session: Session, project_id: str) -> tuple[int | None, int | None] | None:
     """The project row's (max_running, max_gpus), None without a row; remembered briefly per
-    process, so the submit path does not read it every time."""
+    process (``project_limits_cache_seconds``), so the submit path does not read it every time."""
     now = time.monotonic()
     hit = _cache.get(project_id)
     if hit is not None and hit[1] > now:
         return hit[0]
     row = session.execute(select(Project.max_running, Project.max_gpus).where(Project.id == project_id)).first()
     own = None if row is None else (row.max_running, row.max_gpus)
+    ttl = get_settings().project_limits_cache_seconds
+    if ttl <= 0:
+        _cache.pop(project_id, None)
+        return own
     if len(_cache) > 10_000:
         _cache.clear()
-    _cache[project_id] = (own, now + CACHE_SECONDS)
+    _cache[project_id] = (own, now + ttl)
     return own
 
 

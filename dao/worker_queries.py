@@ -53,15 +53,17 @@ def release_worker(session: Session, name: str, task_id: str) -> None:
                     .values(current_task_id=None).execution_options(synchronize_session=False))
 
 
-def _live(stmt, lease_seconds: float, backend: str | None):  # noqa: ANN001, ANN202
-    stmt = stmt.where(Worker.heartbeat_at >= utcnow() - dt.timedelta(seconds=lease_seconds))
+def _live(stmt, lease_seconds: float, backend: str | None, now: dt.datetime | None = None):  # noqa: ANN001, ANN202
+    stmt = stmt.where(Worker.heartbeat_at >= (now or utcnow()) - dt.timedelta(seconds=lease_seconds))
     if backend is not None:
         stmt = stmt.where(Worker.backend == backend)
     return stmt.order_by(Worker.name)
 
 
-def live_workers(session: Session, lease_seconds: float, backend: str | None = None) -> list[Worker]:
-    return list(session.scalars(_live(select(Worker), lease_seconds, backend)))
+def live_workers(session: Session, lease_seconds: float, backend: str | None = None,
+                 now: dt.datetime | None = None) -> list[Worker]:
+    """Workers that beat within ``lease_seconds`` of ``now`` (None: utcnow())."""
+    return list(session.scalars(_live(select(Worker), lease_seconds, backend, now)))
 
 
 def live_worker_slots(session: Session, lease_seconds: float, backend: str) -> list:

@@ -57,7 +57,7 @@ def reserve_placement(session: Session, task_id: str, backend: str, base_queue: 
     """Decide where the task goes and, for a GPU worker, reserve it (compare-and-set). A task
     whose project is at its limit (dao.project_limits) waits."""
     settings = get_settings()
-    workers = _worker_slots(session, settings.lease_seconds, backend)
+    workers = _worker_slots(session, settings.lease_seconds, backend, settings.no_gpu_memory_seconds)
     taken: set[str] = set()
     for _ in range(3):
         placement = place(base_queue, req, workers, frozenset(taken), settings.auto_device_for(backend))
@@ -73,10 +73,9 @@ def reserve_placement(session: Session, task_id: str, backend: str, base_queue: 
 
 
 # Backends seen without any GPU worker, until when: on a CPU-only fleet placement is always
-# "the shared queue", so the submit path skips the workers query for a second. A GPU worker that
-# joins is seen within that second (and the reaper re-dispatches tasks sent meanwhile to a queue
-# no live worker consumes).
-NO_GPU_MEMORY_SECONDS = 1.0
+# "the shared queue", so the submit path skips the workers query for
+# TRAINYARD_NO_GPU_MEMORY_SECONDS (1 s). A GPU worker that joins is seen within that time (and
+# the reaper re-dispatches tasks sent meanwhile to a queue no live worker consumes).
 _no_gpu_until: dict[str, float] = {}
 
 
@@ -85,12 +84,13 @@ def forget_fleet() -> None:
     _no_gpu_until.clear()
 
 
-def _worker_slots(session: Session, lease_seconds: float, backend: str) -> list:
+def _worker_slots(session: Session, lease_seconds: float, backend: str,
+                  no_gpu_memory_seconds: float) -> list:
     if time.monotonic() < _no_gpu_until.get(backend, 0.0):
         return []
     slots = worker_queries.live_worker_slots(session, lease_seconds, backend)
-    if not any(slot.gpus for slot in slots):
-        _no_gpu_until[backend] = time.monotonic() + NO_GPU_MEMORY_SECONDS
+    if not any(slot.gpus for slot in slots) and no_gpu_memory_seconds > 0:
+        _no_gpu_until[backend] = time.monotonic() + no_gpu_memory_seconds
     return slots
 
 

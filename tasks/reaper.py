@@ -34,14 +34,17 @@ class ReapReport:
     freed: list[str] = field(default_factory=list)
 
 
-def reap_once(settings: Settings | None = None, broker_lost: bool | None = None) -> ReapReport:
+def reap_once(settings: Settings | None = None, broker_lost: bool | None = None,
+              now: dt.datetime | None = None) -> ReapReport:
     """One sweep. ``broker_lost``: whether the broker is known to have lost its data (None:
-    look now)."""
+    look now). ``now``: the time the sweep judges leases and message ages by (None: utcnow());
+    a test moves it forward instead of waiting. Placing (dispatch_waiting) reads the clock."""
     settings = settings or get_settings()
+    now = now or utcnow()
     report = ReapReport()
-    _reclaim_orphans(settings, report)
+    _reclaim_orphans(settings, report, now)
     _free_stale_reservations(report)
-    _publish_unsent(settings, report, broker_lost_its_data() if broker_lost is None else broker_lost)
+    _publish_unsent(settings, report, broker_lost_its_data() if broker_lost is None else broker_lost, now)
     return report
 
 
@@ -58,10 +61,10 @@ def _free_stale_reservations(report: ReapReport) -> None:
                 report.freed.append(name)
 
 
-def _reclaim_orphans(settings: Settings, report: ReapReport) -> None:
+def _reclaim_orphans(settings: Settings, report: ReapReport, now: dt.datetime) -> None:
     """RUNNING/STOPPING tasks whose lease expired: STOPPING ones stop; the others go back to
     the queue with attempt + 1 (resuming from their checkpoint) or fail after max_attempts."""
-    cutoff = utcnow() - dt.timedelta(seconds=settings.lease_seconds)
+    cutoff = now - dt.timedelta(seconds=settings.lease_seconds)
     with session_scope() as session:
         orphans = session.scalars(select(Task).where(
             Task.status.in_([S.RUNNING.value, S.STOPPING.value]), Task.heartbeat_at < cutoff,
@@ -87,24 +90,25 @@ def _reclaim(session, task: Task, settings: Settings, report: ReapReport) -> Non
         log.warning("task %s: worker %s lost its lease; now %s", task.id, worker, status)
 
 
-def _publish_unsent(settings: Settings, report: ReapReport, lost: bool) -> None:
-    _unplace_from_dead_workers(settings)
-    _unplace_from_unconsumed_queues(settings)
+def _publish_unsent(settings: Settings, report: ReapReport, lost: bool, now: dt.datetime) -> None:
+    _unplace_from_dead_workers(settings, now)
+    _unplace_from_unconsumed_queues(settings, now)
     report.published += dispatch_waiting()
     # A broker that lost everything (Redis restarted empty): every message is gone, so re-send
     # all at once rather than waiting out requeue_after_seconds for each.
     if lost:
         log.warning("reaper: the broker lost its data; re-publishing every queued task and import")
-    _republish_lost(settings, report, everything=lost)
-    _republish_image_imports(settings, report, everything=lost)
+    _republish_lost(settings, report, now, everything=lost)
+    _republish_image_imports(settings, report, now, everything=lost)
 
 
-def _republish_image_imports(settings: Settings, report: ReapReport, everything: bool = False) -> None:
+def _republish_image_imports(settings: Settings, report: ReapReport, now: dt.datetime,
+                             everything: bool = False) -> None:
     """Image uploads still VALIDATING long after upload (``everything``: at all), while the
     imports queue holds fewer messages than there are such uploads, lost their import message:
     send it again (a duplicate is harmless, the worker's READY/REJECTED update is a
     compare-and-set)."""
-    stale = utcnow() - dt.timedelta(seconds=0 if everything else settings.requeue_after_seconds)
+    stale = now - dt.timedelta(seconds=0 if everything else settings.requeue_after_seconds)
     with session_scope() as session:
         pending = session.execute(select(Dataset.name, Dataset.created_at).where(
             Dataset.status == DatasetStatus.VALIDATING.value)).all()
@@ -122,10 +126,10 @@ def _republish_image_imports(settings: Settings, report: ReapReport, everything:
             report.imports.append(name)
 
 
-def _unplace_from_dead_workers(settings: Settings) -> None:
+def _unplace_from_dead_workers(settings: Settings, now: dt.datetime) -> None:
     """A task sent to a worker that died before taking it goes back to the dispatcher."""
     with session_scope() as session:
-        live = {w.name for w in worker_queries.live_workers(session, settings.lease_seconds)}
+        live = {w.name for w in worker_queries.live_workers(session, settings.lease_seconds, now=now)}
         placed = session.execute(select(Task.id, Task.worker).where(
             Task.status == S.QUEUED.value, Task.worker.is_not(None))).all()
         for task_id, worker in placed:
@@ -135,12 +139,12 @@ def _unplace_from_dead_workers(settings: Settings) -> None:
                             task_id, worker)
 
 
-def _unplace_from_unconsumed_queues(settings: Settings) -> None:
+def _unplace_from_unconsumed_queues(settings: Settings, now: dt.datetime) -> None:
     """A task sent to a backend's shared queue while no GPU worker was up, when now only GPU
     workers are (they consume only their own queues), goes back to the dispatcher."""
-    stale = utcnow() - dt.timedelta(seconds=settings.requeue_after_seconds)
+    stale = now - dt.timedelta(seconds=settings.requeue_after_seconds)
     with session_scope() as session:
-        workers = worker_queries.live_workers(session, settings.lease_seconds)
+        workers = worker_queries.live_workers(session, settings.lease_seconds, now=now)
         for backend in {w.backend for w in workers}:
             base = settings.mxnet_queue if backend == "mxnet" else settings.torch_queue
             if any(base in (w.queues or []) for w in workers if w.backend == backend):
@@ -151,12 +155,13 @@ def _unplace_from_unconsumed_queues(settings: Settings) -> None:
                             "re-dispatching", moved, backend, base)
 
 
-def _republish_lost(settings: Settings, report: ReapReport, everything: bool = False) -> None:
+def _republish_lost(settings: Settings, report: ReapReport, now: dt.datetime,
+                    everything: bool = False) -> None:
     """Re-publish old messages (``everything``: all) of queues that hold fewer messages than
     queued tasks (the broker lost some, e.g. Redis restarted without persistence). Duplicates
     are harmless: the claim is a compare-and-set. They go to the head of their queue, newest
     first, so the oldest is taken first and none waits behind tasks submitted after it."""
-    stale = utcnow() - dt.timedelta(seconds=0 if everything else settings.requeue_after_seconds)
+    stale = now - dt.timedelta(seconds=0 if everything else settings.requeue_after_seconds)
     with session_scope() as session:
         published = session.scalars(select(Task).where(
             Task.status == S.QUEUED.value, Task.published_at.is_not(None))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 from dao import task_queries
+from contracts.settings import get_settings
 from dao.db import session_scope
 from dao.tables import Task, utcnow
 from tasks.publish import broker_queue_depth
@@ -65,46 +65,52 @@ def test_unpublished_task_is_published(embedded_db):
     assert broker_queue_depth("torch") == 1
 
 
-def test_lost_messages_are_published_again(embedded_db, monkeypatch):
-    monkeypatch.setenv("TRAINYARD_REQUEUE_AFTER_SECONDS", "0.01")
-    from contracts.settings import reset_settings
+def _later(seconds: float) -> dt.datetime:
+    """A sweep's "now" this far ahead: the test moves the reaper's clock instead of waiting."""
+    return utcnow() + dt.timedelta(seconds=seconds)
 
-    reset_settings()
+
+def test_an_expired_lease_is_judged_by_the_sweeps_clock(embedded_db):
+    task_id = _task("RUNNING", beat_ago=0)  # lease 30 s (embedded_db)
+    assert reap_once(now=_later(29)).requeued == []
+    assert reap_once(now=_later(31)).requeued == [task_id]
+
+
+def test_lost_messages_are_published_again(embedded_db):
+    after = get_settings().requeue_after_seconds  # the default, 60 s
     task_id = _task("QUEUED", published=True)  # marked published, but no message exists
     assert broker_queue_depth("torch") == 0
-    time.sleep(0.05)
-    assert reap_once().published == [task_id]
+    assert reap_once().published == [], "a message younger than requeue_after may still be on its way"
+    assert reap_once(now=_later(after + 1)).published == [task_id]
     assert broker_queue_depth("torch") == 1
-    assert reap_once().published == [], "a queue that holds its messages is left alone"
+    assert reap_once(now=_later(after + 1)).published == [], "a queue that holds its messages is left alone"
 
 
-def test_image_upload_whose_import_message_was_lost_is_sent_again(embedded_db, monkeypatch):
-    monkeypatch.setenv("TRAINYARD_REQUEUE_AFTER_SECONDS", "0.01")
+def test_image_upload_whose_import_message_was_lost_is_sent_again(embedded_db):
     from dao.dataset_queries import insert_dataset
-    from contracts.settings import reset_settings
 
-    reset_settings()
+    after = get_settings().requeue_after_seconds
     with session_scope() as s:
         insert_dataset(s, "pictures", "image", {}, b"raw upload", status="VALIDATING")
-    time.sleep(0.05)
-    assert reap_once().imports == ["pictures"]
-    assert broker_queue_depth("mxnet.imports") == 1
     assert reap_once().imports == []
+    assert reap_once(now=_later(after + 1)).imports == ["pictures"]
+    assert broker_queue_depth("mxnet.imports") == 1
+    assert reap_once(now=_later(after + 1)).imports == []
 
 
-def test_task_in_a_shared_queue_only_gpu_workers_ignore_is_redispatched(embedded_db, monkeypatch):
-    monkeypatch.setenv("TRAINYARD_REQUEUE_AFTER_SECONDS", "0.01")
+def test_task_in_a_shared_queue_only_gpu_workers_ignore_is_redispatched(embedded_db):
     from dao import worker_queries
-    from contracts.settings import reset_settings
 
-    reset_settings()
+    # requeue_after shorter than the 30 s lease: the GPU worker that registers now is still
+    # live when the task's message counts as stale.
+    settings = get_settings().model_copy(update={"requeue_after_seconds": 20.0})
     task_id = _task("QUEUED", published=True)  # sent to "torch" when no GPU worker was up
     gpu = {"index": 0, "name": "GPU", "uuid": "u0", "total_bytes": 8 << 30, "used_bytes": 0,
            "free_bytes": 8 << 30, "utilization_percent": 0, "temperature_c": 40}
     with session_scope() as s:
         worker_queries.register_worker(s, "g0@host", host="host", backend="torch",
                                        queues=["torch.w.g0@host"], gpus=[gpu])
-    time.sleep(0.05)
-    assert task_id in reap_once().published
+    assert task_id not in reap_once(settings).published
+    assert task_id in reap_once(settings, now=_later(21)).published
     task = _get(task_id)
     assert task.worker == "g0@host" and broker_queue_depth("torch.w.g0@host") == 1
