@@ -93,6 +93,53 @@ def mark_failed(session: Session, model_id: int, error: str) -> bool:
     return bool(done)
 
 
+def claim_export(session: Session, model_id: int, worker: str, stale_before: dt.datetime) -> bool:
+    """Take an EXPORTING model's export for ``worker`` (compare-and-set): True when nobody holds
+    it or its holder's last heartbeat is older than ``stale_before``."""
+    return bool(session.execute(
+        update(ServedModel)
+        .where(ServedModel.id == model_id, ServedModel.status == ModelStatus.EXPORTING.value,
+               (ServedModel.exporter.is_(None)) | (ServedModel.export_heartbeat_at < stale_before))
+        .values(exporter=worker, export_heartbeat_at=utcnow(), updated_at=ServedModel.updated_at)
+    ).rowcount)
+
+
+def export_heartbeat(session: Session, model_id: int, worker: str) -> bool:
+    """Renew ``worker``'s hold on the export; False when it is no longer its own (re-sent by the
+    reaper and taken elsewhere, or decided). ``updated_at``, which serving processes watch, stays."""
+    return bool(session.execute(
+        update(ServedModel)
+        .where(ServedModel.id == model_id, ServedModel.status == ModelStatus.EXPORTING.value,
+               ServedModel.exporter == worker)
+        .values(export_heartbeat_at=utcnow(), updated_at=ServedModel.updated_at)
+    ).rowcount)
+
+
+def stale_exports(session: Session, stale_before: dt.datetime) -> list[tuple[int, str | None, str]]:
+    """EXPORTING models whose exporter's last heartbeat is older than ``stale_before``: (id,
+    source task id, exporter)."""
+    return [tuple(r) for r in session.execute(
+        select(ServedModel.id, ServedModel.source_task_id, ServedModel.exporter).where(
+            ServedModel.status == ModelStatus.EXPORTING.value, ServedModel.exporter.is_not(None),
+            ServedModel.export_heartbeat_at < stale_before)).all()]
+
+
+def release_export(session: Session, model_id: int, exporter: str, stale_before: dt.datetime) -> bool:
+    """Hand a stale hold back (no exporter), unless ``exporter`` beat again or another worker took it."""
+    return bool(session.execute(
+        update(ServedModel)
+        .where(ServedModel.id == model_id, ServedModel.status == ModelStatus.EXPORTING.value,
+               ServedModel.exporter == exporter, ServedModel.export_heartbeat_at < stale_before)
+        .values(exporter=None, export_heartbeat_at=None, updated_at=ServedModel.updated_at)).rowcount)
+
+
+def untaken_exports(session: Session) -> list[tuple[int, str | None]]:
+    """EXPORTING models no worker has taken yet: (id, source task id)."""
+    return [tuple(r) for r in session.execute(select(ServedModel.id, ServedModel.source_task_id).where(
+        ServedModel.status == ModelStatus.EXPORTING.value, ServedModel.exporter.is_(None),
+        ServedModel.source_task_id.is_not(None))).all()]
+
+
 def find(session: Session, name: str, version: str | None = None) -> ServedModel | None:
     """A version of ``name``, or its default version when ``version`` is None."""
     stmt = select(ServedModel).where(ServedModel.name == name)

@@ -182,6 +182,9 @@ class ServedModel(Base):
     max_batch_delay_ms: Mapped[float] = mapped_column(Float, default=5.0)
     min_worker: Mapped[int] = mapped_column(Integer, default=1)
     max_worker: Mapped[int] = mapped_column(Integer, default=1)
+    # While EXPORTING: the worker exporting it and its last heartbeat (None: not taken yet).
+    exporter: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    export_heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     # None: shared, as for datasets. Every version of a name is in the project of its first.

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from dao import task_transitions, worker_queries
+from dao import model_queries, task_transitions, worker_queries
 from dao.db import session_scope
 from contracts.settings import Settings, get_settings
 from dao.clock import as_utc
@@ -18,7 +18,7 @@ from dao.tables import Dataset, Task, Worker, utcnow
 from contracts.statuses import DatasetStatus, TaskStatus
 from tasks.dispatch import dispatch_waiting, message_queue
 from tasks.publish import (PublishError, broker_lost_its_data, broker_queue_depth, imports_queue,
-                           publish_image_import, publish_task)
+                           publish_export, publish_image_import, publish_task)
 
 log = logging.getLogger(__name__)
 S = TaskStatus
@@ -31,6 +31,7 @@ class ReapReport:
     stopped: list[str] = field(default_factory=list)
     published: list[str] = field(default_factory=list)
     imports: list[str] = field(default_factory=list)
+    exports: list[int] = field(default_factory=list)
     freed: list[str] = field(default_factory=list)
 
 
@@ -100,6 +101,7 @@ def _publish_unsent(settings: Settings, report: ReapReport, lost: bool, now: dt.
         log.warning("reaper: the broker lost its data; re-publishing every queued task and import")
     _republish_lost(settings, report, now, everything=lost)
     _republish_image_imports(settings, report, now, everything=lost)
+    _resend_exports(settings, report, now, everything=lost)
 
 
 def _republish_image_imports(settings: Settings, report: ReapReport, now: dt.datetime,
@@ -124,6 +126,29 @@ def _republish_image_imports(settings: Settings, report: ReapReport, now: dt.dat
             except PublishError:
                 return
             report.imports.append(name)
+
+
+def _resend_exports(settings: Settings, report: ReapReport, now: dt.datetime, everything: bool = False) -> None:
+    """Exports whose worker stopped beating (killed mid-export) are sent again, then handed back
+    (a worker that takes the new message first takes the stale hold over itself); ``everything``
+    (the broker lost its data): those no worker has taken yet are sent again as well."""
+    stale_before = now - dt.timedelta(seconds=settings.lease_seconds)
+    with session_scope() as session:
+        resend = model_queries.stale_exports(session, stale_before)
+        if everything:
+            resend += [(model_id, task_id, None) for model_id, task_id in model_queries.untaken_exports(session)]
+        backends = dict(session.execute(select(Task.id, Task.backend).where(
+            Task.id.in_([task_id for _, task_id, _ in resend if task_id]))).all()) if resend else {}
+    for model_id, task_id, exporter in resend:
+        try:
+            publish_export(model_id, backends.get(task_id, "torch"))
+        except PublishError:
+            return
+        if exporter is not None:
+            with session_scope() as session:
+                model_queries.release_export(session, model_id, exporter, stale_before)
+        report.exports.append(model_id)
+        log.warning("model %s: its export was lost; sent again", model_id)
 
 
 def _unplace_from_dead_workers(settings: Settings, now: dt.datetime) -> None:

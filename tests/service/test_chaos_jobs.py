@@ -1,11 +1,14 @@
 """SIGKILL of a worker in the middle of each kind of long job loses nothing: a cross-validation
 resumes at the fold it was in (the folds before keep their first attempt's epochs), a permutation
 test ends with every permutation and the result an uninterrupted run gives, and an MXNet training
-resumes from its checkpoint. The reaper notices the lost lease; another worker takes the task."""
+resumes from its checkpoint; an export is sent again and the model becomes READY. The reaper
+notices the lost lease; another worker takes the task."""
 
 from __future__ import annotations
 
+import os
 import signal
+import time
 from collections import Counter
 
 import pytest
@@ -70,6 +73,44 @@ def test_a_permutation_test_ends_with_every_permutation_and_the_uninterrupted_re
     assert killed["result"]["test_accuracy"] == twin["result"]["test_accuracy"]
     assert test["permutation_scores"] == twin["result"]["permutation_test"]["permutation_scores"]
     assert test["p_value"] == twin["result"]["permutation_test"]["p_value"]
+
+
+def _exporter(name: str) -> str | None:
+    from sqlalchemy import select
+
+    from dao.db import session_scope
+    from dao.tables import ServedModel
+
+    with session_scope() as session:
+        return session.scalar(select(ServedModel.exporter).where(ServedModel.name == name))
+
+
+def _freeze(stack: Stack, label: str, sig: int) -> None:
+    os.killpg(stack.procs[label].pid, sig)
+
+
+def test_an_export_whose_worker_dies_is_sent_again_and_ends_ready(stack):
+    from tests.serving.harness import deploy, wait_ready
+
+    task_id = stack.wait_task(stack.submit(form(epochs=1)))["task_id"]
+    for attempt in range(3):  # an export can finish between being seen held and being frozen
+        model = deploy(stack, task_id, name=f"kill-export-{attempt}")
+        deadline = time.monotonic() + 120
+        while (holder := _exporter(model["name"])) is None:
+            assert time.monotonic() < deadline, "no worker took the export"
+            time.sleep(0.01)
+        victim = holder.split("-", 1)[0]
+        _freeze(stack, victim, signal.SIGSTOP)
+        if stack.get(f"/models/{model['name']}").json()[0]["status"] == "EXPORTING":
+            break
+        _freeze(stack, victim, signal.SIGCONT)
+    else:
+        pytest.fail("every export finished before its worker could be frozen")
+    stack.signal(victim, signal.SIGKILL)
+    stack.start_worker(victim)
+    described = wait_ready(stack, model["name"], timeout=120)
+    assert described["status"] == "READY", described
+    assert "its export was lost; sent again" in stack.log("beat")
 
 
 @pytest.mark.skipif(not (MXNET_VENV / "bin" / "python").exists(),
