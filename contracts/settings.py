@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(10.0, gt=0)  # waiting for a free pooled connection
     db_statement_timeout_seconds: float = Field(300.0, gt=0)  # server side, per statement
     db_tcp_timeout_seconds: float = Field(30.0, gt=0)  # sent data unacknowledged; keepalives
+    # A call (statement, commit) with no answer this long makes the process check that the server
+    # accepts a new connection; if not (paused, hung) the call's connection is cut: 503, not a hang.
+    # A server that answers lets a long query run, up to its statement timeout plus this. 0: off.
+    db_query_deadline_seconds: float = Field(10.0, ge=0)
 
     max_upload_mb: int = Field(512, gt=0)
     max_json_kb: int = Field(256, gt=0)

@@ -51,7 +51,29 @@ def _create(url: str) -> Engine:
     engine = create_engine(url, pool_size=10, max_overflow=20, pool_timeout=settings.db_pool_timeout_seconds,
                            connect_args=_postgres_timeouts(settings))
     event.listen(engine, "checkout", _refuse_if_closed_by_server)
+    _watch_calls(engine, settings)
     return engine
+
+
+def _watch_calls(engine: Engine, settings) -> None:  # noqa: ANN001 - contracts.settings.Settings
+    """Give the engine's connections a client-side deadline (dao.db_watchdog): a call with no
+    answer for ``db_query_deadline_seconds`` whose server accepts no new connection either, or
+    one past the statement timeout by as much, has its connection cut (OperationalError, 503)."""
+    deadline = settings.db_query_deadline_seconds
+    if not deadline or engine.dialect.driver != "psycopg":
+        return
+    import psycopg
+
+    from dao import db_watchdog
+
+    cargs, cparams = engine.dialect.create_connect_args(engine.url)
+    probe_params = {**cparams, **_postgres_timeouts(settings), "application_name": "trainyard-db-probe"}
+    watch = db_watchdog.Watch(deadline, settings.db_statement_timeout_seconds + deadline,
+                              lambda: psycopg.connect(*cargs, **probe_params))
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect, _record, connect_cargs, connect_cparams):  # noqa: ANN001, ANN202
+        return db_watchdog.connect(watch, *connect_cargs, **connect_cparams)
 
 
 def _refuse_if_closed_by_server(dbapi_connection, _record, _proxy) -> None:  # noqa: ANN001
@@ -130,6 +152,7 @@ def _read_engine() -> Engine:
         _read_engines[url] = create_engine(
             url, isolation_level="AUTOCOMMIT", pool_size=4, max_overflow=8,
             pool_timeout=settings.db_pool_timeout_seconds, connect_args=_postgres_timeouts(settings))
+        _watch_calls(_read_engines[url], settings)
     return _read_engines[url]
 
 

@@ -44,14 +44,10 @@ def _all_end_once(stack, task_ids: list[str]) -> None:
         assert [e["epoch"] for e in epochs] == list(range(1, task["progress"]["epochs"] + 1)), epochs
 
 
-PAUSE_HANGS = ("a paused server (SIGSTOP) hangs a request on a pooled connection: the kernel still acknowledges "
-               "its packets, so neither tcp_user_timeout nor keepalives fire, and the statement timeout is the "
-               "server's own; the request waits for gunicorn's worker timeout. Needs a client-side deadline on "
-               "a query (close the connection's socket from a watchdog), issue 27")
-
-
-@pytest.mark.parametrize("outage", ["restart", pytest.param("pause", marks=pytest.mark.xfail(strict=True,
-                                                                                              reason=PAUSE_HANGS))])
+# pause: the kernel still acknowledges a paused server's packets, so neither tcp_user_timeout nor
+# keepalives fire and the statement timeout is the server's own; the client-side deadline
+# (TRAINYARD_DB_QUERY_DEADLINE_SECONDS, dao.db_watchdog) cuts the hung connection (issue 27).
+@pytest.mark.parametrize("outage", ["restart", "pause"])
 def test_postgres_away_loses_no_task(postgres, outage):
     with running_stack(workers=1, postgres=postgres.host) as stack:
         running = stack.submit(form(epochs=12, batch_size=2))
