@@ -15,7 +15,7 @@ from pathlib import Path
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.statuses import Backend
@@ -57,6 +57,20 @@ class Settings(BaseSettings):
 
     max_upload_mb: int = Field(512, gt=0)
     max_json_kb: int = Field(256, gt=0)
+
+    # Artifacts' bytes (weights, checkpoints, datasets, ONNX models; blobstore/): file:///abs/path
+    # or s3://bucket/prefix (empty: file:// under var_dir/artifacts). For s3://: the endpoint of
+    # an S3-compatible service (empty: AWS), its region and credentials (empty: boto3's own chain,
+    # AWS_* variables or an instance role), path-style addressing (MinIO), the multipart part size
+    # and the parts that go up at once (each part is held in memory while it does).
+    artifact_url: str = ""
+    artifact_s3_endpoint_url: str = ""
+    artifact_s3_region: str = ""
+    artifact_s3_access_key_id: str = ""
+    artifact_s3_secret_access_key: SecretStr = SecretStr("")
+    artifact_s3_path_style: bool = False
+    artifact_part_size_mb: int = Field(8, ge=5, le=5120)
+    artifact_transfer_threads: int = Field(4, ge=1, le=64)
 
     lease_seconds: float = Field(30.0, gt=0)
     heartbeat_seconds: float = Field(5.0, gt=0)

@@ -26,6 +26,8 @@ requirements=(
     "psycopg[binary]>=3.1"
     "celery[redis]>=5.4,<6"
     "prometheus-client>=0.20"
+    # the blob store's s3:// backend (blobstore/): weights, checkpoints and datasets in S3
+    "boto3>=1.34"
     "nvidia-ml-py>=12"
     "matplotlib>=3.5,<3.9"
     # mx2onnx (deploying an MXNet task) and verifying its export; these resolve with numpy < 1.24
