@@ -7,11 +7,12 @@ import logging
 from flask import Flask
 
 from contracts.settings import get_settings
+from webcommon.replies import ModelApp
 
 
 def create_app() -> Flask:
     settings = get_settings()
-    app = Flask(__name__, static_folder=None)  # no static files: no /static route
+    app = ModelApp(__name__, static_folder=None)  # no static files: no /static route; views may return models
     # Uploads are the largest bodies; JSON endpoints enforce their own, smaller limit.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_mb * 1024 * 1024
     app.json.sort_keys = False

@@ -9,24 +9,27 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Flask, jsonify
+from flask import Blueprint, Flask
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from app.uploads import limit_message
+from contracts.replies import ApiErrorReply
 from dao.errors import DatasetExists, DatasetInUse, InvalidTransition, ModelExists, NotFound
 from webcommon.errors import ApiError, field_errors, pydantic_problems
 from webcommon.principal import Hidden
+from webcommon.replies import model_response
 
 log = logging.getLogger(__name__)
 
 
 def body(code: int, msg: str, errors: list | None = None, **extra: Any):
+    """(the refusal as ``ApiErrorReply``'s response, the status); ``errors`` only when there are some."""
     payload = {"error_num": code, "msg": msg, **extra}
     if errors:
         payload["errors"] = errors
-    return jsonify(payload), code
+    return model_response(ApiErrorReply.model_validate(payload)), code
 
 
 def register_model_errors(bp: Blueprint, reply: Callable[[int, str], Any]) -> None:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, RootModel
 
-from contracts.replies import Closed, FieldProblem, Instance, Open, ServedModel
+from contracts.replies import Closed, FieldProblem, Instance, Number, Open, ServedModel
 
 
 class MxState(Open):
@@ -56,7 +56,7 @@ class TorchServeModel(Closed):
     minWorkers: int
     maxWorkers: int
     batchSize: int
-    maxBatchDelay: float
+    maxBatchDelay: Number
     loadedAtStartup: bool
     isDefault: bool
     status: str

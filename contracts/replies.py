@@ -1,6 +1,8 @@
-"""The shapes of the native API's answers (``/api/v0``, ``/ping``, ``/healthz``), for the
-OpenAPI documents (``app.openapi``, ``serving.openapi``) and for clients. The views build plain dicts; the tests validate real answers
-against the document generated from these, so a view and its shape cannot drift apart silently.
+"""The shapes of the native API's answers (``/api/v0``, ``/ping``, ``/healthz``): the views return
+these models (``webcommon.replies`` writes them as JSON), the OpenAPI documents (``app.openapi``,
+``serving.openapi``) are built from them, and clients read them. ``Closed`` models forbid keys
+they do not name, so a view and its shape cannot drift apart: a reply the model does not
+describe fails where the view builds it.
 
 ``Open`` models allow keys they do not name: the dataset's metadata and an epoch's metrics carry
 keys that depend on the model and the data. A task's result is ``contracts.task_result``'s shape.
@@ -8,9 +10,10 @@ keys that depend on the model and the data. A task's result is ``contracts.task_
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
+from pydantic import BaseModel, ConfigDict, Field, RootModel, WithJsonSchema, create_model
+from pydantic_core import core_schema
 
 from contracts.catalog import ImageInput
 from contracts.statuses import TASK_TYPES, Backend, TaskStatus
@@ -19,6 +22,25 @@ from contracts.task_result import METRIC_FIELDS, StoredTaskResult
 Status = Literal[tuple(s.value for s in TaskStatus)]
 TaskType = Literal[TASK_TYPES]
 Iso = str  # an ISO 8601 time with its UTC offset
+# A JSON number as the view has it: an integer stays an integer (``float`` would write 3 as 3.0).
+Number = Annotated[int | float, WithJsonSchema({"type": "number"})]
+
+
+class _AsStored:
+    """A task's stored result passes as it is (any JSON object: rows written before a key was
+    renamed, integers where the result now has floats): ``TaskResult`` checked it when it was
+    written. The document shows it as ``StoredTaskResult``."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, _source: Any, _handler: Any) -> core_schema.CoreSchema:
+        return core_schema.nullable_schema(core_schema.dict_schema(core_schema.str_schema(), core_schema.any_schema()))
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, _core: Any, handler: Any) -> dict[str, Any]:
+        return handler(core_schema.nullable_schema(StoredTaskResult.__pydantic_core_schema__))
+
+
+StoredResult = Annotated[StoredTaskResult | None, _AsStored]
 
 
 class Closed(BaseModel):
@@ -53,7 +75,7 @@ class Health(Closed):
 
 
 class ParamSetView(Open):
-    learning_rate: float | None = None
+    learning_rate: Number | None = None
     batch_size: int | None = None
     epochs: int | None = None
 
@@ -61,8 +83,8 @@ class ParamSetView(Open):
 class Progress(Closed):
     epoch: int
     epochs: int
-    percent: float
-    eta_seconds: float | None
+    percent: Number
+    eta_seconds: Number | None
     eta_at: Iso | None
 
 
@@ -91,7 +113,7 @@ class MxServerState(Closed):
 Metrics = create_model(
     "Metrics", __config__=ConfigDict(extra="forbid"),
     __doc__="A task's headline numbers: the result's metric fields (contracts.task_result) it holds.",
-    **{name: (float | None, None) for name in sorted(METRIC_FIELDS)},
+    **{name: (Number | None, None) for name in sorted(METRIC_FIELDS)},
 )
 
 
@@ -148,7 +170,7 @@ class TaskFull(TaskSummary):
 
     progress: Progress
     latest_epoch: dict[str, Any] | None
-    result: StoredTaskResult | None
+    result: StoredResult
     error: str | None
     waiting_reason: str | None
     queue_position: int | None
@@ -188,14 +210,14 @@ class SweepTask(Closed):
     status: Status
     params: dict[str, Any] = Field(description="the task's param_set")
     created_at: Iso | None
-    score: float | None = Field(description="the selection metric: of its validation split, or the mean over a "
+    score: Number | None = Field(description="the selection metric: of its validation split, or the mean over a "
                                             "cross-validated task's folds' validation parts")
 
 
 class ValueWithInterval(Closed):
-    value: float
-    low: float | None = Field(description="its own 95% interval, where the result gives one")
-    high: float | None
+    value: Number
+    low: Number | None = Field(description="its own 95% interval, where the result gives one")
+    high: Number | None
 
 
 class Selection(Closed):
@@ -241,12 +263,12 @@ class ComparedTask(Closed):
 class PairedTest(Closed):
     metric: str = Field(description="test_accuracy, test_balanced_accuracy or test_roc_auc")
     n_common: int = Field(description="the subjects both tasks were tested on")
-    difference: float = Field(description="a's value minus b's, on those subjects")
-    low: float | None = Field(description="the difference's 95% interval: paired percentile bootstrap over subjects")
-    high: float | None
-    p_value: float | None = Field(description="two-sided: McNemar's exact test (accuracy), the paired bootstrap "
+    difference: Number = Field(description="a's value minus b's, on those subjects")
+    low: Number | None = Field(description="the difference's 95% interval: paired percentile bootstrap over subjects")
+    high: Number | None
+    p_value: Number | None = Field(description="two-sided: McNemar's exact test (accuracy), the paired bootstrap "
                                               "(the others)")
-    p_value_holm: float | None = Field(description="Holm-adjusted over the pairable pairs, each metric apart; null "
+    p_value_holm: Number | None = Field(description="Holm-adjusted over the pairable pairs, each metric apart; null "
                                                    "when only one pair is pairable")
     method: str
     resamples: int = Field(description="bootstrap resamples where the metric was defined for both")
@@ -565,6 +587,7 @@ class ProjectCreated(Closed):
 
 class Member(Open):
     user_id: int
+    user: str = Field(description="the user's name")
     role: Role
 
 

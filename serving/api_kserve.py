@@ -34,13 +34,13 @@ def _error(exc: ServingError):
 @bp.get("/")
 @documented(Op("Server metadata", KSERVE, {200: f.KServeServer}, database=False))
 def server_metadata():
-    return jsonify({"name": "trainyard", "version": "0.1.0", "extensions": ["binary_tensor_data", "classification"]})
+    return f.KServeServer(name="trainyard", version="0.1.0", extensions=["binary_tensor_data", "classification"])
 
 
 @bp.get("/health/live")
 @documented(Op("Liveness", KSERVE, {200: f.KServeLive}, open=True, database=False))
 def live():
-    return jsonify({"live": True})
+    return f.KServeLive(live=True)
 
 
 @bp.get("/health/ready")
@@ -48,7 +48,7 @@ def live():
                 {200: f.KServeReady, 503: f.KServeReady}, open=True, database=False))
 def ready():
     ok = predict.registry().all_ready()
-    return jsonify({"ready": ok}), 200 if ok else 503
+    return f.KServeReady(ready=ok), 200 if ok else 503
 
 
 @bp.get("/models/<name>")
@@ -56,9 +56,8 @@ def ready():
 @documented(Op("Model metadata", KSERVE, {200: f.KServeModel}, (404, 409, 503), database=False))
 def model_metadata(name: str, version: str | None = None):
     model = predict.resolve(name, version)
-    return jsonify({"name": model.name, "versions": sorted(predict.version_names(name)), "platform": PLATFORM,
-                    "inputs": [p.public() for p in model.inputs],
-                    "outputs": [p.public() for p in model.outputs]})
+    return f.KServeModel(name=model.name, versions=sorted(predict.version_names(name)), platform=PLATFORM,
+                         inputs=[p.public() for p in model.inputs], outputs=[p.public() for p in model.outputs])
 
 
 @bp.get("/models/<name>/ready")
@@ -71,8 +70,8 @@ def model_ready(name: str, version: str | None = None):
     try:
         predict.ready(name, version)
     except (NotLoaded, ModelFailed):
-        return jsonify({"name": name, "ready": False}), 503
-    return jsonify({"name": name, "ready": True}), 200
+        return f.KServeModelReady(name=name, ready=False), 503
+    return f.KServeModelReady(name=name, ready=True), 200
 
 
 @bp.post("/models/<name>/infer")

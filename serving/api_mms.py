@@ -35,7 +35,7 @@ def _error(exc: ServingError):
 def ping():
     """The API's answer (MMS 0.x) and TorchServe's, in one body; 200 once the registry is read."""
     ok = predict.registry().synced
-    return jsonify({"health": "healthy!" if ok else "unhealthy", "status": "Healthy" if ok else "Unhealthy"}), \
+    return f.ServingPing(health="healthy!" if ok else "unhealthy", status="Healthy" if ok else "Unhealthy"), \
         200 if ok else 500
 
 

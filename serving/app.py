@@ -15,13 +15,14 @@ from serving.cache import PredictionCache
 from serving.registry import Registry
 from webcommon.openapi.common import PROMETHEUS, SERVE
 from webcommon.openapi.spec_types import Op, documented
+from webcommon.replies import ModelApp
 
 log = logging.getLogger(__name__)
 
 
 def create_serving_app(registry: Registry | None = None) -> Flask:
     settings = get_settings()
-    app = Flask("trainyard.serving", static_folder=None)
+    app = ModelApp("trainyard.serving", static_folder=None)  # views may return models (webcommon.replies)
     app.config["MAX_CONTENT_LENGTH"] = settings.serve_max_body_mb * 1024 * 1024
     app.json.sort_keys = False
     app.extensions["trainyard_registry"] = (registry or Registry()).start()
@@ -50,7 +51,7 @@ def register_routes(app: Flask) -> None:
 
 def routes_only() -> Flask:
     """An app with the serving routes and nothing started: for reading its URL map."""
-    app = Flask("trainyard.serving.routes", static_folder=None)
+    app = ModelApp("trainyard.serving.routes", static_folder=None)
     register_routes(app)
     return app
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, request
 
 from app.api.requests import int_arg, json_body
 from webcommon import tokens
@@ -24,16 +24,16 @@ from webcommon.openapi.spec_types import Op, Param, documented, integer, string
 bp = Blueprint("accounts", __name__, url_prefix="/api/v0")
 
 
-def _projects_of(session) -> list[dict]:  # noqa: ANN001
+def _projects_of(session) -> list[r.ProjectRole]:  # noqa: ANN001
     ident = current()
     rows = auth_queries.list_projects(session, visible_projects(ident))
-    return [{"id": p.id, "name": p.name, "role": role_in(ident, p.id)} for p in rows]
+    return [r.ProjectRole(id=p.id, name=p.name, role=role_in(ident, p.id)) for p in rows]
 
 
-def token_view(row: ApiToken) -> dict:
-    return {"id": row.id, "name": row.name, "user_id": row.user_id, "read_only": row.read_only,
-            "projects": row.projects, "created_at": iso(row.created_at), "expires_at": iso(row.expires_at),
-            "revoked_at": iso(row.revoked_at), "last_used_at": iso(row.last_used_at)}
+def token_view(row: ApiToken) -> r.Token:
+    return r.Token(id=row.id, name=row.name, user_id=row.user_id, read_only=row.read_only,
+                   projects=row.projects, created_at=iso(row.created_at), expires_at=iso(row.expires_at),
+                   revoked_at=iso(row.revoked_at), last_used_at=iso(row.last_used_at))
 
 
 @bp.get("/whoami")
@@ -42,20 +42,20 @@ def whoami():
     ident = current()
     with session_scope() as session:
         projects = _projects_of(session)
-    return jsonify({
-        "user": {"id": ident.user_id, "name": ident.user_name, "is_admin": ident.is_admin},
-        "token": {"id": ident.token_id, "name": ident.token_name, "read_only": ident.read_only,
-                  "projects": None if ident.token_projects is None else sorted(ident.token_projects),
-                  "expires_at": iso(ident.expires_at)},
-        "projects": projects,
-    })
+    return r.Whoami(
+        user=r.WhoamiUser(id=ident.user_id, name=ident.user_name, is_admin=ident.is_admin),
+        token=r.WhoamiToken(id=ident.token_id, name=ident.token_name, read_only=ident.read_only,
+                            projects=None if ident.token_projects is None else sorted(ident.token_projects),
+                            expires_at=iso(ident.expires_at)),
+        projects=projects,
+    )
 
 
 @bp.get("/projects")
 @documented(Op("The projects the caller sees, with its role", ACCOUNTS, {200: r.Projects}))
 def list_projects():
     with session_scope() as session:
-        return jsonify({"projects": _projects_of(session)})
+        return r.Projects(projects=_projects_of(session))
 
 
 @bp.post("/projects")
@@ -69,7 +69,7 @@ def create_project():
         if auth_queries.find_project(session, form.id) is not None:
             raise ApiError(409, f"project {form.id!r} already exists", [{"field": "id", "problem": "is taken"}])
         row = auth_queries.create_project(session, form.id, form.name)
-        return jsonify({"error_num": 0, "msg": "project created", "project": {"id": row.id, "name": row.name}}), 201
+        return r.ProjectCreated(error_num=0, msg="project created", project=r.Project(id=row.id, name=row.name)), 201
 
 
 @bp.get("/projects/<project_id>")
@@ -82,12 +82,12 @@ def show_project(project_id: str):
         running, gpus = project_limits.usage(session, project_id)
         limits = project_limits.limits_of(session, project_id, settings.project_max_running,
                                           settings.project_max_gpus)
-        return jsonify({"id": row.id, "name": row.name, "role": role_in(current(), row.id),
-                        "max_running": row.max_running, "max_gpus": row.max_gpus,
-                        "max_storage_mb": row.max_storage_mb,
-                        "limits": {"max_running": limits and limits.max_running, "max_gpus": limits and limits.max_gpus},
-                        "usage": {"running": running, "gpus": gpus,
-                                  "storage_bytes": storage_quota.used_bytes(session, project_id)}})
+        return r.ProjectDetail(
+            id=row.id, name=row.name, role=role_in(current(), row.id),
+            max_running=row.max_running, max_gpus=row.max_gpus, max_storage_mb=row.max_storage_mb,
+            limits=r.ProjectLimits(max_running=limits and limits.max_running, max_gpus=limits and limits.max_gpus),
+            usage=r.ProjectUsage(running=running, gpus=gpus,
+                                 storage_bytes=storage_quota.used_bytes(session, project_id)))
 
 
 @bp.patch("/projects/<project_id>")
@@ -129,10 +129,10 @@ def audit_log():
     with session_scope() as session:
         rows = audit_queries.list_entries(session, scope, project=request.args.get("proj_id") or None,
                                           action=request.args.get("action") or None, before_id=before, limit=limit)
-        entries = [{"id": r.id, "at": iso(r.at), "user": r.user_name, "user_id": r.user_id, "token_id": r.token_id,
-                    "action": r.action, "method": r.method, "path": r.path, "status": r.status,
-                    "proj_id": r.project_id, "target": r.target, "client": r.client} for r in rows]
-    return jsonify({"entries": entries, "next_before_id": entries[-1]["id"] if len(entries) == limit else None})
+        entries = [r.AuditEntry(id=e.id, at=iso(e.at), user=e.user_name, user_id=e.user_id, token_id=e.token_id,
+                                action=e.action, method=e.method, path=e.path, status=e.status,
+                                proj_id=e.project_id, target=e.target, client=e.client) for e in rows]
+    return r.AuditLog(entries=entries, next_before_id=entries[-1].id if len(entries) == limit else None)
 
 
 @bp.get("/projects/<project_id>/members")
@@ -140,7 +140,7 @@ def audit_log():
 def list_members(project_id: str):
     with session_scope() as session:
         _project(session, project_id)
-        return jsonify({"project": project_id, "members": auth_queries.members(session, project_id)})
+        return r.Members(project=project_id, members=auth_queries.members(session, project_id))
 
 
 @bp.post("/projects/<project_id>/members")
@@ -156,8 +156,8 @@ def add_member(project_id: str):
         user = auth_queries.get_or_create_user(session, form.user)
         auth_queries.set_member(session, project_id, user.id, form.role)
     tokens.forget()  # cached identities carry their roles
-    return jsonify({"error_num": 0, "msg": f"{form.user} is {form.role} of {project_id}",
-                    "member": {"user_id": user.id, "user": form.user, "role": form.role}}), 201
+    return r.MemberAdded(error_num=0, msg=f"{form.user} is {form.role} of {project_id}",
+                         member=r.Member(user_id=user.id, user=form.user, role=form.role)), 201
 
 
 @bp.delete("/projects/<project_id>/members/<user>")
@@ -169,7 +169,7 @@ def remove_member(project_id: str, user: str):
         if row is None or not auth_queries.remove_member(session, project_id, row.id):
             raise ApiError(404, f"{user!r} is not a member of project {project_id!r}")
     tokens.forget()
-    return jsonify({"error_num": 0, "msg": f"{user} removed from {project_id}"})
+    return r.Done(error_num=0, msg=f"{user} removed from {project_id}")
 
 
 def _project(session, project_id: str):  # noqa: ANN001, ANN202
@@ -198,8 +198,8 @@ def create_token():
         row, secret = auth_queries.create_token(session, user_id, form.name, projects=form.projects,
                                                 read_only=form.read_only or ident.read_only, expires_at=expires)
         view = token_view(row)
-    return jsonify({"error_num": 0, "msg": "token created; keep the secret now: it is never shown again",
-                    "token": view, "secret": secret}), 201
+    return r.TokenCreated(error_num=0, msg="token created; keep the secret now: it is never shown again",
+                          token=view, secret=secret), 201
 
 
 def _other_user(session, form: TokenForm) -> int:  # noqa: ANN001
@@ -233,7 +233,7 @@ def list_tokens():
     ident = current()
     with session_scope() as session:
         mine = None if ident.is_admin and ident.token_projects is None else ident.user_id
-        return jsonify({"tokens": [token_view(r) for r in auth_queries.list_tokens(session, mine)]})
+        return r.Tokens(tokens=[token_view(t) for t in auth_queries.list_tokens(session, mine)])
 
 
 @bp.delete("/tokens/<int:token_id>")
@@ -247,4 +247,4 @@ def revoke_token(token_id: int):
         auth_queries.revoke(session, row)
         token_hash, view = row.token_hash, token_view(row)
     tokens.forget(token_hash)
-    return jsonify({"error_num": 0, "msg": "token revoked", "token": view})
+    return r.TokenRevoked(error_num=0, msg="token revoked", token=view)

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response
 
 from webcommon.errors import ApiError
 from dao import artifact_queries, task_queries
@@ -22,9 +22,9 @@ def list_checkpoints(task_id: str):
     with session_scope() as session:
         task_queries.get_task(session, task_id)
         rows = artifact_queries.epoch_checkpoints(session, task_id)
-        return jsonify({"task_id": task_id, "checkpoints": [
-            {"epoch": r.epoch, "size": r.size, "sha256": r.sha256,
-             "download": f"/api/v0/tasks/{task_id}/checkpoints/{r.epoch}"} for r in rows]})
+        return r.Checkpoints(task_id=task_id, checkpoints=[
+            r.Checkpoint(epoch=c.epoch, size=c.size, sha256=c.sha256,
+                         download=f"/api/v0/tasks/{task_id}/checkpoints/{c.epoch}") for c in rows])
 
 
 @bp.get("/<task_id>/checkpoints/<int:epoch>")

@@ -6,7 +6,7 @@ project the caller may not see is answered as GET /api/v0/tasks/<id> answers it,
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, request
 
 from app.api.requests import bad_query
 from app.auth.resources import TASK
@@ -54,4 +54,4 @@ def compare():
     ids = _ids()
     with session_scope() as session:
         tasks = [_visible(session, task_id) for task_id in ids]
-    return jsonify(comparison(tasks))  # computed after the session is given back
+    return r.Comparison.model_validate(comparison(tasks))  # computed after the session is given back

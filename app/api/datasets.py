@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePath
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, request
 
 from app import dataset_cache, uploads
 from webcommon.principal import can_see
@@ -50,11 +50,12 @@ DATASET_UPLOAD = Raw("multipart/form-data", {  # what upload reads, for the Open
     }})
 
 
-def public(row: Dataset) -> dict:
-    return {"name": row.name, "kind": row.kind, "status": row.status, "source_filename": row.source_filename,
-            "size": row.size, "checksum": row.checksum, "created_at": iso(row.created_at),
-            "proj_id": row.project_id,
-            **row.meta}
+def public(row: Dataset) -> r.Dataset:
+    """The row and, beside its fields, its metadata (subjects, regions, classes, ...)."""
+    return r.Dataset.model_validate({
+        "name": row.name, "kind": row.kind, "status": row.status, "source_filename": row.source_filename,
+        "size": row.size, "checksum": row.checksum, "created_at": iso(row.created_at), "proj_id": row.project_id,
+        **row.meta})
 
 
 def source_filename(names: list[str]) -> str:
@@ -101,7 +102,7 @@ def upload():
         row = dataset_queries.insert_dataset(session, name, "connectome", meta, blob,
                                              source_filename=filename, project_id=project,
                                              subject_prints=prints)
-        return jsonify({"error_num": 0, "msg": "dataset registered", "dataset": public(row)}), 201
+        return r.DatasetReply(error_num=0, msg="dataset registered", dataset=public(row)), 201
 
 
 def _image_options() -> dict:
@@ -170,22 +171,22 @@ def upload_images():
         with session_scope() as session:
             dataset_queries.delete_dataset(session, name)
         raise ApiError(503, "the MXNet queue is unreachable; nothing was stored, try again shortly") from None
-    return jsonify({"error_num": 0, "msg": "stored; the MXNet worker is validating it", "dataset": reply}), 202
+    return r.DatasetReply(error_num=0, msg="stored; the MXNet worker is validating it", dataset=reply), 202
 
 
 @bp.get("")
 @documented(Op("List datasets", DATA, {200: r.Datasets}))
 def list_all():
     with session_scope() as session:
-        rows = [r for r in dataset_queries.list_datasets(session) if can_see(r.project_id)]
-        return jsonify({"datasets": [public(r) for r in rows]})
+        rows = [d for d in dataset_queries.list_datasets(session) if can_see(d.project_id)]
+        return r.Datasets(datasets=[public(d) for d in rows])
 
 
 @bp.get("/<name>")
 @documented(Op("Describe a dataset", DATA, {200: r.Dataset}, (404,)))
 def show(name: str):
     with session_scope() as session:
-        return jsonify(public(dataset_queries.get_dataset(session, name)))
+        return public(dataset_queries.get_dataset(session, name))
 
 
 @bp.delete("/<name>")
@@ -194,4 +195,4 @@ def delete(name: str):
     with session_scope() as session:
         dataset_queries.delete_dataset(session, name)
     dataset_cache.forget(name)
-    return jsonify({"error_num": 0, "msg": f"dataset {name!r} deleted"})
+    return r.Done(error_num=0, msg=f"dataset {name!r} deleted")

@@ -3,7 +3,7 @@ worker of its backend exports it to ONNX and verifies it (the row is EXPORTING u
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, request
 
 from app.usecases import deployments
 from app.api.requests import json_body
@@ -29,7 +29,7 @@ def deploy(task_id: str):
     deployments.start_export(model_id)
     with session_scope() as session:
         described = deployments.describe(session, model_queries.get_by_id(session, model_id))
-    return jsonify({"error_num": 0, "msg": "deploying: a worker exports the model to ONNX and verifies it",
-                    "model": described,
-                    "links": {"status": f"/models/{name}", "predict": f"/api/v0/models/{name}/predict",
-                              "kserve": f"/v2/models/{name}/infer"}}), 202
+    return r.DeployReply(error_num=0, msg="deploying: a worker exports the model to ONNX and verifies it",
+                         model=described,
+                         links=r.DeployLinks(status=f"/models/{name}", predict=f"/api/v0/models/{name}/predict",
+                                             kserve=f"/v2/models/{name}/infer")), 202

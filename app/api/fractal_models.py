@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app import uploads
@@ -37,9 +37,11 @@ ONNX_UPLOAD = Raw("multipart/form-data", {  # what upload reads, for the OpenAPI
                    "description": {"type": "string", "maxLength": 2000}}})
 
 
-def envelope(code: int, description: str, **extra):
-    return jsonify({"http_status": {"code": code, "name": NAMES.get(code, "Error"), "description": description},
-                    **extra}), code
+def envelope(code: int, description: str, shape: type[f.FractalReply] = f.FractalReply,  # noqa: ANN201
+             **fields):  # noqa: ANN003
+    """(Fractal's envelope as ``shape``, the status): ``http_status`` and ``fields``."""
+    status = f.FractalStatus(code=code, name=NAMES.get(code, "Error"), description=description)
+    return shape(http_status=status, **fields), code
 
 
 @bp.errorhandler(ApiError)
@@ -55,7 +57,7 @@ register_model_errors(bp, envelope)
 def list_names():
     with session_scope() as session:
         names = sorted({r.name for r in model_queries.list_models(session) if can_see(r.project_id)})
-    return envelope(200, "OK", model_list=names)
+    return envelope(200, "OK", f.FractalNames, model_list=names)
 
 
 @bp.get("/information")
@@ -63,9 +65,9 @@ def list_names():
 def information():
     with session_scope() as session:
         rows = [r for r in model_queries.list_models(session) if r.is_default and can_see(r.project_id)]
-        listed = [{"model": r.name, "description": r.description, "version": r.version, "status": r.status}
-                  for r in rows]
-    return envelope(200, "OK", model_list=listed)
+        listed = [f.FractalInfo(model=m.name, description=m.description, version=m.version, status=m.status)
+                  for m in rows]
+    return envelope(200, "OK", f.FractalInformation, model_list=listed)
 
 
 @bp.get("/<name>")
@@ -74,7 +76,7 @@ def describe(name: str):
     with session_scope() as session:
         row = model_queries.get(session, name)
         versions = [r.version for r in model_queries.versions(session, name)]
-        return envelope(200, "OK", model=deployments.describe(session, row), versions=versions)
+        return envelope(200, "OK", f.FractalModel, model=deployments.describe(session, row), versions=versions)
 
 
 @bp.post("/<name>")
@@ -110,7 +112,7 @@ def upload(name: str):
         row = deployments.register_upload(session, name, filename, data, signature, ServingSettings(), description,
                                           project=project)
         described = deployments.describe(session, row)
-    return envelope(201, "Model uploaded", model=described)
+    return envelope(201, "Model uploaded", f.FractalModel, model=described)
 
 
 def _uploaded() -> tuple[str, bytes]:

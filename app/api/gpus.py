@@ -7,9 +7,8 @@ admin sees all); to anyone else the worker shows ``current_task_id`` null, as if
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint
 
 from app.schemas.task_view import iso
 from dao import auth_queries, worker_queries
@@ -54,11 +53,11 @@ def _states(worker: Worker) -> list[GpuState]:
     return out
 
 
-def _worker_view(worker: Worker, shown: set[str]) -> dict[str, Any]:
+def _worker_view(worker: Worker, shown: set[str]) -> r.WorkerView:
     task_id = worker.current_task_id if worker.current_task_id in shown else None
-    return {"worker": worker.name, "host": worker.host, "backend": worker.backend, "queues": worker.queues,
-            "current_task_id": task_id, "heartbeat_at": iso(worker.heartbeat_at),
-            "gpus": [{**vars(g), "task_id": task_id} for g in _states(worker)]}
+    return r.WorkerView(worker=worker.name, host=worker.host, backend=worker.backend, queues=worker.queues,
+                        current_task_id=task_id, heartbeat_at=iso(worker.heartbeat_at),
+                        gpus=[r.Gpu(**vars(g), task_id=task_id) for g in _states(worker)])
 
 
 @bp.get("/api/v0/gpus")
@@ -66,8 +65,8 @@ def _worker_view(worker: Worker, shown: set[str]) -> dict[str, Any]:
 def list_gpus():
     live, shown = _live_and_shown()
     workers = [_worker_view(w, shown) for w in live]
-    gpus = [{**g, "worker": w["worker"], "host": w["host"]} for w in workers for g in w["gpus"]]
-    return jsonify({"gpus": gpus, "workers": workers})
+    gpus = [r.FleetGpu(**dict(g), worker=w.worker, host=w.host) for w in workers for g in w.gpus]
+    return r.Fleet(gpus=gpus, workers=workers)
 
 
 @bp.get("/gpu")
@@ -81,4 +80,4 @@ def mxserver_gpu():
             if key not in seen:
                 seen.add(key)
                 states.append(gpu)
-    return jsonify(to_mxserver_shape(states))
+    return r.MxGpus(to_mxserver_shape(states))

@@ -1,6 +1,6 @@
 """Liveness (/ping, as the model servers had it) and readiness (/healthz)."""
 
-from flask import Blueprint, jsonify
+from flask import Blueprint
 from sqlalchemy import text
 
 from dao.db import session_scope
@@ -15,7 +15,7 @@ bp = Blueprint("health", __name__)
 @bp.get("/ping")
 @documented(Op("Liveness: answers without the database", HEALTH, {200: r.Ping}, open=True, database=False))
 def ping():
-    return jsonify({"health": "healthy!"})
+    return r.Ping(health="healthy!")
 
 
 @bp.get("/healthz")
@@ -24,9 +24,9 @@ def ping():
 def healthz():
     checks = {"database": _database_ok(), "broker": broker_reachable()}
     healthy = all(checks.values())
-    payload = {"status": "ok" if healthy else "unavailable",
-               "checks": {k: "ok" if v else "unreachable" for k, v in checks.items()}}
-    return jsonify(payload), 200 if healthy else 503
+    payload = r.Health(status="ok" if healthy else "unavailable",
+                       checks={k: "ok" if v else "unreachable" for k, v in checks.items()})
+    return payload, 200 if healthy else 503
 
 
 def _database_ok() -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, request
 from pydantic import ValidationError
 
 from app.usecases import deployments
@@ -37,7 +37,7 @@ SERVING_SETTINGS = (*fields_as_query(ServingSettings), Param("synchronous", choi
 
 
 def _error(code: int, message: str):
-    return jsonify({"code": code, "type": TYPES.get(code, "InternalServerException"), "message": message}), code
+    return f.TorchServeError(code=code, type=TYPES.get(code, "InternalServerException"), message=message), code
 
 
 @bp.errorhandler(ApiError)
@@ -116,8 +116,8 @@ def register():
     done = kind == "onnx" or status == ModelStatus.READY.value
     text = f"Model \"{name}\" Version: {version} registered with {settings.min_worker} initial workers"
     if not done:
-        return jsonify({"status": f"{text}; exporting to ONNX: GET /models/{name} shows when it is READY"}), 202
-    return jsonify({"status": text})
+        return f.TorchServeStatus(status=f"{text}; exporting to ONNX: GET /models/{name} shows when it is READY"), 202
+    return f.TorchServeStatus(status=text)
 
 
 def _visible(session, project, hidden: Exception) -> None:  # noqa: ANN001
@@ -166,10 +166,11 @@ def list_models():
     with session_scope() as session:
         rows = [r for r in model_queries.list_models(session) if r.is_default and can_see(r.project_id)]
         page = rows[start:start + limit]
-        reply = {"models": [{"modelName": r.name, "modelUrl": deployments.source_url(r)} for r in page]}
+        reply = f.TorchServeList(models=[f.TorchServeModelRef(modelName=m.name, modelUrl=deployments.source_url(m))
+                                         for m in page])
     if start + limit < len(rows):
-        reply["nextPageToken"] = str(start + limit)
-    return jsonify(reply)
+        reply.nextPageToken = str(start + limit)  # a field set: written, unlike the default
+    return reply
 
 
 def _int(name: str, default: int, low: int, high: int) -> int:
@@ -190,21 +191,22 @@ def describe(name: str, version: str | None = None):
             rows = model_queries.versions(session, name)
         else:
             rows = [model_queries.get(session, name, version)]
-        return jsonify([_torchserve_view(session, r) for r in rows])
+        return f.TorchServeModels([_torchserve_view(session, row) for row in rows])
 
 
-def _torchserve_view(session, row) -> dict:
+def _torchserve_view(session, row) -> f.TorchServeModel:  # noqa: ANN001
     held = deployments.instances(session, row)
-    workers = [{"id": f"{h['process']}/{i}", "process": h["process"], "pid": h["pid"], "host": h["host"],
-                "status": "READY" if h["state"] == ModelStatus.READY.value else h["state"]}
+    workers = [f.TorchServeWorker(id=f"{h['process']}/{i}", process=h["process"], pid=h["pid"], host=h["host"],
+                                  status="READY" if h["state"] == ModelStatus.READY.value else h["state"])
                for h in held for i in range(h["instances"])]
-    return {"modelName": row.name, "modelVersion": row.version, "modelUrl": deployments.source_url(row),
-            "runtime": "onnxruntime", "minWorkers": row.min_worker, "maxWorkers": row.max_worker,
-            "batchSize": row.batch_size, "maxBatchDelay": row.max_batch_delay_ms, "loadedAtStartup": False,
-            "isDefault": row.is_default, "status": row.status, "error": row.error,
-            "workersNote": "workers are model instances (onnxruntime sessions) per serving process; "
-                           "minWorkers..maxWorkers apply to each serving process",
-            "workers": workers, "processes": held, "verification": row.verification}
+    return f.TorchServeModel(
+        modelName=row.name, modelVersion=row.version, modelUrl=deployments.source_url(row),
+        runtime="onnxruntime", minWorkers=row.min_worker, maxWorkers=row.max_worker,
+        batchSize=row.batch_size, maxBatchDelay=row.max_batch_delay_ms, loadedAtStartup=False,
+        isDefault=row.is_default, status=row.status, error=row.error,
+        workersNote="workers are model instances (onnxruntime sessions) per serving process; "
+                    "minWorkers..maxWorkers apply to each serving process",
+        workers=workers, processes=held, verification=row.verification)
 
 
 @bp.put("/models/<name>")
@@ -219,8 +221,8 @@ def scale(name: str, version: str | None = None):
         model_queries.update_settings(session, rows, **settings.columns())
         model_id = current.id
     if _bool("synchronous") and _wait_scaled(model_id, settings.min_worker, settings.max_worker):
-        return jsonify({"status": f"Workers scaled to {settings.min_worker} for model: {name}"})
-    return jsonify({"status": "Processing worker updates..."}), 202
+        return f.TorchServeStatus(status=f"Workers scaled to {settings.min_worker} for model: {name}")
+    return f.TorchServeStatus(status="Processing worker updates..."), 202
 
 
 def _scaled_defaults(row) -> dict:
@@ -250,7 +252,7 @@ def _wait_scaled(model_id: int, low: int, high: int, timeout: float = 30.0) -> b
 def set_default(name: str, version: str):
     with session_scope() as session:
         model_queries.set_default(session, name, version)
-    return jsonify({"status": f"Default version successfully updated for model \"{name}\" to \"{version}\""})
+    return f.TorchServeStatus(status=f"Default version successfully updated for model \"{name}\" to \"{version}\"")
 
 
 @bp.delete("/models/<name>")
@@ -260,4 +262,4 @@ def unregister(name: str, version: str | None = None):
     with session_scope() as session:
         model_queries.delete(session, name, version)
     what = f"Model \"{name}\"" + (f" version: {version}" if version else "")
-    return jsonify({"status": f"{what} unregistered"})
+    return f.TorchServeStatus(status=f"{what} unregistered")

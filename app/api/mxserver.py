@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 
@@ -61,7 +61,7 @@ _CLIENT_ID = TypeAdapter(ClientTaskId)
 
 
 def _state(task_id: str, code: str, desc: str, http: int = 200, **extra):  # noqa: ANN202
-    return jsonify({"task_id": task_id, "state_code": code, "state_desc": desc, **extra}), http
+    return f.MxState(task_id=task_id, state_code=code, state_desc=desc, **extra), http
 
 
 def _refused(task_id: str | None, problems: list[tuple[str, str]]) -> ApiError:

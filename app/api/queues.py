@@ -6,7 +6,7 @@ the caller may see."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint
 
 from webcommon.principal import visible_projects
 from dao.db import session_scope
@@ -25,7 +25,7 @@ def list_queues():
     with session_scope() as session:
         counts = status_counts(session)
         visible = visible_projects()
-        held = [{"task_id": t, "worker": w, "device": d, "queue": q, "status": s}
+        held = [r.HeldTask(task_id=t, worker=w, device=d, queue=q, status=s)
                 for t, w, d, q, s, p in held_tasks(session) if visible is None or p in visible]
         pools: dict[str, dict[str, int]] = {}
         for pool in Pool:
@@ -34,6 +34,6 @@ def list_queues():
     for (queue, backend), by_status in sorted(counts.items()):
         queued = by_status.get("QUEUED", 0)
         depth = sum(by_status.values())
-        rows.append({"queue": queue, "backend": backend, "depth": depth, "queued": queued,
-                     "running": depth - queued, "pools": pools.get(backend, {})})
-    return jsonify({"queues": rows, "held": held})
+        rows.append(r.QueueView(queue=queue, backend=backend, depth=depth, queued=queued,
+                                running=depth - queued, pools=pools.get(backend, {})))
+    return r.Queues(queues=rows, held=held)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, request
 
 from app.api.requests import bad_query
 from app.schemas.task_view import iso
@@ -46,6 +46,6 @@ def show_sweep(sweep_id: str):
         chosen = selection["chosen_task_id"]
         selection["chosen_test"] = None if chosen is None else \
             reported_test(task_queries.get_task(session, chosen).result)
-        tasks = [{"task_id": r.id, "task_name": r.task_name, "status": r.status, "params": r.params or {},
-                  "created_at": iso(r.created_at), "score": score(r)} for r in rows]
-        return jsonify({"sweep_id": sweep_id, "tasks": tasks, "selection": selection})
+        tasks = [r.SweepTask(task_id=t.id, task_name=t.task_name, status=t.status, params=t.params or {},
+                             created_at=iso(t.created_at), score=score(t)) for t in rows]
+        return r.Sweep(sweep_id=sweep_id, tasks=tasks, selection=selection)

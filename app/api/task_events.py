@@ -32,6 +32,7 @@ from app.api.requests import bad_query
 from app.api.task_poll import read_light_view
 from dao import epoch_queries
 from dao.db import read
+from contracts.replies import TaskLight
 from contracts.settings import get_settings
 from contracts.statuses import TaskStatus
 from webcommon.openapi.common import EVENTS, NOT_MODIFIED, TASKS
@@ -65,7 +66,7 @@ def _cursor() -> tuple[int, int] | None:
 def task_events(task_id: str):
     cursor = _cursor()
     view = read_light_view(task_id)  # 404 before any slot is taken
-    if cursor is None and view["status"] in TERMINAL:
+    if cursor is None and view.status in TERMINAL:
         return Response(status=204)
     slot = stream_slots.take_slot()
     if slot is None:
@@ -85,7 +86,7 @@ def _event(kind: str, event_id: str, data: dict) -> str:
     return f"id: {event_id}\nevent: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-def _events(task_id: str, cursor: tuple[int, int], view: dict, seconds: float,
+def _events(task_id: str, cursor: tuple[int, int], view: TaskLight, seconds: float,
             heartbeat: float) -> Iterator[str]:
     yield "retry: 2000\n\n"
     deadline = time.monotonic() + seconds
@@ -99,11 +100,11 @@ def _events(task_id: str, cursor: tuple[int, int], view: dict, seconds: float,
         cursor_id = f"{cursor[0]}.{cursor[1]}"
         out = [_event("epoch", f"{e.attempt}.{e.epoch}", {**e.metrics, "attempt": e.attempt}) for e in epochs]
         if view != sent_view:
-            out.append(_event("status", cursor_id, view))
+            out.append(_event("status", cursor_id, view.model_dump(mode="json", exclude_unset=True)))
             sent_view = view
-        ended = view["status"] in TERMINAL and not more
+        ended = view.status in TERMINAL and not more
         if ended:
-            out.append(_event("end", END_ID, {"task_id": task_id, "status": view["status"]}))
+            out.append(_event("end", END_ID, {"task_id": task_id, "status": view.status}))
         if out:
             yield "".join(out)
             last_sent = time.monotonic()

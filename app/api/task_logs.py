@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 
 from app.api.requests import int_arg
 from webcommon.errors import ApiError
@@ -37,12 +37,12 @@ END_GRACE_SECONDS = 1.0
 MAX_SEQ = 2**31 - 1
 
 
-def _line(row: TaskLogLine) -> dict:
-    return {"seq": row.seq, "attempt": row.attempt, "at": row.at.isoformat(), "level": row.level,
-            "logger": row.logger, "message": row.message}
+def _line(row: TaskLogLine) -> r.LogLine:
+    return r.LogLine(seq=row.seq, attempt=row.attempt, at=row.at.isoformat(), level=row.level,
+                     logger=row.logger, message=row.message)
 
 
-def _read(task_id: str, cursor: int, limit: int, attempt: int | None) -> tuple[str, list[dict]]:
+def _read(task_id: str, cursor: int, limit: int, attempt: int | None) -> tuple[str, list[r.LogLine]]:
     """The task's status and its lines after ``cursor``. Raises NotFound (404)."""
     status, _ended, lines = _read_ended(task_id, cursor, limit, attempt)
     return status, lines
@@ -56,7 +56,7 @@ def _read_ended(task_id: str, cursor: int, limit: int, attempt: int | None):  # 
         long_over = task.status in TERMINAL and (
             finished is None or (utcnow() - finished).total_seconds() >= END_GRACE_SECONDS)
         rows = log_queries.lines_after(session, task_id, cursor, limit, attempt)
-        return task.status, long_over, [_line(r) for r in rows]
+        return task.status, long_over, [_line(row) for row in rows]
 
 
 def _follow_requested() -> bool:
@@ -88,9 +88,9 @@ def get_logs(task_id: str):
     follow = _follow_requested()
     status, long_over, lines = _read_ended(task_id, cursor, limit, attempt)
     if not follow:
-        next_cursor = lines[-1]["seq"] if lines else cursor
-        return jsonify({"task_id": task_id, "status": status, "lines": lines, "next_cursor": next_cursor,
-                        "done": long_over and len(lines) < limit})
+        next_cursor = lines[-1].seq if lines else cursor
+        return r.LogPage(task_id=task_id, status=status, lines=lines, next_cursor=next_cursor,
+                         done=long_over and len(lines) < limit)
     if long_over and not lines:
         return Response(status=204)
     stream = _events(task_id, cursor, attempt, status, lines, get_settings().log_follow_seconds)
@@ -98,7 +98,7 @@ def get_logs(task_id: str):
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-def _events(task_id: str, cursor: int, attempt: int | None, status: str, lines: list[dict],
+def _events(task_id: str, cursor: int, attempt: int | None, status: str, lines: list[r.LogLine],
             seconds: float):
     """Server-sent events: ``line`` per log line (its id is the cursor), ``end`` once the task
     has ended and all its lines went out, ``: keepalive`` comments while nothing happens."""
@@ -108,8 +108,8 @@ def _events(task_id: str, cursor: int, attempt: int | None, status: str, lines: 
     yield "retry: 1000\n\n"
     while True:
         for line in lines:
-            cursor = line["seq"]
-            yield f"id: {cursor}\nevent: line\ndata: {json.dumps(line)}\n\n"
+            cursor = line.seq
+            yield f"id: {cursor}\nevent: line\ndata: {line.model_dump_json()}\n\n"
         if status in TERMINAL and ended_at is None:
             ended_at = time.monotonic()
         if lines:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import time
 from dataclasses import dataclass
 
@@ -27,11 +26,13 @@ from app import stream_slots
 from app.api.requests import choice_arg, float_arg
 from webcommon.principal import Hidden, require
 from app.schemas.task_view import detail, light
+from contracts.replies import TaskLight
 from dao import epoch_queries, log_queries, queue_positions, task_queries
 from dao.db import poll_cache, read, session_scope
 from dao.errors import TaskNotFound
 from contracts.statuses import TaskStatus
 from contracts.task_result import METRIC_FIELDS
+from webcommon.replies import model_json
 
 MAX_WAIT_SECONDS = 60.0
 WAIT_STEP_SECONDS = 0.25
@@ -41,8 +42,8 @@ VIEWS = Counter("trainyard_poll_views", "Light poll views answered, by source: r
                 "or kept (the task has not changed since it was read, dao.poll_cache)", ["source"])
 
 
-def read_light_view(task_id: str) -> dict:
-    """The light view as a dict. Raises TaskNotFound."""
+def read_light_view(task_id: str) -> TaskLight:
+    """The light view. Raises TaskNotFound."""
     return _light_view(task_id)[1]
 
 
@@ -52,12 +53,12 @@ class _Kept:
     position (that moves with other tasks), and where to work the position out."""
 
     project: str
-    view: dict
+    view: TaskLight
     queued_at: tuple[str, dt.datetime] | None  # (queue, created_at) of a QUEUED task
     keep: bool  # False for MXServer tasks: their phases come from log lines, which notify nothing
 
 
-def _light_view(task_id: str) -> tuple[str, dict]:
+def _light_view(task_id: str) -> tuple[str, TaskLight]:
     """(the task's project, its light view). Raises TaskNotFound."""
     cache = poll_cache()
     kept = cache.get(task_id) if cache is not None else None
@@ -70,7 +71,7 @@ def _light_view(task_id: str) -> tuple[str, dict]:
     else:
         position = None if kept.queued_at is None else _position(task_id, *kept.queued_at)
         VIEWS.labels("kept").inc()
-    return kept.project, {**kept.view, "queue_position": position}
+    return kept.project, kept.view.model_copy(update={"queue_position": position})
 
 
 def _position(task_id: str, queue: str, created_at: dt.datetime) -> int:
@@ -103,7 +104,7 @@ def _render(task_id: str, full: bool) -> bytes:
     else:
         project, view = _light_view(task_id)
         _must_see(project, task_id)
-    return json.dumps(view, separators=(",", ":")).encode()
+    return model_json(view)
 
 
 def _must_see(project: str, task_id: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 
 from app.api.requests import bad_query, choice_arg, int_arg, json_body
 from app.api.task_poll import poll_task
@@ -66,8 +66,8 @@ def new_task():
         row = _row(checked)
         queued = submit.queue(session, row)
     msg = submit.send_after_commit(queued)
-    reply = {"error_num": 0, "msg": msg, "task_form": {**row["form"], "model": form.model, "task_id": queued.task_id}}
-    return jsonify(reply), 201
+    task_form = r.TaskForm(**{**row["form"], "model": form.model, "task_id": queued.task_id})
+    return r.NewTaskReply(error_num=0, msg=msg, task_form=task_form), 201
 
 
 def _row(checked: CheckedForm) -> dict:
@@ -102,7 +102,7 @@ def get_epochs(task_id: str):
     with session_scope() as session:
         task = task_queries.get_task(session, task_id)
         epochs = [row.metrics | {"attempt": row.attempt} for row in epoch_queries.list_epochs(session, task_id)]
-        return jsonify({"task_id": task_id, "status": task.status, "epochs": epochs})
+        return r.Epochs(task_id=task_id, status=task.status, epochs=epochs)
 
 
 @bp.get("/tasks")
@@ -131,16 +131,15 @@ def list_all():
             raise bad_query("cursor", str(exc)) from None
         except ValueError as exc:
             raise bad_query("sort", str(exc)) from None
-        return jsonify({"tasks": [summary(t) for t in page.tasks], "next_cursor": page.next_cursor,
-                        "sort": sort, "limit": limit,
-                        "selection_warning": sort_warning(sort) if flt.sweep_id else None})
+        return r.TaskPage(tasks=[summary(t) for t in page.tasks], next_cursor=page.next_cursor, sort=sort,
+                          limit=limit, selection_warning=sort_warning(sort) if flt.sweep_id else None)
 
 
 @bp.post("/tasks/<task_id>/stop")
 @documented(Op("Stop a task", TASKS, {200: r.StopReply}, (404, 409)))
 def stop(task_id: str):
     status = stop_task(task_id)
-    return jsonify({"error_num": 0, "msg": stop_message(status), "task_id": task_id, "status": status})
+    return r.StopReply(error_num=0, msg=stop_message(status), task_id=task_id, status=status)
 
 
 @bp.get("/tasks/<task_id>/model")
@@ -168,15 +167,15 @@ def model_info(task_id: str):
         weights = rows.get(artifact_queries.WEIGHTS)
         if weights is None:
             raise ApiError(404, f"task {task_id!r} has no stored weights (it is {task.status})")
-        return jsonify({
-            "task_id": task_id, "model": task.model, "backend": task.backend,
-            "format": WEIGHT_FORMATS[task.backend]["format"],
-            "size": weights.size, "sha256": weights.sha256,
-            "contract": (task.result or {}).get("contract"),
-            "param_set": task.form.get("param_set"),
-            "download": f"/api/v0/tasks/{task_id}/model",
-            "how_to_load": WEIGHT_FORMATS[task.backend]["how_to_load"],
-        })
+        return r.ModelInfo(
+            task_id=task_id, model=task.model, backend=task.backend,
+            format=WEIGHT_FORMATS[task.backend]["format"],
+            size=weights.size, sha256=weights.sha256,
+            contract=(task.result or {}).get("contract"),
+            param_set=task.form.get("param_set"),
+            download=f"/api/v0/tasks/{task_id}/model",
+            how_to_load=WEIGHT_FORMATS[task.backend]["how_to_load"],
+        )
 
 
 @bp.get("/tasks/<task_id>/plots/<name>.png")

@@ -39,17 +39,19 @@ def test_an_old_shaped_result_is_shown_by_the_poll_and_the_listing(session):  # 
     page = list_tasks(session, TaskFilter(), sort="-test_accuracy", sortable=METRIC_FIELDS)
     assert [t.id for t in page.tasks] == ["NEW", "OLD", "NONE"]
     row = {t.id: summary(t) for t in page.tasks}["OLD"]
-    assert row["metrics"] == {"test_accuracy": 0.7, "epochs_done": 5}  # "test_auc", "epochs": not metrics
-    replies.TaskSummary.model_validate(row)
+    assert row.metrics.model_dump(exclude_unset=True) == {"test_accuracy": 0.7, "epochs_done": 5}  # not "test_auc"
+    assert isinstance(row.metrics.epochs_done, int)
+    replies.TaskSummary.model_validate(row.model_dump(exclude_unset=True))
 
     polled = task_queries.poll_row(session.connection(), "OLD", HEADLINE)
     view = light(polled, [], polled.headline or {}, None)
-    assert view["metrics"] == row["metrics"]
-    replies.TaskLight.model_validate(view)
+    assert view.metrics == row.metrics
+    replies.TaskLight.model_validate(view.model_dump(exclude_unset=True))
 
     full = detail(session.get(Task, "OLD"), [], None)
-    assert full["result"] == OLD  # the stored result as it is, old keys too
-    replies.TaskFull.model_validate(full)
+    assert full.result == OLD  # the stored result as it is, old keys too
+    replies.TaskFull.model_validate(full.model_dump(exclude_unset=True))
+    replies.StoredTaskResult.model_validate(full.result)
 
 
 def test_the_listing_sorts_by_the_result_metrics_and_nothing_else(session):  # noqa: F811

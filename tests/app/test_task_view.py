@@ -27,8 +27,8 @@ def test_the_rate_is_observed_over_recent_epochs_evaluation_included():
     recent = epochs([10, 14, 18, 22])  # 4 s an epoch of wall time, though training took 1 s
     assert seconds_per_epoch(task(), recent) == 4.0
     p = progress(task(), recent)
-    assert p["eta_seconds"] == 24.0  # 6 epochs left × 4 s
-    assert p["eta_at"] == (T0 + dt.timedelta(seconds=22 + 24)).isoformat()
+    assert p.eta_seconds == 24.0  # 6 epochs left × 4 s
+    assert p.eta_at == (T0 + dt.timedelta(seconds=22 + 24)).isoformat()
 
 
 def test_one_epoch_is_timed_from_the_start():
@@ -41,5 +41,5 @@ def test_only_the_current_attempt_counts():
 
 
 def test_no_eta_unless_running():
-    assert progress(task(status="SUCCEEDED"), epochs([1, 2]))["eta_seconds"] is None
-    assert progress(task(status="RUNNING", epochs_done=0), [])["eta_seconds"] is None
+    assert progress(task(status="SUCCEEDED"), epochs([1, 2])).eta_seconds is None
+    assert progress(task(status="RUNNING", epochs_done=0), []).eta_seconds is None
