@@ -5,6 +5,7 @@ the driver's own error class (which it would answer with 500)."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import psycopg
@@ -39,8 +40,16 @@ def database(monkeypatch):
 
 
 def _drop_connections(name: str) -> None:
+    """Terminate the database's other backends and wait until they are gone: a backend closes
+    its socket when it exits, a moment after it is signalled."""
     _admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
            name)
+    deadline = time.monotonic() + 30
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        while conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                           (name,)).fetchone()[0]:
+            assert time.monotonic() < deadline, "terminated backends never went"
+            time.sleep(0.01)
 
 
 def _one() -> int:
