@@ -7,6 +7,7 @@
 #   ./start.sh worker [--gpu N] [--queues q1,q2] [--backend torch|mxnet] [--name NAME]
 #   ./start.sh beat            the lease reaper: requeues orphaned tasks, publishes lost ones
 #   ./start.sh migrate         alembic upgrade head, then register the demo dataset
+#   ./start.sh move-blobs      task artifacts kept in database rows → the blob store (resumable)
 # With no TRAINYARD_* configuration it runs on SQLite and a filesystem broker under ./var/.
 # The API listens on TRAINYARD_BIND (default 127.0.0.1:8000); PORT=N alone means 127.0.0.1:N.
 # In images set TRAINYARD_NO_VENV=1: the image's own Python is used as it is.
@@ -171,6 +172,13 @@ case "$role" in
         "$py" -m alembic upgrade head
         exec "$py" -m app.manage register-demo
         ;;
+    move-blobs)
+        # Task artifacts still held in database rows go to the blob store (TRAINYARD_ARTIFACT_URL);
+        # safe to run while the service runs, and again.
+        py="$(python_for torch)"
+        "$py" -m alembic upgrade head
+        exec "$py" -m app.manage move-blobs
+        ;;
     all)
         py="$(python_for torch)"
         check_port "$py"
@@ -205,7 +213,7 @@ case "$role" in
         wait
         ;;
     *)
-        echo "usage: start.sh [api|serve|embedded|worker|beat|migrate] ..." >&2
+        echo "usage: start.sh [api|serve|embedded|worker|beat|migrate|move-blobs] ..." >&2
         exit 2
         ;;
 esac

@@ -1,5 +1,6 @@
 """Operator commands: ``python -m app.manage register-demo`` (the service admin on a first start,
-the demo connectome dataset and the demo image dataset)."""
+the demo connectome dataset and the demo image dataset) and ``move-blobs`` (task artifacts kept in
+their database rows moved to the blob store; ``start.sh move-blobs``)."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def _prints(kind: str, dataset) -> bytes | None:  # noqa: ANN001
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m app.manage")
-    parser.add_argument("command", choices=["register-demo"])
+    parser.add_argument("command", choices=["register-demo", "move-blobs"])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
     if args.command == "register-demo":
@@ -62,6 +63,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"trainyard: {ensure_admin()}")
         print("registered" if register_demo() else "already registered")
         print("images: registered" if register_demo_images() else "images: already registered")
+    elif args.command == "move-blobs":
+        from dao.move_blobs import move_task_artifacts
+
+        moved = move_task_artifacts()
+        print(f"moved {moved.rows} task artifacts ({moved.bytes} bytes) to the blob store; "
+              f"{moved.skipped} changed meanwhile and were left to their writer")
 
 
 if __name__ == "__main__":

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     artifact_s3_path_style: bool = False
     artifact_part_size_mb: int = Field(8, ge=5, le=5120)
     artifact_transfer_threads: int = Field(4, ge=1, le=64)
+    # The reaper's garbage collection of the store: how often, and how old an object no row names
+    # must be before it goes (younger ones may belong to a transaction still being written).
+    blob_gc_interval_seconds: float = Field(3600.0, gt=0)
+    blob_gc_grace_seconds: float = Field(3600.0, ge=0)
 
     lease_seconds: float = Field(30.0, gt=0)
     heartbeat_seconds: float = Field(5.0, gt=0)

@@ -1,13 +1,19 @@
-"""Blobs a task produced (weights, checkpoints, pictures), stored in the database."""
+"""Blobs a task produced (weights, checkpoints, pictures): their bytes in the blob store
+(dao.blobs), their metadata in ``task_artifacts``. Rows written before the store keep their bytes
+in the row until ``start.sh move-blobs``; every reader here serves both."""
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Iterator
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
 
+from blobstore import get_store
+from dao import blobs
 from dao.tables import TaskArtifact
+
+CHUNK = 1 << 20
 
 WEIGHTS = "weights"
 BEST_WEIGHTS = "best_weights"
@@ -21,21 +27,44 @@ def epoch_checkpoint_kind(epoch: int) -> str:
 
 def save_artifact(session: Session, task_id: str, kind: str, data: bytes, *,
                   content_type: str = "application/octet-stream", epoch: int | None = None) -> None:
+    """Store ``data`` as the task's ``kind`` (replacing an earlier one, whose object goes once
+    this transaction commits)."""
+    stored = blobs.put(session, f"tasks/{task_id}/{kind}", data, content_type)
     row = session.get(TaskArtifact, (task_id, kind))
-    digest = hashlib.sha256(data).hexdigest()
     if row is None:
         row = TaskArtifact(task_id=task_id, kind=kind)
         session.add(row)
-    row.content_type, row.size, row.sha256, row.epoch, row.data = (
-        content_type, len(data), digest, epoch, data)
+    else:
+        blobs.release(session, row.blob_key)
+    row.content_type, row.size, row.sha256, row.epoch = content_type, stored.size, stored.sha256, epoch
+    row.blob_key, row.in_row = stored.key, None
     session.flush()
+
+
+def data(row: TaskArtifact) -> bytes:
+    """The artifact's bytes (read within the session that loaded ``row``)."""
+    return row.in_row if row.blob_key is None else get_store().get_bytes(row.blob_key)
+
+
+def chunks(row: TaskArtifact) -> Iterator[bytes] | bytes:
+    """The artifact's bytes for a response: streamed from the store, or the row's own bytes. The
+    stream needs no session."""
+    if row.blob_key is None:
+        return row.in_row
+    return _stream(row.blob_key)
+
+
+def _stream(key: str) -> Iterator[bytes]:
+    with get_store().open(key) as stream:
+        while chunk := stream.read(CHUNK):
+            yield chunk
 
 
 def get_artifact(session: Session, task_id: str, kind: str, *,
                  with_data: bool = True) -> TaskArtifact | None:
     stmt = select(TaskArtifact).where(TaskArtifact.task_id == task_id, TaskArtifact.kind == kind)
     if with_data:
-        stmt = stmt.options(undefer(TaskArtifact.data))
+        stmt = stmt.options(undefer(TaskArtifact.in_row))
     return session.scalars(stmt).first()
 
 
@@ -48,7 +77,7 @@ def list_artifacts(session: Session, task_id: str) -> list[TaskArtifact]:
 def get_model(session: Session, task_id: str) -> bytes | None:
     """The trained weights blob of a task (the original's ``get_model``), None if it has none."""
     row = get_artifact(session, task_id, WEIGHTS)
-    return None if row is None else row.data
+    return None if row is None else data(row)
 
 
 def epoch_checkpoints(session: Session, task_id: str) -> list[TaskArtifact]:

@@ -97,7 +97,9 @@ class TaskLogLine(Base):
 
 
 class TaskArtifact(Base):
-    """Weights, checkpoints and pictures a task produced, one row per kind."""
+    """Weights, checkpoints and pictures a task produced, one row per kind. The bytes are in the
+    blob store under ``blob_key`` (dao.artifact_queries); rows written before it keep them in the
+    ``data`` column (``in_row``) until ``start.sh move-blobs`` moves them."""
 
     __tablename__ = "task_artifacts"
 
@@ -107,7 +109,8 @@ class TaskArtifact(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     epoch: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    data: Mapped[bytes] = deferred(mapped_column(Blob, nullable=False))
+    in_row: Mapped[bytes | None] = deferred(mapped_column("data", Blob, nullable=True))
+    blob_key: Mapped[str | None] = mapped_column(String(512), nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )

@@ -59,7 +59,7 @@ def load_inputs(session: Session, task: Task) -> JobInputs:
         task_type=task.task_type, model=task.model, params=params,
         train=parts.get("train"), val=parts.get("val"), test=parts.get("test"),
         init_weights=parent_weights(session, task),
-        resume_checkpoint=None if checkpoint is None else checkpoint.data, folds=folds,
+        resume_checkpoint=None if checkpoint is None else artifact_queries.data(checkpoint), folds=folds,
         n_permutations=int(form.get("n_permutations") or 0), with_baseline=not form.get("skip_baseline"),
         baseline_train=_evaluated_training(session, task, parts.get("test"), datasets),
         nested=nested_settings(form, params),

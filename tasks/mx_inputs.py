@@ -38,7 +38,7 @@ def _kept_checkpoint(session: Session, task_id: str, epoch: int) -> bytes:
     row = artifact_queries.get_artifact(session, task_id, artifact_queries.epoch_checkpoint_kind(epoch))
     if row is None:
         raise LookupError(f"task {task_id} has no kept checkpoint of epoch {epoch}")
-    return row.data
+    return artifact_queries.data(row)
 
 
 def _starting_weights(session: Session, task: Task, own: bytes | None) -> tuple[bytes | None, bytes | None]:
@@ -111,7 +111,7 @@ def load_mx_inputs(session: Session, task: Task, device: str) -> JobInputs:
     pieces, shared = _pieces(roles, data, params.seed, seen)
     joined = {role: _joined([data[n].subset(idx) for n, idx in parts]) for role, parts in pieces.items()}
     checkpoint = artifact_queries.get_artifact(session, task.id, artifact_queries.CHECKPOINT)
-    init, resume = _starting_weights(session, task, None if checkpoint is None else checkpoint.data)
+    init, resume = _starting_weights(session, task, None if checkpoint is None else artifact_queries.data(checkpoint))
     spec = MxJobSpec(
         task_type=task.task_type, network=task.model, params=params, train=joined["train"],
         val=joined["val"], test=joined["test"], device=device, init_weights=init, resume_checkpoint=resume,

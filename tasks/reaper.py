@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from dao import model_queries, task_transitions, worker_queries
+from blobstore import get_store
+from dao import blobs, model_queries, task_transitions, worker_queries
 from dao.db import session_scope
 from contracts.settings import Settings, get_settings
 from dao.clock import as_utc
-from dao.tables import Dataset, Task, Worker, utcnow
+from dao.tables import Dataset, Task, TaskArtifact, Worker, utcnow
 from contracts.statuses import DatasetStatus, TaskStatus
 from tasks.dispatch import dispatch_waiting, message_queue
 from tasks.publish import (PublishError, broker_lost_its_data, broker_queue_depth, imports_queue,
@@ -32,21 +33,58 @@ class ReapReport:
     published: list[str] = field(default_factory=list)
     imports: list[str] = field(default_factory=list)
     exports: list[int] = field(default_factory=list)
+    blobs_deleted: list[str] = field(default_factory=list)
+    blobs_missing: list[str] = field(default_factory=list)
     freed: list[str] = field(default_factory=list)
 
 
 def reap_once(settings: Settings | None = None, broker_lost: bool | None = None,
-              now: dt.datetime | None = None) -> ReapReport:
+              now: dt.datetime | None = None, collect_garbage: bool | None = None) -> ReapReport:
     """One sweep. ``broker_lost``: whether the broker is known to have lost its data (None:
     look now). ``now``: the time the sweep judges leases and message ages by (None: utcnow());
-    a test moves it forward instead of waiting. Placing (dispatch_waiting) reads the clock."""
+    a test moves it forward instead of waiting. Placing (dispatch_waiting) reads the clock.
+    ``collect_garbage``: compare the blob store with the rows now (None: when
+    ``blob_gc_interval_seconds`` have passed since the last time)."""
     settings = settings or get_settings()
     now = now or utcnow()
     report = ReapReport()
     _reclaim_orphans(settings, report, now)
     _free_stale_reservations(report)
     _publish_unsent(settings, report, broker_lost_its_data() if broker_lost is None else broker_lost, now)
+    if _gc_due(settings, now) if collect_garbage is None else collect_garbage:
+        _collect_blob_garbage(settings, report, now)
     return report
+
+
+_last_gc: dict[str, dt.datetime] = {}
+
+
+def _gc_due(settings: Settings, now: dt.datetime) -> bool:
+    last = _last_gc.get("at")
+    return last is None or abs((now - last).total_seconds()) >= settings.blob_gc_interval_seconds
+
+
+def _collect_blob_garbage(settings: Settings, report: ReapReport, now: dt.datetime) -> None:
+    """Objects of task artifacts no row names (a worker killed between writing one and committing
+    its row) are deleted once older than the grace period; rows whose object is gone are logged."""
+    _last_gc["at"] = now
+    store = get_store()
+    with session_scope() as session:
+        named = session.scalars(select(TaskArtifact.blob_key).where(TaskArtifact.blob_key.is_not(None))).all()
+    try:
+        found = blobs.garbage(store, "tasks", named, now - dt.timedelta(seconds=settings.blob_gc_grace_seconds))
+        for key in found.orphans:
+            store.delete(key)
+            report.blobs_deleted.append(key)
+    except Exception as exc:  # noqa: BLE001 - a store that is away is tried again next interval
+        log.warning("blob garbage collection failed: %s", exc)
+        return
+    if found.orphans:
+        log.info("blob store: deleted %d objects no row names", len(found.orphans))
+    if found.missing:
+        report.blobs_missing = found.missing
+        log.error("blob store: %d task artifacts name an object that is gone, e.g. %s",
+                  len(found.missing), found.missing[0])
 
 
 def _free_stale_reservations(report: ReapReport) -> None:

@@ -36,5 +36,5 @@ def download_checkpoint(task_id: str, epoch: int):
         if row is None:
             raise ApiError(404, f"task {task_id!r} kept no checkpoint of epoch {epoch}")
         headers = {"Content-Disposition": f'attachment; filename="{task_id}-{epoch:04d}.zip"',
-                   "X-Content-SHA256": row.sha256}
-        return Response(row.data, mimetype="application/octet-stream", headers=headers)
+                   "X-Content-SHA256": row.sha256, "Content-Length": str(row.size)}
+        return Response(artifact_queries.chunks(row), mimetype="application/octet-stream", headers=headers)

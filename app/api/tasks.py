@@ -154,8 +154,8 @@ def download_model(task_id: str):
             raise ApiError(404, f"task {task_id!r} has no stored {kind} (it is {task.status})")
         suffix = WEIGHT_FORMATS[task.backend]["suffix"]
         headers = {"Content-Disposition": f'attachment; filename="{task_id}-{kind}{suffix}"',
-                   "X-Content-SHA256": row.sha256}
-        return Response(row.data, mimetype="application/octet-stream", headers=headers)
+                   "X-Content-SHA256": row.sha256, "Content-Length": str(row.size)}
+        return Response(artifact_queries.chunks(row), mimetype="application/octet-stream", headers=headers)
 
 
 @bp.get("/tasks/<task_id>/model/info")
@@ -186,4 +186,4 @@ def plot(task_id: str, name: str):
         row = artifact_queries.get_artifact(session, task_id, f"{name}_png")
         if row is None:
             raise ApiError(404, f"task {task_id!r} has no {name} picture")
-        return Response(row.data, mimetype="image/png")
+        return Response(artifact_queries.chunks(row), mimetype="image/png")

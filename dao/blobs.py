@@ -1,0 +1,79 @@
+"""Blob-store objects tied to the transaction whose rows name them.
+
+An object is written before the row that names it is committed, so a key is never committed
+without its bytes. If that transaction rolls back, the objects it wrote are deleted; an object a
+row stops naming (a replaced checkpoint, a deleted row) is deleted once the change is committed.
+A process killed between the two leaves an object no row names: the reaper's garbage collection
+(``garbage``) removes those once they are older than any transaction could be.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from blobstore import BlobStore, Stored, get_store
+
+log = logging.getLogger(__name__)
+_WRITTEN = "trainyard.blobs.written"  # keys this transaction wrote: deleted if it rolls back
+_RELEASED = "trainyard.blobs.released"  # keys it stopped naming: deleted once it commits
+
+
+def put(session: Session, prefix: str, data: bytes, content_type: str) -> Stored:
+    """``data`` stored under a new key below ``prefix``, owned by the session's transaction."""
+    stored = get_store().put(f"{prefix}/{uuid.uuid4().hex}", data, content_type=content_type)
+    session.info.setdefault(_WRITTEN, []).append(stored.key)
+    return stored
+
+
+def release(session: Session, key: str | None) -> None:
+    """Delete ``key`` once the session's transaction commits (nothing if it rolls back)."""
+    if key is not None:
+        session.info.setdefault(_RELEASED, []).append(key)
+
+
+@dataclass
+class Garbage:
+    orphans: list[str] = field(default_factory=list)  # objects no row names, old enough to delete
+    missing: list[str] = field(default_factory=list)  # keys rows name whose object is gone
+
+
+def garbage(store: BlobStore, prefix: str, named: Iterable[str], written_before: dt.datetime) -> Garbage:
+    """Compare the objects under ``prefix`` with the keys rows name (``named``, read before the
+    listing). An object younger than ``written_before`` may belong to a transaction still in
+    flight, so it is never an orphan."""
+    named, found = set(named), Garbage()
+    listed = set()
+    for info in store.iter_keys(prefix):
+        listed.add(info.key)
+        if info.key not in named and info.last_modified < written_before:
+            found.orphans.append(info.key)
+    found.missing = sorted(named - listed)
+    return found
+
+
+def _delete(keys: list[str], why: str) -> None:
+    store = get_store()
+    for key in keys:
+        try:
+            store.delete(key)
+        except Exception as exc:  # noqa: BLE001 - the reaper's garbage collection removes it later
+            log.warning("blob %s (%s) not deleted: %s", key, why, exc)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    session.info.pop(_WRITTEN, None)
+    _delete(session.info.pop(_RELEASED, []), "no longer named")
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_RELEASED, None)
+    _delete(session.info.pop(_WRITTEN, []), "its transaction rolled back")
