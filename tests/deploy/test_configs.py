@@ -168,6 +168,9 @@ def test_secret_template_holds_placeholders_only() -> None:
             assert doc.get("kind") != "Secret", f"{path} commits a Secret"
         text = path.read_text()
         assert not re.search(r"postgresql\+psycopg://[^:]+:(?!\$\{)[^@]+@", text), f"{path} has a password"
+        for name in ("MINIO_ROOT_PASSWORD", "TRAINYARD_ARTIFACT_S3_SECRET_ACCESS_KEY"):
+            for value in re.findall(rf"^\s*{name}:\s*(.*)$", text, re.M):
+                assert value.startswith("${MINIO_ROOT_PASSWORD:?"), f"{path}: {name} is a literal"
 
 
 def test_every_container_uses_start_sh_roles() -> None:
@@ -258,11 +261,37 @@ def test_compose_validates_against_the_compose_spec() -> None:
     assert list(validator.iter_errors(doc)), "the schema check can fail"
 
 
+def compose_one_shots() -> set[str]:
+    """Services something waits for with ``service_completed_successfully``: they run and exit."""
+    return {dep for svc in compose()["services"].values() for dep, how in svc.get("depends_on", {}).items()
+            if how.get("condition") == "service_completed_successfully"}
+
+
+def compose_waits_for(name: str) -> dict[str, str]:
+    """Every service ``name`` waits for, directly or through others, with the condition it waits
+    for (a list-form depends_on waits only for the start: "service_started")."""
+    services = compose()["services"]
+    seen: dict[str, str] = {}
+    todo = [name]
+    while todo:
+        deps = services[todo.pop()].get("depends_on", {})
+        if isinstance(deps, list):
+            deps = {d: {"condition": "service_started"} for d in deps}
+        for dep, how in deps.items():
+            if dep not in seen:
+                seen[dep] = how.get("condition", "service_started")
+                todo.append(dep)
+    return seen
+
+
 def test_compose_services_health_dependencies_and_shutdown() -> None:
     services = compose()["services"]
     assert {"nginx", "api", "worker-gpu", "worker-mxnet", "beat", "redis", "postgres", "migrate"} <= set(services)
+    assert compose_one_shots() == {"migrate", "minio-bucket"}
     for name, svc in services.items():
-        if name != "migrate":
+        if name in compose_one_shots():
+            assert svc["restart"] == "no", f"{name} runs once"
+        else:
             assert "healthcheck" in svc and not svc["healthcheck"].get("disable"), f"{name} has no health check"
     for name in ("api", "worker-gpu", "worker-mxnet", "beat"):
         deps = services[name]["depends_on"]
@@ -306,6 +335,77 @@ def test_compose_roles_ports_and_queues_agree() -> None:
     assert "@postgres:5432/" in env["TRAINYARD_DATABASE_URL"]
 
 
+def test_compose_roles_share_the_minio_artifact_store_and_wait_for_its_bucket() -> None:
+    """The roles run in separate containers: a file:// store would not be shared, so every
+    service that runs our code gets the same s3:// settings, pointing at the MinIO service, and
+    starts only once the one-shot minio-bucket has made the bucket."""
+    doc = compose()
+    services = doc["services"]
+    ours = {n for n, s in services.items() if str(s.get("image", "")).startswith("trainyard")}
+    assert {"migrate", "api", "serving", "worker-gpu", "worker-mxnet", "beat"} <= ours
+    url = services["api"]["environment"]["TRAINYARD_ARTIFACT_URL"]
+    m = re.fullmatch(r"s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/[^/].*)?", url)
+    assert m, url
+    bucket = m.group(1)
+    for name in ours:
+        env = services[name]["environment"]
+        assert env.get("TRAINYARD_ARTIFACT_URL") == url, name
+        assert env["TRAINYARD_ARTIFACT_S3_ENDPOINT_URL"] == "http://minio:9000", name
+        assert str(env["TRAINYARD_ARTIFACT_S3_PATH_STYLE"]).lower() == "true", name
+        assert env["TRAINYARD_ARTIFACT_S3_REGION"], name
+        # the keys are MinIO's own, from the same variables, never literals in this file
+        assert env["TRAINYARD_ARTIFACT_S3_ACCESS_KEY_ID"] == services["minio"]["environment"]["MINIO_ROOT_USER"]
+        assert env["TRAINYARD_ARTIFACT_S3_SECRET_ACCESS_KEY"] == services["minio"]["environment"]["MINIO_ROOT_PASSWORD"]
+        waits = compose_waits_for(name)
+        assert waits.get("minio-bucket") == "service_completed_successfully", f"{name} does not wait for the bucket"
+        assert waits.get("minio") == "service_healthy", name
+    assert services["migrate"]["depends_on"]["minio-bucket"]["condition"] == "service_completed_successfully"
+    # MinIO: the official image, a named volume, a health check, credentials from the environment
+    minio = services["minio"]
+    assert minio["image"].split(":")[0] in ("minio/minio", "quay.io/minio/minio")
+    (volume,) = minio["volumes"]
+    assert volume.split(":")[0] in doc["volumes"] and volume.endswith(":/data")
+    assert "/data" in minio["command"]
+    assert minio["environment"]["MINIO_ROOT_USER"].startswith("${MINIO_ROOT_USER")
+    assert minio["environment"]["MINIO_ROOT_PASSWORD"].startswith("${MINIO_ROOT_PASSWORD:?")
+    assert "ports" not in minio, "MinIO's API and console are for the compose network only"
+    # the bucket: made once, idempotently, the one TRAINYARD_ARTIFACT_URL names, after MinIO is healthy
+    bucket_job = services["minio-bucket"]
+    assert bucket_job["image"].split(":")[0] in ("minio/mc", "quay.io/minio/mc")
+    assert bucket_job["depends_on"]["minio"]["condition"] == "service_healthy"
+    script = " ".join(bucket_job["command"])
+    assert re.search(rf"\bmc mb --ignore-existing \w+/{re.escape(bucket)}(\s|$)", script), script
+    assert "http://minio:9000" in script
+    assert bucket_job["environment"] == {k: minio["environment"][k] for k in ("MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD")}
+
+
+def test_k8s_pods_take_the_artifact_store_settings_and_keys() -> None:
+    config = objects_by("ConfigMap")["trainyard-config"]["data"]
+    assert re.fullmatch(r"s3://[^/]+(/.*)?", config["TRAINYARD_ARTIFACT_URL"])
+    assert "REPLACE_ME" in config["TRAINYARD_ARTIFACT_URL"], "the bucket is the operator's to name"
+    assert "TRAINYARD_ARTIFACT_S3_ENDPOINT_URL" in config  # empty: AWS
+    assert config["TRAINYARD_ARTIFACT_S3_PATH_STYLE"] in ("true", "false")
+    assert "TRAINYARD_ARTIFACT_S3_REGION" in config
+    secret = load_docs(K8S / "secret.template.yaml")[0]["stringData"]
+    for key in ("TRAINYARD_ARTIFACT_S3_ACCESS_KEY_ID", "TRAINYARD_ARTIFACT_S3_SECRET_ACCESS_KEY"):
+        assert key in secret and key not in config, key
+    # every pod that runs our code (api, serving, workers, beat, migrate) takes both, whole
+    roles = set()
+    for path, obj in all_objects():
+        if obj["kind"] not in ("Deployment", "Job", "StatefulSet"):
+            continue
+        for container in containers(obj):
+            if not container["image"].startswith("trainyard"):
+                continue
+            roles.add(container["args"][0])
+            sources = container.get("envFrom", [])
+            assert {"name": "trainyard-config"} in [s.get("configMapRef") for s in sources], f"{path}"
+            assert {"name": "trainyard-secrets"} in [s.get("secretRef") for s in sources], f"{path}"
+            overridden = {e["name"] for e in container.get("env", [])}
+            assert not {n for n in overridden if n.startswith("TRAINYARD_ARTIFACT_")}, f"{path} overrides the store"
+    assert {"api", "serve", "worker", "beat", "migrate"} <= roles
+
+
 # --- names, sizes and timeouts across files ---------------------------------------------------
 
 def test_every_trainyard_env_name_is_read_by_something() -> None:
@@ -318,7 +418,13 @@ def test_every_trainyard_env_name_is_read_by_something() -> None:
     config = objects_by("ConfigMap")["trainyard-config"]["data"]
     settings_env = {f"TRAINYARD_{f.upper()}" for f in Settings.model_fields}
     assert {"TRAINYARD_BROKER_URL", "TRAINYARD_TORCH_QUEUE", "TRAINYARD_MXNET_QUEUE"} <= set(config) & settings_env
-    assert "TRAINYARD_DATABASE_URL" in load_docs(K8S / "secret.template.yaml")[0]["stringData"]
+    secret = load_docs(K8S / "secret.template.yaml")[0]["stringData"]
+    assert "TRAINYARD_DATABASE_URL" in secret
+    assert set(secret) - {"POSTGRES_PASSWORD"} <= settings_env, "the Secret's TRAINYARD_* keys are settings"
+    artifact = {f"TRAINYARD_{f.upper()}" for f in Settings.model_fields if f.startswith("artifact_s3_")}
+    artifact.add("TRAINYARD_ARTIFACT_URL")
+    assert artifact <= set(config) | set(secret), "k8s carries every s3:// setting"
+    assert artifact <= set(compose()["x-trainyard-env"]), "compose carries every s3:// setting"
 
 
 def test_nginx_limits_fit_the_app_and_gunicorn() -> None:
