@@ -9,11 +9,14 @@ from sqlalchemy.orm import Session
 
 from dao.tables import AuditEntry
 
+_INSERT = insert(AuditEntry.__table__)
+
 
 def add_entries(session: Session, entries: list[dict[str, Any]]) -> None:
-    """One multi-row INSERT (the ORM's unit of work per row cost more than the request itself)."""
+    """One Core executemany on the session's connection: the ORM's unit of work per row, or its
+    bulk-insert path, cost more than the request being audited."""
     if entries:
-        session.execute(insert(AuditEntry), entries)
+        session.connection().execute(_INSERT, entries)
 
 
 def list_entries(session: Session, projects: frozenset[str] | None, *, project: str | None = None,

@@ -32,8 +32,11 @@ def insert_new_task(session: Session, **fields: Any) -> str:
     """Insert a task row and return its id. A plain Core INSERT with bound parameters (compiled
     once, no ORM bookkeeping): this is the submit path."""
     task_id = fields.pop("id", None) or new_task_id()
-    session.connection().execute(Task.__table__.insert(), {"id": task_id, **fields})
+    session.connection().execute(_INSERT_TASK, {"id": task_id, **fields})
     return task_id
+
+
+_INSERT_TASK = Task.__table__.insert()  # built once: its cache key is computed once
 
 
 def get_task(session: Session, task_id: str) -> Task:
