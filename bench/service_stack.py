@@ -93,9 +93,9 @@ class BenchStack:
             raise RuntimeError(f"start.sh {' '.join(args)} failed:\n{out.stdout}{out.stderr}")
 
     def spawn(self, label: str, argv: list[str]) -> None:
-        log = open(self.tmp / f"{label}.log", "ab")
-        self.procs[label] = subprocess.Popen(argv, env=self.env, cwd=ROOT, stdout=log,
-                                             stderr=subprocess.STDOUT, start_new_session=True)
+        with open(self.tmp / f"{label}.log", "ab") as log:  # the child keeps its own descriptor
+            self.procs[label] = subprocess.Popen(argv, env=self.env, cwd=ROOT, stdout=log,
+                                                 stderr=subprocess.STDOUT, start_new_session=True)
 
     def start_api(self, label: str, app_spec: str | None = None) -> None:
         """``start.sh api`` for trainyard; the same gunicorn command and config for another app."""

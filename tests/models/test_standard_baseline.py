@@ -98,6 +98,7 @@ def test_an_evaluation_fits_its_baseline_on_the_evaluated_tasks_training_subject
     assert "could not be loaded" in lost.result["standard_baseline"]["skipped"]
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered in log:RuntimeWarning")  # the degenerate data itself
 def test_data_the_baseline_cannot_fit_leaves_the_tasks_own_result_and_says_why(data):
     train, val, test = data
     rng = np.random.default_rng(0)

@@ -36,6 +36,7 @@ def test_engine_checkpoint_loads_weights_only():
     assert load_checkpoint(blob)["contract"]["regions"] == 12
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning")  # torch's note on the refused pickle
 def test_pickled_objects_are_refused():
     evil = save_checkpoint({"format": "trainyard-weights/1", "x": _Evil()})
     with pytest.raises(BadWeights):

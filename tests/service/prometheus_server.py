@@ -34,11 +34,11 @@ class Prometheus:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "Prometheus":
-        log = open(self.tmp / "prometheus.log", "wb")
-        self.proc = subprocess.Popen(
-            [shutil.which("prometheus"), f"--config.file={self.tmp / 'prometheus.yml'}",
-             f"--storage.tsdb.path={self.tmp / 'data'}", f"--web.listen-address=127.0.0.1:{self.port}"],
-            stdout=log, stderr=subprocess.STDOUT)
+        with open(self.tmp / "prometheus.log", "wb") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [shutil.which("prometheus"), f"--config.file={self.tmp / 'prometheus.yml'}",
+                 f"--storage.tsdb.path={self.tmp / 'data'}", f"--web.listen-address=127.0.0.1:{self.port}"],
+                stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while True:
             try:

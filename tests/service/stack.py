@@ -158,9 +158,9 @@ class Stack:
         return out.stdout
 
     def spawn(self, label: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-        log = open(self.tmp / f"{label}.log", "ab")
-        proc = subprocess.Popen([str(ROOT / "start.sh"), *args], env=env or self.env, cwd=ROOT,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        with open(self.tmp / f"{label}.log", "ab") as log:  # the child keeps its own descriptor
+            proc = subprocess.Popen([str(ROOT / "start.sh"), *args], env=env or self.env, cwd=ROOT,
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.procs[label] = proc
         return proc
 

@@ -58,9 +58,9 @@ def started(tmp_path):
     env.update(TRAINYARD_VAR_DIR=str(tmp_path / "var"), PORT=str(port), TRAINYARD_ADMIN_TOKEN="ty_supervise-test-0123",
                TRAINYARD_NO_VENV="1", PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
                OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
-    log = open(tmp_path / "start.log", "wb")
-    start = subprocess.Popen([str(ROOT / "start.sh")], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                             start_new_session=True)
+    with open(tmp_path / "start.log", "wb") as log:  # the child keeps its own descriptor
+        start = subprocess.Popen([str(ROOT / "start.sh")], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         _until("the API", lambda: _answers(url))

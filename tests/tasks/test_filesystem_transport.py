@@ -42,7 +42,8 @@ def test_a_consumer_never_sees_a_message_being_written(folders, monkeypatch):
 
     def watching_replace(src, dst):  # noqa: ANN001, ANN202
         seen_before.append(sorted(os.listdir(queue)))
-        assert open(src, "rb").read().endswith(b"}")  # written in full before it is renamed
+        with open(src, "rb") as written:
+            assert written.read().endswith(b"}")  # written in full before it is renamed
         return rename(src, dst)
 
     monkeypatch.setattr(filesystem_transport.os, "replace", watching_replace)
