@@ -111,7 +111,7 @@ def set_limits(project_id: str):
 @bp.get("/audit")
 @documented(Op(
     "Who did what, newest first (service admin: everything; project admin: its projects)", ACCOUNTS,
-    {200: r.AuditLog},
+    {200: r.AuditLog}, (403,),
     query=(Param("proj_id", string()), Param("action", string()), Param("before_id", integer(0, 2**62)),
            Param("limit", integer(1, 1000)))))
 def audit_log():
