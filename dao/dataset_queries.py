@@ -24,7 +24,7 @@ def insert_dataset(session: Session, name: str, kind: str, meta: dict[str, Any],
     """Raises DatasetExists."""
     if session.get(Dataset, name) is not None:
         raise DatasetExists(name)
-    row = Dataset(name=name, kind=kind, meta=meta, data=data, size=len(data),
+    row = Dataset(name=name, kind=kind, meta=meta, in_row=data, size=len(data),
                   checksum=checksum or meta.get("checksum") or hashlib.sha256(data).hexdigest(),
                   source_filename=source_filename, status=status, project_id=project_id,
                   subject_prints=subject_prints)
@@ -83,11 +83,11 @@ def list_datasets(session: Session) -> list[Dataset]:
 def get_data(session: Session, name: str) -> bytes:
     """The stored dataset blob (the original's ``get_data``). Raises DatasetNotFound."""
     row = session.scalars(
-        select(Dataset).where(Dataset.name == name).options(undefer(Dataset.data))
+        select(Dataset).where(Dataset.name == name).options(undefer(Dataset.in_row))
     ).first()
     if row is None:
         raise DatasetNotFound(name)
-    return row.data
+    return row.in_row
 
 
 def subject_prints(session: Session, names=(), checksums=()) -> list[tuple[str, str, bytes | None]]:
@@ -123,7 +123,7 @@ def mark_dataset_ready(session: Session, name: str, meta: dict[str, Any], data: 
     row = _validating(session, name)
     if row is None:
         return False
-    row.meta, row.data, row.size = meta, data, len(data)
+    row.meta, row.in_row, row.size = meta, data, len(data)
     row.checksum = meta.get("checksum") or hashlib.sha256(data).hexdigest()
     row.status = DatasetStatus.READY.value
     session.flush()
@@ -137,7 +137,7 @@ def mark_dataset_rejected(session: Session, name: str, problems: list[str]) -> b
     if row is None:
         return False
     row.meta = {**row.meta, "problems": list(problems)}
-    row.data, row.size = b"", 0
+    row.in_row, row.size = b"", 0
     row.status = DatasetStatus.REJECTED.value
     session.flush()
     return True

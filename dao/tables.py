@@ -128,7 +128,10 @@ class Dataset(Base):
     source_filename: Mapped[str | None] = mapped_column(String(300), nullable=True)
     size: Mapped[int] = mapped_column(BigInteger)
     checksum: Mapped[str] = mapped_column(String(64))
-    data: Mapped[bytes] = deferred(mapped_column(Blob, nullable=False))
+    # The archive's bytes: in the blob store under ``blob_key``; datasets stored before it keep
+    # them in the ``data`` column (``in_row``) until ``start.sh move-blobs`` moves them.
+    in_row: Mapped[bytes | None] = deferred(mapped_column("data", Blob, nullable=True))
+    blob_key: Mapped[str | None] = mapped_column(String(512), nullable=True)
     # A connectome dataset's per-subject fingerprints (models.datasets.fingerprints.to_bytes);
     # None for images and for datasets uploaded before they existed (computed from data then).
     subject_prints: Mapped[bytes | None] = deferred(mapped_column(Blob, nullable=True))
@@ -176,7 +179,8 @@ class ServedModel(Base):
     onnx_location: Mapped[str | None] = mapped_column(String(300), nullable=True)
     onnx_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     onnx_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    onnx: Mapped[bytes | None] = deferred(mapped_column(Blob, nullable=True))
+    onnx: Mapped[bytes | None] = deferred(mapped_column(Blob, nullable=True))  # models stored before the blob store
+    onnx_key: Mapped[str | None] = mapped_column(String(512), nullable=True)  # the ONNX file in the blob store
     # regions, node_features, classes, class_names, preprocessing; inputs/outputs signature
     contract: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # max_abs_diff, tolerance, n_subjects, subjects (which role), reference (what was compared)

@@ -176,7 +176,7 @@ def test_a_rejected_image_upload_keeps_no_blob(api):
     blob = make_demo_images(per_class=2, seed=4).to_npz_bytes()
     r = api.post("/api/v0/datasets", files={"file": ("x.npz", blob)}, data={"kind": "image", "name": "doomed"})
     assert r.status_code == 202, r.text
-    stored = select(func.length(Dataset.data)).where(Dataset.name == "doomed")
+    stored = select(func.length(Dataset.in_row)).where(Dataset.name == "doomed")
     with session_scope() as session:
         assert session.scalar(stored) == len(blob)
         # what the MXNet worker does with an upload it cannot read (tasks/image_imports.py)
