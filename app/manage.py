@@ -1,6 +1,6 @@
 """Operator commands: ``python -m app.manage register-demo`` (the service admin on a first start,
-the demo connectome dataset and the demo image dataset) and ``move-blobs`` (task artifacts kept in
-their database rows moved to the blob store; ``start.sh move-blobs``)."""
+the demo connectome dataset and the demo image dataset) and ``move-blobs`` (task artifacts and
+datasets kept in their database rows moved to the blob store; ``start.sh move-blobs``)."""
 
 from __future__ import annotations
 
@@ -64,10 +64,18 @@ def main(argv: list[str] | None = None) -> None:
         print("registered" if register_demo() else "already registered")
         print("images: registered" if register_demo_images() else "images: already registered")
     elif args.command == "move-blobs":
-        from dao.move_blobs import move_task_artifacts
+        from dao.move_blobs import move_datasets, move_task_artifacts
 
         moved = move_task_artifacts()
         print(f"moved {moved.rows} task artifacts ({moved.bytes} bytes) to the blob store; "
+              f"{moved.skipped} changed meanwhile and were left to their writer")
+        moved = move_datasets()
+        print(f"moved {moved.rows} datasets ({moved.bytes} bytes) to the blob store; "
+              f"{moved.skipped} changed meanwhile and were left to their writer")
+        from dao.move_blobs import move_served_models
+
+        moved = move_served_models()
+        print(f"moved {moved.rows} served models' ONNX files ({moved.bytes} bytes) to the blob store; "
               f"{moved.skipped} changed meanwhile and were left to their writer")
 
 

@@ -2,14 +2,13 @@
 
 werkzeug spools a multipart file part over 500 KiB to a temporary file while it parses the body
 (and refuses a body over ``MAX_CONTENT_LENGTH`` with 413, from Content-Length before reading or
-while reading a chunked one). What is here checks and stores such a part from that file: its
-size is read from the file, its checksum in chunks, and several parts are bundled into one zip
-on disk, never as one ``bytes``.
+while reading a chunked one). What is here checks such a part from that file (its size is
+read from the file) and bundles several parts into one zip on disk, never as one ``bytes``; the
+blob store takes it streamed, hashing it on the way (dao.dataset_queries.insert_dataset_file).
 """
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tarfile
 import tempfile
@@ -35,15 +34,6 @@ def size_of(fh: BinaryIO) -> int:
     size = fh.seek(0, 2)
     fh.seek(0)
     return size
-
-
-def sha256_of(fh: BinaryIO) -> str:
-    digest = hashlib.sha256()
-    fh.seek(0)
-    for chunk in iter(lambda: fh.read(CHUNK), b""):
-        digest.update(chunk)
-    fh.seek(0)
-    return digest.hexdigest()
 
 
 def within_quota(session, project: str | None, needed: int) -> None:

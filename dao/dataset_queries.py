@@ -1,31 +1,54 @@
-"""Registered datasets: metadata rows plus the canonical array blob."""
+"""Registered datasets: metadata rows; the canonical array blob in the blob store (dao.blobs).
+
+A dataset's bytes live under ``blob_key`` (``datasets/<name-safe>/<uuid>``), written within the
+transaction that names them; rows written before the store keep them in the ``data`` column
+(``in_row``) until ``start.sh move-blobs`` (dao.move_blobs.move_datasets). Every reader here
+serves both. ``size`` is the stored object's size (the storage quota sums it)."""
 
 from __future__ import annotations
 
 import hashlib
-import struct
+import re
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, undefer
 
+from blobstore import get_store
+from dao import blobs
 from dao.errors import DatasetExists, DatasetInUse, DatasetNotFound
 from dao.tables import Dataset
 from contracts.statuses import DatasetStatus
 from dao.task_queries import tasks_using_dataset
 
 _CHUNK = 1 << 20
+BLOB_PREFIX = "datasets"
+CONTENT_TYPE = "application/octet-stream"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-def insert_dataset(session: Session, name: str, kind: str, meta: dict[str, Any], data: bytes,
+def blob_prefix(name: str) -> str:
+    """``datasets/<segment>``: the name itself when it is a valid key segment, else a sanitized
+    name with a short hash of the name (any name gives a valid, distinct segment)."""
+    safe = _UNSAFE.sub("_", name).lstrip(".")[:80]
+    if safe != name or not safe:
+        safe = f"{safe or 'dataset'}-{hashlib.sha256(name.encode()).hexdigest()[:16]}"
+    return f"{BLOB_PREFIX}/{safe}"
+
+
+def insert_dataset(session: Session, name: str, kind: str, meta: dict[str, Any], data: bytes | BinaryIO,
                    source_filename: str | None = None,
                    status: str = DatasetStatus.READY.value, project_id: str | None = None,
                    checksum: str | None = None, subject_prints: bytes | None = None) -> Dataset:
-    """Raises DatasetExists."""
+    """``data`` (bytes, or a binary file read from its current position in chunks) goes to the
+    blob store, tied to this transaction; ``checksum`` defaults to ``meta["checksum"]``, else the
+    stored bytes' sha256. Raises DatasetExists (before anything is stored)."""
     if session.get(Dataset, name) is not None:
         raise DatasetExists(name)
-    row = Dataset(name=name, kind=kind, meta=meta, in_row=data, size=len(data),
-                  checksum=checksum or meta.get("checksum") or hashlib.sha256(data).hexdigest(),
+    stored = blobs.put(session, blob_prefix(name), data, CONTENT_TYPE)
+    row = Dataset(name=name, kind=kind, meta=meta, in_row=None, blob_key=stored.key, size=stored.size,
+                  checksum=checksum or meta.get("checksum") or stored.sha256,
                   source_filename=source_filename, status=status, project_id=project_id,
                   subject_prints=subject_prints)
     session.add(row)
@@ -33,33 +56,18 @@ def insert_dataset(session: Session, name: str, kind: str, meta: dict[str, Any],
     return row
 
 
-# PostgreSQL's binary COPY format for rows of one bytea column: signature, flags, extension.
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
-_COPY_TRAILER = struct.pack("!h", -1)
-
-
 def insert_dataset_file(session: Session, name: str, kind: str, meta: dict[str, Any], fh: BinaryIO, size: int,
-                        checksum: str, **columns: Any) -> Dataset:
-    """insert_dataset with the blob read from the binary file ``fh`` (``size`` bytes, its sha256
-    ``checksum``). On PostgreSQL the blob is streamed in chunks (a binary COPY into a temporary
-    table, then copied into the row by the server), so this process never holds it whole;
-    elsewhere (the embedded SQLite) it is read into memory. ``columns``: as insert_dataset.
+                        checksum: str | None = None, **columns: Any) -> Dataset:
+    """insert_dataset with the blob streamed from the binary file ``fh`` into the store (this
+    process never holds it whole). ``size``: what the caller measured (its quota check); the
+    store's own count must agree. ``checksum``: the file's sha256 when the caller has it (it must
+    then match what was stored), else the store's. ``columns``: as insert_dataset.
     Raises DatasetExists."""
     fh.seek(0)
-    if session.connection().dialect.name != "postgresql":
-        return insert_dataset(session, name, kind, meta, fh.read(), checksum=checksum, **columns)
-    row = insert_dataset(session, name, kind, meta, b"", checksum=checksum, **columns)
-    row.size = size
-    session.flush()
-    cursor = session.connection().connection.driver_connection.cursor()
-    cursor.execute("CREATE TEMPORARY TABLE upload_blob (data bytea)")
-    with cursor.copy("COPY upload_blob (data) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.write(_COPY_HEADER + struct.pack("!hi", 1, size))
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            copy.write(chunk)
-        copy.write(_COPY_TRAILER)
-    cursor.execute("UPDATE datasets SET data = (SELECT data FROM upload_blob) WHERE name = %s", (name,))
-    cursor.execute("DROP TABLE upload_blob")
+    row = insert_dataset(session, name, kind, meta, fh, **columns)
+    if row.size != size or (checksum is not None and row.checksum != checksum):
+        raise RuntimeError(f"dataset {name}: the stored bytes ({row.size}, {row.checksum}) are not the "
+                           f"file measured ({size}, {checksum})")
     return row
 
 
@@ -80,14 +88,41 @@ def list_datasets(session: Session) -> list[Dataset]:
     return list(session.scalars(select(Dataset).order_by(Dataset.name)))
 
 
-def get_data(session: Session, name: str) -> bytes:
-    """The stored dataset blob (the original's ``get_data``). Raises DatasetNotFound."""
+def _with_bytes(session: Session, name: str) -> Dataset:
     row = session.scalars(
         select(Dataset).where(Dataset.name == name).options(undefer(Dataset.in_row))
     ).first()
     if row is None:
         raise DatasetNotFound(name)
-    return row.in_row
+    return row
+
+
+def data(row: Dataset) -> bytes:
+    """The dataset's bytes: from the store, or the row's own (rows written before the store;
+    ``in_row`` loaded); b"" for a rejected dataset (no bytes kept)."""
+    if row.blob_key is not None:
+        return get_store().get_bytes(row.blob_key)
+    return row.in_row or b""
+
+
+def get_data(session: Session, name: str) -> bytes:
+    """The stored dataset blob (the original's ``get_data``). Raises DatasetNotFound."""
+    return data(_with_bytes(session, name))
+
+
+def chunks(session: Session, name: str) -> Iterator[bytes] | bytes:
+    """The dataset's bytes for a response: streamed from the store (the stream needs no
+    session), or the row's own bytes. Raises DatasetNotFound."""
+    row = _with_bytes(session, name)
+    if row.blob_key is None:
+        return row.in_row or b""
+    return _stream(row.blob_key)
+
+
+def _stream(key: str) -> Iterator[bytes]:
+    with get_store().open(key) as stream:
+        while chunk := stream.read(_CHUNK):
+            yield chunk
 
 
 def subject_prints(session: Session, names=(), checksums=()) -> list[tuple[str, str, bytes | None]]:
@@ -109,11 +144,13 @@ def delete_dataset(session: Session, name: str) -> None:
     users = tasks_using_dataset(session, name)
     if users:
         raise DatasetInUse(name, users)
+    blobs.release(session, row.blob_key)  # its object goes once the delete commits
     session.delete(row)
 
 
 def _validating(session: Session, name: str) -> Dataset | None:
-    row = session.get(Dataset, name)
+    # locked: the blob key read here is the one replaced (a concurrent move-blobs waits)
+    row = session.get(Dataset, name, with_for_update=True, populate_existing=True)
     return row if row is not None and row.status == DatasetStatus.VALIDATING.value else None
 
 
@@ -123,8 +160,10 @@ def mark_dataset_ready(session: Session, name: str, meta: dict[str, Any], data: 
     row = _validating(session, name)
     if row is None:
         return False
-    row.meta, row.in_row, row.size = meta, data, len(data)
-    row.checksum = meta.get("checksum") or hashlib.sha256(data).hexdigest()
+    stored = blobs.put(session, blob_prefix(name), data, CONTENT_TYPE)
+    blobs.release(session, row.blob_key)  # the uploaded object goes once this commits
+    row.meta, row.in_row, row.blob_key, row.size = meta, None, stored.key, stored.size
+    row.checksum = meta.get("checksum") or stored.sha256
     row.status = DatasetStatus.READY.value
     session.flush()
     return True
@@ -137,7 +176,8 @@ def mark_dataset_rejected(session: Session, name: str, problems: list[str]) -> b
     if row is None:
         return False
     row.meta = {**row.meta, "problems": list(problems)}
-    row.in_row, row.size = b"", 0
+    blobs.release(session, row.blob_key)
+    row.in_row, row.blob_key, row.size = None, None, 0
     row.status = DatasetStatus.REJECTED.value
     session.flush()
     return True

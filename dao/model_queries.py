@@ -1,28 +1,38 @@
 """The model registry (``served_models``): register, find, list, edit, delete, and the light
-snapshot serving processes poll. Functions take the session and never commit."""
+snapshot serving processes poll. Functions take the session and never commit.
+
+A model's ONNX file is an object in the blob store (``onnx_key``, under ``models/<id>/``), tied
+to the transaction that names it (dao.blobs); rows written before the store keep it in the row
+(``onnx``) until ``start.sh move-blobs``, and every reader here serves both."""
 
 from __future__ import annotations
 
-import hashlib
+import io
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import datetime as dt
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, undefer
 
+from blobstore import get_store
+from dao import blobs
 from dao.db import plain_rows
 from dao.errors import ModelExists, ModelNotFound
 from dao.tables import ServedModel, ServingProcess, utcnow
 from contracts.statuses import ModelStatus
 
 SETTINGS = ("batch_size", "max_batch_delay_ms", "min_worker", "max_worker")
+PREFIX = "models"  # models/<id>/<uuid>: a model's ONNX file in the blob store
+CONTENT_TYPE = "application/octet-stream"
+Onnx = bytes | BinaryIO  # an ONNX file: its bytes, or a readable file (an upload's temp file)
 
 
 @dataclass(frozen=True)
 class Registration:
-    """What a new registry row needs; ``onnx`` is given for uploads (checked already)."""
+    """What a new registry row needs; ``onnx`` is given for uploads (checked already): bytes, or
+    a readable file positioned at its start, streamed to the blob store."""
 
     name: str
     version: str | None
@@ -31,7 +41,7 @@ class Registration:
     source_filename: str | None = None
     description: str = ""
     contract: dict[str, Any] | None = None
-    onnx: bytes | None = None
+    onnx: Onnx | None = None
     batch_size: int = 1
     max_batch_delay_ms: float = 5.0
     min_worker: int = 1
@@ -73,11 +83,15 @@ def _next_version(session: Session, name: str) -> int:
     return max(numbers, default=0) + 1
 
 
-def store_onnx(session: Session, row: ServedModel, onnx: bytes, contract: dict[str, Any],
+def store_onnx(session: Session, row: ServedModel, onnx: Onnx, contract: dict[str, Any],
                verification: dict[str, Any] | None) -> None:
-    """Mark ``row`` READY with its ONNX file, contract and verification record."""
-    row.onnx, row.onnx_size, row.onnx_sha256 = onnx, len(onnx), hashlib.sha256(onnx).hexdigest()
-    row.onnx_location = f"db:served_models/{row.id}"
+    """Mark ``row`` READY with its ONNX file (bytes or a readable file, written to the blob store:
+    deleted again if this transaction rolls back), contract and verification record."""
+    stored = blobs.put(session, f"{PREFIX}/{row.id}", onnx, CONTENT_TYPE)
+    blobs.release(session, row.onnx_key)  # a file it replaces goes once this commits
+    row.onnx_key, row.onnx = stored.key, None
+    row.onnx_size, row.onnx_sha256 = stored.size, stored.sha256
+    row.onnx_location = f"blob:{stored.key}"
     row.contract, row.verification = contract, verification
     row.status, row.error = ModelStatus.READY.value, None
     session.flush()
@@ -201,6 +215,7 @@ def delete(session: Session, name: str, version: str | None = None) -> list[Serv
     the default to the newest remaining version. Raises ModelNotFound."""
     rows = versions(session, name) if version is None else [get(session, name, version)]
     for row in rows:
+        blobs.release(session, row.onnx_key)  # its file goes once the delete commits
         session.delete(row)
     session.flush()
     rest = list(session.scalars(select(ServedModel).where(ServedModel.name == name).order_by(ServedModel.id)))
@@ -272,7 +287,23 @@ def versions_now(conn, name: str) -> list[Version]:  # noqa: ANN001 - a Connecti
 
 
 def onnx_bytes(session: Session, model_id: int) -> bytes | None:
-    return session.scalar(select(ServedModel.onnx).where(ServedModel.id == model_id))
+    """The model's ONNX file: from the blob store, or from its row (written before the store);
+    None when the row is gone or has no file (not READY)."""
+    found = session.execute(select(ServedModel.onnx_key, ServedModel.onnx).where(ServedModel.id == model_id)).first()
+    if found is None:
+        return None
+    key, in_row = found
+    return in_row if key is None else get_store().get_bytes(key)
+
+
+def open_onnx(session: Session, model_id: int) -> BinaryIO | None:
+    """The model's ONNX file as a readable stream (close it): the blob store's object read as it
+    goes (the stream needs no session), or its row's bytes; None as for ``onnx_bytes``."""
+    found = session.execute(select(ServedModel.onnx_key, ServedModel.onnx).where(ServedModel.id == model_id)).first()
+    if found is None or (found.onnx_key is None and found.onnx is None):
+        return None
+    key, in_row = found
+    return io.BytesIO(in_row) if key is None else get_store().open(key)
 
 
 # ---------------------------------------------------------------- serving processes

@@ -159,8 +159,8 @@ class Worker(Base):
 class ServedModel(Base):
     """The model registry: one row per (name, version); serving processes load the READY ones.
 
-    The ONNX file is stored in the row (``onnx``), like task artifacts, so every serving process
-    anywhere can read it; ``onnx_location`` names where it is (``db:served_models/<id>``).
+    The ONNX file is in the blob store under ``onnx_key`` (models stored before it keep it in the
+    row, ``onnx``, until ``start.sh move-blobs``); ``onnx_location`` names where it is.
     ``updated_at`` changes on every edit, which is what serving processes poll for.
     """
 

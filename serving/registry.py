@@ -11,6 +11,7 @@ READY is served at once. Only while the database cannot be read does the view an
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -156,8 +157,12 @@ class Registry:
             if e.id not in self._slots or self._slots[e.id].model is None:
                 self._slots[e.id] = Slot(e, LOADING)
         try:
-            with session_scope() as session:
-                blob = model_queries.onnx_bytes(session, e.id)
+            with session_scope() as session:  # the file is read after the session ends
+                source = model_queries.open_onnx(session, e.id)
+            if source is None:
+                raise ValueError("its registry row holds no ONNX file")
+            with contextlib.closing(source):
+                blob = source.read()
             model = LoadedModel(e.id, e.name, e.version, blob, e.sha256, e.contract, batch_settings(e),
                                 get_settings().serve_intra_op_threads)
         except Exception as exc:  # noqa: BLE001 - a file onnxruntime refuses fails that model only

@@ -15,7 +15,7 @@ from dao import blobs, model_queries, task_transitions, worker_queries
 from dao.db import session_scope
 from contracts.settings import Settings, get_settings
 from dao.clock import as_utc
-from dao.tables import Dataset, Task, TaskArtifact, Worker, utcnow
+from dao.tables import Dataset, ServedModel, Task, TaskArtifact, Worker, utcnow
 from contracts.statuses import DatasetStatus, TaskStatus
 from tasks.dispatch import dispatch_waiting, message_queue
 from tasks.publish import (PublishError, broker_lost_its_data, broker_queue_depth, imports_queue,
@@ -64,27 +64,34 @@ def _gc_due(settings: Settings, now: dt.datetime) -> bool:
     return last is None or abs((now - last).total_seconds()) >= settings.blob_gc_interval_seconds
 
 
+# What names objects in the blob store: (the key prefix its objects go under, the column naming them).
+BLOB_OWNERS = (("tasks", TaskArtifact.blob_key), ("datasets", Dataset.blob_key), ("models", ServedModel.onnx_key))
+
+
 def _collect_blob_garbage(settings: Settings, report: ReapReport, now: dt.datetime) -> None:
-    """Objects of task artifacts no row names (a worker killed between writing one and committing
-    its row) are deleted once older than the grace period; rows whose object is gone are logged."""
+    """Objects no row names (a worker, an upload or an export killed between writing one and
+    committing its row) are deleted once older than the grace period; rows whose object is gone
+    are logged."""
     _last_gc["at"] = now
     store = get_store()
-    with session_scope() as session:
-        named = session.scalars(select(TaskArtifact.blob_key).where(TaskArtifact.blob_key.is_not(None))).all()
-    try:
-        found = blobs.garbage(store, "tasks", named, now - dt.timedelta(seconds=settings.blob_gc_grace_seconds))
-        for key in found.orphans:
-            store.delete(key)
-            report.blobs_deleted.append(key)
-    except Exception as exc:  # noqa: BLE001 - a store that is away is tried again next interval
-        log.warning("blob garbage collection failed: %s", exc)
-        return
-    if found.orphans:
-        log.info("blob store: deleted %d objects no row names", len(found.orphans))
-    if found.missing:
-        report.blobs_missing = found.missing
-        log.error("blob store: %d task artifacts name an object that is gone, e.g. %s",
-                  len(found.missing), found.missing[0])
+    written_before = now - dt.timedelta(seconds=settings.blob_gc_grace_seconds)
+    for prefix, column in BLOB_OWNERS:
+        with session_scope() as session:
+            named = session.scalars(select(column).where(column.is_not(None))).all()
+        try:
+            found = blobs.garbage(store, prefix, named, written_before)
+            for key in found.orphans:
+                store.delete(key)
+                report.blobs_deleted.append(key)
+        except Exception as exc:  # noqa: BLE001 - a store that is away is tried again next interval
+            log.warning("blob garbage collection under %s/ failed: %s", prefix, exc)
+            continue
+        if found.orphans:
+            log.info("blob store: deleted %d objects under %s/ that no row names", len(found.orphans), prefix)
+        if found.missing:
+            report.blobs_missing += found.missing
+            log.error("blob store: %d rows name an object under %s/ that is gone, e.g. %s",
+                      len(found.missing), prefix, found.missing[0])
 
 
 def _free_stale_reservations(report: ReapReport) -> None:

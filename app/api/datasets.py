@@ -161,8 +161,8 @@ def upload_images():
         project = owner_for_upload(session, _proj_id())
         size = uploads.size_of(blob)
         uploads.within_quota(session, project, size)
-        row = dataset_queries.insert_dataset_file(
-            session, name, "image", meta, blob, size, uploads.sha256_of(blob),
+        row = dataset_queries.insert_dataset_file(  # streamed into the blob store; its sha256 on the way
+            session, name, "image", meta, blob, size,
             source_filename=filename, status=DatasetStatus.VALIDATING.value, project_id=project)
         reply = public(row)
     try:

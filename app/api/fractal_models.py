@@ -6,6 +6,7 @@ description}}`` envelope. (Its ``/prediction`` route is on the serving role.)"""
 from __future__ import annotations
 
 import re
+from typing import BinaryIO
 
 from flask import Blueprint, request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -101,21 +102,23 @@ def edit_description(name: str):
 def upload(name: str):
     if not re.match(NAME, name):
         raise ApiError(422, f"model name {name!r} must be 1-200 letters, digits, '.', '_' or '-'")
-    filename, data = _uploaded()
-    signature = check_onnx(data, deployments.upload_limit_mb())
+    filename, upload = _uploaded()
+    signature = check_onnx(upload.read(), deployments.upload_limit_mb())  # its bytes go after the check
+    size = uploads.size_of(upload)  # and the file is streamed to the blob store from its start
     description = request.form.get("description", "")[:2000]
     with session_scope() as session:
         existing = auth_queries.project_of_model(session, name)
         project = existing if existing is not auth_queries.MISSING else \
             owner_for_upload(session, (request.form.get("proj_id") or request.args.get("proj_id") or "").strip() or None)
-        uploads.within_quota(session, project, len(data))
-        row = deployments.register_upload(session, name, filename, data, signature, ServingSettings(), description,
+        uploads.within_quota(session, project, size)
+        row = deployments.register_upload(session, name, filename, upload, signature, ServingSettings(), description,
                                           project=project)
         described = deployments.describe(session, row)
     return envelope(201, "Model uploaded", f.FractalModel, model=described)
 
 
-def _uploaded() -> tuple[str, bytes]:
+def _uploaded() -> tuple[str, BinaryIO]:
+    """The uploaded file's name and the request's file (spooled to disk when large) at its start."""
     try:
         storage = request.files.get("path") or next(iter(request.files.values()), None)
     except RequestEntityTooLarge:
@@ -126,7 +129,7 @@ def _uploaded() -> tuple[str, bytes]:
     limit = deployments.upload_limit_mb()
     if uploads.size_of(storage.stream) > limit * 1024 * 1024:  # spooled to disk: refused unread
         raise ApiError(413, f"the ONNX file is larger than {limit} MiB")
-    return storage.filename or "model.onnx", storage.read()
+    return storage.filename or "model.onnx", storage.stream
 
 
 @bp.delete("/<name>")

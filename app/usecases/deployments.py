@@ -6,6 +6,9 @@ API and Fractal's model routes."""
 
 from __future__ import annotations
 
+import contextlib
+from typing import BinaryIO
+
 from sqlalchemy.orm import Session
 
 from app.auth.audit import note_project, note_target
@@ -104,11 +107,12 @@ def start_export(model_id: int) -> None:
         raise ApiError(503, "the queue is unreachable; the model was not deployed, try again") from None
 
 
-def register_upload(session: Session, name: str, filename: str, data: bytes, signature: dict,
+def register_upload(session: Session, name: str, filename: str, data: bytes | BinaryIO, signature: dict,
                     settings: ServingSettings, description: str = "", project: str | None = None) -> ServedModel:
     """A READY row for a checked ONNX upload (a new version when the name exists; it becomes
-    the default, as a Fractal PUT replaces the model). Raises ModelNotFound, ApiError 403
-    (may_publish), 409 (may_add_version)."""
+    the default, as a Fractal PUT replaces the model). ``data``: the file's bytes, or the
+    upload's temp file at its start (streamed to the blob store). Raises ModelNotFound, ApiError
+    403 (may_publish), 409 (may_add_version)."""
     may_publish(project, ModelNotFound(name))
     may_add_version(session, name, project)
     row = model_queries.register(session, Registration(
@@ -124,11 +128,15 @@ def copy_model(session: Session, source: ServedModel, name: str, settings: Servi
     may_add_version(session, name, source.project_id)
     if source.status != ModelStatus.READY.value:
         raise ApiError(409, f"model {source.name!r} version {source.version!r} is {source.status}")
-    full = model_queries.get_by_id(session, source.id, with_onnx=True)
-    row = model_queries.register(session, Registration(
-        name=name, version=None, source_kind=source.source_kind, source_task_id=source.source_task_id,
-        source_filename=source.source_filename, description=source.description, contract=dict(source.contract),
-        onnx=full.onnx, project_id=source.project_id, **settings.columns()))
+    # A copy of the file (streamed from the source's), not its key: deleting one leaves the other.
+    onnx = model_queries.open_onnx(session, source.id)
+    if onnx is None:
+        raise ApiError(409, f"model {source.name!r} version {source.version!r} holds no ONNX file")
+    with contextlib.closing(onnx):
+        row = model_queries.register(session, Registration(
+            name=name, version=None, source_kind=source.source_kind, source_task_id=source.source_task_id,
+            source_filename=source.source_filename, description=source.description,
+            contract=dict(source.contract), onnx=onnx, project_id=source.project_id, **settings.columns()))
     row.verification = source.verification
     return _registered(row)
 

@@ -106,6 +106,7 @@ class Stack:
 
     def apply_env(self) -> None:
         """Point this test process's settings at the stack (for direct DAO/publish calls)."""
+        from blobstore import reset_store
         from dao.db import reset_engines
         from contracts.settings import reset_settings
         from tasks.celery_app import reset_celery
@@ -120,6 +121,7 @@ class Stack:
         reset_engines()
         reset_celery()
         forget_fleet()
+        reset_store()
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self, workers: int = 1, reaper: bool = True, mx_workers: int = 0) -> "Stack":

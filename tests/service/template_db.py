@@ -12,13 +12,15 @@ from __future__ import annotations
 import functools
 import hashlib
 import subprocess
+import tempfile
 from pathlib import Path
 
 import psycopg
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "trainyard_tmpl_"
-_INPUTS = ("migrations", "alembic.ini", "contracts", "webcommon", "app", "dao", "models", "start.sh")
+_INPUTS = ("migrations", "alembic.ini", "contracts", "webcommon", "app", "dao", "models", "start.sh",
+           "tests/service/template_db.py")
 _LOCK = 0x7472_6169  # one advisory lock key for building and copying templates
 KEEP = 2  # other versions' templates kept when one is built
 
@@ -63,9 +65,26 @@ def _build(conn: psycopg.Connection, template: str, env: dict[str, str]) -> None
     conn.execute(f'CREATE DATABASE "{building}"')
     server = conn.info.host + ":" + str(conn.info.port)
     url = f"postgresql+psycopg://postgres@{server}/{building}"
-    out = subprocess.run([str(ROOT / "start.sh"), "migrate"], env={**env, "TRAINYARD_DATABASE_URL": url},
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)
-    if out.returncode != 0:
-        conn.execute(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)')
-        raise AssertionError(out.stdout + out.stderr)
+    with tempfile.TemporaryDirectory(prefix="trainyard-template-") as store:
+        out = subprocess.run([str(ROOT / "start.sh"), "migrate"],
+                             env={**env, "TRAINYARD_DATABASE_URL": url, "TRAINYARD_ARTIFACT_URL": f"file://{store}"},
+                             cwd=ROOT, capture_output=True, text=True, timeout=300)
+        if out.returncode != 0:
+            conn.execute(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)')
+            raise AssertionError(out.stdout + out.stderr)
+        _datasets_into_rows(conninfo_of(conn, building), Path(store))
     conn.execute(f'ALTER DATABASE "{building}" RENAME TO "{template}"')
+
+
+def conninfo_of(conn: psycopg.Connection, dbname: str) -> str:
+    return f"host={conn.info.host} port={conn.info.port} user=postgres dbname={dbname}"
+
+
+def _datasets_into_rows(conninfo: str, store: Path) -> None:
+    """The demo datasets ``migrate`` registered are objects in a store of its own; every copy of
+    the template gets a store of its own too, so their bytes go into their rows (as datasets
+    stored before the blob store keep them, a path every reader serves)."""
+    with psycopg.connect(conninfo, autocommit=True) as db:
+        for name, key in db.execute("SELECT name, blob_key FROM datasets WHERE blob_key IS NOT NULL").fetchall():
+            db.execute("UPDATE datasets SET data = %s, blob_key = NULL WHERE name = %s",
+                       [(store / key).read_bytes(), name])

@@ -168,6 +168,7 @@ def test_an_image_zip_bomb_is_refused_before_it_is_stored(api):
 def test_a_rejected_image_upload_keeps_no_blob(api):
     from sqlalchemy import func, select
 
+    from blobstore import get_store
     from dao import dataset_queries
     from dao.db import session_scope
     from dao.tables import Dataset
@@ -176,13 +177,15 @@ def test_a_rejected_image_upload_keeps_no_blob(api):
     blob = make_demo_images(per_class=2, seed=4).to_npz_bytes()
     r = api.post("/api/v0/datasets", files={"file": ("x.npz", blob)}, data={"kind": "image", "name": "doomed"})
     assert r.status_code == 202, r.text
-    stored = select(func.length(Dataset.in_row)).where(Dataset.name == "doomed")
+    stored = select(Dataset.blob_key, Dataset.size, func.length(Dataset.in_row)).where(Dataset.name == "doomed")
     with session_scope() as session:
-        assert session.scalar(stored) == len(blob)
+        key, size, in_row = session.execute(stored).one()
+        assert get_store().get_bytes(key) == blob and (size, in_row) == (len(blob), None)
         # what the MXNet worker does with an upload it cannot read (tasks/image_imports.py)
         assert dataset_queries.mark_dataset_rejected(session, "doomed", ["not images"])
     with session_scope() as session:
-        assert session.scalar(stored) == 0
+        assert session.execute(stored).one() == (None, 0, None)
+    assert not get_store().exists(key)
     row = api.get("/api/v0/datasets/doomed").json()
     assert row["status"] == "REJECTED" and row["problems"] == ["not images"] and row["size"] == 0
 

@@ -1,11 +1,12 @@
 """Issue 12: a 500 MiB upload costs a real gunicorn API worker a bounded amount of memory,
 whether it is refused as garbage, refused as too big (413 naming the limit, from Content-Length
-or while a chunked body streams), or stored (streamed into PostgreSQL); and what is refused
+or while a chunked body streams), or stored (streamed into the blob store); and what is refused
 leaves no row behind."""
 
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -21,10 +22,21 @@ ONE_WORKER = {"TRAINYARD_GUNICORN_WORKERS": "1"}
 
 
 def _rows(stack, name: str):  # noqa: ANN001
+    """(size, checksum) of the rows named ``name``, each checked against its object in the blob
+    store (the stack's default: file:// under its var dir): the object's size and sha256."""
     url = stack.env["TRAINYARD_DATABASE_URL"].replace("postgresql+psycopg", "postgresql")
     with psycopg.connect(url) as conn:
-        return conn.execute("SELECT length(data), encode(sha256(data), 'hex') FROM datasets WHERE name = %s",
+        rows = conn.execute("SELECT size, checksum, blob_key, data IS NULL FROM datasets WHERE name = %s",
                             (name,)).fetchall()
+    for size, checksum, key, no_bytes_in_row in rows:
+        assert key is not None and no_bytes_in_row, (key, no_bytes_in_row)
+        digest, stored = hashlib.sha256(), 0
+        with (Path(stack.env["TRAINYARD_VAR_DIR"]) / "artifacts" / key).open("rb") as fh:
+            for chunk in iter(lambda: fh.read(MIB), b""):
+                digest.update(chunk)
+                stored += len(chunk)
+        assert (stored, digest.hexdigest()) == (size, checksum)
+    return [(size, checksum) for size, checksum, _, _ in rows]
 
 
 def _post(stack, tmp_path, filename: str, content, fields: dict, chunked: bool = False):  # noqa: ANN001

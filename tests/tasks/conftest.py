@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture()
 def embedded_db(tmp_path, monkeypatch):
     """A migrated SQLite database and a filesystem broker under tmp_path, for this process."""
+    from blobstore import reset_store
     from dao.db import reset_engines
     from contracts.settings import reset_settings
     from tasks.celery_app import reset_celery
@@ -24,7 +25,7 @@ def embedded_db(tmp_path, monkeypatch):
     env = {k: v for k, v in os.environ.items()}
     subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT, env=env,
                    check=True, capture_output=True)
-    reset_settings(), reset_engines(), reset_celery(), forget_fleet()
+    reset_settings(), reset_engines(), reset_celery(), forget_fleet(), reset_store()
     yield tmp_path
     reset_engines()
-    reset_settings(), reset_celery()
+    reset_settings(), reset_celery(), reset_store()
