@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     # must be before it goes (younger ones may belong to a transaction still being written).
     blob_gc_interval_seconds: float = Field(3600.0, gt=0)
     blob_gc_grace_seconds: float = Field(3600.0, ge=0)
+    # A succeeded task's resume checkpoints (the last and the best epoch's training state) are
+    # deleted when it finishes; true keeps them.
+    keep_resume_checkpoints: bool = False
 
     lease_seconds: float = Field(30.0, gt=0)
     heartbeat_seconds: float = Field(5.0, gt=0)

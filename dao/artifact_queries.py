@@ -18,6 +18,8 @@ CHUNK = 1 << 20
 WEIGHTS = "weights"
 BEST_WEIGHTS = "best_weights"
 CHECKPOINT = "checkpoint"
+BEST_CHECKPOINT = "checkpoint_best"  # the training state at the best epoch, for a resume
+RESUME_CHECKPOINTS = (CHECKPOINT, BEST_CHECKPOINT)  # what only a resume reads
 EPOCH_CHECKPOINT_PREFIX = "checkpoint_epoch_"  # + the epoch: every save_period checkpoint, kept
 
 
@@ -39,6 +41,18 @@ def save_artifact(session: Session, task_id: str, kind: str, data: bytes, *,
     row.content_type, row.size, row.sha256, row.epoch = content_type, stored.size, stored.sha256, epoch
     row.blob_key, row.in_row = stored.key, None
     session.flush()
+
+
+def delete_artifacts(session: Session, task_id: str, kinds: tuple[str, ...]) -> list[str]:
+    """Delete these artifacts of the task (their objects go once the transaction commits);
+    the kinds that were there."""
+    rows = session.scalars(select(TaskArtifact).where(TaskArtifact.task_id == task_id,
+                                                      TaskArtifact.kind.in_(kinds))).all()
+    for row in rows:
+        blobs.release(session, row.blob_key)
+        session.delete(row)
+    session.flush()
+    return [row.kind for row in rows]
 
 
 def data(row: TaskArtifact) -> bytes:

@@ -67,8 +67,8 @@ class TaskHooks:
         worker_metrics.epoch_done(metrics)
 
     def on_checkpoint(self, kind: str, blob: bytes, epoch: int) -> None:
-        name = {"last": artifact_queries.CHECKPOINT, "epoch": artifact_queries.epoch_checkpoint_kind(epoch)
-                }.get(kind, f"checkpoint_{kind}")
+        name = {"last": artifact_queries.CHECKPOINT, "best": artifact_queries.BEST_CHECKPOINT,
+                "epoch": artifact_queries.epoch_checkpoint_kind(epoch)}.get(kind, f"checkpoint_{kind}")
         with session_scope() as session:
             if self._owned(session):
                 artifact_queries.save_artifact(session, self.claim.task_id, name, blob, epoch=epoch)
@@ -188,6 +188,10 @@ def _finished(claim: Claim, outcome: JobOutcome, inputs: JobInputs, backend: Bac
     with session_scope() as session:
         status = task_queries.update_task_result(session, claim.task_id, claim.worker,
                                                  _result(outcome, inputs), outcome.epochs_done)
+        if status == TaskStatus.SUCCEEDED.value and not get_settings().keep_resume_checkpoints:
+            # Nothing resumes a succeeded task: its final and best weights (and the epoch
+            # checkpoints MXServer's save_period asked for) are what stays.
+            artifact_queries.delete_artifacts(session, claim.task_id, artifact_queries.RESUME_CHECKPOINTS)
     log.info("finished as %s", status)
     return status or "lost"
 

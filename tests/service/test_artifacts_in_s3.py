@@ -58,6 +58,9 @@ def test_training_and_fine_tuning_go_through_the_bucket(s3_stack):
     for row in rows:
         assert row.in_row is None, f"{row.task_id}/{row.kind} kept its bytes in the database"
         assert objects[f"artifacts/{row.blob_key}"] == row.size
+    # A succeeded task keeps no resume checkpoint, in its rows or in the bucket.
+    assert not {r.kind for r in rows} & {"checkpoint", "checkpoint_best"}, {r.kind for r in rows}
+    assert set(objects) == {f"artifacts/{r.blob_key}" for r in rows}
 
     download = s3_stack.get(f"/api/v0/tasks/{parent['task_id']}/model")
     assert download.status_code == 200
