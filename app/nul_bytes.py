@@ -61,7 +61,8 @@ def refuse_nul_bytes() -> None:
         # json_body reads it raw (form parsing would otherwise consume the stream).
         request.get_data(cache=True)
     if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        in_body += [k for k, v in _pairs(request.form) if NUL in k or NUL in v]
+        # werkzeug gives a part whose name it cannot decode no name (None)
+        in_body += [k or "form" for k, v in _pairs(request.form) if NUL in (k or "") or NUL in (v or "")]
         in_body += [k for k, f in _pairs(request.files) if NUL in (f.filename or "")]
     if in_body:
         raise ApiError(422, "the form has invalid fields", [{"field": name, "problem": PROBLEM} for name in in_body])

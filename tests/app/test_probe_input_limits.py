@@ -82,3 +82,12 @@ def test_an_over_long_url_is_a_json_414_naming_the_limit(api):
     assert r.status_code == 414, r.text[:300]
     assert r.is_json and str(MAX_URL_BYTES) in r.json["msg"], r.json
     assert api.get("/api/v0/tasks", query_string={"q": "x" * (MAX_URL_BYTES // 2)}).status_code == 200
+
+
+def test_a_multipart_part_whose_name_cannot_be_decoded_is_a_field_error_not_a_500(api):
+    """Found by schemathesis: werkzeug gives such a part no name (None), which the NUL-byte check
+    tripped over."""
+    body = (b'--b\r\nContent-Disposition: form-data; name="\\"\r\n\r\n{}\r\n'
+            b'--b\r\nContent-Disposition: form-data; name="file"; filename="file"\r\n\r\nxx\r\n--b--\r\n')
+    r = api.post("/api/v0/datasets", data=body, content_type="multipart/form-data; boundary=b")
+    assert r.status_code == 422 and r.json["errors"][0]["field"] == "file", r.text
