@@ -23,6 +23,9 @@ from tests.service.stack import PG_ADMIN
 
 DEADLINE = 1.0
 CONNECT_TIMEOUT = 2  # libpq's minimum
+# Only bounds a hang: uncut, a call waits for the server's statement timeout (300 s), so anything
+# well under it tells a cut call from one left waiting, however loaded the machine.
+HANG_BOUND = 60.0
 
 
 class SilentableRelay:
@@ -120,7 +123,7 @@ def test_a_call_on_a_silent_server_fails_fast_and_its_connection_is_dropped(rela
     assert _scalar("SELECT 1") == 1  # a pooled connection, as a request finds it
     relayed.silent.set()
     started = time.monotonic()
-    raised = _outcome_within(DEADLINE + CONNECT_TIMEOUT + 3, lambda: _scalar("SELECT 2"))
+    raised = _outcome_within(HANG_BOUND, lambda: _scalar("SELECT 2"))
     assert isinstance(raised, OperationalError), raised
     assert time.monotonic() - started >= DEADLINE
     assert raised.connection_invalidated
@@ -134,10 +137,8 @@ def test_the_poll_read_path_on_a_silent_server_fails_fast_too(relayed):
     one = select(literal_column("1").label("one"))
     assert db.read(lambda conn: db.plain_rows(conn, one, {}))[0].one == 1
     relayed.silent.set()
-    started = time.monotonic()
-    with pytest.raises(OperationalError):
-        db.read(lambda conn: db.plain_rows(conn, one, {}))
-    assert time.monotonic() - started < 2 * (DEADLINE + CONNECT_TIMEOUT) + 3
+    raised = _outcome_within(HANG_BOUND, lambda: db.read(lambda conn: db.plain_rows(conn, one, {})))
+    assert isinstance(raised, OperationalError), raised
 
 
 def test_a_long_query_on_a_server_that_answers_is_not_cut(relayed):
@@ -164,9 +165,7 @@ def test_a_call_past_the_statement_timeout_by_the_deadline_is_cut_even_on_a_serv
     monkeypatch.setenv("TRAINYARD_DB_STATEMENT_TIMEOUT_SECONDS", "1")
     reset_settings()
     db.reset_engines()
-    started = time.monotonic()
     with pytest.raises(OperationalError) as raised, db.session_scope() as session:
         session.execute(text("SET LOCAL statement_timeout = 0"))  # the server will not cancel it
-        session.execute(text("SELECT pg_sleep(10)"))
-    assert time.monotonic() - started < 6
+        session.execute(text("SELECT pg_sleep(30)"))  # uncut, it would end normally
     assert raised.value.connection_invalidated
