@@ -20,8 +20,10 @@ project's object, and no body holding another project's id that the request did 
 Stateful runs: neither document declares OpenAPI links; schemathesis' dependency analysis infers
 them (the API's: 71 transitions, e.g. a created dataset, project, member or token to the operations
 naming it; serving's: 13, a model's metadata to its prediction routes), and its state machine runs
-short scenarios over them with the same checks: the API's with B's viewer and editor and, last (it
-may delete A's objects), the service admin; serving's with A's and B's editors (its scenarios
+short scenarios over them with the same checks: the API's with B's viewer and editor (not the
+service admin's: its scenarios delete objects, so the server's state, and with it which rules
+hypothesis can draw, differs between scenarios, which it refuses as a flaky strategy; the
+admin's single-request fuzzing is in test_openapi_contract.py); serving's with A's and B's editors (its scenarios
 seldom follow a link: they start from prediction routes as often as from the metadata that feeds
 them, so they add little beyond the single-request run).
 
@@ -263,12 +265,6 @@ def test_api_stateful_with_a_project_token(world, role):  # noqa: ANN001
 def test_serving_stateful(world, role):  # noqa: ANN001
     schema = with_hooks(schemathesis.openapi.from_dict(serving_document(routes_only())), SERVING_POOLS, {})
     _run_stateful(schema, world, role, world.serving.url, f"serving {role} stateful")
-
-
-def test_api_stateful_as_the_admin(world):  # noqa: ANN001
-    """Last: the admin's scenarios may delete A's objects (its model, its dataset)."""
-    schema = with_hooks(schemathesis.openapi.from_dict(api_document(create_app())), POOLS, QUERY_POOLS)
-    _run_stateful(schema, world, "admin", world.stack.url, "api admin stateful")
 
 
 def test_the_foreign_project_check_fails_on_a_leak():
