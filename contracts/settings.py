@@ -173,6 +173,9 @@ class Settings(BaseSettings):
     def uses_filesystem_broker(self) -> bool:
         return self.resolved_broker_url().startswith("filesystem://")
 
+    def uses_redis_broker(self) -> bool:
+        return self.resolved_broker_url().startswith(("redis://", "rediss://"))
+
     def broker_dir(self) -> Path:
         return (self.var_dir / "broker").resolve()
 

@@ -9,11 +9,9 @@ from collections.abc import Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
 
-from blobstore import get_store
 from dao import blobs
 from dao.tables import TaskArtifact
 
-CHUNK = 1 << 20
 
 WEIGHTS = "weights"
 BEST_WEIGHTS = "best_weights"
@@ -57,21 +55,13 @@ def delete_artifacts(session: Session, task_id: str, kinds: tuple[str, ...]) -> 
 
 def data(row: TaskArtifact) -> bytes:
     """The artifact's bytes (read within the session that loaded ``row``)."""
-    return row.in_row if row.blob_key is None else get_store().get_bytes(row.blob_key)
+    return blobs.read(row.blob_key, row.in_row)
 
 
 def chunks(row: TaskArtifact) -> Iterator[bytes] | bytes:
     """The artifact's bytes for a response: streamed from the store, or the row's own bytes. The
     stream needs no session."""
-    if row.blob_key is None:
-        return row.in_row
-    return _stream(row.blob_key)
-
-
-def _stream(key: str) -> Iterator[bytes]:
-    with get_store().open(key) as stream:
-        while chunk := stream.read(CHUNK):
-            yield chunk
+    return blobs.chunks(row.blob_key, row.in_row)
 
 
 def get_artifact(session: Session, task_id: str, kind: str, *,

@@ -10,10 +10,12 @@ A process killed between the two leaves an object no row names: the reaper's gar
 from __future__ import annotations
 
 import datetime as dt
+import io
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -23,10 +25,12 @@ from blobstore import BlobStore, Stored, get_store
 log = logging.getLogger(__name__)
 _WRITTEN = "trainyard.blobs.written"  # keys this transaction wrote: deleted if it rolls back
 _RELEASED = "trainyard.blobs.released"  # keys it stopped naming: deleted once it commits
+CHUNK = 1 << 20
 
 
-def put(session: Session, prefix: str, data: bytes, content_type: str) -> Stored:
-    """``data`` stored under a new key below ``prefix``, owned by the session's transaction."""
+def put(session: Session, prefix: str, data: bytes | BinaryIO, content_type: str) -> Stored:
+    """``data`` (bytes, or a binary file read in chunks) stored under a new key below ``prefix``,
+    owned by the session's transaction."""
     stored = get_store().put(f"{prefix}/{uuid.uuid4().hex}", data, content_type=content_type)
     session.info.setdefault(_WRITTEN, []).append(stored.key)
     return stored
@@ -36,6 +40,32 @@ def release(session: Session, key: str | None) -> None:
     """Delete ``key`` once the session's transaction commits (nothing if it rolls back)."""
     if key is not None:
         session.info.setdefault(_RELEASED, []).append(key)
+
+
+# -- reading what a row names: its object, or (rows written before the store) its own bytes ----
+
+
+def read(key: str | None, in_row: bytes | None) -> bytes | None:
+    """The bytes: the object ``key`` names, else those the row keeps itself."""
+    return in_row if key is None else get_store().get_bytes(key)
+
+
+def open_stream(key: str | None, in_row: bytes | None) -> BinaryIO | None:
+    """The bytes as a readable stream (close it; a store's stream needs no session)."""
+    if key is None:
+        return None if in_row is None else io.BytesIO(in_row)
+    return get_store().open(key)
+
+
+def chunks(key: str | None, in_row: bytes | None) -> Iterator[bytes] | bytes | None:
+    """The bytes for a response body: streamed from the store (needs no session), or the row's."""
+    return in_row if key is None else _stream(key)
+
+
+def _stream(key: str) -> Iterator[bytes]:
+    with get_store().open(key) as stream:
+        while chunk := stream.read(CHUNK):
+            yield chunk
 
 
 @dataclass

@@ -15,14 +15,12 @@ from typing import Any, BinaryIO
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, undefer
 
-from blobstore import get_store
 from dao import blobs
 from dao.errors import DatasetExists, DatasetInUse, DatasetNotFound
 from dao.tables import Dataset
 from contracts.statuses import DatasetStatus
 from dao.task_queries import tasks_using_dataset
 
-_CHUNK = 1 << 20
 BLOB_PREFIX = "datasets"
 CONTENT_TYPE = "application/octet-stream"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -100,9 +98,7 @@ def _with_bytes(session: Session, name: str) -> Dataset:
 def data(row: Dataset) -> bytes:
     """The dataset's bytes: from the store, or the row's own (rows written before the store;
     ``in_row`` loaded); b"" for a rejected dataset (no bytes kept)."""
-    if row.blob_key is not None:
-        return get_store().get_bytes(row.blob_key)
-    return row.in_row or b""
+    return blobs.read(row.blob_key, row.in_row) or b""
 
 
 def get_data(session: Session, name: str) -> bytes:
@@ -114,15 +110,7 @@ def chunks(session: Session, name: str) -> Iterator[bytes] | bytes:
     """The dataset's bytes for a response: streamed from the store (the stream needs no
     session), or the row's own bytes. Raises DatasetNotFound."""
     row = _with_bytes(session, name)
-    if row.blob_key is None:
-        return row.in_row or b""
-    return _stream(row.blob_key)
-
-
-def _stream(key: str) -> Iterator[bytes]:
-    with get_store().open(key) as stream:
-        while chunk := stream.read(_CHUNK):
-            yield chunk
+    return blobs.chunks(row.blob_key, row.in_row) or b""
 
 
 def subject_prints(session: Session, names=(), checksums=()) -> list[tuple[str, str, bytes | None]]:

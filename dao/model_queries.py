@@ -7,7 +7,6 @@ to the transaction that names it (dao.blobs); rows written before the store keep
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -16,7 +15,6 @@ import datetime as dt
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, undefer
 
-from blobstore import get_store
 from dao import blobs
 from dao.db import plain_rows
 from dao.errors import ModelExists, ModelNotFound
@@ -286,24 +284,22 @@ def versions_now(conn, name: str) -> list[Version]:  # noqa: ANN001 - a Connecti
     return [Version(*r) for r in plain_rows(conn, _VERSIONS_NOW, {"name": name})]
 
 
+def _onnx_of(session: Session, model_id: int):  # noqa: ANN202 - a Row (onnx_key, onnx) or None
+    return session.execute(select(ServedModel.onnx_key, ServedModel.onnx).where(ServedModel.id == model_id)).first()
+
+
 def onnx_bytes(session: Session, model_id: int) -> bytes | None:
     """The model's ONNX file: from the blob store, or from its row (written before the store);
     None when the row is gone or has no file (not READY)."""
-    found = session.execute(select(ServedModel.onnx_key, ServedModel.onnx).where(ServedModel.id == model_id)).first()
-    if found is None:
-        return None
-    key, in_row = found
-    return in_row if key is None else get_store().get_bytes(key)
+    found = _onnx_of(session, model_id)
+    return None if found is None else blobs.read(*found)
 
 
 def open_onnx(session: Session, model_id: int) -> BinaryIO | None:
     """The model's ONNX file as a readable stream (close it): the blob store's object read as it
     goes (the stream needs no session), or its row's bytes; None as for ``onnx_bytes``."""
-    found = session.execute(select(ServedModel.onnx_key, ServedModel.onnx).where(ServedModel.id == model_id)).first()
-    if found is None or (found.onnx_key is None and found.onnx is None):
-        return None
-    key, in_row = found
-    return io.BytesIO(in_row) if key is None else get_store().open(key)
+    found = _onnx_of(session, model_id)
+    return None if found is None else blobs.open_stream(*found)
 
 
 # ---------------------------------------------------------------- serving processes

@@ -60,7 +60,7 @@ def make_celery(settings: Settings) -> Celery:
         broker_heartbeat=0,
         imports=(),
     )
-    if settings.resolved_broker_url().startswith(("redis://", "rediss://")):
+    if settings.uses_redis_broker():
         app.conf.broker_transport = "tasks.redis_transport:Transport"
     elif settings.uses_filesystem_broker():
         app.conf.broker_transport = "tasks.filesystem_transport:Transport"

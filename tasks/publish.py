@@ -31,14 +31,15 @@ def publish_task(task_id: str, backend: str, queue: str | None = None, front: bo
 
 
 def _send(name: str, arg: str, queue: str, what: str, front: bool = False) -> None:
-    url = get_settings().resolved_broker_url()
+    settings = get_settings()
+    url = settings.resolved_broker_url()
     error: Exception | None = None
     # Two tries: kombu's filesystem transport fails the first publish to a queue a process has
     # not used before with an AttributeError that its own retry policy does not cover; a
     # pooled Redis connection the server closed fails once and is replaced.
     for _ in range(2):
         try:
-            if url.startswith(("redis://", "rediss://")):
+            if settings.uses_redis_broker():
                 redis_publish.push(url, queue, redis_publish.task_message(get_celery(), name, arg, queue, front), front)
             else:
                 get_celery().send_task(name, args=[arg], queue=queue, retry=True, ignore_result=True,
@@ -104,9 +105,9 @@ def broker_lost_its_data() -> bool:
     import redis
 
     settings = get_settings()
-    url = settings.resolved_broker_url()
-    if not url.startswith(("redis://", "rediss://")):
+    if not settings.uses_redis_broker():
         return False
+    url = settings.resolved_broker_url()
     key = f"trainyard.broker-marker.{settings.torch_queue}"
     try:
         created = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5).set(key, "1", nx=True)
