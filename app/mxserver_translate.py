@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from webcommon.principal import visible_projects
 from app.auth.submit import visible_task
 from app.schemas.mxserver_desc import INIT_PARAM, Checkpoint, TestDesc, TrainDesc
+from contracts.catalog import find_model, image_shape_problems
 from dao import artifact_queries, dataset_queries, task_queries
 from dao.tables import Task
 
@@ -150,6 +151,8 @@ def translate_train(session: Session, desc: TrainDesc) -> Translated:
         "save_prefix": tp.save_prefix, "shuffle": dp.shuffle == "0",
         "init_param": getattr(init.init_config, INIT_PARAM[init.type]),
     }
+    if dp.shapes is not None:  # the MXNet worker fits the images to it (its input_fitting)
+        extra["data_shape"] = list(dp.shapes)
     parent, resumed = _resume(session, desc, desc.net.name, problems)
     opt = tp.optimizer.opt_config
     flat = {"network": desc.net.name, "train_data": [train] if train else [], "val_data": [val] if val else [],
@@ -182,14 +185,18 @@ def translate_test(session: Session, desc: TestDesc) -> Translated:
     if desc.context is not None:
         flat["context"] = [d.model_dump() for d in desc.context]
     fields = {"trained_task_id": "test_param.ckp.prefix", "test_data": base, "batch_size": "test_param.batch_size"}
-    return Translated(flat, {"checkpoint_epoch": tp.ckp.epoch}, fields, problems, parent, desc,
-                      parent_missing=parent is None)
+    extra = {"checkpoint_epoch": tp.ckp.epoch}
+    if cfg.img_shapes is not None:
+        extra["img_shapes"] = list(cfg.img_shapes)
+    return Translated(flat, extra, fields, problems, parent, desc, parent_missing=parent is None)
 
 
-def shape_problems(desc: TrainDesc | TestDesc, shape: dict[str, Any]) -> Problems:
-    """``classes``, ``net.config.num_classes`` and the image shapes against the data's
-    ({classes, image_shape: [H, W, C]})."""
-    classes, hwc = shape.get("classes") or [], shape.get("image_shape") or []
+def shape_problems(desc: TrainDesc | TestDesc, shape: dict[str, Any], parent: Task | None = None) -> Problems:
+    """``classes``, ``net.config.num_classes`` and the asked image shapes against the data's
+    ({classes, image_shape: [H, W, C]}) and the network (and ``parent``'s model, evaluated or
+    resumed). A shape other than the data's is fitted by the MXNet worker as MXNet's ImageIter
+    fits it; refused only where MXNet, or the network, could not take it."""
+    classes = shape.get("classes") or []
     problems: Problems = []
     if desc.classes is not None:
         given = [desc.classes[k] for k in sorted(desc.classes, key=lambda k: (len(k), k))]
@@ -198,14 +205,40 @@ def shape_problems(desc: TrainDesc | TestDesc, shape: dict[str, Any]) -> Problem
     n = desc.net.config.num_classes
     if n is not None and classes and n != len(classes):
         problems.append(("net.config.num_classes", f"the data has {len(classes)} classes, not {n}"))
-    if len(hwc) == 3:
-        if isinstance(desc, TrainDesc) and desc.train_param.data_param.shapes is not None:
-            want = [hwc[2], hwc[0], hwc[1]]
-            if list(desc.train_param.data_param.shapes) != want:
-                problems.append((f"{DATA}.shapes", f"the data's images are {want} (channels, height, width); "
-                                                   f"images are not resized"))
-        if isinstance(desc, TestDesc) and desc.test_param.test_img_config.img_shapes is not None:
-            if list(desc.test_param.test_img_config.img_shapes) != hwc[:2]:
-                problems.append(("test_param.test_img_config.img_shapes",
-                                 f"the data's images are {hwc[:2]} (height, width); images are not resized"))
+    asked = _asked_shape(desc, shape, parent)
+    if asked is not None:
+        problems += [(asked[0], p) for p in _fitting_problems(desc.net.name, asked[1], parent)]
+    return problems
+
+
+def _asked_shape(desc: TrainDesc | TestDesc, shape: dict[str, Any], parent: Task | None
+                 ) -> tuple[str, list[int]] | None:
+    """(field, [C, H, W]) the request asks the images be fitted to; /eval's ``img_shapes``
+    [H, W] take the channels of the evaluated model (else the data's)."""
+    if isinstance(desc, TrainDesc):
+        shapes = desc.train_param.data_param.shapes
+        return None if shapes is None else (f"{DATA}.shapes", list(shapes))
+    size = desc.test_param.test_img_config.img_shapes
+    if size is None:
+        return None
+    model = _parent_shape(parent) or list(shape.get("image_shape") or [])
+    return "test_param.test_img_config.img_shapes", [model[2] if len(model) == 3 else 3, *size]
+
+
+def _parent_shape(parent: Task | None) -> list[int] | None:
+    """[H, W, C] the parent's model was fed (its stored contract, once it finished)."""
+    contract = (parent.result or {}).get("contract") or {} if parent is not None else {}
+    return list(contract["image_shape"]) if contract.get("image_shape") else None
+
+
+def _fitting_problems(network: str, chw: list[int], parent: Task | None) -> list[str]:
+    c, h, w = chw
+    model = find_model(network)
+    if model is None or model.image is None:  # an unknown network is refused by its own field
+        return []
+    problems = image_shape_problems(model.name, model.image.max_size, c, h, w)
+    fixed = _parent_shape(parent)
+    if not model.image.any_size and fixed and [h, w, c] != fixed:
+        problems.append(f"{model.name}'s weights fix its input at {fixed[2]}×{fixed[0]}×{fixed[1]} (C×H×W), "
+                        f"not {c}×{h}×{w}")
     return problems

@@ -18,6 +18,7 @@ class ImageInput:
     default_size: int  # the (square) size it was designed for
     min_size: int
     any_size: bool = True  # False: its weights fix the input size (a dense layer after flatten)
+    max_size: int = 4096  # the largest side it is fed (an image upload's own limit)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,21 @@ CONNECTOME_MODELS: tuple[ModelInfo, ...] = (
 )
 
 
+SMALLEST_IMAGE_SIDE = 8  # no network takes a smaller image, before or after fitting
+IMAGE_CHANNELS = (1, 3)  # what MXNet's image decoder gives: grey or colour
+
+
+def image_shape_problems(name: str, max_size: int, c: int, h: int, w: int) -> list[str]:
+    """Why the image network ``name`` (its ``ImageInput.max_size``) cannot be fed images of
+    ``c`` channels, ``h``×``w`` (as stored, or as fitted to an asked shape); empty when it can."""
+    problems = [] if c in IMAGE_CHANNELS else [f"{name} takes 1- or 3-channel images, got {c} channels"]
+    if min(h, w) < SMALLEST_IMAGE_SIDE:
+        problems.append(f"images of {h}×{w} are too small for any network ({SMALLEST_IMAGE_SIDE} pixels at least)")
+    if max(h, w) > max_size:
+        problems.append(f"{name} takes images of at most {max_size} pixels a side, got {h}×{w}")
+    return problems
+
+
 # MXNet image classifiers (MXServer's jobs), trained through POST /train by the MXNet worker;
 # models.mxnet_backend.networks builds them from these entries.
 _IMAGE_CONTRACT = ("classes", "image_shape")
@@ -85,7 +101,7 @@ IMAGE_MODELS: tuple[ModelInfo, ...] = (
     _image("small-cnn", ("lenet", "smallcnn"),
            "Two conv(3×3)+BN+ReLU+maxpool blocks (32, 64 channels), global average pool, dense 128, "
            "dropout 0.3, dense classes. For 16–64 pixel images, 1 or 3 channels.",
-           channels=None, default_size=28, min_size=16),
+           channels=None, default_size=28, min_size=16, max_size=128),
     _image("alexnet", (), "AlexNet (Gluon model zoo, random init); its weights fix the image size.",
            **{**_ZOO, "min_size": 64}, any_size=False),
     _image("resnet18_v1", ("resnet18",), "ResNet-18 v1 (Gluon model zoo).", **_ZOO),

@@ -87,6 +87,17 @@ class TestReport(_Part):
     predictions: list[Prediction] | None = None
 
 
+class InputFitting(_Part):
+    """How an MXNet task's images were fitted to the asked ``data_shape`` (MXServer's
+    ``data_param.shapes``, ``img_shapes``), as MXNet's ImageIter fits them."""
+
+    model_config = ConfigDict(extra="allow", serialize_by_alias=True)
+
+    from_: list[int] = Field(alias="from", description="the stored images' [C, H, W]")
+    to: list[int] = Field(description="the [C, H, W] the network was fed")
+    how: str
+
+
 class Contract(_Part):
     """What a fine-tune or evaluation of this task's weights must match."""
 
@@ -128,6 +139,8 @@ class _Described(BaseModel):
                                                                 "configuration its inner CV chose and their scores")
     permutation_test: dict[str, Any] | None = None
     checkpoint_epoch: int | None = None
+    input_fitting: InputFitting | None = Field(None, description="MXNet: the images fitted to the asked shape; "
+                                                                 "absent when they were fed as stored")
     test: TestReport | None = None
     test_best: TestReport | None = None
     # Added by the runner

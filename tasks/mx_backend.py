@@ -15,7 +15,7 @@ from dao.log_queries import MXSERVER_STATE_LOGGER
 from dao.tables import Task
 from models.job import JobHooks, JobOutcome
 from contracts.task_needs import Requirements
-from contracts.task_result import result_json
+from contracts.task_result import TEST_PREFIXES, result_json
 from tasks.backends import Backend, JobInputs
 
 # MXServer's executor states, as its worker records them while a task runs (its
@@ -65,17 +65,19 @@ def _flat_metrics(result: dict) -> dict:
     out = {"final_val_loss": final.get("val_loss"), "final_val_accuracy": final.get("val_accuracy"),
            "final_train_accuracy": final.get("train_accuracy"), "best_val_loss": best.get("val_loss"),
            "best_val_accuracy": best.get("val_accuracy"), "best_epoch": best.get("epoch")}
-    test = result.get("test") or {}
-    if test:
-        out.update(test_loss=test.get("loss"), test_accuracy=test.get("accuracy"), **_accuracy_bounds(test))
-    if test.get("confusion_matrix"):
-        test.update(confusion_rates(test["confusion_matrix"]))
-        out.update({f"test_{k}": test.get(k) for k in ("balanced_accuracy", "sensitivity", "specificity",
-                                                     "precision", "f1")})
+    for prefix in TEST_PREFIXES:  # the final weights, the lowest-validation-loss epoch's
+        test = result.get(prefix) or {}
+        if test:
+            out.update({f"{prefix}_loss": test.get("loss"), f"{prefix}_accuracy": test.get("accuracy")},
+                       **_accuracy_bounds(test, prefix))
+        if test.get("confusion_matrix"):
+            test.update(confusion_rates(test["confusion_matrix"]))
+            out.update({f"{prefix}_{k}": test.get(k) for k in ("balanced_accuracy", "sensitivity", "specificity",
+                                                               "precision", "f1")})
     return {k: v for k, v in out.items() if v is not None}
 
 
-def _accuracy_bounds(test: dict) -> dict:
+def _accuracy_bounds(test: dict, prefix: str) -> dict:
     """Adds the accuracy's Wilson interval and the chance level to ``test`` (from its confusion
     matrix) and returns the flat keys the listing sorts by."""
     from models.proportion import accuracy_interval, chance_of_counts
@@ -86,8 +88,8 @@ def _accuracy_bounds(test: dict) -> dict:
     interval = accuracy_interval(sum(cm[k][k] for k in range(len(cm))), int(test["n"]))
     test["intervals"] = {"accuracy": interval}
     test.update(chance_of_counts([sum(row) for row in cm], list(test["class_names"])))
-    return {"test_accuracy_low": interval["low"], "test_accuracy_high": interval["high"],
-            "test_chance_level": test["chance_level"], "test_n": test["n"]}
+    return {f"{prefix}_accuracy_low": interval["low"], f"{prefix}_accuracy_high": interval["high"],
+            f"{prefix}_chance_level": test["chance_level"], f"{prefix}_n": test["n"]}
 
 
 def _run(spec, hooks: JobHooks, _device: str) -> JobOutcome:  # noqa: ANN001 - an MxJobSpec

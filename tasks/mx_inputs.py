@@ -33,6 +33,12 @@ def train_params(param_set: dict[str, Any]) -> MxTrainParams:
     return MxTrainParams(**{"num_epoch": 1, **given})
 
 
+def _shape(param_set: dict[str, Any], key: str) -> tuple[int, ...] | None:
+    """MXServer's ``data_shape`` (C, H, W) or ``img_shapes`` (H, W), as the API stored them."""
+    value = param_set.get(key)
+    return None if value is None else tuple(int(v) for v in value)
+
+
 def _kept_checkpoint(session: Session, task_id: str, epoch: int) -> bytes:
     """The checkpoint a task kept at ``epoch``. Raises LookupError (deleted since the API checked)."""
     row = artifact_queries.get_artifact(session, task_id, artifact_queries.epoch_checkpoint_kind(epoch))
@@ -116,6 +122,7 @@ def load_mx_inputs(session: Session, task: Task, device: str) -> JobInputs:
         task_type=task.task_type, network=task.model, params=params, train=joined["train"],
         val=joined["val"], test=joined["test"], device=device, init_weights=init, resume_checkpoint=resume,
         with_baseline=not task.form.get("skip_baseline"),
+        data_shape=_shape(form["param_set"], "data_shape"), eval_size=_shape(form["param_set"], "img_shapes"),
     )
     record = {"seed": params.seed, "split": shared,
               "sizes": {r: (0 if d is None else d.n_images) for r, d in joined.items()},

@@ -194,7 +194,7 @@ def _checks(session, req: TrainRequest | EvalRequest, tr: Translated) -> list[tu
         parent, parent_problems = check_parent(session, req.trained_task_id, network, shape, _task_type(req))
         problems += parent_problems
     if tr.desc is not None:
-        problems += shape_problems(tr.desc, shape)
+        problems += shape_problems(tr.desc, shape, parent)
     if network is None and not problems and not tr.parent_missing:
         problems.append(("trained_task_id", "its model is not an MXNet network"))
     if not problems:

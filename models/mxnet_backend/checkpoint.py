@@ -1,7 +1,8 @@
 """Checkpoint blobs: one zip holding ``meta.json``, the network's parameters (MXNet's
 ``save_parameters`` format) and, for resuming, the trainer's states (``Trainer.save_states``:
 momentum buffers plus MXNet's pickled optimizer, learning-rate schedule and update count
-included).
+included) and, when the lowest-validation-loss epoch is an earlier one, that epoch's
+parameters (``best.params``), so a resumed run still knows its best weights.
 
 The trainer states are a pickle written by MXNet: load only checkpoints this service wrote,
 never a user's upload. The parameters and meta are pickle-free.
@@ -30,10 +31,17 @@ class CheckpointError(ValueError):
 class CheckpointMeta:
     network: str
     class_names: tuple[str, ...]
-    image_shape: tuple[int, int, int]  # (H, W, C) of the data it was trained on
+    image_shape: tuple[int, int, int]  # (H, W, C) the network was fed: the data's, or the fitted shape
     epoch: int  # epochs completed
     best_val_loss: float | None = None
     format: str = CHECKPOINT_FORMAT
+    fitted: bool = False  # the images were fitted to image_shape (fitting.py); evaluations fit theirs too
+    best_epoch: int | None = None  # the epoch of best_val_loss
+
+    def data_shape(self) -> tuple[int, int, int] | None:
+        """(C, H, W) evaluations fit their images to: the fitted shape; None when not fitted."""
+        h, w, c = self.image_shape
+        return (c, h, w) if self.fitted else None
 
     def contract(self) -> dict:
         """What a fine-tune or evaluation must match, JSON-ready."""
@@ -46,10 +54,19 @@ class Checkpoint:
     meta: CheckpointMeta
     params: bytes
     states: bytes | None
+    best_params: bytes | None = None  # None: the best epoch's are ``params`` (or there is none)
+
+    def best(self) -> bytes | None:
+        """The lowest-validation-loss epoch's parameters, when known."""
+        if self.best_params is not None:
+            return self.best_params
+        return self.params if self.meta.best_epoch == self.meta.epoch else None
 
 
-def pack_checkpoint(net: gluon.Block, trainer: gluon.Trainer | None, meta: CheckpointMeta) -> bytes:
-    """The blob for ``net`` (and ``trainer``'s states when given)."""
+def pack_checkpoint(net: gluon.Block, trainer: gluon.Trainer | None, meta: CheckpointMeta,
+                    best_params: bytes | None = None) -> bytes:
+    """The blob for ``net`` (and ``trainer``'s states when given; ``best_params``, the
+    best epoch's parameters, when that epoch is not ``meta.epoch``)."""
     with tempfile.TemporaryDirectory(prefix="trainyard-ckpt-") as tmp:
         net.save_parameters(str(Path(tmp, "net.params")))
         if trainer is not None:
@@ -60,7 +77,16 @@ def pack_checkpoint(net: gluon.Block, trainer: gluon.Trainer | None, meta: Check
             for name in ("net.params", "trainer.states"):
                 if Path(tmp, name).exists():
                     zf.write(Path(tmp, name), name)
+            if best_params is not None and meta.best_epoch != meta.epoch:
+                zf.writestr("best.params", best_params)
     return buf.getvalue()
+
+
+def params_bytes(net: gluon.Block) -> bytes:
+    """``net``'s parameters in MXNet's ``save_parameters`` format."""
+    with tempfile.TemporaryDirectory(prefix="trainyard-ckpt-") as tmp:
+        net.save_parameters(str(Path(tmp, "net.params")))
+        return Path(tmp, "net.params").read_bytes()
 
 
 def _meta_from_json(raw: bytes) -> CheckpointMeta:
@@ -70,7 +96,8 @@ def _meta_from_json(raw: bytes) -> CheckpointMeta:
     return CheckpointMeta(
         network=str(data["network"]), class_names=tuple(data["class_names"]),
         image_shape=tuple(int(v) for v in data["image_shape"]), epoch=int(data["epoch"]),
-        best_val_loss=data.get("best_val_loss"),
+        best_val_loss=data.get("best_val_loss"), fitted=bool(data.get("fitted", False)),
+        best_epoch=data.get("best_epoch"),
     )
 
 
@@ -82,9 +109,10 @@ def unpack_checkpoint(blob: bytes) -> Checkpoint:
             meta = _meta_from_json(zf.read("meta.json"))
             params = zf.read("net.params")
             states = zf.read("trainer.states") if "trainer.states" in names else None
+            best = zf.read("best.params") if "best.params" in names else None
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
         raise CheckpointError(f"not a trainyard MXNet checkpoint: {exc}") from exc
-    return Checkpoint(meta, params, states)
+    return Checkpoint(meta, params, states, best)
 
 
 def load_params(net: gluon.Block, params: bytes, ctx: mx.Context) -> None:

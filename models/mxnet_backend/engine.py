@@ -7,6 +7,10 @@ epoch, MXServer's ``prefix-epoch.params``), ``on_checkpoint("best", blob, epoch)
 ``should_stop()`` polled before every batch. The result is a ``models.job.JobOutcome`` whose
 weight blobs are checkpoints (``checkpoint.pack_checkpoint``): any of them can resume a job or be
 evaluated.
+
+Images are fitted to the job's ``spec.input_shape`` as MXNet's ImageIter fits them (fitting.py;
+the result's ``input_fitting`` says how). A finished training's test result describes the final
+weights (``test``) and the lowest-validation-loss epoch's (``test_best``), as the torch engine's.
 """
 
 from __future__ import annotations
@@ -22,13 +26,14 @@ from mxnet import gluon
 from models.job import EpochMetrics, JobHooks, JobOutcome, pause_requested, report_phase
 from models.mxnet_backend import pixel_baseline
 from models.mxnet_backend.checkpoint import (
-    CheckpointError, CheckpointMeta, load_params, load_states, pack_checkpoint, unpack_checkpoint,
+    CheckpointError, CheckpointMeta, load_params, load_states, pack_checkpoint, params_bytes, unpack_checkpoint,
 )
+from models.mxnet_backend.fitting import DataShape, fitted_shape, fitting_record
 from models.mxnet_backend.context import resolve_context
 from models.mxnet_backend.loop import EvalResult, evaluate_dataset, train_epoch
 from models.mxnet_backend.networks import MxNetInfo, build_network, find_network
 from models.mxnet_backend.schedule import make_initializer, make_lr_scheduler
-from models.mxnet_backend.spec import MxJobSpec, check_spec, contract_problems
+from models.mxnet_backend.spec import MxJobSpec, check_spec, contract_problems, input_shape
 
 
 @dataclass
@@ -43,17 +48,21 @@ class _Run:
     epoch: int  # epochs completed
     best_val_loss: float | None
     last_blob: bytes | None
+    target: DataShape | None = None  # (C, H, W) the images are fitted to
     best_blob: bytes | None = None
+    best_epoch: int | None = None
+    best_params: bytes | None = None  # the best_epoch's parameters
 
     def meta(self) -> CheckpointMeta:
         ds = self.spec.train
-        return CheckpointMeta(self.info.name, ds.class_names, ds.image_shape, self.epoch, self.best_val_loss)
+        return CheckpointMeta(self.info.name, ds.class_names, fitted_shape(ds.image_shape, self.target), self.epoch,
+                              self.best_val_loss, fitted=self.target is not None, best_epoch=self.best_epoch)
 
 
 def _checked_weights(blob: bytes, spec: MxJobSpec, ds, same_names: bool):
     """The checkpoint in ``blob`` after checking it fits ``spec`` on ``ds``. Raises CheckpointError."""
     ckpt = unpack_checkpoint(blob)
-    problems = contract_problems(ckpt.meta, spec.network, ds, same_names)
+    problems = contract_problems(ckpt.meta, spec.network, ds, same_names, input_shape(spec))
     if problems:
         raise CheckpointError("; ".join(problems))
     return ckpt
@@ -86,13 +95,15 @@ def _start(spec: MxJobSpec, ctx: mx.Context) -> _Run:
     trainer = _new_trainer(net, spec)
     if resume is not None and resume.states is not None:
         load_states(trainer, resume.states)
-    epoch = resume.meta.epoch if resume else 0
-    best = resume.meta.best_val_loss if resume else None
-    return _Run(spec, info, ctx, net, trainer, epoch, best, spec.resume_checkpoint)
+    run = _Run(spec, info, ctx, net, trainer, 0, None, spec.resume_checkpoint, input_shape(spec))
+    if resume is not None:
+        run.epoch, run.best_val_loss = resume.meta.epoch, resume.meta.best_val_loss
+        run.best_epoch, run.best_params = resume.meta.best_epoch, resume.best()
+    return run
 
 
 def _eval(run: _Run, ds) -> EvalResult:
-    return evaluate_dataset(run.net, run.info, ds, run.spec.params.batch_size, run.ctx)
+    return evaluate_dataset(run.net, run.info, ds, run.spec.params.batch_size, run.ctx, run.target)
 
 
 def _finish_epoch(run: _Run, hooks: JobHooks, train, seconds: float) -> EpochMetrics:
@@ -107,8 +118,8 @@ def _finish_epoch(run: _Run, hooks: JobHooks, train, seconds: float) -> EpochMet
     hooks.on_epoch(metrics)
     improved = v is not None and (run.best_val_loss is None or v.loss < run.best_val_loss)
     if improved:
-        run.best_val_loss = v.loss
-    run.last_blob = pack_checkpoint(run.net, run.trainer, run.meta())
+        run.best_val_loss, run.best_epoch, run.best_params = v.loss, run.epoch, params_bytes(run.net)
+    run.last_blob = pack_checkpoint(run.net, run.trainer, run.meta(), run.best_params)
     if run.epoch % p.save_period == 0 or run.epoch == p.num_epoch:
         hooks.on_checkpoint("last", run.last_blob, run.epoch)
         hooks.on_checkpoint("epoch", run.last_blob, run.epoch)
@@ -138,45 +149,67 @@ def _train(spec: MxJobSpec, hooks: JobHooks, ctx: mx.Context) -> JobOutcome:
         rng = np.random.default_rng([spec.params.seed, run.epoch]) if spec.params.shuffle else None
         started = time.monotonic()
         train = train_epoch(run.net, run.trainer, run.info, spec.train, spec.params.batch_size, rng, ctx,
-                            hooks.should_stop)
+                            hooks.should_stop, run.target)
         if train is None:
             stopped = True
             break
         history.append(asdict(_finish_epoch(run, hooks, train, time.monotonic() - started)))
     result = {"backend": "mxnet", "network": run.info.name, "device": str(ctx), "history": history,
               "best_val_loss": run.best_val_loss}
+    fitting = fitting_record(spec.train.image_shape, run.target)
+    if fitting is not None:
+        result["input_fitting"] = fitting
     if spec.test is not None and not stopped:
-        test = _eval(run, spec.test)
-        result["test"] = test.public()
-        result.update(pixel_baseline.beside(spec, test.probabilities))
+        result.update(_test_results(run))
     contract = run.meta().contract()
     return JobOutcome(stopped, run.epoch, run.last_blob, run.best_blob, result, contract)
 
 
-def evaluate_checkpoint(blob: bytes, network: str, ds, device: str = "cpu", batch_size: int = 64) -> EvalResult:
-    """Loss, accuracy and confusion matrix of the checkpoint in ``blob`` on ``ds``.
+def _test_results(run: _Run) -> dict:
+    """``test`` (the final weights), ``test_best`` (the lowest-validation-loss epoch's, when
+    there was validation data) and the pixel baseline beside the final weights."""
+    test = _eval(run, run.spec.test)
+    out = {"test": {**test.public(), "evaluated": f"last epoch ({run.epoch})"}}
+    out.update(pixel_baseline.beside(run.spec, test.probabilities))
+    if run.best_params is not None:
+        if run.best_epoch != run.epoch:
+            load_params(run.net, run.best_params, run.ctx)
+            test = _eval(run, run.spec.test)
+        out["test_best"] = {**test.public(), "evaluated": f"best validation loss (epoch {run.best_epoch})"}
+    return out
+
+
+def evaluate_checkpoint(blob: bytes, network: str, ds, device: str = "cpu", batch_size: int = 64,
+                        target: DataShape | None = None) -> EvalResult:
+    """Loss, accuracy and confusion matrix of the checkpoint in ``blob`` on ``ds``, its images
+    fitted to ``target`` (C, H, W), else to the shape the checkpoint's training fitted its own to.
 
     Raises CheckpointError when the blob is not a checkpoint or does not fit ``network``/``ds``
     (network, class names, channels), DeviceUnavailable / ValueError for a bad ``device``.
     """
     ctx = resolve_context(device)
     ckpt = unpack_checkpoint(blob)
-    problems = contract_problems(ckpt.meta, network, ds, same_names=True)
+    target = target or ckpt.meta.data_shape()
+    problems = contract_problems(ckpt.meta, network, ds, same_names=True, target=target)
     if problems:
         raise CheckpointError("; ".join(problems))
     info = find_network(network)
     net = build_network(info.name, len(ckpt.meta.class_names))
     load_params(net, ckpt.params, ctx)
     net.hybridize()
-    return evaluate_dataset(net, info, ds, batch_size, ctx)
+    return evaluate_dataset(net, info, ds, batch_size, ctx, target)
 
 
 def _evaluate_job(spec: MxJobSpec, hooks: JobHooks) -> JobOutcome:
     report_phase(hooks, "evaluating")
-    res = evaluate_checkpoint(spec.init_weights, spec.network, spec.test, spec.device, spec.params.batch_size)
+    target = input_shape(spec)
+    res = evaluate_checkpoint(spec.init_weights, spec.network, spec.test, spec.device, spec.params.batch_size, target)
     meta = unpack_checkpoint(spec.init_weights).meta
     result = {"backend": "mxnet", "network": meta.network, "device": spec.device, "test": res.public(),
               "checkpoint_epoch": meta.epoch}
+    fitting = fitting_record(spec.test.image_shape, target)
+    if fitting is not None:
+        result["input_fitting"] = fitting
     return JobOutcome(False, 0, None, None, result, meta.contract())
 
 

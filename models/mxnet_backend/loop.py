@@ -9,6 +9,7 @@ import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon
 
+from models.mxnet_backend.fitting import DataShape, fit_images
 from models.mxnet_backend.images import ImageDataset
 from models.mxnet_backend.networks import MxNetInfo, fit_batch
 
@@ -36,8 +37,10 @@ class EvalResult:
                 "confusion_matrix": self.confusion, "class_names": list(self.class_names)}
 
 
-def to_input(images: np.ndarray, info: MxNetInfo, ctx: mx.Context) -> mx.nd.NDArray:
-    """N×H×W×C uint8 → N×C×H×W float32 in [−0.5, 0.5], fitted to the network, on ``ctx``."""
+def to_input(images: np.ndarray, info: MxNetInfo, ctx: mx.Context, target: DataShape | None = None) -> mx.nd.NDArray:
+    """N×H×W×C uint8 → fitted to ``target`` (C, H, W) as ImageIter would (fitting.py) → N×C×H×W
+    float32 in [−0.5, 0.5], fitted to the network, on ``ctx``."""
+    images = fit_images(images, target)
     x = mx.nd.array(images.transpose(0, 3, 1, 2), ctx=ctx, dtype="float32") / 255.0 - 0.5
     return fit_batch(info, x)
 
@@ -50,14 +53,15 @@ def batches(ds: ImageDataset, batch_size: int, rng: np.random.Generator | None) 
 
 
 def train_epoch(net, trainer: gluon.Trainer, info: MxNetInfo, ds: ImageDataset, batch_size: int,
-                rng: np.random.Generator | None, ctx: mx.Context, should_stop: Callable[[], bool]) -> PassResult | None:
-    """One pass of SGD over ``ds``; None when ``should_stop()`` (polled before every batch) said
-    so part-way."""
+                rng: np.random.Generator | None, ctx: mx.Context, should_stop: Callable[[], bool],
+                target: DataShape | None = None) -> PassResult | None:
+    """One pass of SGD over ``ds`` (its images fitted to ``target``); None when ``should_stop()``
+    (polled before every batch) said so part-way."""
     total_loss, correct = 0.0, 0
     for idx in batches(ds, batch_size, rng):
         if should_stop():
             return None
-        x = to_input(ds.images[idx], info, ctx)
+        x = to_input(ds.images[idx], info, ctx, target)
         y = mx.nd.array(ds.labels[idx], ctx=ctx, dtype="float32")
         with autograd.record():
             out = net(x)
@@ -69,13 +73,15 @@ def train_epoch(net, trainer: gluon.Trainer, info: MxNetInfo, ds: ImageDataset, 
     return PassResult(total_loss / ds.n_images, correct / ds.n_images, ds.n_images)
 
 
-def evaluate_dataset(net, info: MxNetInfo, ds: ImageDataset, batch_size: int, ctx: mx.Context) -> EvalResult:
-    """Loss, accuracy and confusion matrix of ``net`` on ``ds`` (inference mode, no gradients)."""
+def evaluate_dataset(net, info: MxNetInfo, ds: ImageDataset, batch_size: int, ctx: mx.Context,
+                     target: DataShape | None = None) -> EvalResult:
+    """Loss, accuracy and confusion matrix of ``net`` on ``ds`` (its images fitted to ``target``;
+    inference mode, no gradients)."""
     k = ds.n_classes
     confusion = np.zeros((k, k), dtype=np.int64)
     total_loss, probabilities = 0.0, []
     for idx in batches(ds, batch_size, None):
-        out = net(to_input(ds.images[idx], info, ctx))
+        out = net(to_input(ds.images[idx], info, ctx, target))
         y = ds.labels[idx]
         total_loss += float(LOSS(out, mx.nd.array(y, ctx=ctx)).sum().asscalar())
         probabilities.append(mx.nd.softmax(out, axis=1).asnumpy())

@@ -15,7 +15,7 @@ import mxnet as mx
 from mxnet.gluon import nn
 from mxnet.gluon.model_zoo import vision
 
-from contracts.catalog import IMAGE_MODELS, ModelInfo
+from contracts.catalog import IMAGE_MODELS, ModelInfo, image_shape_problems
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class MxNetInfo:
     min_size: int  # smaller inputs are upsampled to this
     description: str
     any_size: bool = True
+    max_size: int = 4096
 
     @classmethod
     def of(cls, entry: ModelInfo) -> MxNetInfo:
@@ -57,14 +58,7 @@ def find_network(name: str) -> MxNetInfo:
 def input_problems(info: MxNetInfo, image_shape: tuple[int, int, int]) -> list[str]:
     """Why images of (H, W, C) cannot feed ``info``; empty when they can (after fitting)."""
     h, w, c = image_shape
-    problems = []
-    if c not in (1, 3):
-        problems.append(f"{info.name} takes 1- or 3-channel images, got {c} channels")
-    if min(h, w) < 8:
-        problems.append(f"images of {h}×{w} are too small for any network (8 pixels at least)")
-    if info.name == "small-cnn" and max(h, w) > 128:
-        problems.append(f"small-cnn is for small images (≤128 pixels), got {h}×{w}; choose a model-zoo network")
-    return problems
+    return image_shape_problems(info.name, info.max_size, c, h, w)
 
 
 def _small_cnn(classes: int) -> nn.HybridBlock:

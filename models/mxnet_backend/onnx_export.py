@@ -7,6 +7,10 @@ values 0..255 at the size and channel count the task was trained on. It does wha
 channels for a zoo network, bilinear upsampling below its ``min_size``), then the network, and
 answers ``probabilities`` (N, classes), the softmax of its outputs.
 
+A task whose images were fitted to an asked ``data_shape`` (fitting.py) is exported at that
+shape: the served model takes the asked size and channels, and its verification fits the
+task's images as the training did.
+
 Verification runs onnxruntime and MXNet (``to_input`` + the network, inference mode) on the
 task's own images and records the largest absolute difference between their probabilities and
 whether every image's predicted class agrees.
@@ -24,6 +28,7 @@ import numpy as np
 from mxnet import gluon
 
 from models.mxnet_backend.checkpoint import load_params, unpack_checkpoint
+from models.mxnet_backend.fitting import fit_images
 from models.mxnet_backend.images import ImageDataset
 from models.mxnet_backend.loop import batches, to_input
 from models.mxnet_backend.networks import MxNetInfo, build_network, find_network
@@ -133,12 +138,20 @@ def _contract(meta, info: MxNetInfo) -> dict:
         "backend": "mxnet", "model": meta.network, "input": "image", "classes": k,
         "class_names": list(meta.class_names), "image_shape": [h, w, c],
         "preprocessing": {"decode": "PNG/JPEG → " + ("grey" if c == 1 else "RGB") + f", resized to {h}×{w}",
+                          "training_fitting": _training_fitting(meta),
                           "normalisation": "pixel / 255 − 0.5, NCHW",
                           "network_input": _network_input(info, meta.image_shape),
                           "where": "inside the ONNX graph: send (N, H, W, C) pixel values 0..255"},
         "inputs": [{"name": INPUT, "datatype": "FP32", "shape": [-1, h, w, c]}],
         "outputs": [{"name": OUTPUT, "datatype": "FP32", "shape": [-1, k]}],
     }
+
+
+def _training_fitting(meta) -> str:
+    if not meta.fitted:
+        return "none: the network was trained on images of this shape"
+    return (f"the task's images were fitted to {meta.image_shape[2]}×{meta.image_shape[0]}×{meta.image_shape[1]} "
+            f"(C×H×W) as MXNet's ImageIter does: the task result's input_fitting")
 
 
 def _network_input(info: MxNetInfo, image_shape) -> str:
@@ -151,9 +164,15 @@ def _network_input(info: MxNetInfo, image_shape) -> str:
     return ", ".join(steps) or "as is"
 
 
+def fitted_images(blob: bytes, images: np.ndarray) -> np.ndarray:
+    """(N, H, W, C) uint8 ``images`` fitted as the checkpoint's training fitted its own (as is
+    when it fitted none)."""
+    return fit_images(images, unpack_checkpoint(blob).meta.data_shape())
+
+
 def mxnet_probabilities(blob: bytes, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
-    """MXNet's own class probabilities for (N, H, W, C) uint8 ``images`` (the engine's
-    ``to_input`` and the network in inference mode)."""
+    """MXNet's own class probabilities for (N, H, W, C) uint8 ``images`` at the network's input
+    shape (the engine's ``to_input`` and the network in inference mode)."""
     meta, info, net = _network(blob)
     net.hybridize()
     ds = ImageDataset(images, np.zeros(len(images), dtype=np.int64), meta.class_names)
@@ -174,8 +193,9 @@ def verify(blob: bytes, exported: Exported, ds: ImageDataset, role: str, toleran
     than ``tolerance`` on any probability of the task's ``role`` images."""
     if ds.n_images == 0:
         raise ExportFailed("no images to verify the export on")
-    want = mxnet_probabilities(blob, ds.images)
-    got = onnx_probabilities(exported.onnx, ds.images)
+    images = fitted_images(blob, ds.images)
+    want = mxnet_probabilities(blob, images)
+    got = onnx_probabilities(exported.onnx, images)
     diff = float(np.max(np.abs(want - got)))
     same = int((want.argmax(1) == got.argmax(1)).sum())
     record = {"max_abs_diff": diff, "tolerance": tolerance, "n_subjects": ds.n_images, "subjects": role,

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from contracts.mxserver_request import MxTrainParams
 from contracts.statuses import TASK_TYPES
-from models.mxnet_backend.checkpoint import CheckpointMeta
+from models.mxnet_backend.checkpoint import CheckpointMeta, unpack_checkpoint
+from models.mxnet_backend.fitting import DataShape, fitted_shape
 from models.mxnet_backend.images import ImageDataset
 from models.mxnet_backend.networks import UnknownNetwork, find_network, input_problems
 
@@ -32,6 +33,21 @@ class MxJobSpec:
     init_weights: bytes | None = None  # a checkpoint blob (dl_ft, dl_ev)
     resume_checkpoint: bytes | None = None  # this task's last checkpoint, to continue from
     with_baseline: bool = True  # the pixel baseline beside the test result (pixel_baseline)
+    data_shape: DataShape | None = None  # (C, H, W) the images are fitted to (MXServer's data_param.shapes)
+    eval_size: tuple[int, int] | None = None  # dl_ev: (H, W) the test images are fitted to (img_shapes)
+
+
+def input_shape(spec: MxJobSpec) -> DataShape | None:
+    """The (C, H, W) every role's images are fitted to (fitting.py): ``data_shape``; for an
+    evaluation with ``eval_size``, that size with the weights' channels; else the shape the
+    starting weights were fitted to; None: the images are fed as stored."""
+    if spec.data_shape is not None:
+        return tuple(spec.data_shape)
+    blob = spec.resume_checkpoint or spec.init_weights
+    meta = unpack_checkpoint(blob).meta if blob is not None else None
+    if spec.eval_size is not None and meta is not None:
+        return meta.image_shape[2], *spec.eval_size
+    return None if meta is None else meta.data_shape()
 
 
 def _role_problems(spec: MxJobSpec) -> list[str]:
@@ -46,14 +62,17 @@ def _dataset_problems(spec: MxJobSpec) -> list[str]:
         info = find_network(spec.network)
     except UnknownNetwork as exc:
         return [str(exc)]
+    target = input_shape(spec)
     roles = [(n, d) for n, d in (("train", spec.train), ("val", spec.val), ("test", spec.test)) if d is not None]
-    problems = [f"{n}: {p}" for n, d in roles for p in input_problems(info, d.image_shape)]
-    first = roles[0][1] if roles else None
+    shapes = {n: fitted_shape(d.image_shape, target) for n, d in roles}
+    problems = [f"{n}: {p}" for n, _ in roles for p in input_problems(info, shapes[n])]
+    first = roles[0] if roles else None
     for name, ds in roles[1:]:
-        if ds.class_names != first.class_names:
-            problems.append(f"{name}: classes {list(ds.class_names)} differ from {list(first.class_names)}")
-        if ds.image_shape[2] != first.image_shape[2] or (not info.any_size and ds.image_shape != first.image_shape):
-            problems.append(f"{name}: images {ds.image_shape} do not match {first.image_shape}")
+        if ds.class_names != first[1].class_names:
+            problems.append(f"{name}: classes {list(ds.class_names)} differ from {list(first[1].class_names)}")
+        shape, want = shapes[name], shapes[first[0]]
+        if shape[2] != want[2] or (not info.any_size and shape != want):
+            problems.append(f"{name}: images {shape} do not match {want}")
     return problems
 
 
@@ -65,14 +84,17 @@ def check_spec(spec: MxJobSpec) -> None:
         raise MxSpecError(problems)
 
 
-def contract_problems(meta: CheckpointMeta, network: str, ds: ImageDataset, same_names: bool) -> list[str]:
-    """Why weights described by ``meta`` cannot serve ``network`` on ``ds``; empty when they can."""
+def contract_problems(meta: CheckpointMeta, network: str, ds: ImageDataset, same_names: bool,
+                      target: DataShape | None = None) -> list[str]:
+    """Why weights described by ``meta`` cannot serve ``network`` on ``ds`` (its images fitted
+    to ``target``); empty when they can."""
     info = find_network(network)
+    shape = fitted_shape(ds.image_shape, target)
     problems = []
     if meta.network != info.name:
         problems.append(f"weights are for {meta.network}, the job asks for {info.name}")
     if len(meta.class_names) != ds.n_classes or (same_names and tuple(meta.class_names) != ds.class_names):
         problems.append(f"weights were trained on classes {list(meta.class_names)}, data has {list(ds.class_names)}")
-    if meta.image_shape[2] != ds.image_shape[2] or (not info.any_size and tuple(meta.image_shape) != ds.image_shape):
-        problems.append(f"weights were trained on images {tuple(meta.image_shape)}, data has {ds.image_shape}")
+    if meta.image_shape[2] != shape[2] or (not info.any_size and tuple(meta.image_shape) != shape):
+        problems.append(f"weights were trained on images {tuple(meta.image_shape)}, data has {shape}")
     return problems

@@ -42,7 +42,7 @@ def test_registry_is_json_ready_and_complete():
 def test_input_problems_and_class_count():
     assert input_problems(find_network("small-cnn"), (28, 28, 1)) == []
     assert "too small" in input_problems(find_network("resnet18_v1"), (4, 4, 3))[0]
-    assert "small images" in input_problems(find_network("small-cnn"), (256, 256, 3))[0]
+    assert "at most 128 pixels" in input_problems(find_network("small-cnn"), (256, 256, 3))[0]
     with pytest.raises(ValueError, match="at least 2 classes"):
         build_network("small-cnn", 1)
 

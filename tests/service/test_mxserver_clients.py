@@ -167,7 +167,7 @@ REFUSED_TRAIN = [
     ({"classes": {"0": "cat", "1": "dog"}}, "classes"),
     ({"train_param.data_param.file_url.train_rec": "cifar.rec"}, "train_param.data_param.file_url.train_rec"),
     ({"train_param.data_param.file_url.train_idx": "val.idx"}, "train_param.data_param.file_url.train_idx"),
-    ({"train_param.data_param.shapes": ["3", "128", "128"]}, "train_param.data_param.shapes"),
+    ({"train_param.data_param.shapes": ["2", "28", "28"]}, "train_param.data_param.shapes"),  # MXNet decodes 1 or 3
     ({"train_param.optimizer.type": "adam"}, "train_param.optimizer.type"),
     ({"train_param.kvstore": "dist_sync"}, "train_param.kvstore"),
     ({"train_param.num_epoch": "many"}, "train_param.num_epoch"),
@@ -196,7 +196,7 @@ REFUSED_TEST = [
     ({"test_param.ckp.prefix": "nobody"}, "test_param.ckp.prefix"),
     ({"test_param.test_img_config.img_list": ["xxx.jpg"]}, "test_param.test_img_config.img_list[0]"),
     ({"test_param.test_img_config.source": "internet"}, "test_param.test_img_config.source"),
-    ({"test_param.test_img_config.img_shapes": ["128", "128"]}, "test_param.test_img_config.img_shapes"),
+    ({"test_param.test_img_config.img_shapes": ["256", "256"]}, "test_param.test_img_config.img_shapes"),  # small-cnn ≤ 128
     ({"net.name": "alexnet"}, "net.name"),
     ({"for_training": "0"}, "for_training"),
 ]
