@@ -1,5 +1,5 @@
 """Operator commands: ``python -m app.manage register-demo`` (the service admin on a first start,
-the demo connectome dataset and the demo image dataset) and ``move-blobs`` (task artifacts and
+the demo connectome dataset, the demo image dataset and the demo detection dataset) and ``move-blobs`` (task artifacts and
 datasets kept in their database rows moved to the blob store; ``start.sh move-blobs``)."""
 
 from __future__ import annotations
@@ -30,6 +30,16 @@ def register_demo_images() -> bool:
 
     return _register_once(DEMO_IMAGE_DATASET, "image", "generated",
                           lambda: make_demo_images(per_class=150, seed=0), image_metadata)
+
+
+def register_demo_detection() -> bool:
+    """Register the demo detection dataset (300 generated 64×64 colour images of shapes with
+    their boxes, numpy only) unless it exists already."""
+    from models.mxnet_backend.detection_demo import DEMO_DETECTION_DATASET, make_demo_detection
+    from models.mxnet_backend.detection_stats import detection_metadata
+
+    return _register_once(DEMO_DETECTION_DATASET, "detection", "generated",
+                          lambda: make_demo_detection(n_images=300, seed=0), detection_metadata)
 
 
 def _register_once(name: str, kind: str, source: str, make, describe) -> bool:  # noqa: ANN001
@@ -63,6 +73,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"trainyard: {ensure_admin()}")
         print("registered" if register_demo() else "already registered")
         print("images: registered" if register_demo_images() else "images: already registered")
+        print("detection: registered" if register_demo_detection() else "detection: already registered")
     elif args.command == "move-blobs":
         from dao.move_blobs import move_datasets, move_task_artifacts
 

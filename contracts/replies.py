@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, WithJsonSchema, cr
 from pydantic_core import core_schema
 
 from contracts.catalog import ImageInput
-from contracts.statuses import TASK_TYPES, Backend, TaskStatus
+from contracts.statuses import TASK_TYPES, Backend, DatasetKind, TaskStatus
 from contracts.task_result import METRIC_FIELDS, StoredTaskResult
 
 Status = Literal[tuple(s.value for s in TaskStatus)]
@@ -348,7 +348,7 @@ class Dataset(Open):
     """A registered dataset; its metadata (subjects, regions, classes, ...) sits beside these."""
 
     name: str
-    kind: Literal["connectome", "image"]
+    kind: DatasetKind
     status: Literal["READY", "VALIDATING", "REJECTED"]
     source_filename: str | None
     size: int

@@ -10,6 +10,10 @@ from typing import Literal
 TASK_TYPE_MEANING = {"dl_ts": "train from scratch", "dl_ft": "fine-tune a trained task",
                      "dl_ev": "evaluate a trained task's model"}
 TASK_TYPES = tuple(TASK_TYPE_MEANING)
+# What a dataset holds: connectomes (torch networks), class-labelled images or images with boxes
+# (object detection), both for the MXNet worker, which validates those two kinds at upload.
+DATASET_KINDS = ("connectome", "image", "detection")
+DatasetKind = Literal[DATASET_KINDS]
 BACKENDS = ("torch", "mxnet")  # which worker trains a task (a network's ``backend`` in contracts.catalog)
 Backend = Literal[BACKENDS]
 

@@ -1,6 +1,7 @@
-"""Validating a stored image upload in the MXNet worker: the raw bytes the API kept become the
-canonical stored form (``ImageDataset.to_npz_bytes``) and READY, or the dataset becomes REJECTED
-with one problem per bad member / record / image. Runs where mxnet is (JPEG decoding, RecordIO).
+"""Validating a stored image or detection upload in the MXNet worker: the raw bytes the API kept
+become the canonical stored form (``ImageDataset`` / ``DetectionDataset.to_npz_bytes``) and READY,
+or the dataset becomes REJECTED with one problem per bad member / record / image / box. Runs where
+mxnet is (JPEG decoding, RecordIO). ``meta["kind"]`` (set by the API at upload) picks the importer.
 """
 
 from __future__ import annotations
@@ -27,16 +28,27 @@ def _upload_files(blob: bytes, meta: dict) -> dict[str, bytes]:
         return {name: zf.read(name) for name in names}
 
 
-def _convert(blob: bytes, meta: dict) -> tuple[bytes, dict]:
-    """(canonical npz, metadata). Raises DatasetImportError listing every problem."""
+def _importer(meta: dict):
+    """(import function, metadata function) for the upload's kind: images or detection data."""
+    if meta.get("kind") == "detection":
+        from models.mxnet_backend.detection_importers import import_detection_upload
+        from models.mxnet_backend.detection_stats import detection_metadata
+
+        return import_detection_upload, detection_metadata
     from models.mxnet_backend.images import image_metadata
     from models.mxnet_backend.importers import import_image_upload
 
+    return import_image_upload, image_metadata
+
+
+def _convert(blob: bytes, meta: dict) -> tuple[bytes, dict]:
+    """(canonical npz, metadata). Raises DatasetImportError listing every problem."""
+    import_upload, describe = _importer(meta)
     options = meta.get("import_options") or {}
     size = options.get("image_size")
-    result = import_image_upload(_upload_files(blob, meta), channels=int(options.get("channels", 3)),
-                                 image_size=None if size is None else (int(size[0]), int(size[1])))
-    described = image_metadata(result.dataset) | {"notes": result.notes, "import_options": options}
+    result = import_upload(_upload_files(blob, meta), channels=int(options.get("channels", 3)),
+                           image_size=None if size is None else (int(size[0]), int(size[1])))
+    described = describe(result.dataset) | {"notes": result.notes, "import_options": options}
     return result.dataset.to_npz_bytes(), described
 
 

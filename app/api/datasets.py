@@ -2,10 +2,11 @@
 
 Connectome uploads (.npz or DPABI .zip) are validated here, with numpy only, and are READY at
 once. Image uploads (``kind=image``: the canonical .npz, a zip/tar of class-named PNG/JPEG
-folders, or RecordIO .rec + .idx as two files or inside one archive) are stored raw with status
-VALIDATING and checked by the MXNet worker (tasks/image_imports.py), which alone can decode JPEG
-and read RecordIO; the dataset then becomes READY or REJECTED (``problems`` says why). Poll
-GET /api/v0/datasets/<name>.
+folders, or RecordIO .rec + .idx as two files or inside one archive) and detection uploads
+(``kind=detection``: the canonical .npz, im2rec .rec + .idx (+ .lst), a .lst with its images, or
+a Pascal VOC folder) are stored raw with status VALIDATING and checked by the MXNet worker
+(tasks/image_imports.py), which alone can decode JPEG and read RecordIO; the dataset then becomes
+READY or REJECTED (``problems`` says why). Poll GET /api/v0/datasets/<name>.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dao import dataset_queries
 from dao.db import session_scope
 from contracts.settings import get_settings
 from dao.tables import Dataset
-from contracts.statuses import DatasetStatus
+from contracts.statuses import DATASET_KINDS, DatasetStatus
 from models.datasets import fingerprints
 from models.datasets.importers import load_upload
 from models.datasets.metadata import describe
@@ -42,9 +43,11 @@ DATASET_UPLOAD = Raw("multipart/form-data", {  # what upload reads, for the Open
     "properties": {
         "file": {"type": "string", "format": "binary",
                  "description": "an .npz or DPABI .zip (connectome); an image .npz, zip/tar of class "
-                                "folders, or .rec + .idx (image): up to 3 files"},
+                                "folders, or .rec + .idx (image): up to 3 files; a detection .npz, "
+                                ".rec + .idx (+ .lst), or a zip/tar of a .lst with its images or of a "
+                                "Pascal VOC folder (detection): up to 4 files"},
         "name": {"type": "string", "description": "defaults to the file's stem"},
-        "kind": {"type": "string", "enum": ["connectome", "image"], "default": "connectome"},
+        "kind": {"type": "string", "enum": list(DATASET_KINDS), "default": "connectome"},
         "channels": {"type": "string", "enum": ["1", "3"], "default": "3"},
         "image_size": {"type": "string", "description": "HxW, each 8..4096, e.g. 28x28"},
     }})
@@ -75,11 +78,14 @@ def _proj_id() -> str | None:
 @bp.post("")
 @documented(Op(
     "Register a dataset", DATA, {201: r.DatasetReply, 202: r.DatasetReply}, (409, 413, 422), body=DATASET_UPLOAD,
-    description="Connectome uploads are validated at once (201); image uploads are checked by the "
-                "MXNet worker (202, VALIDATING)."))
+    description="Connectome uploads are validated at once (201); image and detection uploads are "
+                "checked by the MXNet worker (202, VALIDATING)."))
 def upload():
-    if request.form.get("kind", "connectome") == "image":
-        return upload_images()
+    kind = request.form.get("kind", "connectome").strip()
+    if kind not in DATASET_KINDS:
+        raise invalid([("kind", f"must be one of {', '.join(DATASET_KINDS)}, got {kind[:40]!r}")])
+    if kind != "connectome":
+        return upload_images(kind)
     upload_file = request.files.get("file")
     if upload_file is None or not upload_file.filename:
         raise invalid([("file", "is required: a multipart field named 'file' holding an .npz or .zip")])
@@ -136,14 +142,21 @@ def _structure_problems(names: list[str], parts: list) -> list[str]:
     return problems
 
 
-def upload_images():
-    """Store an image upload raw (VALIDATING) and queue its validation on the MXNet queue.
-    Answers 202; 422 for missing files, bad options, or files that are visibly not archives or
-    are zip bombs (nothing is stored then); 503 when the queue is unreachable (nothing is kept
-    then). The files are checked and stored from werkzeug's spooled files, never read whole."""
+# How many files one upload of each kind may send, and what they are.
+_UPLOAD_FILES = {"image": (3, "one .npz or archive, or a .rec with its .idx (and classes.txt)"),
+                 "detection": (4, "one .npz or archive, or a .rec with its .idx (and a .lst and classes.txt)")}
+
+
+def upload_images(kind: str):
+    """Store an image or detection upload raw (VALIDATING) and queue its validation on the MXNet
+    queue. Answers 202; 422 for missing files, bad options, or files that are visibly not
+    archives or are zip bombs (nothing is stored then); 503 when the queue is unreachable
+    (nothing is kept then). The files are checked and stored from werkzeug's spooled files,
+    never read whole."""
     parts = [f for f in request.files.getlist("file") if f.filename]
-    if not parts or len(parts) > 3:
-        raise invalid([("file", "is required: one .npz or archive, or a .rec with its .idx (and classes.txt)")])
+    most, accepted = _UPLOAD_FILES[kind]
+    if not parts or len(parts) > most:
+        raise invalid([("file", f"is required: {accepted}")])
     name = (request.form.get("name") or PurePath(parts[0].filename).stem).strip()
     if not NAME.match(name):
         raise invalid([("name", "must be 1-200 letters, digits, '_', '.' or '-', starting with a letter or digit")])
@@ -155,14 +168,14 @@ def upload_images():
     problems = _structure_problems(names, parts)
     if problems:  # refused before anything is stored or inflated
         raise ApiError(422, "the dataset file was rejected", [{"field": "file", "problem": p} for p in problems])
-    meta = {"upload_files": names, "import_options": options}
+    meta = {"kind": kind, "upload_files": names, "import_options": options}
     blob = parts[0].stream if len(parts) == 1 else uploads.bundle(parts, names)
     with session_scope() as session:
         project = owner_for_upload(session, _proj_id())
         size = uploads.size_of(blob)
         uploads.within_quota(session, project, size)
         row = dataset_queries.insert_dataset_file(  # streamed into the blob store; its sha256 on the way
-            session, name, "image", meta, blob, size,
+            session, name, kind, meta, blob, size,
             source_filename=filename, status=DatasetStatus.VALIDATING.value, project_id=project)
         reply = public(row)
     try:

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColu
 
 from client.api import ApiError
 from client.cli.common import EXIT_ERROR, api_call, client_of, echo_json, example, table, terminal
+from contracts.statuses import DATASET_KINDS
 
 
 @click.group(epilog=example("trainyard datasets upload subjects.npz --name my_cohort", "trainyard datasets ls"))
@@ -43,8 +44,9 @@ def _rejected(exc: ApiError, as_json: bool) -> None:
                                  "trainyard datasets upload shapes.zip --kind image --wait"))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--name", help="Its name (default: the file name's stem).")
-@click.option("--kind", type=click.Choice(["connectome", "image"]), help="image: MXNet image data (validated by a worker).")
-@click.option("--wait", "wait_", is_flag=True, help="Image data: wait until the worker has validated it.")
+@click.option("--kind", type=click.Choice(list(DATASET_KINDS)),
+              help="image or detection: MXNet image or object-detection data (validated by a worker).")
+@click.option("--wait", "wait_", is_flag=True, help="Image or detection data: wait until the worker has validated it.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @api_call

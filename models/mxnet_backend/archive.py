@@ -29,6 +29,7 @@ class ImportLimits:
     max_members: int = 500_000
     max_image_pixels: int = 4096 * 4096  # per image, from its header, before decoding
     max_images: int = 500_000
+    max_boxes: int = 5_000_000  # detection uploads: objects in all images together
 
 
 @dataclass
