@@ -8,6 +8,8 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO, NamedTuple, Protocol, Union
 
+from contracts.settings import MAX_PRESIGN_SECONDS
+
 
 class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
@@ -17,7 +19,6 @@ class Readable(Protocol):
 Source = Union[bytes, bytearray, memoryview, Readable, Iterable[bytes]]
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
-MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # S3's limit for SigV4
 
 
 class Stored(NamedTuple):
@@ -166,9 +167,12 @@ class BlobStore(abc.ABC):
         last_modified); for garbage collection. Uploads in flight are not listed."""
 
     @abc.abstractmethod
-    def presigned_url(self, key: str, seconds: int = 300) -> str | None:
+    def presigned_url(self, key: str, seconds: int = 300, *, content_type: str | None = None,
+                      disposition: str | None = None) -> str | None:
         """A URL that GETs the object without credentials for ``seconds``; None where the
-        store has none (file://). It does not check that the object exists."""
+        store has none (file://). Its answer carries ``content_type`` and ``disposition``
+        (a Content-Disposition, so a browser keeps the file name) where given. It does not
+        check that the object exists."""
 
     def close(self) -> None:
         """Release connections (the store must not be used afterwards)."""

@@ -115,7 +115,8 @@ class FileStore(BlobStore):
                     continue
                 yield BlobInfo(name, st.st_size, dt.datetime.fromtimestamp(st.st_mtime, dt.timezone.utc))
 
-    def presigned_url(self, key: str, seconds: int = 300) -> str | None:
+    def presigned_url(self, key: str, seconds: int = 300, *, content_type: str | None = None,
+                      disposition: str | None = None) -> str | None:
         validate_key(key)
         check_presign_seconds(seconds)
         return None

@@ -116,10 +116,15 @@ class S3Store(BlobStore):
             for item in page.get("Contents", ()):
                 yield BlobInfo(item["Key"][cut:], item["Size"], item["LastModified"])
 
-    def presigned_url(self, key: str, seconds: int = 300) -> str | None:
+    def presigned_url(self, key: str, seconds: int = 300, *, content_type: str | None = None,
+                      disposition: str | None = None) -> str | None:
         check_presign_seconds(seconds)
-        return self.client.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": self._name(key)}, ExpiresIn=seconds)
+        params = {"Bucket": self.bucket, "Key": self._name(key)}
+        if content_type:
+            params["ResponseContentType"] = content_type
+        if disposition:
+            params["ResponseContentDisposition"] = disposition
+        return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)
 
     def close(self) -> None:
         close = getattr(self.client, "close", None)

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.statuses import Backend
 
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # the longest a presigned S3 URL may live (SigV4)
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRAINYARD_", extra="ignore")
@@ -71,6 +72,9 @@ class Settings(BaseSettings):
     artifact_s3_path_style: bool = False
     artifact_part_size_mb: int = Field(8, ge=5, le=5120)
     artifact_transfer_threads: int = Field(4, ge=1, le=64)
+    # A download of an object in s3:// answers a redirect to a presigned URL that lives this long
+    # (the client fetches the bytes from the store itself); 0: the API streams them, as for file://.
+    artifact_presign_seconds: int = Field(300, ge=0, le=MAX_PRESIGN_SECONDS)
     # The reaper's garbage collection of the store: how often, and how old an object no row names
     # must be before it goes (younger ones may belong to a transaction still being written).
     blob_gc_interval_seconds: float = Field(3600.0, gt=0)

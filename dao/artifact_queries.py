@@ -64,6 +64,12 @@ def chunks(row: TaskArtifact) -> Iterator[bytes] | bytes:
     return blobs.chunks(row.blob_key, row.in_row)
 
 
+def presigned_url(row: TaskArtifact, seconds: int, **answer: str | None) -> str | None:
+    """Where a client may GET the artifact's bytes itself for ``seconds``, or None (see
+    ``dao.blobs.presigned_url``)."""
+    return blobs.presigned_url(row.blob_key, seconds, **answer)
+
+
 def get_artifact(session: Session, task_id: str, kind: str, *,
                  with_data: bool = True) -> TaskArtifact | None:
     stmt = select(TaskArtifact).where(TaskArtifact.task_id == task_id, TaskArtifact.kind == kind)

@@ -62,6 +62,15 @@ def chunks(key: str | None, in_row: bytes | None) -> Iterator[bytes] | bytes | N
     return in_row if key is None else _stream(key)
 
 
+def presigned_url(key: str | None, seconds: int, **answer: str | None) -> str | None:
+    """A URL that GETs ``key``'s object without credentials for ``seconds`` (``answer``: the
+    store's ``presigned_url`` keywords), or None: the row keeps its own bytes, ``seconds`` is 0,
+    or the store has no such URLs (file://)."""
+    if key is None or seconds == 0:
+        return None
+    return get_store().presigned_url(key, seconds, **answer)
+
+
 def _stream(key: str) -> Iterator[bytes]:
     with get_store().open(key) as stream:
         while chunk := stream.read(CHUNK):

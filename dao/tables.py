@@ -246,7 +246,7 @@ class Project(Base):
     # service's default (TRAINYARD_PROJECT_MAX_RUNNING / _MAX_GPUS; 0 there: no limit).
     max_running: Mapped[int | None] = mapped_column(Integer, nullable=True)
     max_gpus: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    # At most this many MiB of datasets and model ONNX files (dao/storage_quota.py); None: no limit.
+    # At most this many MiB of datasets, model ONNX files and task artifacts (dao/storage_quota.py); None: no limit.
     max_storage_mb: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 

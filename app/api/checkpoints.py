@@ -4,13 +4,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from flask import Blueprint
 
 from webcommon.errors import ApiError
 from dao import artifact_queries, task_queries
 from dao.db import session_scope
 from contracts import replies as r
-from webcommon.openapi.common import BINARY, TASKS
+from app.api.downloads import REDIRECT_DESCRIPTION, REDIRECT_PARAM, artifact_download
+from webcommon.openapi.common import BINARY, REDIRECT, TASKS
 from webcommon.openapi.spec_types import Op, documented
 
 bp = Blueprint("checkpoints", __name__, url_prefix="/api/v0/tasks")
@@ -28,13 +29,12 @@ def list_checkpoints(task_id: str):
 
 
 @bp.get("/<task_id>/checkpoints/<int:epoch>")
-@documented(Op("Download a checkpoint", TASKS, {200: BINARY}, (404,)))
+@documented(Op("Download a checkpoint", TASKS, {200: BINARY, 302: REDIRECT}, (404,), query=(REDIRECT_PARAM,),
+                description=REDIRECT_DESCRIPTION))
 def download_checkpoint(task_id: str, epoch: int):
     with session_scope() as session:
         task_queries.get_task(session, task_id)
         row = artifact_queries.get_artifact(session, task_id, artifact_queries.epoch_checkpoint_kind(epoch))
         if row is None:
             raise ApiError(404, f"task {task_id!r} kept no checkpoint of epoch {epoch}")
-        headers = {"Content-Disposition": f'attachment; filename="{task_id}-{epoch:04d}.zip"',
-                   "X-Content-SHA256": row.sha256, "Content-Length": str(row.size)}
-        return Response(artifact_queries.chunks(row), mimetype="application/octet-stream", headers=headers)
+        return artifact_download(row, "application/octet-stream", f"{task_id}-{epoch:04d}.zip")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, request
 
 from app.api.requests import bad_query, choice_arg, int_arg, json_body
 from app.api.task_poll import poll_task
@@ -27,7 +27,8 @@ from contracts.task_result import METRIC_FIELDS
 from tasks.publish import queue_for
 from contracts import replies as r
 from app.api.requests import JSON_ERRORS
-from webcommon.openapi.common import BINARY, NOT_MODIFIED, PNG, TASKS
+from webcommon.openapi.common import BINARY, NOT_MODIFIED, PNG, REDIRECT, TASKS
+from app.api.downloads import REDIRECT_DESCRIPTION, REDIRECT_PARAM, artifact_download
 from webcommon.openapi.spec_types import Op, Param, choice, documented, integer, number, string
 
 bp = Blueprint("tasks", __name__, url_prefix="/api/v0")
@@ -143,8 +144,9 @@ def stop(task_id: str):
 
 
 @bp.get("/tasks/<task_id>/model")
-@documented(Op("Download a task's weights", TASKS, {200: BINARY}, (404,),
-                query=(Param("kind", choice("weights", "best_weights")),)))
+@documented(Op("Download a task's weights", TASKS, {200: BINARY, 302: REDIRECT}, (404,),
+                query=(Param("kind", choice("weights", "best_weights")), REDIRECT_PARAM),
+                description=REDIRECT_DESCRIPTION))
 def download_model(task_id: str):
     with session_scope() as session:
         task = task_queries.get_task(session, task_id)
@@ -153,9 +155,7 @@ def download_model(task_id: str):
         if row is None:
             raise ApiError(404, f"task {task_id!r} has no stored {kind} (it is {task.status})")
         suffix = WEIGHT_FORMATS[task.backend]["suffix"]
-        headers = {"Content-Disposition": f'attachment; filename="{task_id}-{kind}{suffix}"',
-                   "X-Content-SHA256": row.sha256, "Content-Length": str(row.size)}
-        return Response(artifact_queries.chunks(row), mimetype="application/octet-stream", headers=headers)
+        return artifact_download(row, "application/octet-stream", f"{task_id}-{kind}{suffix}")
 
 
 @bp.get("/tasks/<task_id>/model/info")
@@ -179,11 +179,12 @@ def model_info(task_id: str):
 
 
 @bp.get("/tasks/<task_id>/plots/<name>.png")
-@documented(Op("A task's curves or confusion picture", TASKS, {200: PNG}, (404,)))
+@documented(Op("A task's curves or confusion picture", TASKS, {200: PNG, 302: REDIRECT}, (404,),
+                query=(REDIRECT_PARAM,), description=REDIRECT_DESCRIPTION))
 def plot(task_id: str, name: str):
     with session_scope() as session:
         task_queries.get_task(session, task_id)
         row = artifact_queries.get_artifact(session, task_id, f"{name}_png")
         if row is None:
             raise ApiError(404, f"task {task_id!r} has no {name} picture")
-        return Response(artifact_queries.chunks(row), mimetype="image/png")
+        return artifact_download(row, "image/png")

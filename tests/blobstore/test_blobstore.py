@@ -264,6 +264,19 @@ def test_presigned_url(store) -> None:
             store.presigned_url("models/m.onnx", seconds=seconds)
 
 
+def test_a_presigned_url_answers_with_the_name_and_type_asked(store) -> None:
+    store.put("tasks/t/weights", b"weights")
+    disposition = 'attachment; filename="T1-weights.safetensors"'
+    url = store.presigned_url("tasks/t/weights", 60, content_type="application/x-weights", disposition=disposition)
+    if isinstance(store, FileStore):
+        assert url is None
+        return
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.read() == b"weights"
+        assert response.headers["Content-Disposition"] == disposition
+        assert response.headers["Content-Type"] == "application/x-weights"
+
+
 def test_store_urls(tmp_path) -> None:
     assert isinstance(store_from_url(f"file://localhost{tmp_path}/x"), FileStore)
     for url in ["", "http://host/x", "file://relative/x", "file:relative", "s3://", "s3:///prefix",

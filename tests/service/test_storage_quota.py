@@ -1,12 +1,15 @@
 """A project's storage quota (issue 12) on a real stack: ``max_storage_mb`` set and cleared by
 the service admin; a dataset or ONNX upload that would pass it is 413 naming the quota and
-stores nothing; within it (or with it cleared) the upload goes through."""
+stores nothing; within it (or with it cleared) the upload goes through. Its tasks' artifacts
+(weights, checkpoints) count too (issue 29)."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from tests.service.forms import small_npz
+from tests.service.forms import form, small_npz
 from tests.service.stack import running_stack
 from tests.serving.onnx_builders import linear_model
 
@@ -94,3 +97,29 @@ def test_a_model_over_the_quota_is_413_and_not_registered(quota):
     view = quota.get("/api/v0/projects/Q").json()
     datasets = sum(d["size"] for d in quota.get("/api/v0/datasets").json()["datasets"] if d["proj_id"] == "Q")
     assert view["usage"]["storage_bytes"] == datasets + len(linear_model())
+
+
+def _usage(s) -> int:
+    return s.get("/api/v0/projects/Q").json()["usage"]["storage_bytes"]
+
+
+def test_a_tasks_artifacts_count_and_refuse_uploads(quota):
+    from dao import artifact_queries
+    from dao.db import session_scope
+
+    _set(quota, None)
+    before = _usage(quota)
+    task_id = quota.submit(form(proj_id="Q"))
+    assert quota.post(f"/api/v0/tasks/{task_id}/stop").status_code == 200  # no worker: it never runs
+    with session_scope() as session:  # as a worker stores them, into the stack's store
+        artifact_queries.save_artifact(session, task_id, artifact_queries.WEIGHTS, b"w" * (2 << 20))
+        artifact_queries.save_artifact(session, task_id, artifact_queries.epoch_checkpoint_kind(1), b"c" * 1000)
+    assert _usage(quota) == before + (2 << 20) + 1000
+
+    # room for the upload (a few kB) were the artifacts not counted, none as they are
+    _set(quota, math.ceil((before + (1 << 20)) / (1 << 20)))
+    r = _upload(quota, "q-after-task")
+    assert r.status_code == 413, r.text
+    assert f"stores {before + (2 << 20) + 1000} bytes" in r.json()["msg"], r.text
+    assert "q-after-task" not in _listed(quota)
+    _set(quota, None)

@@ -33,6 +33,7 @@ from tests.tasks.test_artifact_store import moto, store  # noqa: F401 - fixtures
 
 ONNX = linear_model()
 SHA = hashlib.sha256(ONNX).hexdigest()
+TASK_WEIGHTS = b"weights"
 RECORD = {"max_abs_diff": 0.0, "tolerance": 1e-4, "n_subjects": 1, "subjects": "test"}
 
 
@@ -48,7 +49,7 @@ def _task() -> str:
         task_id = task_queries.insert_new_task(
             s, proj_id="p", proj_name="p", task_name="t", task_type="dl_ts", model="SGN", backend="torch",
             queue="torch", form=form(), status="SUCCEEDED")
-        artifact_queries.save_artifact(s, task_id, artifact_queries.WEIGHTS, b"weights")
+        artifact_queries.save_artifact(s, task_id, artifact_queries.WEIGHTS, TASK_WEIGHTS)
     return task_id
 
 
@@ -92,7 +93,7 @@ def test_an_export_is_an_object_its_row_names_and_serving_predicts_with_it(store
     assert hashlib.sha256(store.get_bytes(row.onnx_key)).hexdigest() == SHA
     with session_scope() as s:
         assert model_queries.onnx_bytes(s, model_id) == ONNX
-        assert used_bytes(s, "p") == len(ONNX)  # the quota counts the stored file
+        assert used_bytes(s, "p") == len(ONNX) + len(TASK_WEIGHTS)  # the quota counts the file and the weights
     _predicts("m")
 
 
@@ -173,5 +174,5 @@ def test_move_blobs_moves_models_written_before_the_store_once(store):
     assert (again.rows, again.skipped) == (0, 0) and _keys(store) == {row.onnx_key}
     with session_scope() as s:
         assert s.scalar(select(ServedModel.onnx_key).where(ServedModel.id == model_id)) == row.onnx_key
-        assert used_bytes(s, "p") == len(ONNX)
+        assert used_bytes(s, "p") == len(ONNX) + len(TASK_WEIGHTS)
     _predicts("old")

@@ -10,6 +10,7 @@ PNG = Raw("image/png")
 PROMETHEUS = Raw("text/plain", {"type": "string"})
 EVENTS = Raw("text/event-stream", {"type": "string"})
 NOT_MODIFIED = Raw("", {})  # no body
+REDIRECT = NOT_MODIFIED  # no body: where to is in Location
 HTML = Raw("text/html", {"type": "string"})
 DOCUMENT = Raw("application/json", {"type": "object", "description": "this OpenAPI 3.0.3 document"})
 PREDICT_UPLOAD = Raw("multipart/form-data", {

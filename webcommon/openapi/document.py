@@ -29,7 +29,8 @@ IGNORED_METHODS = {"HEAD", "OPTIONS"}
 _VAR = re.compile(r"<(?:(?P<conv>[a-z]+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
 _CONVERTERS = {"int": {"type": "integer", "minimum": 0}, "float": {"type": "number"},
                "path": {"type": "string"}, "default": {"type": "string"}}
-REASONS = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 304: "Not Modified",
+REASONS = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 302: "Found (see Location)",
+           304: "Not Modified",
            400: "Bad request: a bad query parameter, an unreadable body, or a NUL character anywhere",
            401: "No valid bearer token (WWW-Authenticate: Bearer)", 403: "The caller may not change this",
            404: "Not found (or not visible to this token)",

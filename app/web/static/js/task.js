@@ -241,7 +241,8 @@ function wireActions(t) {
       msg.replaceChildren(`${r.msg || "deploying"} `, h("a", { href: "/ui/models" }, "see models"));
     } catch (err) { msg.textContent = err.message; }
   });
-  $("#download").addEventListener("click", () => download(`${BASE}/model`, `${TASK}-weights`).catch((err) => { msg.textContent = err.message; }));
+  // redirect=false: through the API, as a redirect to the bucket would need CORS there
+  $("#download").addEventListener("click", () => download(`${BASE}/model?redirect=false`, `${TASK}-weights`).catch((err) => { msg.textContent = err.message; }));
   $("#csv").addEventListener("click", () => saveBlob(new Blob([predictionsCsv()], { type: "text/csv" }), `${TASK}-predictions.csv`));
   if (t.backend === "mxnet") $("#deploy").title = "MXNet tasks cannot be deployed yet";
 }
