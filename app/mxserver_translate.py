@@ -52,14 +52,14 @@ def _renamed(flat: str, fields: dict[str, str]) -> str:
 
 
 def _dataset(session: Session, value: str | None, path: str, problems: Problems) -> str | None:
-    """The image dataset a file name or dataset name refers to."""
+    """The image or detection dataset a file name or dataset name refers to."""
     if value is None or not value.strip():
         return None
     names = dataset_queries.find_by_file(session, value.strip(), visible_projects())
     if len(names) == 1:
         return names[0]
     problems.append((path, f"{value!r} names no dataset or uploaded file here; upload it first "
-                           f"(POST /api/v0/datasets, kind=image) and name the upload or its file" if not names
+                           f"(POST /api/v0/datasets, kind=image or detection) and name the upload or its file" if not names
                      else f"{value!r} is a file of several uploads ({', '.join(names)}); name the dataset"))
     return None
 
@@ -155,13 +155,14 @@ def translate_train(session: Session, desc: TrainDesc) -> Translated:
         extra["data_shape"] = list(dp.shapes)
     parent, resumed = _resume(session, desc, desc.net.name, problems)
     opt = tp.optimizer.opt_config
-    flat = {"network": desc.net.name, "train_data": [train] if train else [], "val_data": [val] if val else [],
+    flat = {"network": desc.net.name, "target": desc.target,
+            "train_data": [train] if train else [], "val_data": [val] if val else [],
             "num_epoch": tp.num_epoch, "batch_size": dp.batch_size, "base_lr": opt.base_lr, "wd": opt.wd,
             "momentum": opt.momentum, "initializer": init.type, "save_period": tp.save_period,
             "trained_task_id": None if parent is None else parent.id}
     if desc.context is not None:
         flat["context"] = [d.model_dump() for d in desc.context]
-    fields = {"network": "net.name", "train_data": train_path, "val_data": val_path,
+    fields = {"network": "net.name", "target": "target", "train_data": train_path, "val_data": val_path,
               "num_epoch": "train_param.num_epoch", "batch_size": f"{DATA}.batch_size",
               "base_lr": "train_param.optimizer.opt_config.base_lr", "wd": "train_param.optimizer.opt_config.wd",
               "momentum": "train_param.optimizer.opt_config.momentum", "initializer": "train_param.initializer.type",

@@ -26,7 +26,7 @@ class ModelInfo:
     name: str
     aliases: tuple[str, ...]
     backend: str  # "torch" or "mxnet"
-    input: str  # "connectome" or "image"
+    input: str  # the kind of dataset it trains on: contracts.statuses.DATASET_KINDS
     description: str
     # What a trained model fixes and a fine-tune or evaluation must match.
     contract: tuple[str, ...] = ("regions", "node_features", "classes")
@@ -114,8 +114,32 @@ IMAGE_MODELS: tuple[ModelInfo, ...] = (
 )
 
 
+_DETECTION_CONTRACT = ("class_names", "image_shape")
+
+
+def _detector(name: str, aliases: tuple[str, ...], description: str, **image) -> ModelInfo:  # noqa: ANN003
+    return ModelInfo(name, aliases, "mxnet", "detection", description, _DETECTION_CONTRACT, image=ImageInput(**image))
+
+
+# GluonCV's SSD detectors under GluonCV's model-zoo names (MXServer's ``net.name``), trained from
+# random weights (no pretrained download). Images are resized to the asked shape (its default:
+# the stored size, at least ``min_size``); anchors follow the network's strides, so any size
+# from ``min_size`` up works.
+DETECTION_MODELS: tuple[ModelInfo, ...] = (
+    _detector("ssd_300_mobilenet0.25_custom", ("ssd", "ssd_mobilenet0.25"),
+              "SSD (GluonCV) on MobileNet v1 width 0.25, six feature scales, anchors for a 300-pixel "
+              "input; small enough to train on a CPU.", channels=3, default_size=300, min_size=128),
+    _detector("ssd_512_mobilenet1.0_custom", ("ssd_mobilenet1.0",),
+              "SSD (GluonCV) on MobileNet v1 width 1.0, anchors for a 512-pixel input.",
+              channels=3, default_size=512, min_size=256),
+    _detector("ssd_512_resnet50_v1_custom", ("ssd_resnet50",),
+              "SSD (GluonCV) on ResNet-50 v1, anchors for a 512-pixel input.",
+              channels=3, default_size=512, min_size=256),
+)
+
+
 def all_models() -> tuple[ModelInfo, ...]:
-    return CONNECTOME_MODELS + IMAGE_MODELS
+    return CONNECTOME_MODELS + IMAGE_MODELS + DETECTION_MODELS
 
 
 def find_model(name: str) -> ModelInfo | None:

@@ -43,6 +43,23 @@ class Device(BaseModel):
 Context = Annotated[list[Device], Field(min_length=1, max_length=1)]
 Initializer = Annotated[str, BeforeValidator(_initializer)]
 
+# MXServer's ``target``: what a network is trained for, and the catalog input
+# (contracts.catalog.ModelInfo.input) a network of that target has. "detect" is MXServer's
+# data loader's spelling.
+TARGET_INPUTS = {"classify": "image", "detection": "detection"}
+TARGET_ALIASES = {"detect": "detection"}
+
+
+def _target(value: Any) -> Any:
+    if isinstance(value, str):
+        value = TARGET_ALIASES.get(value.strip().lower(), value.strip().lower())
+    if value not in TARGET_INPUTS:
+        raise ValueError(f"must be one of {', '.join(TARGET_INPUTS)} ('detect' is read as 'detection')")
+    return value
+
+
+Target = Annotated[str, BeforeValidator(_target)]
+
 
 class MxTrainParams(BaseModel):
     """The MXNet engine's hyper-parameters, their defaults and bounds written once: the worker
@@ -105,6 +122,8 @@ class TrainRequest(_Request):
     """POST /train. ``trained_task_id`` makes it a fine-tune of that task's weights."""
 
     network: Name
+    # None: what the network does (a detector detects, a classifier classifies)
+    target: Target | None = None
     train_data: DatasetList = Field(min_length=1)
     val_data: DatasetList = Field(default_factory=list)
     test_data: DatasetList = Field(default_factory=list)

@@ -376,7 +376,7 @@ class CatalogModel(Closed):
     name: str
     aliases: list[str]
     backend: Backend
-    input: Literal["connectome", "image"]
+    input: DatasetKind = Field(description="the kind of dataset it trains on")
     description: str
     contract: list[str]
     iterative: bool

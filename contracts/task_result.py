@@ -21,6 +21,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 SCORES = ("accuracy", "balanced_accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc")
+# A detector's test scores: VOC mAP at IoU 0.5 and COCO mAP over IoU 0.50:0.95 (models.detection_map).
+DETECTION_SCORES = ("map_voc", "map_coco")
 TEST_PREFIXES = ("test", "test_best")  # the final weights, the lowest-validation-loss checkpoint
 # The standard baseline beside a test result (models.baseline_report): its record, its flat
 # metrics' prefix, and the task's test accuracy minus the baseline's.
@@ -28,7 +30,7 @@ BASELINE_KEY, BASELINE_PREFIX, BASELINE_DIFFERENCE = "standard_baseline", "basel
 
 
 def _test_metric_types(prefix: str) -> dict[str, type]:
-    scored = {f"{prefix}_{m}{bound}": float for m in SCORES for bound in ("", "_low", "_high")}
+    scored = {f"{prefix}_{m}{bound}": float for m in SCORES + DETECTION_SCORES for bound in ("", "_low", "_high")}
     return {**scored, f"{prefix}_loss": float, f"{prefix}_n": int, f"{prefix}_chance_level": float}
 
 
@@ -39,6 +41,7 @@ _METRIC_TYPES: dict[str, type] = {
     "test_permutation_p_value": float,
     "final_val_loss": float, "final_val_accuracy": float, "final_train_accuracy": float,
     "best_val_loss": float, "best_val_accuracy": float, "best_epoch": int, "epochs_done": int,
+    "final_val_map": float, "best_val_map": float,
 }
 METRIC_FIELDS: frozenset[str] = frozenset(_METRIC_TYPES)
 """The flat numbers at the top of a result: what the listing sorts by and the views show."""
@@ -64,6 +67,17 @@ class Prediction(_Part):
     probabilities: dict[str, float]
 
 
+class MapScore(_Part):
+    """A detector's mean average precision on a test set, with its interval over images."""
+
+    map: float | None = Field(description="mean over classes (and IoU thresholds); None when no class has a box")
+    per_class: list[float | None] = Field(description="each class's AP, in class order; None: no box of it")
+    low: float | None
+    high: float | None
+    method: str | None = None
+    level: float | None = None
+
+
 class TestReport(_Part):
     """One test set's detail (``test``, ``test_best``): the metrics, their intervals, the chance
     level; the torch engine adds per-subject predictions."""
@@ -85,6 +99,9 @@ class TestReport(_Part):
     class_counts: dict[str, int] | None = None
     evaluated: str | None = None
     predictions: list[Prediction] | None = None
+    n_objects: int | None = Field(None, description="detection: the boxes among the n test images")
+    map_voc: MapScore | None = Field(None, description="detection: VOC mAP at IoU 0.5, difficult boxes ignored")
+    map_coco: MapScore | None = Field(None, description="detection: COCO mAP over IoU 0.50:0.05:0.95")
 
 
 class InputFitting(_Part):
@@ -117,6 +134,8 @@ class _Described(BaseModel):
     model: str | None = None
     backend: str | None = Field(None, description="'mxnet' for the MXNet backend; absent for torch")
     network: str | None = Field(None, description="the MXNet network")
+    target: str | None = Field(None, description="MXNet: 'detection' for a detector; absent for a classifier")
+    data_shape: list[int] | None = Field(None, description="detection: the [C, H, W] the detector was fed")
     device: str | None = None
     stopped: bool | None = None
     early_stopped: bool | None = None

@@ -172,12 +172,13 @@ def mark_dataset_rejected(session: Session, name: str, problems: list[str]) -> b
 
 
 def find_by_file(session: Session, value: str, projects: frozenset[str] | None = None) -> list[str]:
-    """Image datasets a file name refers to: the dataset of that name, else those whose upload
+    """Image or detection datasets a file name refers to: the dataset of that name, else those whose upload
     held a file of that name (``source_filename`` joins an upload's file names with "+").
     ``projects``: only datasets of these projects and shared ones (None: every dataset)."""
     visible = [] if projects is None else [or_(Dataset.project_id.is_(None), Dataset.project_id.in_(projects))]
     if session.scalar(select(Dataset.name).where(Dataset.name == value, *visible)) is not None:
         return [value]
     rows = session.execute(select(Dataset.name, Dataset.source_filename).where(
-        Dataset.kind == "image", Dataset.source_filename.contains(value, autoescape=True), *visible))
+        Dataset.kind.in_(("image", "detection")), Dataset.source_filename.contains(value, autoescape=True),
+        *visible))
     return sorted(name for name, files in rows if value in (files or "").split("+"))

@@ -47,13 +47,14 @@ class EpochMetrics:
     epoch: int  # 1-based
     epochs: int
     train_loss: float
-    train_accuracy: float
+    train_accuracy: float | None  # None for a detector
     val_loss: float | None
     val_accuracy: float | None
     learning_rate: float
     seconds: float
     fold: int | None = None  # cross-validation: the 0-based fold; ``epoch`` counts over all folds
     examples: int = 0  # training examples the epoch went through (examples/s = examples / seconds)
+    val_map: float | None = None  # detectors: VOC mAP at IoU 0.5 on the validation images
 
 
 class JobHooks(Protocol):
@@ -112,3 +113,5 @@ class JobOutcome:
     best_weights: bytes | None
     result: dict[str, Any] = field(default_factory=dict)  # a contracts.task_result.TaskResult, JSON-ready
     contract: dict[str, Any] = field(default_factory=dict)  # model, regions, features, classes
+    # pictures only the engine can draw (a detector's boxes on test images): artifact kind → PNG
+    pictures: dict[str, bytes] = field(default_factory=dict)

@@ -30,6 +30,8 @@ requirements=(
     "boto3>=1.34"
     "nvidia-ml-py>=12"
     "matplotlib>=3.5,<3.9"
+    # matplotlib < 3.9 calls pyparsing's camelCase names, which pyparsing 3.3 deprecates
+    "pyparsing<3.3"
     # mx2onnx (deploying an MXNet task) and verifying its export; these resolve with numpy < 1.24
     # and still have the onnx.mapping module mx2onnx imports.
     "onnx>=1.14,<1.15"
@@ -40,7 +42,18 @@ requirements=(
     "statsmodels>=0.14"
     "pytest>=8"
     "pytest-timeout>=2.3"
+    # what GluonCV's detectors import beyond the list above (GluonCV itself comes without its
+    # declared dependencies, below)
+    "tqdm>=4"
+    "portalocker>=2"
+    "yacs>=0.1.8"
+    "autocfg>=0.0.8"
+    "pyyaml>=6"
 )
+# GluonCV's detectors (SSD) for detection tasks. Installed with --no-deps: its declared
+# dependencies pull numpy 2 and opencv, which MXNet 1.9.1 cannot run beside; its detectors,
+# datasets' box transforms and VOC metric import none of them.
+no_deps=("gluoncv==0.10.5")
 
 if [[ ! -x "$venv/bin/python" ]]; then
     "$python" -m venv "$venv" >&2
@@ -50,6 +63,8 @@ if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
     {
         "$venv/bin/python" -m pip install --upgrade pip &&
         "$venv/bin/python" -m pip install "${requirements[@]}" &&
+        "$venv/bin/python" -m pip install --no-deps "${no_deps[@]}" &&
+        "$venv/bin/python" -W ignore -c "import gluoncv.model_zoo" &&
         "$venv/bin/python" -c "import mxnet, numpy; assert numpy.__version__ < '1.24'; print('mxnet', mxnet.__version__, 'numpy', numpy.__version__)"
     } >"$log" 2>&1 || { tail -40 "$log" >&2; echo "install failed; see $log" >&2; exit 1; }
     echo "$want" > "$stamp"

@@ -15,7 +15,7 @@ from dao.log_queries import MXSERVER_STATE_LOGGER
 from dao.tables import Task
 from models.job import JobHooks, JobOutcome
 from contracts.task_needs import Requirements
-from contracts.task_result import TEST_PREFIXES, result_json
+from contracts.task_result import DETECTION_SCORES, TEST_PREFIXES, result_json
 from tasks.backends import Backend, JobInputs
 
 # MXServer's executor states, as its worker records them while a task runs (its
@@ -92,15 +92,41 @@ def _accuracy_bounds(test: dict, prefix: str) -> dict:
             f"{prefix}_chance_level": test["chance_level"], f"{prefix}_n": test["n"]}
 
 
-def _run(spec, hooks: JobHooks, _device: str) -> JobOutcome:  # noqa: ANN001 - an MxJobSpec
-    """Raises what run_mx_job raises (MxSpecError, CheckpointError, DeviceUnavailable), and
-    pydantic.ValidationError for a result key contracts.task_result does not define."""
-    from models.mxnet_backend.engine import run_mx_job
+def _flat_detection_metrics(result: dict) -> dict:
+    """A detector's headline numbers: each test set's mAP (both conventions) with its interval,
+    the validation mAP of the last and the best epoch."""
+    history = result.get("history") or []
+    out = {"final_val_map": history[-1].get("val_map") if history else None,
+           "best_val_map": result.get("best_val_map"), "best_epoch": result.get("best_epoch")}
+    for prefix in TEST_PREFIXES:
+        test = result.get(prefix) or {}
+        if test:
+            out[f"{prefix}_n"] = test["n"]
+        for score in DETECTION_SCORES:
+            part = test.get(score) or {}
+            out.update({f"{prefix}_{score}": part.get("map"), f"{prefix}_{score}_low": part.get("low"),
+                        f"{prefix}_{score}_high": part.get("high")})
+    return {k: v for k, v in out.items() if v is not None}
 
-    outcome = run_mx_job(spec, _StateHooks(hooks))
+
+def _run(spec, hooks: JobHooks, _device: str) -> JobOutcome:  # noqa: ANN001 - an MxJobSpec or DetectionJobSpec
+    """Raises what run_mx_job or run_detection_job raise (MxSpecError, CheckpointError,
+    DeviceUnavailable), and pydantic.ValidationError for a result key contracts.task_result
+    does not define."""
+    from models.mxnet_backend.detector_spec import DetectionJobSpec
+
+    if isinstance(spec, DetectionJobSpec):
+        from models.mxnet_backend.detector import run_detection_job as run_job
+
+        flat = _flat_detection_metrics
+    else:
+        from models.mxnet_backend.engine import run_mx_job as run_job
+
+        flat = _flat_metrics
+    outcome = run_job(spec, _StateHooks(hooks))
     if not outcome.stopped:
         states.info("TASK_SAVING_RESULTS")  # trainyard's: result, weights, checkpoints, pictures
-    outcome.result = result_json(**{**outcome.result, **_flat_metrics(outcome.result), "task_type": spec.task_type})
+    outcome.result = result_json(**{**outcome.result, **flat(outcome.result), "task_type": spec.task_type})
     return outcome
 
 

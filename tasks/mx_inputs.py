@@ -8,6 +8,7 @@ runs, never torch).
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,10 @@ from dao.tables import Task
 from contracts.statuses import DatasetStatus
 from models.datasets.lineage import Seen, lineage_record, seen_in_test
 from models.datasets.splits import DEFAULT_FRACTIONS, split_among
-from models.mxnet_backend.images import ImageDataset
+from contracts.catalog import find_model
+from models.mxnet_backend.detection_data import DETECTION_DATASET_KIND, DetectionDataset, concatenate_detection
+from models.mxnet_backend.detector_spec import DetectionJobSpec
+from models.mxnet_backend.images import IMAGE_DATASET_KIND, ImageDataset
 from models.mxnet_backend.spec import MxJobSpec, MxTrainParams
 from tasks.backends import JobInputs
 from tasks.job_inputs import ancestry, checksums, parent_weights, role_names
@@ -60,12 +64,35 @@ def _starting_weights(session: Session, task: Task, own: bytes | None) -> tuple[
     return parent_weights(session, task), own
 
 
-def _load_dataset(session: Session, name: str) -> ImageDataset:
-    """Raises DatasetNotFound, or ValueError when it is not a READY image dataset."""
+def _load_dataset(session: Session, name: str, detection: bool) -> ImageDataset | DetectionDataset:
+    """Raises DatasetNotFound, or ValueError when it is not a READY dataset of the task's kind."""
+    kind, stored = (DETECTION_DATASET_KIND, DetectionDataset) if detection else (IMAGE_DATASET_KIND, ImageDataset)
     row = dataset_queries.get_dataset(session, name)
-    if row.kind != "image" or row.status != DatasetStatus.READY.value:
-        raise ValueError(f"dataset {name!r} is a {row.status} {row.kind} dataset, not a READY image dataset")
-    return ImageDataset.from_npz_bytes(dataset_queries.get_data(session, name))
+    if row.kind != kind or row.status != DatasetStatus.READY.value:
+        raise ValueError(f"dataset {name!r} is a {row.status} {row.kind} dataset, not a READY {kind} dataset")
+    return stored.from_npz_bytes(dataset_queries.get_data(session, name))
+
+
+@dataclass(frozen=True)
+class _Strata:
+    """What a detection dataset's split is stratified by: each image's first box's class, an
+    image with no box a stratum of its own (split_among wants ``labels``, ``n_classes`` and
+    ``subset``)."""
+
+    labels: np.ndarray
+    n_classes: int
+
+    @classmethod
+    def of(cls, ds: DetectionDataset) -> "_Strata":
+        first = [int(b[0, 0]) if len(b) else ds.n_classes for b in ds.all_boxes()]
+        return cls(np.array(first, dtype=np.int64), ds.n_classes + 1)
+
+    @property
+    def n_images(self) -> int:
+        return int(self.labels.size)
+
+    def subset(self, indices) -> "_Strata":
+        return _Strata(self.labels[np.asarray(indices, dtype=np.int64)], self.n_classes)
 
 
 def _rng(seed: int, name: str) -> np.random.Generator:
@@ -73,7 +100,8 @@ def _rng(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([seed % 2**64, tag])
 
 
-def _pieces(roles: dict[str, list[str]], data: dict[str, ImageDataset], seed: int, seen: dict[str, Seen | None]
+def _pieces(roles: dict[str, list[str]], data: dict[str, ImageDataset | _Strata], seed: int,
+            seen: dict[str, Seen | None]
             ) -> tuple[dict[str, list[tuple[str, np.ndarray]]], dict[str, list[str]]]:
     """Each role's (dataset name, image indices): a dataset named in several roles split
     (stratified, seeded) among them by DEFAULT_FRACTIONS, one its ancestors used (``seen``) by
@@ -93,14 +121,35 @@ def _pieces(roles: dict[str, list[str]], data: dict[str, ImageDataset], seed: in
     return pieces, shared
 
 
-def _joined(parts: list[ImageDataset]) -> ImageDataset | None:
+def _joined(parts: list[ImageDataset | DetectionDataset]) -> ImageDataset | DetectionDataset | None:
     """One dataset from several of the same classes and image shape (the API checked that)."""
     if not parts:
         return None
     if len(parts) == 1:
         return parts[0]
+    if isinstance(parts[0], DetectionDataset):
+        return concatenate_detection(parts)
     return ImageDataset(np.concatenate([p.images for p in parts]), np.concatenate([p.labels for p in parts]),
                         parts[0].class_names)
+
+
+def is_detection(task: Task) -> bool:
+    """A detector's task (its network's catalog entry says so)."""
+    info = find_model(task.model)
+    return info is not None and info.input == "detection"
+
+
+def _spec(task: Task, params: MxTrainParams, joined: dict, device: str, init: bytes | None,
+          resume: bytes | None) -> MxJobSpec | DetectionJobSpec:
+    ps = task.form["param_set"]
+    roles = dict(train=joined["train"], val=joined["val"], test=joined["test"])
+    if is_detection(task):
+        shape = _shape(ps, "data_shape")
+        return DetectionJobSpec(task_type=task.task_type, network=task.model, params=params, device=device, init_weights=init,
+                    resume_checkpoint=resume, data_shape=None if shape is None else tuple(shape[1:]), **roles)
+    return MxJobSpec(task_type=task.task_type, network=task.model, params=params, device=device,
+                     init_weights=init, resume_checkpoint=resume, with_baseline=not task.form.get("skip_baseline"),
+                     data_shape=_shape(ps, "data_shape"), eval_size=_shape(ps, "img_shapes"), **roles)
 
 
 def load_mx_inputs(session: Session, task: Task, device: str) -> JobInputs:
@@ -110,20 +159,17 @@ def load_mx_inputs(session: Session, task: Task, device: str) -> JobInputs:
     params = train_params(form["param_set"])
     roles = role_names(form)
     names = sorted({n for group in roles.values() for n in group})
-    data = {n: _load_dataset(session, n) for n in names}
+    detection = is_detection(task)
+    data = {n: _load_dataset(session, n, detection) for n in names}
     sums, lineage = checksums(session, names), ancestry(session, task)
     allow = bool(form.get("allow_seen_test"))
     seen = {} if allow else {n: lineage.get(sums[n]) for n in names}
-    pieces, shared = _pieces(roles, data, params.seed, seen)
+    strata = {n: _Strata.of(d) for n, d in data.items()} if detection else data
+    pieces, shared = _pieces(roles, strata, params.seed, seen)
     joined = {role: _joined([data[n].subset(idx) for n, idx in parts]) for role, parts in pieces.items()}
     checkpoint = artifact_queries.get_artifact(session, task.id, artifact_queries.CHECKPOINT)
     init, resume = _starting_weights(session, task, None if checkpoint is None else artifact_queries.data(checkpoint))
-    spec = MxJobSpec(
-        task_type=task.task_type, network=task.model, params=params, train=joined["train"],
-        val=joined["val"], test=joined["test"], device=device, init_weights=init, resume_checkpoint=resume,
-        with_baseline=not task.form.get("skip_baseline"),
-        data_shape=_shape(form["param_set"], "data_shape"), eval_size=_shape(form["param_set"], "img_shapes"),
-    )
+    spec = _spec(task, params, joined, device, init, resume)
     record = {"seed": params.seed, "split": shared,
               "sizes": {r: (0 if d is None else d.n_images) for r, d in joined.items()},
               "checksums": {n: sums[n] for n in names},

@@ -1,5 +1,6 @@
-"""Pictures of a finished task (loss/accuracy curves, confusion matrix), stored as PNG artifacts
-because people would rather see them than read them."""
+"""Pictures of a finished task (loss/accuracy curves, confusion matrix, and those its engine drew:
+a detector's boxes on test images), stored as PNG artifacts because people would rather see
+them than read them."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ def store_pictures(task_id: str, outcome: JobOutcome) -> None:
         if test.get("confusion_matrix"):
             names = outcome.contract.get("class_names") or [str(i) for i in range(len(test["confusion_matrix"]))]
             pictures["confusion_png"] = confusion_png(test["confusion_matrix"], names, title=task_id)
+        pictures.update(outcome.pictures)
         with session_scope() as session:
             for kind, png in pictures.items():
                 artifact_queries.save_artifact(session, task_id, kind, png, content_type="image/png")

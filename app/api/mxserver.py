@@ -185,7 +185,7 @@ def _flat(session, desc: dict[str, Any], training: bool):  # noqa: ANN001, ANN20
 def _checks(session, req: TrainRequest | EvalRequest, tr: Translated) -> list[tuple[str, str]]:  # noqa: ANN001
     """The request against the database: network, datasets, the parent whose weights it uses."""
     network, problems = _network(session, req)
-    shape, data_problems = check_datasets(session, req)
+    shape, data_problems = check_datasets(session, req, network)
     problems += data_problems
     parent = tr.parent
     if parent is not None:  # a kept checkpoint (resume, or evaluation by epoch), of any state
@@ -206,7 +206,7 @@ def _checks(session, req: TrainRequest | EvalRequest, tr: Translated) -> list[tu
 def _network(session, req: TrainRequest | EvalRequest) -> tuple[ModelInfo | None, list]:  # noqa: ANN001
     """/train names its network; /eval uses the network of the task it evaluates."""
     if isinstance(req, TrainRequest):
-        return check_network(req.network)
+        return check_network(req.network, req.target)
     parent = visible_task(session, req.trained_task_id)
     return (None if parent is None else find_model(parent.model)), []
 

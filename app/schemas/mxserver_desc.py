@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from contracts.mxserver_request import INITIALIZERS, Context, TaskId
+from contracts.mxserver_request import INITIALIZERS, Context, TaskId, Target
 from contracts.numbers import Float, Int
 from contracts.task_form import Name
 
@@ -174,14 +174,11 @@ class Empty(_Strict):
     """A section this kind of request does not use: MXServer sends it as ``{}``."""
 
 
-Target = Annotated[str, AfterValidator(_only(("classify",), "only image classification runs here; "
-                                                            "object detection is not available"))]
-
-
 class _Desc(_Strict):
     classes: dict[str, Annotated[str, Field(min_length=1, max_length=200)]] | None = None
     net: Net
-    target: Target = "classify"
+    # "classify" or "detection" ("detect"); None: what net.name does (a detector detects)
+    target: Target | None = None
     context: Context | None = None
     eval_metrics: list[Literal["acc", "accuracy", "ce"]] = Field(default_factory=lambda: ["acc"])
 
@@ -200,7 +197,8 @@ class TestDesc(_Desc):
     test_param: TestParam
 
 
-MXSERVER_KEYS = frozenset({"net", "train_param", "test_param", "for_training", "target"})
+# Keys only MXServer's nested body has ("target" is in the flat request too).
+MXSERVER_KEYS = frozenset({"net", "train_param", "test_param", "for_training"})
 
 
 def is_mxserver_desc(body: dict[str, Any]) -> bool:

@@ -1,5 +1,6 @@
 """Checks of an MXServer /train or /eval request against the database, before anything is
-queued: the network is an MXNet image network, the datasets exist, hold images, are READY and
+queued: the network is an MXNet network (of the request's target), the datasets exist, hold the
+data it takes (class-labelled images, or images with boxes for a detector), are READY and
 agree (class names, image shape), and a fine-tune or evaluation names a finished MXNet task whose
 weights fit. Decided from metadata rows only (no mxnet in the API); another project's task or
 dataset reads as one that does not exist."""
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.auth.submit import visible_datasets
 from app.usecases.parents import usable_parent
 from app.usecases.lineage_checks import lineage_problems, named_datasets
-from contracts.mxserver_request import EvalRequest, TrainRequest
+from contracts.mxserver_request import TARGET_INPUTS, EvalRequest, TrainRequest
 from dao import dataset_queries
 from dao.tables import Dataset, Task
 from contracts.statuses import DatasetStatus
@@ -23,23 +24,34 @@ from contracts.task_needs import DATA_FIELDS, FORM_FIELDS
 Problems = list[tuple[str, str]]
 
 
-def check_network(name: str) -> tuple[ModelInfo | None, Problems]:
+def check_network(name: str, target: str | None = None) -> tuple[ModelInfo | None, Problems]:
+    """The MXNet network ``name`` names, which must be trained for ``target`` when one is given
+    (contracts.mxserver_request.TARGET_INPUTS)."""
     model = find_model(name)
     if model is None or model.backend != "mxnet":
         known = ", ".join(m.name for m in all_models() if m.backend == "mxnet")
         return None, [("network", f"unknown MXNet network {name!r}; known: {known}")]
+    if target is not None and model.input != TARGET_INPUTS[target]:
+        fitting = ", ".join(m.name for m in all_models() if m.input == TARGET_INPUTS[target])
+        return None, [("network", f"{model.name} is {_WHAT[model.input]}, not {_WHAT[TARGET_INPUTS[target]]} "
+                                  f"(target {target!r}); {_WHAT[TARGET_INPUTS[target]]}s: {fitting}")]
     return model, []
+
+
+# What a network of each catalog input is, and the data it takes, in a refusal.
+_DATA = {"image": "class-labelled images", "detection": "images with boxes (kind detection)"}
+_WHAT = {"image": "an image classifier", "detection": "an object detector", "connectome": "a connectome network"}
 
 
 def _shape(row: Dataset) -> dict[str, Any]:
     return {"classes": list(row.meta.get("classes") or []), "image_shape": list(row.meta.get("image_shape") or [])}
 
 
-def _row_problem(name: str, row: Dataset | None) -> str | None:
+def _row_problem(name: str, row: Dataset | None, kind: str) -> str | None:
     if row is None:
         return f"dataset {name!r} does not exist"
-    if row.kind != "image":
-        return f"dataset {name!r} holds {row.kind} data, not images"
+    if row.kind != kind:
+        return f"dataset {name!r} holds {row.kind} data, not {_DATA[kind]}"
     if row.status != DatasetStatus.READY.value:
         return f"dataset {name!r} is {row.status}" + (
             "; it is still being validated, try again shortly" if row.status == DatasetStatus.VALIDATING.value
@@ -47,14 +59,17 @@ def _row_problem(name: str, row: Dataset | None) -> str | None:
     return None
 
 
-def check_datasets(session: Session, req: TrainRequest | EvalRequest) -> tuple[dict[str, Any], Problems]:
-    """The shape every named dataset shares ({classes, image_shape}), and problems."""
+def check_datasets(session: Session, req: TrainRequest | EvalRequest, network: ModelInfo | None
+                   ) -> tuple[dict[str, Any], Problems]:
+    """The shape every named dataset shares ({classes, image_shape}), and problems: each must
+    be READY and of the kind ``network`` takes (images, or images with boxes for a detector)."""
+    kind = "detection" if network is not None and network.input == "detection" else "image"
     named = [(f"{field}[{i}]", n) for field in DATA_FIELDS for i, n in enumerate(getattr(req, field, []))]
     rows = visible_datasets(dataset_queries.find_datasets(session, [n for _, n in named]))
     problems: Problems = []
     first: tuple[str, dict[str, Any]] | None = None
     for field, name in named:
-        problem = _row_problem(name, rows.get(name))
+        problem = _row_problem(name, rows.get(name), kind)
         if problem:
             problems.append((field, problem))
             continue

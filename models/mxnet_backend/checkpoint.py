@@ -36,7 +36,8 @@ class CheckpointMeta:
     best_val_loss: float | None = None
     format: str = CHECKPOINT_FORMAT
     fitted: bool = False  # the images were fitted to image_shape (fitting.py); evaluations fit theirs too
-    best_epoch: int | None = None  # the epoch of best_val_loss
+    best_epoch: int | None = None  # the epoch of best_val_loss (a detector's: of best_val_map)
+    best_val_map: float | None = None  # detectors: the highest validation VOC mAP so far
 
     def data_shape(self) -> tuple[int, int, int] | None:
         """(C, H, W) evaluations fit their images to: the fitted shape; None when not fitted."""
@@ -97,7 +98,7 @@ def _meta_from_json(raw: bytes) -> CheckpointMeta:
         network=str(data["network"]), class_names=tuple(data["class_names"]),
         image_shape=tuple(int(v) for v in data["image_shape"]), epoch=int(data["epoch"]),
         best_val_loss=data.get("best_val_loss"), fitted=bool(data.get("fitted", False)),
-        best_epoch=data.get("best_epoch"),
+        best_epoch=data.get("best_epoch"), best_val_map=data.get("best_val_map"),
     )
 
 

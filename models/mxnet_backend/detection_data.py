@@ -164,3 +164,12 @@ def check_detection_dataset(ds: DetectionDataset) -> None:
     if problems:
         raise DatasetImportError(problems)
 
+
+def concatenate_detection(parts: list[DetectionDataset]) -> DetectionDataset:
+    """One dataset of ``parts``' images in order (same classes and image size), their boxes'
+    image indices shifted to match; image sets are dropped."""
+    offsets = np.cumsum([0] + [p.n_images for p in parts[:-1]])
+    objects = [p.objects + np.array([[o, 0, 0, 0, 0, 0, 0]], np.float32) for p, o in zip(parts, offsets)]
+    return DetectionDataset(np.concatenate([p.images for p in parts]), np.concatenate(objects).astype(np.float32),
+                            parts[0].class_names, tuple(i for p in parts for i in p.image_ids),
+                            np.concatenate([p.original_sizes for p in parts]))

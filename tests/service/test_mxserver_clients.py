@@ -160,7 +160,8 @@ def test_a_gpu_context_waits_queued_in_mxservers_first_state(mx):
 
 REFUSED_TRAIN = [
     ({"train_param.data_param.source": "internet"}, "train_param.data_param.source"),
-    ({"target": "detect"}, "target"),
+    ({"target": "segment"}, "target"),
+    ({"target": "detect"}, "net.name"),  # small-cnn classifies; a detector is asked for
     ({"net.type": "symbol"}, "net.type"),
     ({"net.name": "vgg99"}, "net.name"),
     ({"net.config.num_classes": "10"}, "net.config.num_classes"),

@@ -112,8 +112,20 @@ function testPart(result) {
   return result.test && typeof result.test === "object" ? result.test : null;
 }
 
+// A detector's test images with their true and detected boxes (the worker draws them).
+async function renderDetections() {
+  $("#cm-h").textContent = "Detections (test images)";
+  const res = await api(`${BASE}/plots/detections.png?redirect=false`, { raw: true });
+  if (!res.ok) return;
+  const img = h("img", { id: "detections", src: URL.createObjectURL(await res.blob()),
+    alt: "Test images with their true boxes (solid) and the detector's boxes (dashed)" });
+  img.style.maxWidth = "100%";
+  $("#confusion").replaceChildren(img);
+}
+
 function renderResult(result) {
   const test = testPart(result);
+  if (result.target === "detection" && !$("#detections")) renderDetections().catch(() => {});
   if (test?.confusion_matrix) {
     const names = test.class_names || test.confusion_matrix.map((_, i) => String(i));
     $("#confusion").replaceChildren(heatmap(test.confusion_matrix, names));
