@@ -21,7 +21,8 @@ in a temporary directory (``$TMPDIR``), removed at the end.
    * ``file``    -- ``store_from_url('file://...').put(key, <open file>)`` (streamed, sha256 on the
                     way, fsync) plus one metadata row (key, size, sha256, content type, owner);
                     download: the row, then ``open(key)`` read in 1 MiB chunks;
-   * ``s3``      -- the same through ``s3://`` on the moto server (boto3, multipart).
+   * ``s3``      -- the same through ``s3://`` on the moto server (boto3; a multipart upload
+                    whose parts the sending threads read from the file, ``blobstore/file_parts.py``).
 
    Rounds are interleaved (every path and size in turn, per round); the table shows the median.
    MB/s are MiB/s. The client's RSS only: PostgreSQL's and moto's memory are not counted.
@@ -30,10 +31,14 @@ in a temporary directory (``$TMPDIR``), removed at the end.
 3. Peak RSS of the real API's one gunicorn worker (``start.sh api`` via BenchStack) while a
    ``--api-mb`` MiB image archive is uploaded to ``POST /api/v0/datasets``, above the worker's
    idle RSS (goal: < 100 MiB), against file:// and s3:// (the moto server). There is no bytea
-   baseline for this one: the bytea code path is gone.
+   baseline for this one: the bytea code path is gone. The s3:// upload is the worker's first
+   use of the store, so its growth includes building the boto3 client (~25 MiB, once per process).
 
-Not measured here: the per-epoch checkpoint write time of an MXNet ResNet task (needs the MXNet
-venv). Output: a table and ``bench/out/blobstore-<UTC time>.json``.
+s3:// part size and transfer threads are the settings' (``TRAINYARD_ARTIFACT_PART_SIZE_MB``,
+``TRAINYARD_ARTIFACT_TRANSFER_THREADS`` in the bench's environment, else the defaults), for
+phase 1's store and phase 3's API alike; the report records them (``s3_tuning``).
+The per-epoch checkpoint write time of an MXNet ResNet task is bench/bench_checkpoint_write.py
+(the MXNet venv). Output: a table and ``bench/out/blobstore-<UTC time>.json``.
 """
 
 from __future__ import annotations
@@ -154,6 +159,16 @@ def db_size(db: str) -> int:
         return conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
 
 
+def transfer_tuning() -> dict:
+    """s3:// part size and transfer threads as the settings say (TRAINYARD_ARTIFACT_PART_SIZE_MB,
+    TRAINYARD_ARTIFACT_TRANSFER_THREADS, else their defaults): phase 1's store and phase 3's
+    API (BenchStack passes TRAINYARD_ARTIFACT_* through) use the same."""
+    from contracts.settings import get_settings
+
+    settings = get_settings()
+    return {"part_size_mb": settings.artifact_part_size_mb, "transfer_threads": settings.artifact_transfer_threads}
+
+
 def api_phase(tmp: Path, mib: int, moto) -> dict:
     """Phase 3: peak RSS of the API's one gunicorn worker during a ``mib`` MiB dataset upload."""
     from bench.service_stack import BenchStack
@@ -166,7 +181,7 @@ def api_phase(tmp: Path, mib: int, moto) -> dict:
     results = {}
     stack = BenchStack(gunicorn_workers=1).create()
     try:
-        for label, env in (("file", {}), ("s3", moto.env(BUCKET, "api"))):
+        for label, env in (("file", {"TRAINYARD_ARTIFACT_URL": ""}), ("s3", moto.env(BUCKET, "api"))):
             body, content_type = multipart_file(folder, "pets.zip", archive, {"kind": "image", "name": f"pets-{label}"})
             stack.env.update(env)
             stack.start_api(f"api-{label}")
@@ -215,8 +230,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f"trainyard-blobbench-{tag}-"))
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{db_name}"')
+    tuning = transfer_tuning()
     report: dict = {"sizes_mib": args.sizes, "rounds": args.rounds, "host_cpus": os.cpu_count(),
-                    "load_avg_start": os.getloadavg()}
+                    "s3_tuning": tuning, "load_avg_start": os.getloadavg()}
     try:
         with psycopg.connect(db, autocommit=True) as conn:
             conn.execute(DDL)
@@ -229,7 +245,7 @@ def main() -> None:
             targets = {
                 "bytea": {},
                 "file": {"url": (tmp / "store").as_uri()},
-                "s3": {"url": f"s3://{BUCKET}/bench", "options": moto.store_options()},
+                "s3": {"url": f"s3://{BUCKET}/bench", "options": {**moto.store_options(), **tuning}},
             }
             raw: dict = {p: {m: {"up": [], "down": []} for m in args.sizes} for p in PATHS}
             growth: dict = {p: {"before": None, "stored_bytes": 0, "grew": 0} for p in PATHS}
@@ -294,7 +310,6 @@ def main() -> None:
                 r = report["api_upload"][label]
                 print(f"  {label:4s} status {r['status']} in {r['seconds']} s: idle {r['rss_idle_mib']} MiB, "
                       f"peak {r['rss_peak_mib']} MiB, growth {r['growth_mib']} MiB, goal met: {r['goal_under_100_mib']}")
-        report["not_measured"] = ["per-epoch checkpoint write time of an MXNet ResNet task (needs the MXNet venv)"]
         report["load_avg_end"] = os.getloadavg()
         report["wall_seconds"] = round(time.perf_counter() - started, 1)
         out_dir = ROOT / "bench" / "out"

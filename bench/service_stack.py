@@ -24,6 +24,7 @@ from tests.service.stack import ADMIN_TOKEN, PG_ADMIN, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 REDIS_URL = "redis://127.0.0.1:6379/14"
+ARTIFACT_SETTINGS = "TRAINYARD_ARTIFACT_"  # passed through from the bench's environment
 
 
 class BenchStack:
@@ -42,7 +43,9 @@ class BenchStack:
         self.env = self._env()
 
     def _env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TRAINYARD_")}
+        # the blob store's settings (where, part size, transfer threads) are the operator's to vary
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("TRAINYARD_") or k.startswith(ARTIFACT_SETTINGS)}
         env.update(
             TRAINYARD_DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:5432/{self.db_name}",
             TRAINYARD_BROKER_URL=REDIS_URL, TRAINYARD_TORCH_QUEUE=self.queue,

@@ -70,8 +70,9 @@ class HashingReader:
         self._eof = False
         self._read_source = None
         self._iter: Iterator[object] | None = None
-        if isinstance(source, (bytes, bytearray, memoryview)):
-            self._iter = iter((source,))
+        if isinstance(source, (bytes, bytearray, memoryview)):  # in chunks: never a copy of the rest
+            view = memoryview(source).cast("B")
+            self._iter = (view[i:i + chunk_size] for i in range(0, view.nbytes, chunk_size))
         elif hasattr(source, "read"):
             self._read_source = source.read
         elif isinstance(source, Iterable) and not isinstance(source, str):

@@ -1,11 +1,20 @@
-"""``s3://bucket/prefix``: any S3-compatible service through boto3. A put streams through
-s3transfer's managed upload (``upload_fileobj``): one PutObject below the part size, else a
-multipart upload whose parts go up on ``transfer_threads`` threads, with at most that many
-parts in memory; a failure aborts the multipart upload, so no object and no stray parts stay."""
+"""``s3://bucket/prefix``: any S3-compatible service through boto3.
+
+A put of a part or more from bytes (an engine's weights or checkpoint) or from an open file
+(an upload werkzeug spooled to disk, a temporary file) is a multipart upload whose parts the
+sending threads read from the source itself (``parts``), the sha256 computed in one pass beside
+them: nothing is copied, whatever ``transfer_threads`` and the part size. Any other source (a
+stream, an iterator, anything below one part) goes through s3transfer's managed upload
+(``upload_fileobj``): one PutObject below the part size, else a multipart upload that holds up
+to ``transfer_threads`` parts in memory (and more while they are signed and sent). A failure aborts the multipart upload, so no object and no stray
+parts stay."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
 
 import boto3
@@ -13,11 +22,14 @@ import botocore.config
 import botocore.exceptions
 from boto3.s3.transfer import TransferConfig
 
-from blobstore.base import (DEFAULT_CONTENT_TYPE, BlobInfo, BlobNotFound, BlobStore, HashingReader, Source,
-                            Stored, check_presign_seconds)
+from blobstore.base import (DEFAULT_CONTENT_TYPE, BlobInfo, BlobNotFound, BlobStore, BlobTooLarge,
+                            HashingReader, Source, Stored, check_presign_seconds)
+from blobstore.parts import PartReader, Ranged, ranged
 from blobstore.keys import validate_key, validate_prefix
 
+log = logging.getLogger(__name__)
 MIB = 1 << 20
+MAX_PARTS = 10_000  # S3's limit for one multipart upload
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 
 
@@ -60,6 +72,7 @@ class S3Store(BlobStore):
         self.client = session.client("s3", endpoint_url=endpoint_url or None,
                                      config=_client_config(region, path_style, pool=max(10, transfer_threads * 2)))
         part = max(5, part_size_mb) * MIB  # S3's smallest part (but the last) is 5 MiB
+        self.part_size, self.transfer_threads = part, max(1, transfer_threads)
         self.transfer_config = TransferConfig(
             multipart_threshold=part,
             multipart_chunksize=part,
@@ -80,6 +93,11 @@ class S3Store(BlobStore):
     def put(self, key: str, data: Source, *, content_type: str = DEFAULT_CONTENT_TYPE,
             max_bytes: int | None = None) -> Stored:
         name = self._name(key)
+        source = ranged(data, at_least=self.part_size)
+        if source is not None:
+            if max_bytes is not None and source.size > max_bytes:
+                raise BlobTooLarge(f"more than {max_bytes} bytes")
+            return Stored(key, source.size, self._put_parts(name, source, content_type))
         reader = HashingReader(data, max_bytes=max_bytes)
         self.client.upload_fileobj(reader, self.bucket, name, ExtraArgs={"ContentType": content_type},
                                    Config=self.transfer_config)
@@ -87,6 +105,44 @@ class S3Store(BlobStore):
             self.delete(key)
             raise RuntimeError(f"upload of {key!r} stopped before the end of its source")
         return Stored(key, reader.size, reader.sha256)
+
+    def _put_parts(self, name: str, source: Ranged, content_type: str) -> str:
+        """Upload the source in parts, each read by the thread sending it; the hex sha256 of
+        the whole, hashed in order while the parts go up. A file must not change meanwhile (a
+        spooled upload, a temporary file)."""
+        upload = self.client.create_multipart_upload(Bucket=self.bucket, Key=name,
+                                                     ContentType=content_type)["UploadId"]
+        digest, futures, failed = hashlib.sha256(), [], []
+        pool = ThreadPoolExecutor(max_workers=self.transfer_threads, thread_name_prefix="s3-part")
+        try:
+            for number, (offset, length) in enumerate(_part_ranges(source, self.part_size), start=1):
+                if source.hash_range(offset, length, digest) != length:
+                    raise OSError(f"the file to upload as {name!r} shrank while it was read")
+                future = pool.submit(self._upload_part, name, upload, number, PartReader(source, offset, length))
+                future.add_done_callback(lambda f: not f.cancelled() and f.exception() is not None and failed.append(f))
+                futures.append(future)
+                if failed:  # stop reading: the upload is lost anyway
+                    failed[0].result()
+            parts = [{"PartNumber": n, "ETag": f.result()} for n, f in enumerate(futures, start=1)]
+            self.client.complete_multipart_upload(Bucket=self.bucket, Key=name, UploadId=upload,
+                                                  MultipartUpload={"Parts": parts})
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)  # no part may land after the abort
+            self._abort(name, upload)
+            raise
+        finally:
+            pool.shutdown(wait=True)
+        return digest.hexdigest()
+
+    def _upload_part(self, name: str, upload: str, number: int, body: PartReader) -> str:
+        return self.client.upload_part(Bucket=self.bucket, Key=name, UploadId=upload, PartNumber=number,
+                                       Body=body, ContentLength=len(body))["ETag"]
+
+    def _abort(self, name: str, upload: str) -> None:
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=name, UploadId=upload)
+        except Exception as exc:  # noqa: BLE001 - the bucket's lifecycle rule for incomplete uploads
+            log.warning("multipart upload %s of %s not aborted: %s", upload, name, exc)
 
     def open(self, key: str) -> BinaryIO:
         try:
@@ -130,6 +186,14 @@ class S3Store(BlobStore):
         close = getattr(self.client, "close", None)
         if close is not None:
             close()
+
+
+def _part_ranges(source: Ranged, part_size: int) -> Iterator[tuple[int, int]]:
+    """(offset, length) of each part: ``part_size``, larger where the source needs more than
+    S3's 10,000 parts."""
+    part = max(part_size, -(-source.size // MAX_PARTS))
+    for offset in range(0, source.size, part):
+        yield offset, min(part, source.size - offset)
 
 
 def _code(exc: botocore.exceptions.ClientError) -> str:

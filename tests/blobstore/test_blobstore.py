@@ -175,6 +175,20 @@ def test_a_30mb_put_streams_from_a_generator(store, request) -> None:
         assert head["ContentLength"] == total
 
 
+def test_a_large_bytes_put_never_copies_the_whole(store) -> None:
+    data = os.urandom(30 * MIB)
+    tracemalloc.start()
+    try:
+        stored = store.put("weights/big", data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert stored == Stored("weights/big", len(data), hashlib.sha256(data).hexdigest())
+    # a copy of what was left after each read made this ~60 MiB (and quadratic in time)
+    assert peak < 8 * MIB, peak
+    assert store.get_bytes("weights/big") == data
+
+
 @pytest.mark.parametrize("fail_after_mb", [1, 12])  # a single PUT, and midway through a multipart upload
 def test_an_interrupted_put_leaves_no_object(store, fail_after_mb) -> None:
     store.put("ckpt/keep", b"old")
