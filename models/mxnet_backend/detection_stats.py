@@ -4,24 +4,17 @@ shows this metadata."""
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 
 from models.mxnet_backend.detection_data import BOX_FORMAT, DETECTION_DATASET_KIND, DetectionDataset
+from models.mxnet_backend.images import arrays_checksum
 
 # COCO's object scales, by box area in pixels of the image as uploaded.
 SMALL_AREA, LARGE_AREA = 32**2, 96**2
 
 
 def content_checksum(ds: DetectionDataset) -> str:
-    """sha256 over the arrays' content (not the npz bytes, whose zip timestamps vary)."""
-    h = hashlib.sha256()
-    h.update(repr(ds.images.shape).encode())
-    h.update(np.ascontiguousarray(ds.images, dtype=np.uint8).tobytes())
-    h.update(np.ascontiguousarray(ds.objects, dtype=np.float32).tobytes())
-    h.update("\0".join(ds.class_names).encode("utf-8"))
-    return h.hexdigest()
+    return arrays_checksum(ds.images, ds.objects.astype(np.float32), ds.class_names)
 
 
 def _summary(values: np.ndarray) -> dict[str, float] | None:

@@ -30,12 +30,13 @@ from contracts.mxserver_request import MxTrainParams
 from models.detection_map import ImageDetections, ImageTruth, average_precision, match, with_interval
 from models.job import EpochMetrics, JobHooks, JobOutcome, pause_requested, report_phase
 from models.mxnet_backend.checkpoint import (
-    Checkpoint, CheckpointError, CheckpointMeta, load_params, load_states, pack_checkpoint, params_bytes, unpack_checkpoint,
+    Checkpoint, CheckpointError, CheckpointMeta, load_params, load_states, params_bytes, unpack_checkpoint,
 )
 from models.mxnet_backend.context import resolve_context
 from models.mxnet_backend.detection_data import DetectionDataset
 from models.mxnet_backend.detector_networks import DetectorInfo, build_detector, find_detector
 from models.mxnet_backend.detector_spec import DetectionJobSpec
+from models.mxnet_backend.epoch_checkpoints import store_before_pause, store_epoch
 from models.mxnet_backend.schedule import make_lr_scheduler
 
 BOOTSTRAP_SEED = 0
@@ -256,13 +257,7 @@ def _finish_epoch(run: _Run, hooks: JobHooks, train_loss: float, seconds: float)
         run.best_val_map is None or val_map > run.best_val_map)
     if improved:
         run.best_val_map, run.best_epoch, run.best_params = val_map, run.epoch, params_bytes(run.net)
-    run.last_blob = pack_checkpoint(run.net, run.trainer, run.meta(), run.best_params)
-    if run.epoch % p.save_period == 0 or run.epoch == p.num_epoch:
-        hooks.on_checkpoint("last", run.last_blob, run.epoch)
-        hooks.on_checkpoint("epoch", run.last_blob, run.epoch)
-    if improved:
-        run.best_blob = run.last_blob
-        hooks.on_checkpoint("best", run.best_blob, run.epoch)
+    store_epoch(run, hooks, improved)
     return asdict(metrics)
 
 
@@ -273,8 +268,7 @@ def _train(spec: DetectionJobSpec, hooks: JobHooks, ctx: mx.Context) -> JobOutco
     history, stopped, pictures = [], False, {}
     while run.epoch < spec.params.num_epoch:
         if pause_requested(hooks):
-            if run.last_blob is not None:
-                hooks.on_checkpoint("last", run.last_blob, run.epoch)
+            store_before_pause(run, hooks)
             stopped = True
             break
         started = time.monotonic()

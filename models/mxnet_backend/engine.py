@@ -26,10 +26,11 @@ from mxnet import gluon
 from models.job import EpochMetrics, JobHooks, JobOutcome, pause_requested, report_phase
 from models.mxnet_backend import pixel_baseline
 from models.mxnet_backend.checkpoint import (
-    CheckpointError, CheckpointMeta, load_params, load_states, pack_checkpoint, params_bytes, unpack_checkpoint,
+    CheckpointError, CheckpointMeta, load_params, load_states, params_bytes, unpack_checkpoint,
 )
 from models.mxnet_backend.fitting import DataShape, fitted_shape, fitting_record
 from models.mxnet_backend.context import resolve_context
+from models.mxnet_backend.epoch_checkpoints import store_before_pause, store_epoch
 from models.mxnet_backend.loop import EvalResult, evaluate_dataset, train_epoch
 from models.mxnet_backend.networks import MxNetInfo, build_network, find_network
 from models.mxnet_backend.schedule import make_initializer, make_lr_scheduler
@@ -119,20 +120,8 @@ def _finish_epoch(run: _Run, hooks: JobHooks, train, seconds: float) -> EpochMet
     improved = v is not None and (run.best_val_loss is None or v.loss < run.best_val_loss)
     if improved:
         run.best_val_loss, run.best_epoch, run.best_params = v.loss, run.epoch, params_bytes(run.net)
-    run.last_blob = pack_checkpoint(run.net, run.trainer, run.meta(), run.best_params)
-    if run.epoch % p.save_period == 0 or run.epoch == p.num_epoch:
-        hooks.on_checkpoint("last", run.last_blob, run.epoch)
-        hooks.on_checkpoint("epoch", run.last_blob, run.epoch)
-    if improved:
-        run.best_blob = run.last_blob
-        hooks.on_checkpoint("best", run.best_blob, run.epoch)
+    store_epoch(run, hooks, improved)
     return metrics
-
-
-def _checkpoint_now(run: _Run, hooks: JobHooks) -> None:
-    """Before pausing: the epochs since the last save_period checkpoint must not be lost."""
-    if run.last_blob is not None and run.epoch % run.spec.params.save_period != 0:
-        hooks.on_checkpoint("last", run.last_blob, run.epoch)
 
 
 def _train(spec: MxJobSpec, hooks: JobHooks, ctx: mx.Context) -> JobOutcome:
@@ -143,7 +132,7 @@ def _train(spec: MxJobSpec, hooks: JobHooks, ctx: mx.Context) -> JobOutcome:
     history, stopped = [], False
     while run.epoch < spec.params.num_epoch:
         if pause_requested(hooks):
-            _checkpoint_now(run, hooks)
+            store_before_pause(run, hooks)
             stopped = True
             break
         rng = np.random.default_rng([spec.params.seed, run.epoch]) if spec.params.shuffle else None

@@ -91,14 +91,19 @@ def check_image_dataset(ds: ImageDataset) -> None:
         raise DatasetImportError(problems)
 
 
-def content_checksum(ds: ImageDataset) -> str:
-    """sha256 over the arrays' content (not the npz bytes, whose zip timestamps vary)."""
+def arrays_checksum(images: np.ndarray, labels: np.ndarray, class_names) -> str:
+    """sha256 over an image set's arrays (its labels: classes, or a detection set's object
+    table) and class names, not over npz bytes, whose zip timestamps vary."""
     h = hashlib.sha256()
-    h.update(repr(ds.images.shape).encode())
-    h.update(np.ascontiguousarray(ds.images, dtype=np.uint8).tobytes())
-    h.update(np.ascontiguousarray(ds.labels, dtype=np.int64).tobytes())
-    h.update("\0".join(ds.class_names).encode("utf-8"))
+    h.update(repr(images.shape).encode())
+    h.update(np.ascontiguousarray(images, dtype=np.uint8).tobytes())
+    h.update(np.ascontiguousarray(labels).tobytes())
+    h.update("\0".join(class_names).encode("utf-8"))
     return h.hexdigest()
+
+
+def content_checksum(ds: ImageDataset) -> str:
+    return arrays_checksum(ds.images, ds.labels.astype(np.int64), ds.class_names)
 
 
 def image_metadata(ds: ImageDataset) -> dict:
