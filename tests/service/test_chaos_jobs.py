@@ -1,7 +1,7 @@
 """SIGKILL of a worker in the middle of each kind of long job loses nothing: a cross-validation
 resumes at the fold it was in (the folds before keep their first attempt's epochs), a permutation
 test ends with every permutation and the result an uninterrupted run gives, and an MXNet training
-resumes from its checkpoint; an export is sent again and the model becomes READY. The reaper
+(a classifier's or a detector's) resumes from its checkpoint; an export is sent again and the model becomes READY. The reaper
 notices the lost lease; another worker takes the task."""
 
 from __future__ import annotations
@@ -132,3 +132,27 @@ def test_an_mxnet_training_resumes_from_its_checkpoint():
         assert done["attempt"] == 2 and _worker(done) != victim
         assert done["result"]["resumed_from_epoch"] >= running["progress"]["epoch"] - 1 >= 2
         assert Counter(e["epoch"] for e in _epochs(mx, task_id)) == Counter(range(1, 13))
+
+
+@pytest.mark.skipif(not (MXNET_VENV / "bin" / "python").exists(),
+                    reason=".venv-mxnet is absent (scripts/bootstrap_mxnet.sh creates it; .ci/run does)")
+def test_a_detector_training_resumes_from_its_checkpoint():
+    from tests.service.test_detection_tasks import flat_train
+    from tests.service.test_mxserver import post_ok
+
+    with running_stack(workers=0, mx_workers=2) as mx:
+        task_id = post_ok(mx, "/train", flat_train(num_epoch=6, batch_size=16))
+        running = mx.wait_task(task_id, statuses={"RUNNING"}, until=lambda t: t["progress"]["epoch"] >= 2,
+                               timeout=240)
+        victim = _worker(running)
+        mx.signal(victim, signal.SIGKILL)
+        done = mx.wait_task(task_id, timeout=300)
+        assert done["status"] == "SUCCEEDED", done
+        assert done["attempt"] == 2 and _worker(done) != victim
+        assert done["result"]["resumed_from_epoch"] >= running["progress"]["epoch"] - 1 >= 1
+        epochs = _epochs(mx, task_id)
+        assert Counter(e["epoch"] for e in epochs) == Counter(range(1, 7))
+        resumed = done["result"]["resumed_from_epoch"]  # the second attempt trained only what was left
+        assert sorted(e["epoch"] for e in epochs if e["attempt"] == 2) == list(range(resumed + 1, 7))
+        assert done["result"]["test_map_voc_low"] <= done["result"]["test_map_voc"]
+
