@@ -100,7 +100,19 @@ class FractalModel(FractalReply):
     versions: list[str] = Field(default_factory=list)
 
 
+class DetectionBox(Closed):
+    """One detection, as MMS ``/predictions`` (a list per image) and Fractal (``values``: a list
+    per image) answer a detector (built as dicts on the hot path)."""
+
+    class_: str = Field(alias="class")
+    class_index: int
+    score: float
+    box: list[float] = Field(description="[xmin, ymin, xmax, ymax] in the uploaded image's pixels")
+
+
 class FractalPrediction(FractalReply):
+    """``values``: a classifier's class indices; a detector's ``DetectionBox`` lists, one per image."""
+
     values: list[Any]
     class_names: list[str] | None = None
     probabilities: list[list[float]] | None = None
@@ -136,11 +148,15 @@ class KServeTensorMeta(Open):
 
 
 class KServeModel(Closed):
+    """A detector's ``outputs`` are what its /infer answers (``DetectionTensors``), not its ONNX
+    graph's, and its ``parameters`` say ``task: detection``, its ``class_names`` and input size."""
+
     name: str
     versions: list[str]
     platform: str
     inputs: list[KServeTensorMeta]
     outputs: list[KServeTensorMeta]
+    parameters: dict[str, Any] | None = None
 
 
 class KServeInferInput(Open):
@@ -163,7 +179,19 @@ class KServeTensor(Closed):
     data: list[Any]
 
 
+class DetectionTensors(Closed):
+    """A detector's KServe /infer outputs (documentation: the reply is built as a dict): every
+    detection of every image in the request, one row each, best first within an image."""
+
+    boxes: list[list[float]] = Field(description="FP32 (D, 4): [xmin, ymin, xmax, ymax] in the uploaded image's pixels")
+    classes: list[int] = Field(description="INT64 (D,): class index into the model's class_names")
+    scores: list[float] = Field(description="FP32 (D,)")
+    batch_index: list[int] = Field(description="INT64 (D,): which image of the request the row belongs to")
+
+
 class KServeInferReply(Closed):
+    """``outputs``: the model's output tensors; a detector's are ``DetectionTensors``'s fields."""
+
     model_name: str
     model_version: str
     outputs: list[KServeTensor]
@@ -204,4 +232,5 @@ class TorchServeModels(RootModel[list[TorchServeModel]]):
 
 class MmsPrediction(RootModel[Any]):
     """TorchServe's answer: ``{"<class>": probability}`` for one subject, a list of those for
-    several, or an uploaded model's first output as nested lists."""
+    several; a detector's list of ``DetectionBox`` for one image, a list of those lists for
+    several; or an uploaded model's first output as nested lists."""

@@ -2,7 +2,8 @@
 ``/api/v1/models/<m>/prediction`` with ``{"values": [...]}`` or a file, answered in its
 ``{"http_status": {code, name, description}, "values": [...]}`` envelope. A connectome model's
 ``values`` are the predicted class indices (Fractal's iris answer ``[1]``), with class names and
-probabilities beside them."""
+probabilities beside them; a detector's, per image its detections ``{"class", "class_index",
+"score", "box"}``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from flask import Blueprint, jsonify
 
 from contracts import foreign_replies as f
 from contracts import replies as r
-from serving import images, predict, subjects
+from serving import detections, images, predict, subjects
 from serving.bodies import json_object, uploaded_file
 from serving.errors import BadInput, ServingError
 from serving.inputs import values_feeds
@@ -41,6 +42,11 @@ def _error(exc: ServingError):
 def prediction(name: str):
     model = predict.resolve(name)
     upload = uploaded_file()
+    if model.is_detector:
+        pictures = detections.from_request() if upload is not None else detections.from_array(_values(), "values")
+        found = detections.detect(model, pictures, "fractal")
+        return jsonify(envelope(200, "Prediction successful", values=[detections.as_rows(model, d) for d in found],
+                                class_names=list(model.contract.get("class_names", []))))
     if model.is_classifier:
         if model.is_image:
             feeds = images.from_request(model)[0] if upload is not None else images.from_array(model, _values(), "values")

@@ -9,7 +9,7 @@ import orjson
 from flask import Blueprint, Response, jsonify
 
 from contracts import foreign_replies as f
-from serving import predict
+from serving import detections, predict
 from serving.bodies import HEADER_LENGTH, header_and_binary
 from serving.errors import BadInput, ModelFailed, NotLoaded, ServingError
 from serving.inputs import kserve_feeds
@@ -56,7 +56,15 @@ def ready():
 @documented(Op("Model metadata", KSERVE, {200: f.KServeModel}, (404, 409, 503), database=False))
 def model_metadata(name: str, version: str | None = None):
     model = predict.resolve(name, version)
-    return f.KServeModel(name=model.name, versions=sorted(predict.version_names(name)), platform=PLATFORM,
+    versions = sorted(predict.version_names(name))
+    if model.is_detector:
+        return f.KServeModel(name=model.name, versions=versions, platform=PLATFORM,
+                             inputs=[p.public() for p in model.inputs], outputs=detections.OUTPUTS,
+                             parameters={"task": "detection", "class_names": model.contract["class_names"],
+                                         "image_shape": model.contract["image_shape"],
+                                         "accepts": "image as BYTES (PNG/JPEG, any size) or FP32/UINT8 pixels "
+                                                    "(N, H, W, 3) of any size"})
+    return f.KServeModel(name=model.name, versions=versions, platform=PLATFORM,
                          inputs=[p.public() for p in model.inputs], outputs=[p.public() for p in model.outputs])
 
 
@@ -81,10 +89,9 @@ def model_ready(name: str, version: str | None = None):
 def infer(name: str, version: str | None = None):
     model = predict.resolve(name, version)
     body, binary = header_and_binary()
-    feeds = kserve_feeds(model, body.get("inputs"), BinaryReader(binary))
     wanted = _wanted_outputs(model, body.get("outputs"))
     binary_all = _flag(body.get("parameters"), "binary_data_output")
-    outputs = dict(zip((p.name for p in model.outputs), predict.run(model, feeds, "kserve")))
+    outputs = _detector_outputs(model, body, binary) if model.is_detector else _outputs(model, body, binary)
     tensors, blobs = [], []
     for i, (out_name, params) in enumerate(wanted.items()):
         arr = outputs[out_name]
@@ -105,6 +112,16 @@ def infer(name: str, version: str | None = None):
                     headers={HEADER_LENGTH: str(len(header))})
 
 
+def _outputs(model, body: dict, binary) -> dict[str, np.ndarray]:
+    feeds = kserve_feeds(model, body.get("inputs"), BinaryReader(binary))
+    return dict(zip((p.name for p in model.outputs), predict.run(model, feeds, "kserve")))
+
+
+def _detector_outputs(model, body: dict, binary) -> dict[str, np.ndarray]:
+    pictures = detections.kserve_pictures(body.get("inputs"), BinaryReader(binary))
+    return detections.kserve_outputs(detections.detect(model, pictures, "kserve"))
+
+
 def _flag(params, key: str) -> bool:
     return isinstance(params, dict) and params.get(key) is True
 
@@ -115,7 +132,7 @@ def _json(reply: dict) -> Response:
 
 def _wanted_outputs(model, requested) -> dict[str, dict]:
     """Output name → its request parameters (binary_data, classification), in answer order."""
-    names = [p.name for p in model.outputs]
+    names = detections.OUTPUT_NAMES if model.is_detector else [p.name for p in model.outputs]
     if requested is None:
         return {n: {} for n in names}
     if not isinstance(requested, list) or not all(isinstance(o, dict) and isinstance(o.get("name"), str)

@@ -3,7 +3,8 @@ Errors as TorchServe writes them: ``{"code", "type", "message"}``.
 
 An image model (a deployed MXNet task) takes a PNG/JPEG file (the raw body or multipart) or
 pixel values as JSON. A connectome or image model answers TorchServe's classifier shape: ``{"<class>": probability, ...}`` for
-one subject, a list of those for several. An uploaded ONNX model answers its first output.
+one subject, a list of those for several; a detector, a list of ``{"class", "class_index", "score", "box"}``
+per image (a list of those lists for several). An uploaded ONNX model answers its first output.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from contracts import foreign_replies as f
-from serving import images, predict, subjects
+from serving import detections, images, predict, subjects
 from serving.bodies import json_value, raw_body, uploaded_file
 from serving.errors import BadInput, ServingError
 from serving.inputs import values_feeds
@@ -45,6 +46,10 @@ def ping():
                 body=(ANY_JSON, PREDICT_UPLOAD, BINARY), body_required=False, database=False))
 def predictions(name: str, version: str | None = None):
     model = predict.resolve(name, version)
+    if model.is_detector:
+        found = detections.detect(model, detections.from_request(), "mms")
+        rows = [detections.as_rows(model, d) for d in found]
+        return jsonify(rows[0] if len(rows) == 1 else rows)
     if model.is_classifier:
         feeds = images.from_request(model)[0] if model.is_image else _connectome_feeds(model)[0]
         probabilities = predict.run(model, feeds, "mms")[0]

@@ -25,11 +25,26 @@ def image_shape(model: LoadedModel) -> tuple[int, int, int]:
 
 
 def decode(model: LoadedModel, data: bytes, field: str = "file") -> tuple[np.ndarray, bool]:
-    """(H, W, C) uint8 pixels of a PNG/JPEG file and whether it was resized. Raises BadInput:
-    not an image, past the pixel limit (read from its header, before decoding), unreadable."""
-    from PIL import Image  # here, not at import: the API reads these routes and never decodes images
+    """(H, W, C) uint8 pixels of a PNG/JPEG file and whether it was resized. Raises BadInput
+    (``opened``)."""
+    from PIL import Image
 
     h, w, c = image_shape(model)
+    img = opened(data, c, field)
+    resized = img.size != (w, h)
+    if resized:
+        img = img.resize((w, h), Image.BILINEAR)
+    arr = np.asarray(img, dtype=np.uint8)
+    return (arr[:, :, None] if arr.ndim == 2 else arr), resized
+
+
+def opened(data: bytes, channels: int, field: str = "file"):  # noqa: ANN201 - a PIL image
+    """A PNG/JPEG file decoded as grey (``channels`` 1) or RGB, at its own size. Raises
+    BadInput: not an image, past the pixel limit (read from its header, before decoding),
+    unreadable."""
+    from PIL import Image  # here, not at import: the API reads these routes and never decodes images
+
+    c = channels
     limit = get_settings().serve_max_image_pixels
     try:
         with warnings.catch_warnings():
@@ -46,11 +61,7 @@ def decode(model: LoadedModel, data: bytes, field: str = "file") -> tuple[np.nda
         raise BadInput(f"{field}: the image has more pixels than the limit of {limit}", field=field) from None
     except (OSError, ValueError, SyntaxError):
         raise BadInput(f"{field}: not a readable PNG or JPEG image", field=field) from None
-    resized = img.size != (w, h)
-    if resized:
-        img = img.resize((w, h), Image.BILINEAR)
-    arr = np.asarray(img, dtype=np.uint8)
-    return (arr[:, :, None] if arr.ndim == 2 else arr), resized
+    return img
 
 
 def from_files(model: LoadedModel, files: list[tuple[str, bytes]]) -> tuple[dict, list[str], list[bool]]:

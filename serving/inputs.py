@@ -113,11 +113,11 @@ def _encoded_images(model: LoadedModel, item: dict, params: dict, shape: list[in
         if not isinstance(data, list) or len(data) != math.prod(shape) or not all(isinstance(d, str) for d in data):
             raise BadInput(f"{field}.data: BYTES images as JSON are {math.prod(shape)} base64 strings; or send "
                            "them with the binary tensor extension", field=f"{field}.data")
-        files = [_base64(d, f"{field}.data") for d in data]
+        files = [base64_bytes(d, f"{field}.data") for d in data]
     return from_files(model, [(f"{field}[{i}]", f) for i, f in enumerate(files)])[0]
 
 
-def _base64(text: str, field: str) -> bytes:
+def base64_bytes(text: str, field: str) -> bytes:
     import base64
     import binascii
 

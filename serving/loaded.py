@@ -100,8 +100,13 @@ class LoadedModel:
         return self.contract.get("input") == "image" and "image_shape" in self.contract
 
     @property
+    def is_detector(self) -> bool:
+        """A deployed detector (an MXNet SSD task): images in, boxes out (``serving.detections``)."""
+        return self.is_image and self.contract.get("task") == "detection"
+
+    @property
     def is_classifier(self) -> bool:
-        return self.is_connectome or self.is_image
+        return self.is_connectome or (self.is_image and not self.is_detector)
 
     def unload(self) -> None:
         self.batcher.stop()

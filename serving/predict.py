@@ -92,6 +92,9 @@ def _as_serving_error(exc: Exception) -> ServingError:
 
 
 def need_classifier(model: LoadedModel) -> None:
+    if model.is_detector:
+        raise Unsupported(f"model {model.name!r} is a detector; use the KServe v2 /infer, /predictions or Fractal "
+                          "prediction route")
     if not model.is_classifier:
         raise Unsupported(f"model {model.name!r} is an uploaded ONNX model without a connectome or image contract "
                           "(regions or image shape, class names); use the KServe v2 /infer or Fractal prediction "

@@ -1,6 +1,7 @@
 """The MXNet worker's export job: a deployed MXNet task's checkpoint → ONNX (mx2onnx), verified
 against MXNet on the task's own test images (validation, then training images when it had none)
-before the model is READY (``tasks.export_jobs.run_export``)."""
+before the model is READY (``tasks.export_jobs.run_export``). A detector's export stops before
+its NMS, which the serving role runs (``models.mxnet_backend.detector_export``)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,11 @@ def export_mx_model(model_id: str) -> str:
 
 
 def _prepare(session: Session, task: Task, blob: bytes) -> Callable[[], Converted]:
-    from tasks.mx_inputs import load_mx_inputs
+    from tasks.mx_inputs import is_detection, load_mx_inputs
 
     ds, role = verification_data(load_mx_inputs(session, task, "cpu").spec, "n_images", "images")
+    if is_detection(task):
+        return lambda: _detector(blob, ds, role)
 
     def convert() -> Converted:
         from models.mxnet_backend.onnx_export import export_checkpoint, verify
@@ -31,3 +34,10 @@ def _prepare(session: Session, task: Task, blob: bytes) -> Callable[[], Converte
         return exported.onnx, exported.contract, verify(blob, exported, ds, role)
 
     return convert
+
+
+def _detector(blob: bytes, ds, role: str) -> Converted:  # noqa: ANN001 - a DetectionDataset
+    from models.mxnet_backend.detector_export import export_detector, verify_detector
+
+    exported = export_detector(blob)
+    return exported.onnx, exported.contract, verify_detector(blob, exported, ds, role)

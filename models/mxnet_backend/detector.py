@@ -40,7 +40,8 @@ from models.mxnet_backend.epoch_checkpoints import store_before_pause, store_epo
 from models.mxnet_backend.schedule import make_lr_scheduler
 
 BOOTSTRAP_SEED = 0
-_MEAN, _STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+# The ImageNet normalisation GluonCV's SSD transforms apply (and the exported graph does inside).
+IMAGE_MEAN, IMAGE_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 # An image with no box gets this one: class -1 makes its anchor background, and its one-pixel
@@ -166,7 +167,7 @@ def _train_epoch(run: _Run, loss_fn, should_stop) -> float | None:
     """Mean loss over the epoch's batches; None when stopped."""
     p = run.spec.params
     _seed(p.seed, run.epoch)
-    transform = SSDDefaultTrainTransform(run.width, run.height, run.anchors(), _MEAN, _STD)
+    transform = SSDDefaultTrainTransform(run.width, run.height, run.anchors(), IMAGE_MEAN, IMAGE_STD)
     total, batches = 0.0, 0
     for x, cls_t, box_t in _loader(run.spec.train, transform, p.batch_size, shuffle=True):
         if should_stop():
@@ -186,7 +187,7 @@ def detect(net, ds: DetectionDataset, height: int, width: int, ctx: mx.Context, 
            ) -> list[ImageDetections]:
     """Each image's detections, corners in pixels of the stored image (as ``truths``)."""
     net.hybridize(static_alloc=True, static_shape=True)  # a graph for predicting, not the training one
-    resize = SSDDefaultValTransform(width, height, _MEAN, _STD)
+    resize = SSDDefaultValTransform(width, height, IMAGE_MEAN, IMAGE_STD)
     stored_h, stored_w, _ = ds.image_shape
     to_pixels = np.array([stored_w, stored_h, stored_w, stored_h], np.float32)
     out = []

@@ -96,13 +96,13 @@ def export_checkpoint(blob: bytes) -> Exported:
         except Exception as exc:  # noqa: BLE001 - mx2onnx raises AttributeError/KeyError for unknown ops
             raise ExportFailed(f"mx2onnx cannot convert {meta.network}: {type(exc).__name__}: "
                                f"{str(exc).splitlines()[0][:300] if str(exc) else ''}") from exc
-        onnx = _renamed(path.read_bytes())
+        onnx = renamed(path.read_bytes())
     return Exported(onnx, _contract(meta, info))
 
 
-def _renamed(data: bytes) -> bytes:
-    """The graph's one input and output named ``image`` and ``probabilities``, as the contract
-    says; parameters only as initializers, and only those some node uses."""
+def renamed(data: bytes, output: str = OUTPUT) -> bytes:
+    """The graph's one input and output named ``image`` and ``output`` (``probabilities``), as
+    the contract says; parameters only as initializers, and only those some node uses."""
     import onnx
 
     model = onnx.load_from_string(data)
@@ -111,7 +111,7 @@ def _renamed(data: bytes) -> bytes:
     inputs = [i for i in graph.input if i.name not in params]
     if len(inputs) != 1 or len(graph.output) != 1:
         raise ExportFailed(f"the exported graph has {len(inputs)} inputs and {len(graph.output)} outputs, not 1 and 1")
-    names = {inputs[0].name: INPUT, graph.output[0].name: OUTPUT}
+    names = {inputs[0].name: INPUT, graph.output[0].name: output}
     kept = onnx.ValueInfoProto()
     kept.CopyFrom(inputs[0])
     kept.name = INPUT
@@ -122,7 +122,7 @@ def _renamed(data: bytes) -> bytes:
     for node in graph.node:
         node.input[:] = [names.get(n, n) for n in node.input]
         node.output[:] = [names.get(n, n) for n in node.output]
-    graph.output[0].name = OUTPUT
+    graph.output[0].name = output
     used = {n for node in graph.node for n in node.input}
     unused = [t for t in graph.initializer if t.name not in used]  # mx2onnx's leftovers (softmax axes)
     for t in unused:
