@@ -4,7 +4,9 @@ in the row until ``start.sh move-blobs``; every reader here serves both."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
+from typing import BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
@@ -56,6 +58,12 @@ def delete_artifacts(session: Session, task_id: str, kinds: tuple[str, ...]) -> 
 def data(row: TaskArtifact) -> bytes:
     """The artifact's bytes (read within the session that loaded ``row``)."""
     return blobs.read(row.blob_key, row.in_row)
+
+
+def local_file(row: TaskArtifact) -> contextlib.AbstractContextManager[BinaryIO]:
+    """The artifact's bytes as a seekable local file while the block runs (``dao.blobs.local_file``;
+    ``in_row`` loaded when the row keeps its bytes)."""
+    return blobs.local_file(row.blob_key, row.in_row)
 
 
 def chunks(row: TaskArtifact) -> Iterator[bytes] | bytes:

@@ -9,9 +9,12 @@ A process killed between the two leaves an object no row names: the reaper's gar
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import logging
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -55,6 +58,40 @@ def open_stream(key: str | None, in_row: bytes | None) -> BinaryIO | None:
     if key is None:
         return None if in_row is None else io.BytesIO(in_row)
     return get_store().open(key)
+
+
+@contextlib.contextmanager
+def local_file(key: str | None, in_row: bytes | None) -> Iterator[BinaryIO | None]:
+    """The bytes as a seekable binary file at its start, for loaders that read in place (np.load,
+    zipfile, torch.load), so a worker never holds the object's bytes besides what it loads:
+    a store that opens objects seekable (file://) gives its own file, opened read-only; another
+    (s3://) is streamed in chunks into a temporary file, deleted when the block ends; a row's own
+    bytes come as a BytesIO. None when there are no bytes. Raises BlobNotFound. A session is
+    needed only to have read ``key`` and ``in_row``."""
+    if key is None:
+        yield None if in_row is None else io.BytesIO(in_row)
+        return
+    with _seekable_copy(get_store().open(key)) as fh:
+        yield fh
+
+
+@contextlib.contextmanager
+def _seekable_copy(stream: BinaryIO) -> Iterator[BinaryIO]:
+    """``stream`` itself when seekable, else a temporary file holding its bytes (the stream
+    closed before the caller reads, so no connection is held meanwhile)."""
+    with stream:
+        if stream.seekable():
+            yield stream
+            return
+        copy = tempfile.TemporaryFile(prefix="trainyard-blob-")
+        try:
+            shutil.copyfileobj(stream, copy, CHUNK)
+        except BaseException:
+            copy.close()
+            raise
+    with copy:
+        copy.seek(0)
+        yield copy
 
 
 def chunks(key: str | None, in_row: bytes | None) -> Iterator[bytes] | bytes | None:

@@ -7,7 +7,9 @@ serves both. ``size`` is the stored object's size (the storage quota sums it).""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import re
 from collections.abc import Iterator
 from typing import Any, BinaryIO
@@ -104,6 +106,17 @@ def data(row: Dataset) -> bytes:
 def get_data(session: Session, name: str) -> bytes:
     """The stored dataset blob (the original's ``get_data``). Raises DatasetNotFound."""
     return data(_with_bytes(session, name))
+
+
+@contextlib.contextmanager
+def local_file(session: Session, name: str) -> Iterator[BinaryIO]:
+    """The stored dataset blob as a seekable local file (``dao.blobs.local_file``: the store's own
+    file, or a temporary copy deleted when the block ends), for loaders that read it in place;
+    an empty file for a rejected dataset (no bytes kept), as ``get_data`` gives b"".
+    Raises DatasetNotFound."""
+    row = _with_bytes(session, name)
+    with blobs.local_file(row.blob_key, row.in_row) as fh:
+        yield io.BytesIO() if fh is None else fh
 
 
 def chunks(session: Session, name: str) -> Iterator[bytes] | bytes:

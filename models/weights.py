@@ -17,6 +17,8 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from models.sources import Source, as_file
+
 FORMAT = "trainyard-weights/1"
 
 
@@ -59,10 +61,11 @@ def save_checkpoint(state: dict) -> bytes:
     return buf.getvalue()
 
 
-def load_checkpoint(blob: bytes) -> dict:
-    """A checkpoint dict, loaded with ``weights_only=True`` onto the CPU. Raises BadWeights."""
+def load_checkpoint(blob: Source) -> dict:
+    """A checkpoint dict (bytes, or a seekable file or path read in place), loaded with
+    ``weights_only=True`` onto the CPU. Raises BadWeights."""
     try:
-        state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+        state = torch.load(as_file(blob), map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle errors of several kinds
         raise BadWeights(f"not a loadable checkpoint: {exc}") from exc
     if not isinstance(state, dict) or state.get("format") != FORMAT:

@@ -23,16 +23,18 @@ def parent_training(session: Session, task: Task, class_names: tuple[str, ...],
     for name, subject in (roles.get("train") or {}).get("subjects") or []:
         named.setdefault(name, []).append(subject)
     try:
-        parts = [(name, _subjects_of(loaded.get(name) or _read(session, name), subjects))
+        parts = [(name, _subjects_of(loaded.get(name) or read_dataset(session, name), subjects))
                  for name, subjects in named.items()]
         return concatenate(parts, class_names)[0] if parts else None
     except (LookupError, ValueError):
         return None
 
 
-def _read(session: Session, name: str) -> ConnectomeDataset:
-    """Raises DatasetNotFound (a LookupError)."""
-    return ConnectomeDataset.from_npz_bytes(dataset_queries.get_data(session, name))
+def read_dataset(session: Session, name: str) -> ConnectomeDataset:
+    """The stored connectome dataset, parsed in place from its local file (never its bytes in
+    memory beside the arrays). Raises DatasetNotFound (a LookupError)."""
+    with dataset_queries.local_file(session, name) as fh:
+        return ConnectomeDataset.from_npz(fh)
 
 
 def _subjects_of(ds: ConnectomeDataset, subjects: list[str]) -> ConnectomeDataset:

@@ -16,7 +16,7 @@ from models.job import HyperParams, JobSpec, NestedCV
 from contracts.param_grid import INNER_FOLDS_DEFAULT, inner_cv_type
 from contracts.task_needs import FORM_FIELDS, ROLES, used_roles
 from tasks.backends import JobInputs
-from tasks.baseline_inputs import parent_training
+from tasks.baseline_inputs import parent_training, read_dataset
 from tasks.subject_prints import mark_copies
 
 HYPER_FIELDS = tuple(HyperParams.model_fields)  # the param_set keys the engine reads
@@ -40,8 +40,7 @@ def load_inputs(session: Session, task: Task) -> JobInputs:
     params = hyper_params(form["param_set"])
     roles = role_names(form)
     names = sorted({n for group in roles.values() for n in group})
-    datasets = {n: ConnectomeDataset.from_npz_bytes(dataset_queries.get_data(session, n))
-                for n in names}
+    datasets = {n: read_dataset(session, n) for n in names}
     sums = checksums(session, names)
     cv = cv_settings(form)
     lineage = ancestry(session, task)

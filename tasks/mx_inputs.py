@@ -70,7 +70,8 @@ def _load_dataset(session: Session, name: str, detection: bool) -> ImageDataset 
     row = dataset_queries.get_dataset(session, name)
     if row.kind != kind or row.status != DatasetStatus.READY.value:
         raise ValueError(f"dataset {name!r} is a {row.status} {row.kind} dataset, not a READY {kind} dataset")
-    return stored.from_npz_bytes(dataset_queries.get_data(session, name))
+    with dataset_queries.local_file(session, name) as fh:
+        return stored.from_npz(fh)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from models.sources import Source, as_file
+
 
 class DatasetImportError(ValueError):
     """A dataset file was rejected. ``problems`` holds one message per problem found,
@@ -82,8 +84,14 @@ class ConnectomeDataset:
 
     @classmethod
     def from_npz_bytes(cls, blob: bytes) -> "ConnectomeDataset":
-        """Inverse of ``to_npz_bytes`` for data this service stored (already validated)."""
-        with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+        """``from_npz`` of the bytes."""
+        return cls.from_npz(blob)
+
+    @classmethod
+    def from_npz(cls, source: Source) -> "ConnectomeDataset":
+        """Inverse of ``to_npz_bytes`` for data this service stored (already validated): bytes, or
+        a seekable file or path read in place (each array read in chunks, never the whole file)."""
+        with np.load(as_file(source), allow_pickle=False) as z:
             features = z["features"] if "features" in z.files else None
             names = tuple(str(s) for s in z["feature_names"]) if "feature_names" in z.files else ()
             groups = tuple(str(s) for s in z["groups"]) if "groups" in z.files else None

@@ -20,6 +20,8 @@ from pathlib import Path
 import mxnet as mx
 from mxnet import gluon
 
+from models.sources import Source, as_file
+
 CHECKPOINT_FORMAT = "trainyard-mxnet-checkpoint/1"
 
 
@@ -102,10 +104,11 @@ def _meta_from_json(raw: bytes) -> CheckpointMeta:
     )
 
 
-def unpack_checkpoint(blob: bytes) -> Checkpoint:
-    """The parts of a blob made by ``pack_checkpoint``. Raises CheckpointError otherwise."""
+def unpack_checkpoint(blob: Source) -> Checkpoint:
+    """The parts of a blob made by ``pack_checkpoint`` (bytes, or a seekable file or path read in
+    place). Raises CheckpointError otherwise."""
     try:
-        with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+        with zipfile.ZipFile(as_file(blob)) as zf:
             names = set(zf.namelist())
             meta = _meta_from_json(zf.read("meta.json"))
             params = zf.read("net.params")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from models.datasets.types import DatasetImportError
+from models.sources import Source, as_file
 
 DETECTION_DATASET_KIND = "detection"
 OBJECT_COLUMNS = ("image", "class", "xmin", "ymin", "xmax", "ymax", "difficult")
@@ -99,12 +100,18 @@ class DetectionDataset:
 
     @classmethod
     def from_npz_bytes(cls, blob: bytes) -> "DetectionDataset":
-        """Inverse of ``to_npz_bytes``, checked with ``check_detection_dataset``.
+        """``from_npz`` of the bytes."""
+        return cls.from_npz(blob)
+
+    @classmethod
+    def from_npz(cls, source: Source) -> "DetectionDataset":
+        """Inverse of ``to_npz_bytes`` (bytes, or a seekable file or path read in place), checked
+        with ``check_detection_dataset``.
 
         Raises DatasetImportError when the blob is not a valid stored detection dataset.
         """
         try:
-            with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+            with np.load(as_file(source), allow_pickle=False) as z:
                 members = np.asarray(z["set_members"], dtype=bool)
                 ds = cls(
                     images=np.asarray(z["images"]), objects=np.asarray(z["objects"]),

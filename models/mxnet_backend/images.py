@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.datasets.types import DatasetImportError
+from models.sources import Source, as_file
 
 IMAGE_DATASET_KIND = "image"
 
@@ -57,12 +58,18 @@ class ImageDataset:
 
     @classmethod
     def from_npz_bytes(cls, blob: bytes) -> "ImageDataset":
-        """Inverse of ``to_npz_bytes``; the result is checked with ``check_image_dataset``.
+        """``from_npz`` of the bytes."""
+        return cls.from_npz(blob)
+
+    @classmethod
+    def from_npz(cls, source: Source) -> "ImageDataset":
+        """Inverse of ``to_npz_bytes`` (bytes, or a seekable file or path read in place); the
+        result is checked with ``check_image_dataset``.
 
         Raises DatasetImportError when the blob is not a valid stored image dataset.
         """
         try:
-            with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+            with np.load(as_file(source), allow_pickle=False) as z:
                 ds = cls(
                     images=np.asarray(z["images"]),
                     labels=np.asarray(z["labels"]).astype(np.int64),
