@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from dao import dataset_queries
 from dao.tables import Task
 from models.datasets.splits import concatenate
 from models.datasets.types import ConnectomeDataset
+from tasks.stored_datasets import read_dataset
 
 
 def parent_training(session: Session, task: Task, class_names: tuple[str, ...],
@@ -28,13 +28,6 @@ def parent_training(session: Session, task: Task, class_names: tuple[str, ...],
         return concatenate(parts, class_names)[0] if parts else None
     except (LookupError, ValueError):
         return None
-
-
-def read_dataset(session: Session, name: str) -> ConnectomeDataset:
-    """The stored connectome dataset, parsed in place from its local file (never its bytes in
-    memory beside the arrays). Raises DatasetNotFound (a LookupError)."""
-    with dataset_queries.local_file(session, name) as fh:
-        return ConnectomeDataset.from_npz(fh)
 
 
 def _subjects_of(ds: ConnectomeDataset, subjects: list[str]) -> ConnectomeDataset:

@@ -16,7 +16,8 @@ from models.job import HyperParams, JobSpec, NestedCV
 from contracts.param_grid import INNER_FOLDS_DEFAULT, inner_cv_type
 from contracts.task_needs import FORM_FIELDS, ROLES, used_roles
 from tasks.backends import JobInputs
-from tasks.baseline_inputs import parent_training, read_dataset
+from tasks.baseline_inputs import parent_training
+from tasks.stored_datasets import read_dataset
 from tasks.subject_prints import mark_copies
 
 HYPER_FIELDS = tuple(HyperParams.model_fields)  # the param_set keys the engine reads

@@ -11,6 +11,7 @@ from dao import dataset_queries, lineage_queries
 from models.datasets.fingerprints import Prints, Source, ancestor_sources, copies_in, fingerprint, from_bytes
 from models.datasets.lineage import Lineage
 from models.datasets.types import ConnectomeDataset
+from tasks.stored_datasets import read_dataset
 
 
 def load_prints(session: Session, names: dict[str, str] | None = None,
@@ -26,8 +27,7 @@ def load_prints(session: Session, names: dict[str, str] | None = None,
     if missing:
         for name, checksum, blob in dataset_queries.subject_prints(session, checksums=missing):
             if checksum not in _KEPT:
-                _keep(checksum, from_bytes(blob) if blob else fingerprint(
-                    ConnectomeDataset.from_npz_bytes(dataset_queries.get_data(session, name))))
+                _keep(checksum, from_bytes(blob) if blob else fingerprint(read_dataset(session, name)))
     by_sum = {c: _KEPT[c] for c in wanted if c in _KEPT}
     return {n: by_sum[c] for n, c in names.items() if c in by_sum}, by_sum
 
