@@ -238,8 +238,21 @@ def _fitting_problems(network: str, chw: list[int], parent: Task | None) -> list
     if model is None or model.image is None:  # an unknown network is refused by its own field
         return []
     problems = image_shape_problems(model.name, model.image.max_size, c, h, w)
+    if model.input == "detection":
+        problems += _detector_shape_problems(model, c, h, w)
     fixed = _parent_shape(parent)
     if not model.image.any_size and fixed and [h, w, c] != fixed:
         problems.append(f"{model.name}'s weights fix its input at {fixed[2]}×{fixed[0]}×{fixed[1]} (C×H×W), "
                         f"not {c}×{h}×{w}")
+    return problems
+
+
+def _detector_shape_problems(model, c: int, h: int, w: int) -> list[str]:  # noqa: ANN001 - a ModelInfo
+    """A detector takes colour, square images of at least its ``min_size`` (its anchors are laid
+    out on a square grid)."""
+    problems = [] if c == 3 else [f"{model.name} takes 3-channel images (grey ones are repeated), got {c} channels"]
+    if h != w:
+        problems.append(f"{model.name} takes square images, got {h}×{w}")
+    if min(h, w) < model.image.min_size:
+        problems.append(f"{model.name} takes images of at least {model.image.min_size} pixels a side, got {h}×{w}")
     return problems

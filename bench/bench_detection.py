@@ -7,7 +7,8 @@ Both train ``ssd_300_mobilenet0.25_custom`` from random weights on the demo dete
 (``models/mxnet_backend/detection_demo.py``) split 60/20/20 into train, validation and test,
 with the same transforms, loss, optimiser, batch size, learning rate, seed and input size, and
 score the last epoch's weights on the test images. The baseline is GluonCV's own recipe written
-out as its ``train_ssd.py`` does it (validation mAP with ``VOC07MApMetric`` every epoch, the
+out as its ``train_ssd.py`` does it, on the same network (GluonCV's ``get_ssd`` with the
+arguments trainyard builds it with) (validation mAP with ``VOC07MApMetric`` every epoch, the
 best epoch's parameters kept); trainyard runs ``run_detection_job`` with hooks that keep the
 checkpoints a worker would store. Each round runs both, in alternating order, each in a fresh
 process. Output: each one's training time, test VOC mAP (trainyard's with its 95% bootstrap
@@ -20,6 +21,7 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -69,12 +71,13 @@ def run_gluoncv(args) -> dict:
 
     import mxnet as mx
     import numpy as np
-    from gluoncv import model_zoo
     from gluoncv.data.batchify import Stack, Tuple
     from gluoncv.data.transforms.presets.ssd import SSDDefaultTrainTransform, SSDDefaultValTransform
     from gluoncv.loss import SSDMultiBoxLoss
     from gluoncv.utils.metrics.voc_detection import VOCMApMetric
     from mxnet import autograd, gluon
+
+    from models.mxnet_backend.detector_networks import build_detector
 
     train, val, test = _data(args.images)
 
@@ -112,10 +115,12 @@ def run_gluoncv(args) -> dict:
     random.seed(seed)
     mx.random.seed(seed)
     started = time.perf_counter()
-    net = model_zoo.get_model(NETWORK, classes=list(train.class_names), pretrained_base=False)
+    # The same network: GluonCV's get_ssd with trainyard's arguments (anchors laid out for the
+    # size fed, models/mxnet_backend/detector_networks.py); everything else is GluonCV's recipe.
+    net = build_detector(NETWORK, train.class_names, args.size)
     net.initialize()
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": args.lr, "wd": 0.0001, "momentum": 0.9})
-    loss_fn, best, best_params = SSDMultiBoxLoss(), -1.0, None
+    loss_fn, best, scratch = SSDMultiBoxLoss(), -1.0, tempfile.mkdtemp(prefix="gluoncv-ssd-")
     for epoch in range(args.epochs):
         net.hybridize(static_alloc=True, static_shape=True)
         with autograd.train_mode():
@@ -132,8 +137,10 @@ def run_gluoncv(args) -> dict:
             trainer.step(1)
         current = validate(net, val)
         print(f"gluoncv epoch {epoch + 1} val_map {current}", file=sys.stderr, flush=True)
-        if current > best:
-            best, best_params = current, {k: v.data().copy() for k, v in net.collect_params().items()}
+        if current > best:  # train_ssd.py's save_params: the best epoch's parameters to disk
+            best = current
+            net.save_parameters(str(Path(scratch, "best.params")))
+        net.save_parameters(str(Path(scratch, f"epoch{epoch + 1}.params")))
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "map_voc": float(validate(net, test))}
 

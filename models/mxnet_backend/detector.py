@@ -99,10 +99,12 @@ class _Run:
 
 
 def _shape(spec: DetectionJobSpec, info: DetectorInfo, ds: DetectionDataset) -> tuple[int, int]:
+    """(H, W) the detector is fed: the asked shape, else the stored images' larger side, at
+    least the detector's ``min_size``; square, as SSD's anchors are laid out."""
     if spec.data_shape is not None:
         return spec.data_shape
-    h, w, _ = ds.image_shape
-    return max(h, info.min_size), max(w, info.min_size)
+    side = max(*ds.image_shape[:2], info.min_size)
+    return side, side
 
 
 def _trainer(net, params: MxTrainParams, n_images: int) -> gluon.Trainer:
@@ -133,7 +135,7 @@ def _start(spec: DetectionJobSpec, ctx: mx.Context) -> _Run:
     init = _checkpoint(spec.init_weights, info, ds.class_names) if spec.init_weights and not resume else None
     if init is not None and spec.task_type == "dl_ev":
         height, width = init.meta.image_shape[:2]
-    net = build_detector(info.name, ds.class_names)
+    net = build_detector(info.name, ds.class_names, height)
     if resume or init:
         load_params(net, (resume or init).params, ctx)
     else:

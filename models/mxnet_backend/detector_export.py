@@ -76,7 +76,7 @@ class ExportedDetector:
 def load_network(blob: bytes):  # noqa: ANN201 - (CheckpointMeta, a GluonCV SSD)
     """The checkpoint's meta and its detector, parameters loaded on the CPU."""
     ckpt = unpack_checkpoint(blob)
-    net = build_detector(ckpt.meta.network, ckpt.meta.class_names)
+    net = build_detector(ckpt.meta.network, ckpt.meta.class_names, ckpt.meta.image_shape[0])
     load_params(net, ckpt.params, mx.cpu())
     return ckpt.meta, net
 

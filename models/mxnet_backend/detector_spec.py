@@ -17,7 +17,7 @@ class DetectionJobSpec:
     train: DetectionDataset | None  # None for dl_ev
     val: DetectionDataset | None = None
     test: DetectionDataset | None = None
-    data_shape: tuple[int, int] | None = None  # (H, W) the network is fed; None: the detector's choice
+    data_shape: tuple[int, int] | None = None  # (H, W), square, the network is fed; None: the detector's choice
     device: str = "cpu"
     init_weights: bytes | None = None
     resume_checkpoint: bytes | None = None

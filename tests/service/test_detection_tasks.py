@@ -69,6 +69,8 @@ def test_the_task_page_draws_the_boxes_on_test_images(mx, trained):
             page = d.open("/ui/tasks/DETECT1")
             page.wait_for_function("document.querySelector('#detections')?.naturalWidth > 0")
             assert page.inner_text("#cm-h") == "Detections (test images)"
+            assert page.get_attribute("#acc-chart", "data-points") == "2"
+            assert "Validation mAP" in page.inner_text("#acc-chart")
             assert "test_map_voc" in page.inner_text("#metrics")
             d.shot("task-detection")
             assert not d.errors, d.errors
@@ -97,6 +99,21 @@ def test_mxservers_nested_detect_body_trains_a_detector(mx):
     done = mx.wait_task("DETECT2", timeout=240)
     assert done["status"] == "SUCCEEDED", done["error"]
     assert done["result"]["data_shape"] == [3, 128, 128] and done["result"]["epochs_done"] == 1
+
+
+@pytest.mark.parametrize("shapes,words", [
+    (["3", "128", "160"], "takes square images, got 128×160"),
+    (["3", "64", "64"], "at least 128 pixels a side"),
+    (["1", "128", "128"], "takes 3-channel images"),
+])
+def test_a_shape_a_detector_cannot_take_is_refused_naming_it(mx, shapes, words):
+    desc = train_request(**{"classes": CLASSES, "target": "detect", "net.name": DETECTOR, "net.config.num_classes": "3",
+                            "train_param.data_param.shapes": shapes,
+                            "train_param.data_param.file_url": {"train_rec": DEMO, "train_idx": DEMO}})
+    r = mx.post("/train", json=desc)
+    assert r.status_code == 422, r.text
+    problems = {p["field"]: p["problem"] for p in r.json()["errors"]}
+    assert words in problems.get("train_param.data_param.shapes", ""), problems
 
 
 @pytest.mark.parametrize("changes,field,words", [
