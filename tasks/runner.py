@@ -57,8 +57,8 @@ class TaskHooks:
         c = self.claim
         # Logged before the epoch is recorded: nothing else sits between the record and the
         # epoch's checkpoint, and whoever sees the epoch can read its line.
-        log.info("epoch %d/%d train_loss=%.4f val_loss=%s", metrics.epoch,
-                 metrics.epochs, metrics.train_loss, metrics.val_loss)
+        validation = f"val_map={metrics.val_map:.4f}" if metrics.val_map is not None else f"val_loss={metrics.val_loss}"
+        log.info("epoch %d/%d train_loss=%.4f %s", metrics.epoch, metrics.epochs, metrics.train_loss, validation)
         with session_scope() as session:
             if not self._owned(session):
                 return
