@@ -176,14 +176,15 @@ def _per_class(s: _Sorted, positives: np.ndarray, weights: np.ndarray, conventio
     return ap
 
 
-def _mean(per_class: np.ndarray) -> float:
+def _mean(per_class: np.ndarray) -> float | None:
+    """Over the classes with a counted box (and the thresholds); None when no class has one."""
     valid = per_class[~np.isnan(per_class).all(axis=1)]
-    return float(valid.mean()) if valid.size else float("nan")
+    return float(valid.mean()) if valid.size else None
 
 
 def average_precision(m: Matches, convention: str, weights: np.ndarray | None = None) -> dict:
-    """{"map": mean over classes (and thresholds), "per_class": [AP or None]} on the images,
-    each weighed by ``weights`` (default: each once)."""
+    """{"map": mean over classes (and thresholds), None when no image has a box that counts;
+    "per_class": [AP or None]} on the images, each weighed by ``weights`` (default: each once)."""
     n_images, n_classes = m.positives.shape
     w = np.ones(n_images) if weights is None else weights
     per_class = _per_class(_Sorted.of(m, n_classes), m.positives, w, convention)
@@ -199,7 +200,7 @@ def with_interval(m: Matches, convention: str, seed: int, resamples: int = RESAM
     for rows in draws(n_images, seed, resamples) if n_images else []:
         value = _mean(_per_class(order, m.positives, np.bincount(rows, minlength=n_images).astype(float),
                                  convention))
-        if not np.isnan(value):
+        if value is not None:
             values.append(value)
     bounds = percentile_interval(values)
     return {**point, "low": bounds[0] if bounds else None, "high": bounds[1] if bounds else None,

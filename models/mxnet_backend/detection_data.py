@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -54,17 +55,20 @@ class DetectionDataset:
         _, h, w, c = self.images.shape
         return int(h), int(w), int(c)
 
-    def _bounds(self) -> np.ndarray:
+    @cached_property
+    def _starts(self) -> np.ndarray:
+        """Where each image's rows start in the object table (and where the last ends): found
+        once, as every box look-up of an epoch needs them."""
         return np.searchsorted(self.objects[:, 0], np.arange(self.n_images + 1), side="left")
 
     def boxes(self, index: int) -> np.ndarray:
         """(n, 6) float32 BOX_COLUMNS of image ``index``, normalised; (0, 6) for an empty image."""
-        start, end = self._bounds()[[index, index + 1]]
+        start, end = self._starts[[index, index + 1]]
         return self.objects[start:end, 1:].copy()
 
     def all_boxes(self) -> list[np.ndarray]:
         """``boxes(i)`` for every image, in order (one pass over the table)."""
-        bounds = self._bounds()
+        bounds = self._starts
         return [self.objects[bounds[i]:bounds[i + 1], 1:].copy() for i in range(self.n_images)]
 
     def pixel_boxes(self, index: int) -> np.ndarray:

@@ -78,3 +78,14 @@ def test_a_difficult_box_neither_counts_nor_penalises_in_voc():
     truth = ImageTruth(np.array([[10, 10, 40, 40], [50, 50, 90, 90.0]]), np.array([0, 0]), np.array([False, True]))
     both = ImageDetections(truth.boxes, truth.labels, np.array([0.9, 0.8]))
     assert average_precision(match([truth], [both], 1, "voc"), "voc")["map"] == pytest.approx(1.0)
+
+
+def test_images_without_a_counted_box_have_no_map_rather_than_nan():
+    empty = ImageTruth(np.zeros((0, 4)), np.zeros(0, int), np.zeros(0, bool))
+    only_difficult = ImageTruth(np.array([[10, 10, 40, 40.0]]), np.array([0]), np.array([True]))
+    found = ImageDetections(np.array([[10, 10, 40, 40.0]]), np.array([0]), np.array([0.9]))
+    for convention, truth in (("coco", empty), ("voc", only_difficult)):
+        m = match([truth, truth], [found, found], 1, convention)
+        assert average_precision(m, convention)["map"] is None
+        scored = with_interval(m, convention, seed=0, resamples=50)
+        assert (scored["map"], scored["low"], scored["high"], scored["resamples_defined"]) == (None, None, None, 0)
