@@ -209,7 +209,17 @@ def shape_problems(desc: TrainDesc | TestDesc, shape: dict[str, Any], parent: Ta
     asked = _asked_shape(desc, shape, parent)
     if asked is not None:
         problems += [(asked[0], p) for p in _fitting_problems(desc.net.name, asked[1], parent)]
+        if isinstance(desc, TestDesc):
+            problems += [(asked[0], p) for p in _detector_evaluation_problems(desc.net.name, asked[1], parent)]
     return problems
+
+
+def _detector_evaluation_problems(network: str, chw: list[int], parent: Task | None) -> list[str]:
+    """A detector is evaluated at the size it was trained at (its anchors are laid out for it)."""
+    model, trained = find_model(network), _parent_shape(parent)
+    if model is None or model.input != "detection" or not trained or chw[1:] == trained[:2]:
+        return []
+    return [f"a detector is evaluated at the size it was trained at, {trained[0]}×{trained[1]}, not {chw[1]}×{chw[2]}"]
 
 
 def _asked_shape(desc: TrainDesc | TestDesc, shape: dict[str, Any], parent: Task | None

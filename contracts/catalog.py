@@ -122,18 +122,21 @@ def _detector(name: str, aliases: tuple[str, ...], description: str, **image) ->
 
 
 # GluonCV's SSD detectors under GluonCV's model-zoo names (MXServer's ``net.name``), trained from
-# random weights (no pretrained download). Images are resized to the asked shape (its default:
-# the stored size, at least ``min_size``); anchors follow the network's strides, so any size
-# from ``min_size`` up works.
+# random weights (no pretrained download). Images are resized to the asked square shape (its
+# default: the stored images' larger side, at least ``min_size``); the anchors are laid out for
+# that size (models/mxnet_backend/detector_networks.py).
 DETECTION_MODELS: tuple[ModelInfo, ...] = (
     _detector("ssd_300_mobilenet0.25_custom", ("ssd", "ssd_mobilenet0.25"),
-              "SSD (GluonCV) on MobileNet v1 width 0.25, six feature scales, anchors for a 300-pixel "
-              "input; small enough to train on a CPU.", channels=3, default_size=300, min_size=128),
+              "SSD (GluonCV) on MobileNet v1 width 0.25, six feature scales; small enough to train on a "
+              "CPU. Its anchors are laid out for the square size it is fed (GluonCV's preset is for 300).",
+              channels=3, default_size=300, min_size=128),
     _detector("ssd_512_mobilenet1.0_custom", ("ssd_mobilenet1.0",),
-              "SSD (GluonCV) on MobileNet v1 width 1.0, anchors for a 512-pixel input.",
+              "SSD (GluonCV) on MobileNet v1 width 1.0; anchors laid out for the square size it is fed "
+              "(GluonCV's preset is for 512).",
               channels=3, default_size=512, min_size=256),
     _detector("ssd_512_resnet50_v1_custom", ("ssd_resnet50",),
-              "SSD (GluonCV) on ResNet-50 v1, anchors for a 512-pixel input.",
+              "SSD (GluonCV) on ResNet-50 v1; anchors laid out for the square size it is fed (GluonCV's "
+              "preset is for 512).",
               channels=3, default_size=512, min_size=256),
 )
 

@@ -23,7 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 SCORES = ("accuracy", "balanced_accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc")
 # A detector's test scores: VOC mAP at IoU 0.5 and COCO mAP over IoU 0.50:0.95 (models.detection_map).
 DETECTION_SCORES = ("map_voc", "map_coco")
-TEST_PREFIXES = ("test", "test_best")  # the final weights, the lowest-validation-loss checkpoint
+# the final weights, the best validation epoch's (lowest loss; a detector's: highest VOC mAP)
+TEST_PREFIXES = ("test", "test_best")
 # The standard baseline beside a test result (models.baseline_report): its record, its flat
 # metrics' prefix, and the task's test accuracy minus the baseline's.
 BASELINE_KEY, BASELINE_PREFIX, BASELINE_DIFFERENCE = "standard_baseline", "baseline_test", "baseline_accuracy_difference"
