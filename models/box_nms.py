@@ -25,7 +25,7 @@ class NmsSettings:
 
     overlap_thresh: float = 0.45
     topk: int = 400
-    valid_thresh: float = 0.01
+    valid_thresh: float = 0.01  # a literal in GluonCV's ssd.py (its class decoder's and box_nms's)
     post_nms: int = 100
 
     def public(self) -> dict:

@@ -17,9 +17,9 @@ from models.image_resize import resize_like_mxnet
 from serving import images, predict
 from serving.arrays import MAX_ROWS, numeric_array
 from serving.errors import BadInput
-from serving.inputs import base64_bytes
+from serving.inputs import encoded_files
 from serving.loaded import LoadedModel
-from serving.tensors import BinaryReader, binary_array, bytes_elements
+from serving.tensors import BinaryReader, binary_array
 
 # KServe outputs of a detector: every detection of every image in the request, one row each
 OUTPUTS = [{"name": "boxes", "datatype": "FP32", "shape": [-1, 4]},
@@ -78,26 +78,10 @@ def from_array(values, field: str) -> list[np.ndarray]:
 
 
 def from_request() -> list[np.ndarray]:
-    """The pictures a request carries: multipart image files, one raw PNG/JPEG body, or JSON
-    pixel values (``{"image" | "images" | "data" | "instances": ...}`` or a bare array).
-    Raises BadInput, BadRequest, TooLarge."""
-    from serving.bodies import json_value, raw_body, uploaded_files
-
-    files = uploaded_files()
-    if not files and raw_body().startswith(images.MAGIC):
-        files = [("image", raw_body())]
-    if files:
-        return from_files(files)
-    body = json_value(required=False)
-    if body is None:
-        raise BadInput("the body is empty; send a PNG/JPEG file or pixel values as JSON", field="body")
-    if not isinstance(body, dict):
-        return from_array(body, "body")
-    key = next((k for k in ("images", "image", "data", "instances", "values") if k in body), None)
-    if key is None:
-        raise BadInput("image: send an image file, or pixel values as \"image\" (one) or \"images\" (several)",
-                       field="image")
-    return from_array(body[key], key)
+    """The pictures a request carries (``images.request_content``): multipart image files, one
+    raw PNG/JPEG body, or JSON pixel values. Raises BadInput, BadRequest, TooLarge."""
+    files, values, field = images.request_content()
+    return from_files(files) if files else from_array(values, field)
 
 
 def kserve_pictures(inputs, binary: BinaryReader) -> list[np.ndarray]:
@@ -115,7 +99,7 @@ def kserve_pictures(inputs, binary: BinaryReader) -> list[np.ndarray]:
                                               for d in shape):
         raise BadInput(f"{field}.shape: expected a list of non-negative integers", field=f"{field}.shape")
     if datatype == "BYTES":
-        pictures = from_files([(str(i), f) for i, f in enumerate(_encoded(item, params, shape, field, binary))])
+        pictures = from_files([(str(i), f) for i, f in enumerate(encoded_files(item, params, shape, field, binary))])
     elif datatype in ("FP32", "UINT8"):
         pictures = from_array(_pixels(item, params, shape, datatype, field, binary), f"{field}.data")
     else:
@@ -123,18 +107,6 @@ def kserve_pictures(inputs, binary: BinaryReader) -> list[np.ndarray]:
                        f"(N, H, W, 3), got {datatype!r}", field=f"{field}.datatype")
     binary.finish()
     return pictures
-
-
-def _encoded(item: dict, params: dict, shape: list[int], field: str, binary: BinaryReader) -> list[bytes]:
-    if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != 1):
-        raise BadInput(f"{field}.shape: BYTES images take shape [N] or [N, 1], got {shape}", field=f"{field}.shape")
-    if "binary_data_size" in params:
-        return bytes_elements(binary.take(params["binary_data_size"], field), math.prod(shape), f"{field}.data")
-    data = item.get("data")
-    if not isinstance(data, list) or len(data) != math.prod(shape) or not all(isinstance(d, str) for d in data):
-        raise BadInput(f"{field}.data: BYTES images as JSON are {math.prod(shape)} base64 strings; or send "
-                       "them with the binary tensor extension", field=f"{field}.data")
-    return [base64_bytes(d, f"{field}.data") for d in data]
 
 
 def _pixels(item: dict, params: dict, shape: list[int], datatype: str, field: str, binary: BinaryReader):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -93,31 +94,42 @@ def from_array(model: LoadedModel, values, field: str) -> dict:
     return {"image": arr}
 
 
-def from_json(model: LoadedModel, body) -> dict:
-    """A bare array, or ``{"image" | "images" | "data" | "instances": array}``. Raises BadInput."""
+def json_pixels(body) -> tuple[Any, str]:
+    """(pixel values, their field) of a JSON body: a bare array, or ``{"image" | "images" |
+    "data" | "instances": array}``. Raises BadInput."""
     if not isinstance(body, dict):
-        return from_array(model, body, "body")
+        return body, "body"
     key = next((k for k in ("images", "image", "data", "instances") if k in body), None)
     if key is None:
         raise BadInput("image: send an image file, or pixel values as \"image\" (one) or \"images\" (several)",
                        field="image")
-    return from_array(model, body[key], key)
+    return body[key], key
 
 
 MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")
 
 
-def from_request(model: LoadedModel) -> tuple[dict, list[str] | None, list[bool] | None]:
-    """(feeds, image names, resized flags) of what a request carries: multipart image files,
-    one raw PNG/JPEG body, or JSON pixel values. Raises BadInput, BadRequest, TooLarge."""
+def request_content() -> tuple[list[tuple[str, bytes]] | None, Any, str | None]:
+    """What a request carries: (files, None, None) for multipart image files or one raw PNG/JPEG
+    body, else (None, pixel values, their field) of its JSON. Raises BadInput, BadRequest,
+    TooLarge."""
     from serving.bodies import json_value, raw_body, uploaded_files
 
     files = uploaded_files()
     if not files and raw_body().startswith(MAGIC):
         files = [("image", raw_body())]
     if files:
-        return from_files(model, files)
+        return files, None, None
     body = json_value(required=False)
     if body is None:
         raise BadInput("the body is empty; send a PNG/JPEG file or pixel values as JSON", field="body")
-    return from_json(model, body), None, None
+    return (None, *json_pixels(body))
+
+
+def from_request(model: LoadedModel) -> tuple[dict, list[str] | None, list[bool] | None]:
+    """(feeds, image names, resized flags) of what a request carries (``request_content``).
+    Raises BadInput, BadRequest, TooLarge."""
+    files, values, field = request_content()
+    if files:
+        return from_files(model, files)
+    return from_array(model, values, field), None, None

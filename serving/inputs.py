@@ -104,17 +104,23 @@ def _kserve_input(model: LoadedModel, item, field: str, binary: BinaryReader) ->
 def _encoded_images(model: LoadedModel, item: dict, params: dict, shape: list[int], field: str,
                     binary: BinaryReader) -> dict:
     """An image model's ``image`` input as BYTES: PNG/JPEG files, shape [N] or [N, 1]."""
-    if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != 1):
-        raise BadInput(f"{field}.shape: BYTES images take shape [N] or [N, 1], got {shape}", field=f"{field}.shape")
-    if "binary_data_size" in params:
-        files = bytes_elements(binary.take(params["binary_data_size"], field), math.prod(shape), f"{field}.data")
-    else:
-        data = item.get("data")
-        if not isinstance(data, list) or len(data) != math.prod(shape) or not all(isinstance(d, str) for d in data):
-            raise BadInput(f"{field}.data: BYTES images as JSON are {math.prod(shape)} base64 strings; or send "
-                           "them with the binary tensor extension", field=f"{field}.data")
-        files = [base64_bytes(d, f"{field}.data") for d in data]
+    files = encoded_files(item, params, shape, field, binary)
     return from_files(model, [(f"{field}[{i}]", f) for i, f in enumerate(files)])[0]
+
+
+def encoded_files(item: dict, params: dict, shape: list[int], field: str, binary: BinaryReader) -> list[bytes]:
+    """The files of a BYTES ``image`` input, shape [N] or [N, 1] with N ≥ 1: base64 strings in
+    its ``data``, or the binary tensor extension's elements. Raises BadInput."""
+    if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != 1) or shape[0] < 1:
+        raise BadInput(f"{field}.shape: BYTES images take shape [N] or [N, 1] with N ≥ 1, got {shape}",
+                       field=f"{field}.shape")
+    if "binary_data_size" in params:
+        return bytes_elements(binary.take(params["binary_data_size"], field), math.prod(shape), f"{field}.data")
+    data = item.get("data")
+    if not isinstance(data, list) or len(data) != math.prod(shape) or not all(isinstance(d, str) for d in data):
+        raise BadInput(f"{field}.data: BYTES images as JSON are {math.prod(shape)} base64 strings; or send "
+                       "them with the binary tensor extension", field=f"{field}.data")
+    return [base64_bytes(d, f"{field}.data") for d in data]
 
 
 def base64_bytes(text: str, field: str) -> bytes:

@@ -47,7 +47,6 @@ MIN_IOU = 0.99
 SCORE_TOLERANCE = 1e-4  # both sides compute in float32
 SAME_CORNERS = 0.01  # pixels
 MAX_SWAPPED = 2  # unmatched detections at the bottom of an image's list forgiven, per side
-VALID_THRESH = 0.01  # GluonCV's SSD: its class decoder's and box_nms's threshold (ssd.py, not a setting)
 _INTERP_AUTO = 9  # GluonCV's SSDDefaultValTransform: bicubic up, area down, bilinear otherwise
 
 
@@ -83,7 +82,8 @@ def load_network(blob: bytes):  # noqa: ANN201 - (CheckpointMeta, a GluonCV SSD)
 
 def nms_settings(net) -> NmsSettings:  # noqa: ANN001 - a GluonCV SSD
     """The net's own NMS settings (``SSD.set_nms``)."""
-    return NmsSettings(float(net.nms_thresh), int(net.nms_topk), VALID_THRESH, int(net.post_nms))
+    # valid_thresh is a literal in GluonCV's ssd.py, not a setting of the net: NmsSettings' default
+    return NmsSettings(overlap_thresh=float(net.nms_thresh), topk=int(net.nms_topk), post_nms=int(net.post_nms))
 
 
 def export_detector(blob: bytes) -> ExportedDetector:
