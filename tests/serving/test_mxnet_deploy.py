@@ -191,3 +191,11 @@ def test_an_image_past_the_pixel_limit_is_refused_before_decoding(mx):
         bomb = PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IEND", b"")
         r = serving.post("/predictions/shapes", data=bomb, headers={"Content-Type": "image/png"})
         assert r.status_code == 422 and "than the limit of 16777216" in r.json()["message"], r.text
+
+
+@pytest.mark.parametrize("shape", [[0], [0, 1]])
+def test_a_bytes_input_of_no_image_is_refused_naming_its_shape(mx, shape):
+    _, serving, _, _, _ = mx
+    r = serving.post("/v2/models/shapes/infer", json={"inputs": [
+        {"name": "image", "shape": shape, "datatype": "BYTES", "data": []}]})
+    assert r.status_code == 422 and "inputs[0].shape" in r.json()["error"] and "N ≥ 1" in r.json()["error"], r.text
