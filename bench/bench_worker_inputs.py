@@ -16,8 +16,16 @@ result: its ``VmHWM`` above the RSS before the load is what loading costs, the r
 
 * ``dataset``    -- ``ConnectomeDataset.from_npz`` (what ``tasks/job_inputs.py`` does per dataset);
 * ``checkpoint`` -- ``models.weights.load_checkpoint`` (a torch resume);
-* ``ckpt-bytes`` -- the checkpoint's bytes only, as the engines' specs hold them (``bytes``:
-                    ``dao.blobs.read``; ``file``: ``local_file(...).read()``).
+* ``ckpt-bytes`` -- the checkpoint's bytes only (``bytes``: ``dao.blobs.read``; ``file``:
+                    ``local_file(...).read()``);
+* ``torch-resume`` -- a torch worker starting a resume: the spec's ``resume_checkpoint`` (the
+                    bytes, as before; the local file, as ``tasks/job_inputs.py`` now opens it)
+                    and ``load_checkpoint`` of it, both kept, as during the run;
+* ``mx-start``   -- an MXNet worker starting a fine-tune or evaluation from a parent checkpoint
+                    of ``--checkpoint-mib`` (a ``pack_checkpoint``-shaped zip): the spec's
+                    ``init_weights`` (bytes before; the local file that ``tasks/mx_inputs.py`` now
+                    opens) and ``unpack_checkpoint`` of it, both kept. Run by ``.venv-mxnet``'s
+                    python (skipped without it).
 
 Output: a table (median over ``--repeats`` of peak RSS growth and seconds) and
 ``bench/out/worker-inputs-<UTC time>.json``. Needs no database: the children read keys directly.
@@ -46,7 +54,9 @@ if str(ROOT) not in sys.path:
 MIB = 1 << 20
 BUCKET = "bench-worker-inputs"
 REGIONS = 116
-KEYS = {"dataset": "datasets/bench/dataset", "checkpoint": "tasks/bench/checkpoint", "ckpt-bytes": "tasks/bench/checkpoint"}
+KEYS = {"dataset": "datasets/bench/dataset", "checkpoint": "tasks/bench/checkpoint", "ckpt-bytes": "tasks/bench/checkpoint",
+        "torch-resume": "tasks/bench/checkpoint", "mx-start": "tasks/bench/mx-checkpoint"}
+MX_PYTHON = ROOT / ".venv-mxnet" / "bin" / "python"
 
 
 # -- in a child: the worker's environment ------------------------------------------------------
@@ -58,13 +68,27 @@ def _kib(field: str) -> int:
 def _load(what: str, way: str, key: str):  # noqa: ANN202 - what the worker keeps
     from dao import blobs
     from models.datasets.types import ConnectomeDataset
-    from models.weights import load_checkpoint
+
+    if what == "mx-start":
+        load_checkpoint = None
+    else:
+        from models.weights import load_checkpoint
 
     if what == "ckpt-bytes":
         if way == "bytes":
             return blobs.read(key, None)
         with blobs.local_file(key, None) as fh:
             return fh.read()
+    if what in ("torch-resume", "mx-start"):  # what the spec holds, and what the engine loads from it
+        if what == "mx-start":
+            from models.mxnet_backend.checkpoint import unpack_checkpoint as loader
+        else:
+            loader = load_checkpoint
+        if way == "bytes":
+            held = blobs.read(key, None)
+            return held, loader(held)
+        with blobs.local_file(key, None) as fh:
+            return fh, loader(fh)
     loader = ConnectomeDataset.from_npz if what == "dataset" else load_checkpoint
     if way == "bytes":
         return loader(blobs.read(key, None))
@@ -75,8 +99,12 @@ def _load(what: str, way: str, key: str):  # noqa: ANN202 - what the worker keep
 def measure(spec: dict) -> dict:
     import dao.blobs  # noqa: F401 - everything imported before the baseline, as in a worker
     import models.datasets.types  # noqa: F401
-    import models.weights  # noqa: F401
     from blobstore import get_store
+
+    if spec["what"] == "mx-start":
+        import models.mxnet_backend.checkpoint  # noqa: F401 - mxnet: the MXNet worker's environment
+    else:
+        import models.weights  # noqa: F401
 
     assert get_store().exists(spec["key"])  # the store (a boto3 client) is built before the baseline
     with open("/proc/self/clear_refs", "w") as fh:
@@ -108,7 +136,24 @@ def make_inputs(tmp: Path, dataset_mib: int, checkpoint_mib: int) -> dict[str, P
     del ds
     tensors = {f"w{i}": torch.randn(MIB // 4) for i in range(checkpoint_mib)}
     paths["checkpoint"].write_bytes(save_checkpoint({"format": FORMAT, "model_state": tensors, "epoch": 1}))
+    paths["mx-checkpoint"] = tmp / "mx-checkpoint.zip"
+    write_mx_checkpoint(paths["mx-checkpoint"], checkpoint_mib)
     return paths
+
+
+def write_mx_checkpoint(path: Path, mib: int) -> None:
+    """A zip shaped as ``models.mxnet_backend.checkpoint.pack_checkpoint`` makes it (meta.json and
+    ``mib`` MiB of parameters, deflated), made without mxnet; ``unpack_checkpoint`` reads it."""
+    import zipfile
+
+    import numpy as np
+
+    meta = {"network": "small-cnn", "class_names": ["a", "b"], "image_shape": [32, 32, 3], "epoch": 1,
+            "format": "trainyard-mxnet-checkpoint/1"}
+    params = np.random.default_rng(1).standard_normal(mib * MIB // 4, dtype=np.float32).tobytes()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("meta.json", json.dumps(meta))
+        zf.writestr("net.params", params)
 
 
 def put_all(env: dict[str, str], paths: dict[str, Path]) -> None:
@@ -116,12 +161,14 @@ def put_all(env: dict[str, str], paths: dict[str, Path]) -> None:
     code = ("import sys, json; from blobstore import get_store; s = get_store()\n"
             "for key, path in json.loads(sys.argv[1]).items():\n"
             "    with open(path, 'rb') as fh: s.put(key, fh)\n")
-    keys = {KEYS["dataset"]: str(paths["dataset"]), KEYS["checkpoint"]: str(paths["checkpoint"])}
+    keys = {KEYS["dataset"]: str(paths["dataset"]), KEYS["checkpoint"]: str(paths["checkpoint"]),
+            KEYS["mx-start"]: str(paths["mx-checkpoint"])}
     subprocess.run([sys.executable, "-c", code, json.dumps(keys)], cwd=ROOT, env=env, check=True)
 
 
 def run_child(spec: dict, env: dict[str, str]) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], cwd=ROOT, env=env,
+    python = str(MX_PYTHON) if spec["what"] == "mx-start" else sys.executable
+    out = subprocess.run([python, __file__, "--child", json.dumps(spec)], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=600)
     if out.returncode != 0:
         raise RuntimeError(f"child {spec} failed:\n{out.stdout[-2000:]}{out.stderr[-4000:]}")
@@ -162,7 +209,7 @@ def main() -> None:
                 put_all(store_env, paths)
             raw: dict[str, list[dict]] = {}
             for _ in range(args.repeats):  # interleaved: a drifting machine load hits every row alike
-                for what in KEYS:
+                for what in [w for w in KEYS if w != "mx-start" or MX_PYTHON.exists()]:
                     for store, store_env in stores.items():
                         for way in ("bytes", "file"):
                             got = run_child({"what": what, "way": way, "key": KEYS[what]}, store_env)
@@ -173,7 +220,8 @@ def main() -> None:
                           "peak_rss_growth_mib": round(statistics.median(c["rss_growth"] for c in calls) / MIB, 1)}
                    for name, calls in raw.items()}
         print(f"\ndataset npz {sizes['dataset'] / MIB:.1f} MiB ({args.dataset_mib} MiB of arrays), "
-              f"checkpoint {sizes['checkpoint'] / MIB:.1f} MiB; median of {args.repeats}")
+              f"checkpoint {sizes['checkpoint'] / MIB:.1f} MiB, MXNet checkpoint "
+              f"{sizes['mx-checkpoint'] / MIB:.1f} MiB; median of {args.repeats}")
         print(f"{'input store way':24s} {'seconds':>8s} {'peak rss+ MiB':>14s}")
         for name, row in summary.items():
             print(f"{name:24s} {row['median_s']:8.3f} {row['peak_rss_growth_mib']:14.1f}")

@@ -28,6 +28,7 @@ from models.evaluation import set_report
 from models.networks import ConnectomeNet, build_network, canonical_name
 from contracts.task_result import result_json
 from models.training import Prepared, Stopped, evaluate, prepare, train_epoch
+from models.sources import Source
 from models.weights import FORMAT, load_checkpoint, pack_weights, save_checkpoint, unpack_weights
 
 __all__ = ["DataMismatch", "IncompatibleModel", "run_job", "pick_device"]
@@ -299,7 +300,7 @@ def _checkpoint(run: _Run, optimizer, scheduler, generator, spec: JobSpec) -> di
     }
 
 
-def _resume(blob: bytes, run: _Run, net, optimizer, scheduler, generator) -> None:
+def _resume(blob: Source, run: _Run, net, optimizer, scheduler, generator) -> None:
     state = load_checkpoint(blob)
     _check_parent({"contract": {**state["contract"], "model": state["model"]}}, run.name, run.contract,
                   what="checkpoint")

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from contracts.task_form import HyperParams  # the engine's hyper-parameters: the form's, one definition
 from models.datasets.types import ConnectomeDataset
+from models.sources import Source
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,8 @@ class JobSpec:
     val: ConnectomeDataset | None
     test: ConnectomeDataset | None  # None unless enable_test (always set for dl_ev)
     init_weights: bytes | None = None  # the parent task's weights blob (dl_ft, dl_ev)
-    resume_checkpoint: bytes | None = None  # this task's last checkpoint, to continue from
+    # this task's last checkpoint, to continue from: bytes, or (a worker) its seekable local file
+    resume_checkpoint: Source | None = None
     # Cross-validation: (train, val, test) per fold, run one after the other (models.cv_engine)
     folds: tuple[tuple[ConnectomeDataset, ConnectomeDataset, ConnectomeDataset], ...] | None = None
     n_permutations: int = 0  # > 0: a permutation test of the test accuracy (models.permutation)

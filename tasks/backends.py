@@ -10,7 +10,8 @@ This module imports no framework; each backend module imports its own, lazily.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from sqlalchemy.orm import Session
@@ -22,11 +23,14 @@ from models.job import JobHooks, JobOutcome
 @dataclass
 class JobInputs:
     """What ``Backend.load`` returns: the engine's spec (a JobSpec or an MxJobSpec), the
-    record of which data went where, and the epoch a resumed attempt starts after."""
+    record of which data went where, the epoch a resumed attempt starts after, and the local
+    files the spec reads its weights and checkpoints from (the runner closes them when the job
+    ends, however it ends)."""
 
     spec: Any
     splits: dict[str, Any]
     resumed_from_epoch: int | None
+    files: ExitStack = field(default_factory=ExitStack)
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,9 @@ def verification_data(spec, count: str = "n_subjects", what: str = "subjects"): 
 def _prepare_torch(session: Session, task: Task, blob: bytes) -> Callable[[], Converted]:
     from tasks.job_inputs import load_inputs
 
-    spec = load_inputs(session, task).spec
+    inputs = load_inputs(session, task)
+    inputs.files.close()  # the export reads the task's data, not the weights it started from
+    spec = inputs.spec
 
     def convert() -> Converted:
         from models.onnx_export import export_weights, verify

@@ -3,12 +3,14 @@ checkpoint. ``JobInputs`` (re-exported here) is shared by every backend."""
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import ExitStack
+from dataclasses import replace
+from typing import Any, BinaryIO
 
 from sqlalchemy.orm import Session
 
 from dao import artifact_queries, dataset_queries, lineage_queries
-from dao.tables import Task
+from dao.tables import Task, TaskArtifact
 from models.datasets.lineage import Lineage, lineage_of_splits
 from models.datasets.splits import assign_roles
 from models.datasets.types import ConnectomeDataset
@@ -58,13 +60,20 @@ def load_inputs(session: Session, task: Task) -> JobInputs:
     spec = JobSpec(
         task_type=task.task_type, model=task.model, params=params,
         train=parts.get("train"), val=parts.get("val"), test=parts.get("test"),
-        init_weights=parent_weights(session, task),
-        resume_checkpoint=None if checkpoint is None else artifact_queries.data(checkpoint), folds=folds,
+        init_weights=parent_weights(session, task), folds=folds,
         n_permutations=int(form.get("n_permutations") or 0), with_baseline=not form.get("skip_baseline"),
         baseline_train=_evaluated_training(session, task, parts.get("test"), datasets),
         nested=nested_settings(form, params),
     )
-    return JobInputs(spec, record, None if checkpoint is None else checkpoint.epoch)
+    with ExitStack() as files:  # open until the runner closes them; a failure here closes them now
+        spec = replace(spec, resume_checkpoint=open_artifact(files, checkpoint))
+        return JobInputs(spec, record, None if checkpoint is None else checkpoint.epoch, files.pop_all())
+
+
+def open_artifact(files: ExitStack, row: TaskArtifact | None) -> BinaryIO | None:
+    """The artifact's bytes as a seekable local file (``artifact_queries.local_file``) that stays
+    open, for the engine to read in place, until ``files`` closes; None without a row."""
+    return None if row is None else files.enter_context(artifact_queries.local_file(row))
 
 
 def cv_settings(form: dict[str, Any]) -> tuple[str, int, int] | None:
@@ -132,9 +141,16 @@ def ancestry(session: Session, task: Task) -> Lineage:
 def parent_weights(session: Session, task: Task) -> bytes | None:
     """The parent task's stored weights; None without a parent. Raises LookupError when the
     parent stored none."""
+    row = parent_artifact(session, task)
+    return None if row is None else artifact_queries.data(row)
+
+
+def parent_artifact(session: Session, task: Task) -> TaskArtifact | None:
+    """The artifact row of the parent task's weights; None without a parent. Raises LookupError
+    when the parent stored none."""
     if task.parent_task_id is None:
         return None
-    weights = artifact_queries.get_model(session, task.parent_task_id)
-    if weights is None:
+    row = artifact_queries.get_artifact(session, task.parent_task_id, artifact_queries.WEIGHTS)
+    if row is None:
         raise LookupError(f"parent task {task.parent_task_id} has no stored weights")
-    return weights
+    return row

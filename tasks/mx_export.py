@@ -23,7 +23,9 @@ def export_mx_model(model_id: str) -> str:
 def _prepare(session: Session, task: Task, blob: bytes) -> Callable[[], Converted]:
     from tasks.mx_inputs import is_detection, load_mx_inputs
 
-    ds, role = verification_data(load_mx_inputs(session, task, "cpu").spec, "n_images", "images")
+    inputs = load_mx_inputs(session, task, "cpu")
+    inputs.files.close()  # the export reads the task's data, not the weights it started from
+    ds, role = verification_data(inputs.spec, "n_images", "images")
     if is_detection(task):
         return lambda: _detector(blob, ds, role)
 

@@ -8,14 +8,15 @@ runs, never torch).
 from __future__ import annotations
 
 import hashlib
+from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from sqlalchemy.orm import Session
 
 from dao import artifact_queries, dataset_queries
-from dao.tables import Task
+from dao.tables import Task, TaskArtifact
 from contracts.statuses import DatasetStatus
 from models.datasets.lineage import Seen, lineage_record, seen_in_test
 from models.datasets.splits import DEFAULT_FRACTIONS, split_among
@@ -25,7 +26,7 @@ from models.mxnet_backend.detector_spec import DetectionJobSpec
 from models.mxnet_backend.images import IMAGE_DATASET_KIND, ImageDataset
 from models.mxnet_backend.spec import MxJobSpec, MxTrainParams
 from tasks.backends import JobInputs
-from tasks.job_inputs import ancestry, checksums, parent_weights, role_names
+from tasks.job_inputs import ancestry, checksums, open_artifact, parent_artifact, role_names
 
 PARAM_FIELDS = tuple(MxTrainParams.model_fields)
 
@@ -43,16 +44,19 @@ def _shape(param_set: dict[str, Any], key: str) -> tuple[int, ...] | None:
     return None if value is None else tuple(int(v) for v in value)
 
 
-def _kept_checkpoint(session: Session, task_id: str, epoch: int) -> bytes:
+def _kept_checkpoint(session: Session, task_id: str, epoch: int) -> TaskArtifact:
     """The checkpoint a task kept at ``epoch``. Raises LookupError (deleted since the API checked)."""
     row = artifact_queries.get_artifact(session, task_id, artifact_queries.epoch_checkpoint_kind(epoch))
     if row is None:
         raise LookupError(f"task {task_id} has no kept checkpoint of epoch {epoch}")
-    return artifact_queries.data(row)
+    return row
 
 
-def _starting_weights(session: Session, task: Task, own: bytes | None) -> tuple[bytes | None, bytes | None]:
-    """(init_weights, resume_checkpoint): this task's own last checkpoint resumes it; else an
+Rows = tuple[TaskArtifact | None, TaskArtifact | None]
+
+
+def _starting_weights(session: Session, task: Task, own: TaskArtifact | None) -> Rows:
+    """(init_weights, resume_checkpoint) rows: this task's own last checkpoint resumes it; else an
     MXServer resume_config continues another task's kept checkpoint; an evaluation by epoch
     uses that kept checkpoint; otherwise the parent's final weights."""
     ps = task.form["param_set"]
@@ -61,7 +65,14 @@ def _starting_weights(session: Session, task: Task, own: bytes | None) -> tuple[
         return source, own or source
     if task.task_type == "dl_ev" and ps.get("checkpoint_epoch"):
         return _kept_checkpoint(session, task.parent_task_id, ps["checkpoint_epoch"]), None
-    return parent_weights(session, task), own
+    return parent_artifact(session, task), own
+
+
+def _open_starting(files: ExitStack, rows: Rows) -> tuple[BinaryIO | None, BinaryIO | None]:
+    """The local files of (init_weights, resume_checkpoint), open until ``files`` closes; one
+    file when both are the same checkpoint."""
+    init = open_artifact(files, rows[0])
+    return init, init if rows[1] is rows[0] else open_artifact(files, rows[1])
 
 
 def _load_dataset(session: Session, name: str, detection: bool) -> ImageDataset | DetectionDataset:
@@ -140,8 +151,8 @@ def is_detection(task: Task) -> bool:
     return info is not None and info.input == "detection"
 
 
-def _spec(task: Task, params: MxTrainParams, joined: dict, device: str, init: bytes | None,
-          resume: bytes | None) -> MxJobSpec | DetectionJobSpec:
+def _spec(task: Task, params: MxTrainParams, joined: dict, device: str, init: BinaryIO | None,
+          resume: BinaryIO | None) -> MxJobSpec | DetectionJobSpec:
     ps = task.form["param_set"]
     roles = dict(train=joined["train"], val=joined["val"], test=joined["test"])
     if is_detection(task):
@@ -169,8 +180,7 @@ def load_mx_inputs(session: Session, task: Task, device: str) -> JobInputs:
     pieces, shared = _pieces(roles, strata, params.seed, seen)
     joined = {role: _joined([data[n].subset(idx) for n, idx in parts]) for role, parts in pieces.items()}
     checkpoint = artifact_queries.get_artifact(session, task.id, artifact_queries.CHECKPOINT)
-    init, resume = _starting_weights(session, task, None if checkpoint is None else artifact_queries.data(checkpoint))
-    spec = _spec(task, params, joined, device, init, resume)
+    starting = _starting_weights(session, task, checkpoint)
     record = {"seed": params.seed, "split": shared,
               "sizes": {r: (0 if d is None else d.n_images) for r, d in joined.items()},
               "checksums": {n: sums[n] for n in names},
@@ -182,4 +192,6 @@ def load_mx_inputs(session: Session, task: Task, device: str) -> JobInputs:
                                               lineage)
     resumed = form["param_set"].get("resume_from") or {}
     epoch = checkpoint.epoch if checkpoint is not None else resumed.get("epoch")
-    return JobInputs(spec, record, epoch)
+    with ExitStack() as files:  # open until the runner closes them; a failure here closes them now
+        spec = _spec(task, params, joined, device, *_open_starting(files, starting))
+        return JobInputs(spec, record, epoch, files.pop_all())

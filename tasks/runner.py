@@ -13,8 +13,9 @@ nothing more to the task.
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
@@ -71,7 +72,7 @@ class TaskHooks:
                 "epoch": artifact_queries.epoch_checkpoint_kind(epoch)}.get(kind, f"checkpoint_{kind}")
         with session_scope() as session:
             if self._owned(session):
-                artifact_queries.save_artifact(session, self.claim.task_id, name, blob, epoch=epoch)
+                artifact_queries.save_artifact(session, self.claim.task_id, name, from_start(blob), epoch=epoch)
 
     def should_stop(self) -> bool:
         return self.lease.stop_requested or self.lease.lost or self.disowned
@@ -135,11 +136,24 @@ def _claim(task_id: str, worker: str, backend: Backend) -> Claim | None:
 
 
 def _train(claim: Claim, lease: Lease, backend: Backend) -> str:
+    # The local files the run reads weights and checkpoints from (an MXNet resume's may be stored
+    # again at the end) stay open until the task is finished, stopped, handed back or failed.
+    with ExitStack() as files:
+        inputs = _load(claim, backend, files)
+        return _run_and_end(claim, lease, backend, inputs)
+
+
+def _load(claim: Claim, backend: Backend, files: ExitStack) -> JobInputs:
     with session_scope() as session:
         inputs = backend.load(session, task_queries.get_task(session, claim.task_id), claim.device)
+        files.enter_context(inputs.files)
         if inputs.resumed_from_epoch is not None:
             epoch_queries.drop_epochs_after(session, claim.task_id, inputs.resumed_from_epoch)
             log.info("resuming after epoch %d", inputs.resumed_from_epoch)
+    return inputs
+
+
+def _run_and_end(claim: Claim, lease: Lease, backend: Backend, inputs: JobInputs) -> str:
     hooks = TaskHooks(claim, lease)
     outcome = backend.run(inputs.spec, hooks, claim.device)
     if lease.lost or hooks.disowned:
@@ -173,10 +187,10 @@ def _store_weights(claim: Claim, outcome: JobOutcome) -> bool:
             return True
         if outcome.weights is not None:
             artifact_queries.save_artifact(session, claim.task_id, artifact_queries.WEIGHTS,
-                                           outcome.weights, epoch=outcome.epochs_done)
+                                           from_start(outcome.weights), epoch=outcome.epochs_done)
         if outcome.best_weights is not None:
             artifact_queries.save_artifact(session, claim.task_id, artifact_queries.BEST_WEIGHTS,
-                                           outcome.best_weights)
+                                           from_start(outcome.best_weights))
     return True
 
 
@@ -228,6 +242,14 @@ def _hand_back(claim: Claim, outcome: JobOutcome, inputs: JobInputs) -> str:
         log.warning("handed back; dispatch deferred to the reaper: %s", exc)
     log.info("handed back to the queue for another worker")
     return "handed back"
+
+
+def from_start(blob: bytes | BinaryIO) -> bytes | BinaryIO:
+    """What an engine hands back to store: bytes, or a file of the job's inputs (an MXNet resume's
+    checkpoint, stored again as its last) rewound, as the store streams a file from where it stands."""
+    if not isinstance(blob, (bytes, bytearray, memoryview)):
+        blob.seek(0)
+    return blob
 
 
 def _readable(exc: BaseException) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from contracts.mxserver_request import MxTrainParams
 from models.mxnet_backend.detection_data import DetectionDataset
+from models.sources import Source
 
 
 @dataclass(frozen=True)
@@ -19,5 +20,5 @@ class DetectionJobSpec:
     test: DetectionDataset | None = None
     data_shape: tuple[int, int] | None = None  # (H, W), square, the network is fed; None: the detector's choice
     device: str = "cpu"
-    init_weights: bytes | None = None
-    resume_checkpoint: bytes | None = None
+    init_weights: Source | None = None  # checkpoints: bytes, or (a worker) a seekable local file
+    resume_checkpoint: Source | None = None

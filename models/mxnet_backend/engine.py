@@ -35,6 +35,7 @@ from models.mxnet_backend.loop import EvalResult, evaluate_dataset, train_epoch
 from models.mxnet_backend.networks import MxNetInfo, build_network, find_network
 from models.mxnet_backend.schedule import make_initializer, make_lr_scheduler
 from models.mxnet_backend.spec import MxJobSpec, check_spec, contract_problems, input_shape
+from models.sources import Source
 
 
 @dataclass
@@ -48,7 +49,7 @@ class _Run:
     trainer: gluon.Trainer
     epoch: int  # epochs completed
     best_val_loss: float | None
-    last_blob: bytes | None
+    last_blob: Source | None  # a resume's checkpoint (a worker: its file) until an epoch is stored
     target: DataShape | None = None  # (C, H, W) the images are fitted to
     best_blob: bytes | None = None
     best_epoch: int | None = None
@@ -60,7 +61,7 @@ class _Run:
                               self.best_val_loss, fitted=self.target is not None, best_epoch=self.best_epoch)
 
 
-def _checked_weights(blob: bytes, spec: MxJobSpec, ds, same_names: bool):
+def _checked_weights(blob: Source, spec: MxJobSpec, ds, same_names: bool):
     """The checkpoint in ``blob`` after checking it fits ``spec`` on ``ds``. Raises CheckpointError."""
     ckpt = unpack_checkpoint(blob)
     problems = contract_problems(ckpt.meta, spec.network, ds, same_names, input_shape(spec))
@@ -168,7 +169,7 @@ def _test_results(run: _Run) -> dict:
     return out
 
 
-def evaluate_checkpoint(blob: bytes, network: str, ds, device: str = "cpu", batch_size: int = 64,
+def evaluate_checkpoint(blob: Source, network: str, ds, device: str = "cpu", batch_size: int = 64,
                         target: DataShape | None = None) -> EvalResult:
     """Loss, accuracy and confusion matrix of the checkpoint in ``blob`` on ``ds``, its images
     fitted to ``target`` (C, H, W), else to the shape the checkpoint's training fitted its own to.

@@ -11,6 +11,7 @@ from models.mxnet_backend.checkpoint import CheckpointMeta, unpack_checkpoint
 from models.mxnet_backend.fitting import DataShape, fitted_shape
 from models.mxnet_backend.images import ImageDataset
 from models.mxnet_backend.networks import UnknownNetwork, find_network, input_problems
+from models.sources import Source
 
 
 class MxSpecError(ValueError):
@@ -30,8 +31,9 @@ class MxJobSpec:
     val: ImageDataset | None = None
     test: ImageDataset | None = None  # required for dl_ev
     device: str = "cpu"  # "cpu", "gpu(i)"
-    init_weights: bytes | None = None  # a checkpoint blob (dl_ft, dl_ev)
-    resume_checkpoint: bytes | None = None  # this task's last checkpoint, to continue from
+    # Checkpoints: bytes, or (a worker) a seekable local file, read where the engine needs them
+    init_weights: Source | None = None  # a checkpoint (dl_ft, dl_ev)
+    resume_checkpoint: Source | None = None  # this task's last checkpoint, to continue from
     with_baseline: bool = True  # the pixel baseline beside the test result (pixel_baseline)
     data_shape: DataShape | None = None  # (C, H, W) the images are fitted to (MXServer's data_param.shapes)
     eval_size: tuple[int, int] | None = None  # dl_ev: (H, W) the test images are fitted to (img_shapes)

@@ -160,3 +160,46 @@ def test_a_stored_checkpoint_loads_from_its_local_file(store, scratch):
         with artifact_queries.local_file(artifact_queries.get_artifact(s, task_id, artifact_queries.CHECKPOINT)) as fh:
             assert load_checkpoint(fh)["epoch"] == 4
     assert list(scratch.iterdir()) == []
+
+
+# -- a worker resuming from its checkpoint: the spec holds the local file while the job runs ----
+
+
+def test_a_resuming_worker_reads_its_checkpoint_from_a_file_open_until_the_job_ends(store, scratch):
+    """The spec carries the checkpoint's local file, not its bytes; the file is still open while the
+    engine runs (an MXNet pause stores it again as its last checkpoint, read from its start),
+    and closed, its temporary copy gone, once the job ends (here by failing)."""
+    from dataclasses import replace
+
+    from contracts.settings import get_settings
+    from dao.tables import utcnow
+    from models.datasets.metadata import describe
+    from models.datasets.synthetic import synthetic_aal90
+    from tasks.runner import execute
+    from tasks.torch_backend import TORCH
+
+    ds = synthetic_aal90(20, seed=0, n_regions=8, n_pairs=2, n_modules=2)
+    blob = save_checkpoint({"format": FORMAT, "epoch": 2, "w": torch.ones(3)})
+    with session_scope() as s:
+        dataset_queries.insert_dataset(s, "tiny", "connectome", describe(ds), ds.to_npz_bytes())
+        task_id = task_queries.insert_new_task(
+            s, proj_id="p", proj_name="p", task_name="t", task_type="dl_ts", model="SGN", backend="torch",
+            queue=get_settings().torch_queue,
+            form=form(epochs=3, train_data=["tiny"], val_data=["tiny"], test_data=["tiny"], enable_test=False),
+            status="QUEUED", attempt=1, epochs_total=3, epochs_done=0, published_at=utcnow())
+        artifact_queries.save_artifact(s, task_id, artifact_queries.CHECKPOINT, blob, epoch=2)
+    seen = []
+
+    def engine(spec, hooks, device):  # noqa: ANN001, ANN202
+        seen.append(spec.resume_checkpoint)
+        assert not isinstance(spec.resume_checkpoint, (bytes, bytearray, memoryview))
+        assert not spec.resume_checkpoint.closed and load_checkpoint(spec.resume_checkpoint)["epoch"] == 2
+        hooks.on_checkpoint("last", spec.resume_checkpoint, 2)  # read to its end by the load above
+        raise RuntimeError("the engine fails here")
+
+    assert execute(task_id, "w1", replace(TORCH, run=engine)) == "failed"
+    assert len(seen) == 1 and seen[0].closed
+    with session_scope() as s:
+        assert artifact_queries.data(artifact_queries.get_artifact(s, task_id, artifact_queries.CHECKPOINT)) == blob
+        assert "the engine fails here" in task_queries.get_task(s, task_id).error
+    assert [p for p in scratch.iterdir() if p.name.startswith("trainyard-")] == []  # torch's own caches aside
