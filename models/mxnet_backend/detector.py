@@ -38,6 +38,7 @@ from models.mxnet_backend.detector_networks import DetectorInfo, build_detector,
 from models.mxnet_backend.detector_spec import DetectionJobSpec
 from models.mxnet_backend.epoch_checkpoints import store_before_pause, store_epoch
 from models.mxnet_backend.schedule import make_lr_scheduler
+from models.sources import Source
 
 BOOTSTRAP_SEED = 0
 # The ImageNet normalisation GluonCV's SSD transforms apply (and the exported graph does inside).
@@ -82,7 +83,7 @@ class _Run:
     best_val_map: float | None = None
     best_epoch: int | None = None
     best_params: bytes | None = None
-    last_blob: bytes | None = None
+    last_blob: Source | None = None  # a resume's checkpoint (a worker: its file) until an epoch is stored
     best_blob: bytes | None = None
 
     def meta(self) -> CheckpointMeta:
@@ -117,7 +118,7 @@ def _trainer(net, params: MxTrainParams, n_images: int) -> gluon.Trainer:
     return gluon.Trainer(net.collect_params(), "sgd", opts, kvstore=None)
 
 
-def _checkpoint(blob: bytes, info: DetectorInfo, class_names) -> Checkpoint:
+def _checkpoint(blob: Source, info: DetectorInfo, class_names) -> Checkpoint:
     ckpt = unpack_checkpoint(blob)
     if ckpt.meta.network != info.name:
         raise CheckpointError(f"weights are for {ckpt.meta.network}, the job asks for {info.name}")
@@ -152,9 +153,11 @@ def _start(spec: DetectionJobSpec, ctx: mx.Context) -> _Run:
 
 
 def _loader(ds: DetectionDataset, transform, batch_size: int, shuffle: bool) -> gluon.data.DataLoader:
+    """Every image once an epoch, the last batch smaller (a loader is made each epoch, so
+    GluonCV's "rollover" would drop the remainder, and every image when the batch is larger
+    than the set)."""
     return gluon.data.DataLoader(_Images(ds).transform(transform), batch_size, shuffle=shuffle,
-                                 batchify_fn=Tuple(Stack(), Stack(), Stack()),
-                                 last_batch="rollover" if shuffle else "keep", num_workers=0)
+                                 batchify_fn=Tuple(Stack(), Stack(), Stack()), last_batch="keep", num_workers=0)
 
 
 def _seed(seed: int, epoch: int) -> None:
@@ -166,11 +169,13 @@ def _seed(seed: int, epoch: int) -> None:
 
 
 def _train_epoch(run: _Run, loss_fn, should_stop) -> float | None:
-    """Mean loss over the epoch's batches; None when stopped."""
+    """Mean loss over the epoch's batches; None when stopped. The losses are summed on the
+    device and read once at the end: reading one each batch would make MXNet's engine wait,
+    where it otherwise computes a batch while the next is being made."""
     p = run.spec.params
     _seed(p.seed, run.epoch)
     transform = SSDDefaultTrainTransform(run.width, run.height, run.anchors(), IMAGE_MEAN, IMAGE_STD)
-    total, batches = 0.0, 0
+    total, batches = mx.nd.zeros(1, ctx=run.ctx), 0
     for x, cls_t, box_t in _loader(run.spec.train, transform, p.batch_size, shuffle=True):
         if should_stop():
             return None
@@ -180,9 +185,9 @@ def _train_epoch(run: _Run, loss_fn, should_stop) -> float | None:
             sum_loss, _, _ = loss_fn(cls_p, box_p, cls_t, box_t)
             autograd.backward(sum_loss)
         run.trainer.step(1)
-        total += float(np.mean([loss.mean().asscalar() for loss in sum_loss]))
+        total += mx.nd.add_n(*[loss.mean() for loss in sum_loss]) / len(sum_loss)
         batches += 1
-    return total / max(batches, 1)
+    return float(total.asscalar()) / max(batches, 1)
 
 
 def detect(net, ds: DetectionDataset, height: int, width: int, ctx: mx.Context, batch_size: int
@@ -223,27 +228,29 @@ def score(detections: list[ImageDetections], ds: DetectionDataset, resamples: in
 PICTURED_IMAGES = 6
 
 
-def _evaluate(run: _Run, ds: DetectionDataset, params: bytes | None = None, pictures: dict | None = None) -> dict:
+def _evaluate(run: _Run, ds: DetectionDataset, params: bytes | None = None, pictures: dict | None = None,
+              evaluated: str = "") -> dict:
     """The test report; with ``pictures``, also the first test images with their true and
-    detected boxes (``detections_png``)."""
+    detected boxes (``detections_png``, titled with what was ``evaluated``)."""
     if params is not None:
         load_params(run.net, params, run.ctx)
     found = detect(run.net, ds, run.height, run.width, run.ctx, run.spec.params.batch_size)
     if pictures is not None and ds.n_images:
-        pictures["detections_png"] = _picture(ds, found[:PICTURED_IMAGES])
+        pictures["detections_png"] = _picture(ds, found[:PICTURED_IMAGES], f"test images, {evaluated}")
     return score(found, ds)
 
 
-def _picture(ds: DetectionDataset, found: list[ImageDetections]) -> bytes:
+def _picture(ds: DetectionDataset, found: list[ImageDetections], title: str) -> bytes:
     from models.plots import detections_png
 
     shown = range(len(found))
     truth = [np.column_stack([b[:, 0], b[:, 1:5]]) for b in (ds.pixel_boxes(i) for i in shown)]
     return detections_png([ds.images[i] for i in shown], truth, [(d.boxes, d.labels, d.scores) for d in found],
-                          list(ds.class_names), title="test images, last epoch's weights")
+                          list(ds.class_names), title=title)
 
 
-def _val_map(run: _Run, ds: DetectionDataset) -> float:
+def _val_map(run: _Run, ds: DetectionDataset) -> float | None:
+    """VOC mAP on the validation images; None when none of them has a box that counts."""
     found = detect(run.net, ds, run.height, run.width, run.ctx, run.spec.params.batch_size)
     return average_precision(match(truths(ds), found, ds.n_classes, "voc"), "voc")["map"]
 
@@ -256,8 +263,7 @@ def _finish_epoch(run: _Run, hooks: JobHooks, train_loss: float, seconds: float)
                            val_loss=None, val_accuracy=None, learning_rate=float(run.trainer.learning_rate),
                            seconds=seconds, examples=run.spec.train.n_images, val_map=val_map)
     hooks.on_epoch(metrics)
-    improved = val_map is not None and not math.isnan(val_map) and (
-        run.best_val_map is None or val_map > run.best_val_map)
+    improved = val_map is not None and (run.best_val_map is None or val_map > run.best_val_map)
     if improved:
         run.best_val_map, run.best_epoch, run.best_params = val_map, run.epoch, params_bytes(run.net)
     store_epoch(run, hooks, improved)
@@ -286,7 +292,8 @@ def _train(spec: DetectionJobSpec, hooks: JobHooks, ctx: mx.Context) -> JobOutco
     if spec.test is not None and not stopped:
         report_phase(hooks, "testing")
         last = params_bytes(run.net)
-        result["test"] = {**_evaluate(run, spec.test, pictures=pictures), "evaluated": f"last epoch ({run.epoch})"}
+        evaluated = f"last epoch ({run.epoch})"
+        result["test"] = {**_evaluate(run, spec.test, pictures=pictures, evaluated=evaluated), "evaluated": evaluated}
         if run.best_params is not None:
             result["test_best"] = {**_evaluate(run, spec.test, run.best_params),
                                    "evaluated": f"best validation VOC mAP (epoch {run.best_epoch})"}
@@ -300,7 +307,8 @@ def _evaluate_job(spec: DetectionJobSpec, hooks: JobHooks) -> JobOutcome:
     meta = unpack_checkpoint(spec.init_weights).meta
     pictures: dict[str, bytes] = {}
     result = {"backend": "mxnet", "target": "detection", "network": run.info.name, "device": spec.device,
-              "data_shape": [3, run.height, run.width], "test": _evaluate(run, spec.test, pictures=pictures),
+              "data_shape": [3, run.height, run.width],
+              "test": _evaluate(run, spec.test, pictures=pictures, evaluated=f"checkpoint of epoch {meta.epoch}"),
               "checkpoint_epoch": meta.epoch}
     return JobOutcome(False, 0, None, None, result, meta.contract(), pictures)
 

@@ -118,3 +118,12 @@ def test_unknown_detectors_and_classifiers_are_not_detectors():
     for name in ("small-cnn", "yolo3_darknet53_custom"):
         with pytest.raises(UnknownDetector, match="known: ssd_300_mobilenet0.25_custom"):
             find_detector(name)
+
+
+def test_a_batch_larger_than_the_training_set_still_trains_every_image(data):
+    train, _, _ = data
+    hooks = Recorder()
+    big = MxTrainParams(num_epoch=1, batch_size=64, base_lr=0.02, seed=3)
+    outcome = run_detection_job(DetectionJobSpec("dl_ts", NET, big, train, data_shape=(128, 128)), hooks)
+    assert hooks.epochs[0].train_loss > 0 and hooks.polls == 1  # one batch of all 32 images
+    assert not outcome.stopped and outcome.epochs_done == 1
