@@ -25,6 +25,7 @@ export function lineChart(el, title, xs, series) {
   };
   build(xs, series);
   return {
+    destroy() { plot?.destroy(); },
     update(xs2, series2) {
       if (series2.length !== plot.series.length - 1) return build(xs2, series2);
       plot.setData([xs2, ...series2.map((s) => s.values)]);

@@ -211,11 +211,11 @@ async function refreshEpochs(epochCount) {
   const col = (k) => eps.map((e) => (typeof e[k] === "number" ? e[k] : null));
   const loss = [{ label: "train loss", values: col("train_loss") }, { label: "val loss", values: col("val_loss") }];
   // A detector's epochs have no accuracy: its validation score is the VOC mAP.
-  const detector = eps.some((e) => typeof e.val_map === "number");
+  const detector = eps.length > 0 && eps.every((e) => e.train_accuracy === null);
   const acc = detector ? [{ label: "val VOC mAP", values: col("val_map") }]
     : [{ label: "train accuracy", values: col("train_accuracy") }, { label: "val accuracy", values: col("val_accuracy") }];
   if (!charts || charts.detector !== detector) {
-    if (charts) { $("#loss-chart").replaceChildren(); $("#acc-chart").replaceChildren(); }
+    if (charts) { charts.loss.destroy(); charts.acc.destroy(); }
     charts = { detector, loss: lineChart($("#loss-chart"), "Loss", xs, loss),
       acc: lineChart($("#acc-chart"), detector ? "Validation mAP" : "Accuracy", xs, acc) };
     if (detector) $("#acc-chart").setAttribute("aria-label", "Validation VOC mAP per epoch");
