@@ -120,14 +120,15 @@ def run_gluoncv(args) -> dict:
     net = build_detector(NETWORK, train.class_names, args.size)
     net.initialize()
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": args.lr, "wd": 0.0001, "momentum": 0.9})
-    loss_fn, best, scratch = SSDMultiBoxLoss(), -1.0, tempfile.mkdtemp(prefix="gluoncv-ssd-")
+    loss_fn, best = SSDMultiBoxLoss(), -1.0
+    scratch = tempfile.TemporaryDirectory(prefix="gluoncv-ssd-")
     for epoch in range(args.epochs):
         net.hybridize(static_alloc=True, static_shape=True)
         with autograd.train_mode():
             _, _, anchors = net(mx.nd.zeros((1, 3, args.size, args.size)))
         loader = gluon.data.DataLoader(Boxes(train).transform(SSDDefaultTrainTransform(args.size, args.size, anchors)),
                                        args.batch_size, shuffle=True, batchify_fn=Tuple(Stack(), Stack(), Stack()),
-                                       last_batch="rollover", num_workers=0)
+                                       last_batch="keep", num_workers=0)  # as trainyard: every image an epoch
         for x, cls_t, box_t in loader:
             x, cls_t, box_t = (a.as_in_context(mx.cpu()) for a in (x, cls_t, box_t))
             with autograd.record():
@@ -139,9 +140,10 @@ def run_gluoncv(args) -> dict:
         print(f"gluoncv epoch {epoch + 1} val_map {current}", file=sys.stderr, flush=True)
         if current > best:  # train_ssd.py's save_params: the best epoch's parameters to disk
             best = current
-            net.save_parameters(str(Path(scratch, "best.params")))
-        net.save_parameters(str(Path(scratch, f"epoch{epoch + 1}.params")))
+            net.save_parameters(str(Path(scratch.name, "best.params")))
+        net.save_parameters(str(Path(scratch.name, "last.params")))
     seconds = time.perf_counter() - started
+    scratch.cleanup()
     return {"seconds": seconds, "map_voc": float(validate(net, test))}
 
 
