@@ -113,8 +113,29 @@ def test_an_export_whose_worker_dies_is_sent_again_and_ends_ready(stack):
     assert "its export was lost; sent again" in stack.log("beat")
 
 
-@pytest.mark.skipif(not (MXNET_VENV / "bin" / "python").exists(),
-                    reason=".venv-mxnet is absent (scripts/bootstrap_mxnet.sh creates it; .ci/run does)")
+def _killed_mid_training(mx: Stack, task_id: str, after_epoch: int, epochs: int) -> dict:
+    """SIGKILL the MXNet worker once ``after_epoch`` epochs are done; the finished task, which
+    another worker resumed from its checkpoint and trained only the epochs left."""
+    running = mx.wait_task(task_id, statuses={"RUNNING"}, until=lambda t: t["progress"]["epoch"] >= after_epoch,
+                           timeout=240)
+    victim = _worker(running)
+    mx.signal(victim, signal.SIGKILL)
+    done = mx.wait_task(task_id, timeout=300)
+    assert done["status"] == "SUCCEEDED", done
+    assert done["attempt"] == 2 and _worker(done) != victim
+    resumed = done["result"]["resumed_from_epoch"]
+    assert resumed >= running["progress"]["epoch"] - 1 >= after_epoch - 1
+    recorded = _epochs(mx, task_id)
+    assert Counter(e["epoch"] for e in recorded) == Counter(range(1, epochs + 1))
+    assert sorted(e["epoch"] for e in recorded if e["attempt"] == 2) == list(range(resumed + 1, epochs + 1))
+    return done
+
+
+MXNET_ABSENT = pytest.mark.skipif(not (MXNET_VENV / "bin" / "python").exists(),
+                                  reason=".venv-mxnet is absent (scripts/bootstrap_mxnet.sh creates it; .ci/run does)")
+
+
+@MXNET_ABSENT
 def test_an_mxnet_training_resumes_from_its_checkpoint():
     from tests.service.test_mxserver import SMALL, post_ok, train_body, upload_npz, wait_dataset
     from models.mxnet_backend.demo import make_demo_images
@@ -122,37 +143,14 @@ def test_an_mxnet_training_resumes_from_its_checkpoint():
     with running_stack(workers=0, mx_workers=2) as mx:
         upload_npz(mx, SMALL, make_demo_images(per_class=24, seed=1).to_npz_bytes())
         assert wait_dataset(mx, SMALL)["status"] == "READY"
-        task_id = post_ok(mx, "/train", train_body(num_epoch=12, batch_size=4))
-        running = mx.wait_task(task_id, statuses={"RUNNING"}, until=lambda t: t["progress"]["epoch"] >= 3,
-                               timeout=180)
-        victim = _worker(running)
-        mx.signal(victim, signal.SIGKILL)
-        done = mx.wait_task(task_id, timeout=240)
-        assert done["status"] == "SUCCEEDED", done
-        assert done["attempt"] == 2 and _worker(done) != victim
-        assert done["result"]["resumed_from_epoch"] >= running["progress"]["epoch"] - 1 >= 2
-        assert Counter(e["epoch"] for e in _epochs(mx, task_id)) == Counter(range(1, 13))
+        _killed_mid_training(mx, post_ok(mx, "/train", train_body(num_epoch=12, batch_size=4)), 3, 12)
 
 
-@pytest.mark.skipif(not (MXNET_VENV / "bin" / "python").exists(),
-                    reason=".venv-mxnet is absent (scripts/bootstrap_mxnet.sh creates it; .ci/run does)")
+@MXNET_ABSENT
 def test_a_detector_training_resumes_from_its_checkpoint():
     from tests.service.test_detection_tasks import flat_train
     from tests.service.test_mxserver import post_ok
 
     with running_stack(workers=0, mx_workers=2) as mx:
-        task_id = post_ok(mx, "/train", flat_train(num_epoch=6, batch_size=16))
-        running = mx.wait_task(task_id, statuses={"RUNNING"}, until=lambda t: t["progress"]["epoch"] >= 2,
-                               timeout=240)
-        victim = _worker(running)
-        mx.signal(victim, signal.SIGKILL)
-        done = mx.wait_task(task_id, timeout=300)
-        assert done["status"] == "SUCCEEDED", done
-        assert done["attempt"] == 2 and _worker(done) != victim
-        assert done["result"]["resumed_from_epoch"] >= running["progress"]["epoch"] - 1 >= 1
-        epochs = _epochs(mx, task_id)
-        assert Counter(e["epoch"] for e in epochs) == Counter(range(1, 7))
-        resumed = done["result"]["resumed_from_epoch"]  # the second attempt trained only what was left
-        assert sorted(e["epoch"] for e in epochs if e["attempt"] == 2) == list(range(resumed + 1, 7))
+        done = _killed_mid_training(mx, post_ok(mx, "/train", flat_train(num_epoch=6, batch_size=16)), 2, 6)
         assert done["result"]["test_map_voc_low"] <= done["result"]["test_map_voc"]
-

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
