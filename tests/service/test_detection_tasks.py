@@ -87,7 +87,8 @@ def test_evaluating_a_kept_checkpoint_scores_only_unseen_images(mx, trained):
     assert ev["result"]["checkpoint_epoch"] == 1 and "test_map_voc" in ev["result"]
 
 
-def test_mxservers_nested_detect_body_trains_a_detector(mx):
+@pytest.fixture(scope="module")
+def nested(mx):
     desc = train_request(**{
         "classes": CLASSES, "target": "detect", "net.name": DETECTOR, "net.config.num_classes": "3",
         "train_param.num_epoch": "1", "train_param.save_prefix": "boxes",
@@ -96,9 +97,22 @@ def test_mxservers_nested_detect_body_trains_a_detector(mx):
     })
     r = mx.post("/train", json=wrapped("DETECT2", desc))
     assert r.status_code == 200, r.text
-    done = mx.wait_task("DETECT2", timeout=240)
-    assert done["status"] == "SUCCEEDED", done["error"]
-    assert done["result"]["data_shape"] == [3, 128, 128] and done["result"]["epochs_done"] == 1
+    return mx.wait_task("DETECT2", timeout=240)
+
+
+def test_mxservers_nested_detect_body_trains_a_detector(nested):
+    assert nested["status"] == "SUCCEEDED", nested["error"]
+    assert nested["result"]["data_shape"] == [3, 128, 128] and nested["result"]["epochs_done"] == 1
+
+
+def test_a_detector_is_evaluated_only_at_the_size_it_was_trained_at(mx, nested):
+    body = {"classes": CLASSES, "net": {"type": "built_in", "name": DETECTOR}, "for_training": "1",
+            "target": "detect", "test_param": {"ckp": {"prefix": "boxes", "epoch": "1"}, "test_img_config": {
+                "source": "local", "img_list": [DEMO], "img_shapes": ["160", "160"]}}}
+    r = mx.post("/eval", json=body)
+    assert r.status_code == 422, r.text
+    problems = {p["field"]: p["problem"] for p in r.json()["errors"]}
+    assert "trained at, 128×128, not 160×160" in problems.get("test_param.test_img_config.img_shapes", ""), problems
 
 
 @pytest.mark.parametrize("shapes,words", [
