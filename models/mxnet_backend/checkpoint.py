@@ -75,7 +75,9 @@ def pack_checkpoint(net: gluon.Block, trainer: gluon.Trainer | None, meta: Check
         if trainer is not None:
             trainer.save_states(str(Path(tmp, "trainer.states")))
         buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        # Stored, not deflated: trained float32 parameters barely compress, and deflating them
+        # took most of an epoch's checkpoint time (0.35 of 0.4 s for a small SSD).
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
             zf.writestr("meta.json", json.dumps(asdict(meta)))
             for name in ("net.params", "trainer.states"):
                 if Path(tmp, name).exists():
