@@ -25,10 +25,7 @@ float-level difference may swap which of two near-equal candidates makes the cut
 
 from __future__ import annotations
 
-import tempfile
-import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import mxnet as mx
 import numpy as np
@@ -40,7 +37,7 @@ from models.mxnet_backend.checkpoint import load_params, unpack_checkpoint
 from models.mxnet_backend.detection_data import DetectionDataset
 from models.mxnet_backend.detector import IMAGE_MEAN, IMAGE_STD, detect
 from models.mxnet_backend.detector_networks import build_detector
-from models.mxnet_backend.onnx_export import INPUT, ExportFailed, renamed
+from models.mxnet_backend.onnx_export import INPUT, ExportFailed, mx2onnx, renamed
 
 OUTPUT = "candidates"
 MIN_IOU = 0.99
@@ -95,22 +92,7 @@ def export_detector(blob: bytes) -> ExportedDetector:
     wrapper = RawDetector(net)
     for constant in (wrapper.mean, wrapper.std):
         constant.initialize(ctx=mx.cpu())
-    wrapper.hybridize(static_alloc=False)
-    wrapper(mx.nd.zeros((1, h, w, 3)))
-    with tempfile.TemporaryDirectory(prefix="trainyard-mx-onnx-") as tmp:
-        prefix = str(Path(tmp, "net"))
-        wrapper.export(prefix, epoch=0)
-        path = Path(tmp, "net.onnx")
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)  # mx2onnx's use of onnx.mapping
-                mx.onnx.export_model(f"{prefix}-symbol.json", f"{prefix}-0000.params", in_shapes=[(1, h, w, 3)],
-                                     in_types=[np.float32], onnx_file_path=str(path), dynamic=True,
-                                     dynamic_input_shapes=[(None, h, w, 3)])
-        except Exception as exc:  # noqa: BLE001 - mx2onnx raises AttributeError/KeyError for unknown ops
-            raise ExportFailed(f"mx2onnx cannot convert {meta.network}: {type(exc).__name__}: "
-                               f"{str(exc).splitlines()[0][:300] if str(exc) else ''}") from exc
-        onnx = renamed(path.read_bytes(), OUTPUT)
+    onnx = renamed(mx2onnx(wrapper, meta.network, (h, w, 3)), OUTPUT)
     return ExportedDetector(onnx, _contract(meta, settings))
 
 

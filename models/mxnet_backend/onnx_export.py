@@ -80,7 +80,14 @@ def export_checkpoint(blob: bytes) -> Exported:
     convert), CheckpointError."""
     meta, info, net = _network(blob)
     h, w, c = meta.image_shape
-    wrapper = RawImages(net, info, meta.image_shape)
+    onnx = renamed(mx2onnx(RawImages(net, info, meta.image_shape), meta.network, (h, w, c)))
+    return Exported(onnx, _contract(meta, info))
+
+
+def mx2onnx(wrapper: gluon.HybridBlock, network: str, image_shape: tuple[int, int, int]) -> bytes:
+    """The ONNX file mx2onnx makes of ``wrapper``, which takes (N, H, W, C) images of
+    ``image_shape`` (any N). Raises ExportFailed naming ``network`` when mx2onnx cannot."""
+    h, w, c = image_shape
     wrapper.hybridize(static_alloc=False)
     wrapper(mx.nd.zeros((1, h, w, c)))
     with tempfile.TemporaryDirectory(prefix="trainyard-mx-onnx-") as tmp:
@@ -94,10 +101,9 @@ def export_checkpoint(blob: bytes) -> Exported:
                                      in_types=[np.float32], onnx_file_path=str(path), dynamic=True,
                                      dynamic_input_shapes=[(None, h, w, c)])
         except Exception as exc:  # noqa: BLE001 - mx2onnx raises AttributeError/KeyError for unknown ops
-            raise ExportFailed(f"mx2onnx cannot convert {meta.network}: {type(exc).__name__}: "
+            raise ExportFailed(f"mx2onnx cannot convert {network}: {type(exc).__name__}: "
                                f"{str(exc).splitlines()[0][:300] if str(exc) else ''}") from exc
-        onnx = renamed(path.read_bytes())
-    return Exported(onnx, _contract(meta, info))
+        return path.read_bytes()
 
 
 def renamed(data: bytes, output: str = OUTPUT) -> bytes:

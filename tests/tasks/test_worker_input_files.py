@@ -7,7 +7,6 @@ local file too."""
 from __future__ import annotations
 
 import io
-import tempfile
 import uuid
 
 import numpy as np
@@ -15,8 +14,6 @@ import pytest
 import torch
 from sqlalchemy import insert
 
-from blobstore import get_store, reset_store
-from contracts.settings import reset_settings
 from dao import artifact_queries, dataset_queries, task_queries
 from dao.db import session_scope
 from dao.errors import DatasetNotFound
@@ -25,8 +22,9 @@ from models.datasets.types import ConnectomeDataset, DatasetImportError
 from models.mxnet_backend.detection_data import DetectionDataset
 from models.mxnet_backend.images import ImageDataset
 from models.weights import FORMAT, BadWeights, load_checkpoint, save_checkpoint
-from tasks.baseline_inputs import read_dataset
-from tests.blobstore.moto_server import moto_server
+from tasks.stored_datasets import read_dataset
+from tests.blobstore.test_local_file import scratch  # noqa: F401 - fixture: where temporary files go
+from tests.tasks.test_artifact_store import moto, store  # noqa: F401 - fixtures: the store on file:// and s3:// (moto)
 from tests.service.forms import form
 
 
@@ -94,33 +92,6 @@ def test_a_checkpoint_loads_the_same_from_bytes_and_a_file_and_is_refused_alike(
 
 
 # -- a worker reading a stored dataset --------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def moto():
-    with moto_server() as server:
-        yield server
-
-
-@pytest.fixture()
-def scratch(tmp_path, monkeypatch):
-    folder = tmp_path / "scratch"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
-
-
-@pytest.fixture(params=["file", "s3"])
-def store(request, embedded_db, monkeypatch, scratch):
-    if request.param == "s3":
-        server = request.getfixturevalue("moto")
-        bucket = f"inputs-{uuid.uuid4().hex[:8]}"
-        server.create_bucket(bucket)
-        for key, value in server.env(bucket, "trainyard").items():
-            monkeypatch.setenv(key, value)
-    reset_settings(), reset_store()
-    yield get_store()
-    reset_store()
 
 
 def test_a_worker_reads_a_stored_dataset_through_the_store_and_leaves_no_copy(store, scratch):
