@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 
 import mxnet as mx
 from gluoncv.model_zoo.ssd.ssd import get_ssd
@@ -74,12 +75,14 @@ def _ssd(preset: _Preset, size: int, steps: list[float], class_names):  # noqa: 
                        classes=list(class_names), dataset="", pretrained_base=False)
 
 
-def _feature_sides(preset: _Preset, size: int) -> list[int]:
-    """The side of each feature map the detector's heads see for a ``size``² input."""
+@lru_cache(maxsize=32)
+def _feature_sides(preset: _Preset, size: int) -> tuple[int, ...]:
+    """The side of each feature map the detector's heads see for a ``size``² input (found by
+    running a probe network once per preset and size)."""
     probe = _ssd(preset, size, [1.0] * len(_RATIOS), ["probe"])
     probe.initialize()
     with autograd.train_mode():
-        return [int(f.shape[2]) for f in probe.features(mx.nd.zeros((1, 3, size, size)))]
+        return tuple(int(f.shape[2]) for f in probe.features(mx.nd.zeros((1, 3, size, size))))
 
 
 def build_detector(name: str, class_names, size: int):  # noqa: ANN201 - a GluonCV SSD
